@@ -1,0 +1,110 @@
+/**
+ * Float32 kernels. Every array is contiguous row-major; the caller allocates outputs; shapes were
+ * validated in ops/ and are not checked again here (DESIGN.md "Backends").
+ */
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'square' | 'relu'
+  | 'step'        // 1 where x > 0, else 0 (relu mask)
+  | 'scale'       // p0 · x
+  | 'addScalar'   // x + p0
+  | 'powScalar'   // x ^ p0
+  | 'clamp'       // min(max(x, p0), p1)
+  | 'insideMask'; // 1 where p0 < x < p1, else 0 (clamp / clipped-STE mask)
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq';
+
+export type ReduceOp = 'sum' | 'max';
+
+export interface FloatKernels {
+  /** NT GEMM: C[m,n] = A[m,k] · B[n,k]ᵀ (overwrites C). */
+  sgemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
+
+  /**
+   * Strided copy over an index space `shape`: dst[dstOffset + Σ i_d·dstStrides_d] =
+   * src[srcOffset + Σ i_d·srcStrides_d]. Serves permute, slice, pad and concat.
+   */
+  copyStrided(src: Float32Array, srcOffset: number, srcStrides: Int32Array, shape: Int32Array,
+    dst: Float32Array, dstOffset: number, dstStrides: Int32Array): void;
+
+  /** Batched transpose: for each of `batch` matrices, out[b][j][i] = x[b][i][j] with x[b]: [rows, cols]. */
+  transpose(batch: number, rows: number, cols: number, x: Float32Array, out: Float32Array): void;
+
+  /**
+   * im2col for NCHW input x[n,c,h,w] and a kh×kw window with the given stride and zero padding:
+   * out[(n·oh + y)·ow + x, (c·kh + i)·kw + j] (one row per (sample, output pixel)).
+   */
+  im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
+    stride: number, pad: number, oh: number, ow: number, out: Float32Array): void;
+
+  /** Adjoint of im2col: out[n,c,h,w] = Σ of the column entries that read each input element (overwrites out). */
+  col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
+    stride: number, pad: number, oh: number, ow: number, out: Float32Array): void;
+
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
+
+  /**
+   * out = a ∘ b with broadcasting: `outShape` is the result shape, `aStrides`/`bStrides` the operands'
+   * strides in it (0 along broadcast axes).
+   */
+  binary(op: BinaryOp, a: Float32Array, aStrides: Int32Array, b: Float32Array, bStrides: Int32Array,
+    outShape: Int32Array, out: Float32Array): void;
+
+  /** Reduce the middle axis of x viewed as [outer, len, inner] into out[outer, inner]. */
+  reduce(op: ReduceOp, x: Float32Array, outer: number, len: number, inner: number, out: Float32Array): void;
+
+  /** Per-channel mean and biased variance of x viewed as [n, c, hw]. */
+  channelMoments(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void;
+
+  /** out[n,c,hw] = (x − mean[c])·invStd[c]·gamma[c] + beta[c]. */
+  batchNormForward(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
+    gamma: Float32Array, beta: Float32Array, out: Float32Array): void;
+
+  /**
+   * Training-mode batch-norm backward (batch statistics). With x̂ = (x − mean)·invStd and m = n·hw:
+   * dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·invStd·(dy − dβ/m − x̂·dγ/m).
+   */
+  batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array,
+    invStd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+
+  /** Max pooling over x[n·c, h, w] (n·c planes); writes the flat input index of each max into argmax. */
+  maxPoolForward(x: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
+    oh: number, ow: number, out: Float32Array, argmax: Int32Array): void;
+
+  /** dx (overwritten) = scatter-add of dy into the argmax positions. */
+  maxPoolBackward(dy: Float32Array, argmax: Int32Array, planes: number, h: number, w: number, oh: number, ow: number,
+    dx: Float32Array): void;
+
+  /** Average pooling; padding counts as zeros in the divisor (PyTorch's count_include_pad = true). */
+  avgPoolForward(x: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
+    oh: number, ow: number, out: Float32Array): void;
+
+  avgPoolBackward(dy: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
+    oh: number, ow: number, dx: Float32Array): void;
+
+  /**
+   * Softmax cross-entropy with label smoothing ε: target = (1−ε)·onehot + ε/classes.
+   * losses[i] = −Σ_c target_c·log softmax(z_i)_c ; dlogits[i] = softmax(z_i) − target (per-sample gradient).
+   */
+  softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, n: number, classes: number, smoothing: number,
+    losses: Float32Array, dlogits: Float32Array): void;
+
+  /** Dropout scale mask from the counter RNG: out[i] = uniform(seed, stream, i) ≥ p ? 1/(1−p) : 0. */
+  dropoutMask(seed: number, stream: number, p: number, out: Float32Array): void;
+
+  /**
+   * SGD with momentum (PyTorch semantics): g' = g + wd·w; buf = momentum·buf + g' (buf = g' on the first
+   * step, signalled by `first`); step = nesterov ? g' + momentum·buf : buf; w −= lr·step.
+   */
+  sgdUpdate(w: Float32Array, g: Float32Array, buf: Float32Array, lr: number, momentum: number, weightDecay: number,
+    nesterov: number, first: number): void;
+
+  /**
+   * Adam / AdamW (PyTorch semantics). decoupled = 0: g' = g + wd·w; decoupled = 1: w −= lr·wd·w first.
+   * m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²; w −= lr·(m/bc1)/(sqrt(v/bc2) + eps) with bc = 1 − β^t.
+   */
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
+}
+
+export type FloatKernelName = keyof FloatKernels;

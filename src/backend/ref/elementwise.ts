@@ -1,0 +1,91 @@
+/** Reference elementwise and reduction kernels. */
+import type { BinaryOp, ReduceOp, UnaryOp } from '../float-kernels.js';
+
+export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void {
+  const n = x.length;
+  switch (op) {
+    case 'neg': for (let i = 0; i < n; i++) out[i] = -x[i]; return;
+    case 'exp': for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]); return;
+    case 'log': for (let i = 0; i < n; i++) out[i] = Math.log(x[i]); return;
+    case 'sqrt': for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); return;
+    case 'abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); return;
+    case 'square': for (let i = 0; i < n; i++) out[i] = x[i] * x[i]; return;
+    case 'relu': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0; return;
+    case 'step': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; return;
+    case 'scale': for (let i = 0; i < n; i++) out[i] = p0 * x[i]; return;
+    case 'addScalar': for (let i = 0; i < n; i++) out[i] = x[i] + p0; return;
+    case 'powScalar': for (let i = 0; i < n; i++) out[i] = Math.pow(x[i], p0); return;
+    case 'clamp': for (let i = 0; i < n; i++) out[i] = Math.min(Math.max(x[i], p0), p1); return;
+    case 'insideMask': for (let i = 0; i < n; i++) out[i] = x[i] > p0 && x[i] < p1 ? 1 : 0; return;
+    default: {
+      const never: never = op;
+      throw new Error(`unknown unary op ${String(never)}`);
+    }
+  }
+}
+
+function apply(op: BinaryOp): (a: number, b: number) => number {
+  switch (op) {
+    case 'add': return (a, b) => a + b;
+    case 'sub': return (a, b) => a - b;
+    case 'mul': return (a, b) => a * b;
+    case 'div': return (a, b) => a / b;
+    case 'max': return (a, b) => (a >= b ? a : b);
+    case 'min': return (a, b) => (a <= b ? a : b);
+    case 'eq': return (a, b) => (a === b ? 1 : 0);
+    default: {
+      const never: never = op;
+      throw new Error(`unknown binary op ${String(never)}`);
+    }
+  }
+}
+
+export function binary(op: BinaryOp, a: Float32Array, aStrides: Int32Array, b: Float32Array, bStrides: Int32Array,
+  outShape: Int32Array, out: Float32Array): void {
+  const f = apply(op);
+  const rank = outShape.length;
+  const total = out.length;
+  if (total === 0) return;
+  if (rank === 0) {
+    out[0] = f(a[0], b[0]);
+    return;
+  }
+  // Walk the output in row-major order; the last axis is the inner loop, an odometer carries the rest.
+  const last = rank - 1;
+  const inner = outShape[last];
+  const sa = aStrides[last], sb = bStrides[last];
+  const idx = new Int32Array(rank);
+  let ia = 0, ib = 0;
+  for (let o = 0; o < total; o += inner) {
+    for (let j = 0; j < inner; j++) out[o + j] = f(a[ia + j * sa], b[ib + j * sb]);
+    for (let d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      ia += aStrides[d];
+      ib += bStrides[d];
+      if (idx[d] < outShape[d]) break;
+      ia -= aStrides[d] * outShape[d];
+      ib -= bStrides[d] * outShape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+export function reduce(op: ReduceOp, x: Float32Array, outer: number, len: number, inner: number, out: Float32Array): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * len * inner + i;
+      if (op === 'sum') {
+        let s = 0;
+        for (let r = 0; r < len; r++) s += x[base + r * inner];
+        out[o * inner + i] = s;
+      } else {
+        let m = -Infinity;
+        for (let r = 0; r < len; r++) {
+          const v = x[base + r * inner];
+          if (v > m || Number.isNaN(v)) m = v;
+        }
+        out[o * inner + i] = m;
+      }
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/** The reference backend: plain loops that define every kernel (DESIGN.md "The reference backend is the specification"). */
+import type { Backend } from '../backend.js';
+import { gemmB1, gemmI8, sgemm } from './gemm.js';
+import { col2im, copyStrided, im2col, transpose } from './layout.js';
+import { binary, reduce, unary } from './elementwise.js';
+import { batchNormBackward, batchNormForward, channelMoments } from './norm.js';
+import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from './pool.js';
+import { dropoutMask, softmaxCrossEntropy } from './loss.js';
+import { adamUpdate, sgdUpdate } from './optim.js';
+import { refQuantKernels } from './quant.js';
+
+export const refBackend: Backend = {
+  name: 'ref',
+  description: 'reference (pure TypeScript)',
+  supports: () => true,
+  sgemm, gemmI8, gemmB1,
+  copyStrided, transpose, im2col, col2im,
+  unary, binary, reduce,
+  channelMoments, batchNormForward, batchNormBackward,
+  maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,
+  softmaxCrossEntropy, dropoutMask,
+  sgdUpdate, adamUpdate,
+  ...refQuantKernels,
+};

@@ -1,0 +1,87 @@
+/** Reference data-movement kernels: transposes and the im2col / col2im pair for convolution. */
+
+export function transpose(batch: number, rows: number, cols: number, x: Float32Array, out: Float32Array): void {
+  const plane = rows * cols;
+  for (let bt = 0; bt < batch; bt++) {
+    const o = bt * plane;
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) out[o + j * rows + i] = x[o + i * cols + j];
+    }
+  }
+}
+
+export function im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
+  stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {
+  const rowLen = c * kh * kw;
+  for (let s = 0; s < n; s++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const row = ((s * oh + oy) * ow + ox) * rowLen;
+        for (let ch = 0; ch < c; ch++) {
+          const plane = (s * c + ch) * h * w;
+          for (let i = 0; i < kh; i++) {
+            const y = oy * stride - pad + i;
+            const col = row + (ch * kh + i) * kw;
+            for (let j = 0; j < kw; j++) {
+              const xx = ox * stride - pad + j;
+              out[col + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[plane + y * w + xx] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
+  stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {
+  out.fill(0);
+  const rowLen = c * kh * kw;
+  for (let s = 0; s < n; s++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const row = ((s * oh + oy) * ow + ox) * rowLen;
+        for (let ch = 0; ch < c; ch++) {
+          const plane = (s * c + ch) * h * w;
+          for (let i = 0; i < kh; i++) {
+            const y = oy * stride - pad + i;
+            if (y < 0 || y >= h) continue;
+            const col = row + (ch * kh + i) * kw;
+            for (let j = 0; j < kw; j++) {
+              const xx = ox * stride - pad + j;
+              if (xx >= 0 && xx < w) out[plane + y * w + xx] += cols[col + j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function copyStrided(src: Float32Array, srcOffset: number, srcStrides: Int32Array, shape: Int32Array,
+  dst: Float32Array, dstOffset: number, dstStrides: Int32Array): void {
+  const rank = shape.length;
+  let total = 1;
+  for (let d = 0; d < rank; d++) total *= shape[d];
+  if (total === 0) return;
+  if (rank === 0) {
+    dst[dstOffset] = src[srcOffset];
+    return;
+  }
+  const last = rank - 1;
+  const inner = shape[last], ss = srcStrides[last], ds = dstStrides[last];
+  const idx = new Int32Array(rank);
+  let si = srcOffset, di = dstOffset;
+  for (let o = 0; o < total; o += inner) {
+    for (let j = 0; j < inner; j++) dst[di + j * ds] = src[si + j * ss];
+    for (let d = last - 1; d >= 0; d--) {
+      idx[d]++;
+      si += srcStrides[d];
+      di += dstStrides[d];
+      if (idx[d] < shape[d]) break;
+      si -= srcStrides[d] * shape[d];
+      di -= dstStrides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}

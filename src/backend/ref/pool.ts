@@ -1,0 +1,77 @@
+/** Reference pooling kernels over planes of size h×w (one plane per (sample, channel)). */
+
+export function maxPoolForward(x: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
+  oh: number, ow: number, out: Float32Array, argmax: Int32Array): void {
+  for (let p = 0; p < planes; p++) {
+    const base = p * h * w;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        let best = -Infinity, at = -1;
+        for (let i = 0; i < k; i++) {
+          const y = oy * stride - pad + i;
+          if (y < 0 || y >= h) continue;
+          for (let j = 0; j < k; j++) {
+            const xx = ox * stride - pad + j;
+            if (xx < 0 || xx >= w) continue;
+            const v = x[base + y * w + xx];
+            if (v > best || at < 0) { best = v; at = base + y * w + xx; }
+          }
+        }
+        const o = (p * oh + oy) * ow + ox;
+        out[o] = best;
+        argmax[o] = at;
+      }
+    }
+  }
+}
+
+export function maxPoolBackward(dy: Float32Array, argmax: Int32Array, planes: number, h: number, w: number, oh: number, ow: number,
+  dx: Float32Array): void {
+  dx.fill(0);
+  const n = planes * oh * ow;
+  for (let o = 0; o < n; o++) dx[argmax[o]] += dy[o];
+}
+
+export function avgPoolForward(x: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
+  oh: number, ow: number, out: Float32Array): void {
+  const inv = 1 / (k * k);
+  for (let p = 0; p < planes; p++) {
+    const base = p * h * w;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        let s = 0;
+        for (let i = 0; i < k; i++) {
+          const y = oy * stride - pad + i;
+          if (y < 0 || y >= h) continue;
+          for (let j = 0; j < k; j++) {
+            const xx = ox * stride - pad + j;
+            if (xx >= 0 && xx < w) s += x[base + y * w + xx];
+          }
+        }
+        out[(p * oh + oy) * ow + ox] = s * inv;
+      }
+    }
+  }
+}
+
+export function avgPoolBackward(dy: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
+  oh: number, ow: number, dx: Float32Array): void {
+  dx.fill(0);
+  const inv = 1 / (k * k);
+  for (let p = 0; p < planes; p++) {
+    const base = p * h * w;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const g = dy[(p * oh + oy) * ow + ox] * inv;
+        for (let i = 0; i < k; i++) {
+          const y = oy * stride - pad + i;
+          if (y < 0 || y >= h) continue;
+          for (let j = 0; j < k; j++) {
+            const xx = ox * stride - pad + j;
+            if (xx >= 0 && xx < w) dx[base + y * w + xx] += g;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * conv2d as im2col + the layer GEMM (DESIGN.md): rows = (sample, output pixel), K = C_in·kh·kw.
+ * The GEMM is passed in, so quantized layers reuse the same geometry with their qgemm.
+ */
+import { backend } from '../backend/index.js';
+import { record } from '../autograd/graph.js';
+import { Tensor } from '../tensor/tensor.js';
+import { check } from '../tensor/errors.js';
+import { fmtShape } from '../tensor/shape.js';
+import { add } from './elementwise.js';
+import { linearRows } from './matmul.js';
+import { reshape } from './movement.js';
+import { empty } from './util.js';
+
+export interface ConvOptions {
+  stride?: number;
+  padding?: number;
+}
+
+export function convOutSize(size: number, k: number, stride: number, pad: number): number {
+  return Math.floor((size + 2 * pad - k) / stride) + 1;
+}
+
+/** im2col as a differentiable op: [n,c,h,w] → [n·oh·ow, c·kh·kw]; backward is col2im. */
+export function im2col(x: Tensor, kh: number, kw: number, stride: number, pad: number): Tensor {
+  const [n, c, h, w] = x.shape;
+  const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(w, kw, stride, pad);
+  check(oh > 0 && ow > 0, () => `conv2d: a ${kh}×${kw} kernel with stride ${stride} and padding ${pad} does not fit input ${fmtShape(x.shape)}`);
+  const cols = empty([n * oh * ow, c * kh * kw]);
+  backend().im2col(x.data, n, c, h, w, kh, kw, stride, pad, oh, ow, cols.data);
+  return record(cols, 'im2col', [x], (g) => {
+    const dx = empty(x.shape);
+    backend().col2im(g.data, n, c, h, w, kh, kw, stride, pad, oh, ow, dx.data);
+    return [dx];
+  });
+}
+
+/** [n·hw, c] rows → [n, c, hw] planes (and back in the backward). */
+export function rowsToPlanes(rows: Tensor, n: number, hw: number): Tensor {
+  const c = rows.shape[1];
+  const out = empty([n, c, hw]);
+  backend().transpose(n, hw, c, rows.data, out.data);
+  return record(out, 'rowsToPlanes', [rows], (g) => {
+    const back = empty(rows.shape);
+    backend().transpose(n, c, hw, g.data, back.data);
+    return [back];
+  });
+}
+
+/** [n, c, h, w] planes → [n·h·w, c] rows (the layout the layer GEMM wants). */
+export function planesToRows(x: Tensor): Tensor {
+  const [n, c] = x.shape;
+  const hw = x.size / Math.max(1, n * c);
+  const out = empty([n * hw, c]);
+  backend().transpose(n, c, hw, x.data, out.data);
+  return record(out, 'planesToRows', [x], (g) => {
+    const back = empty(x.shape);
+    backend().transpose(n, hw, c, g.data, back.data);
+    return [back];
+  });
+}
+
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts: ConvOptions = {},
+  gemm: (x: Tensor, w: Tensor) => Tensor = linearRows): Tensor {
+  const stride = opts.stride ?? 1, pad = opts.padding ?? 0;
+  check(x.rank === 4, () => `conv2d: input must be [n, c, h, w], got ${fmtShape(x.shape)}`);
+  check(w.rank === 4, () => `conv2d: weight must be [out, in, kh, kw], got ${fmtShape(w.shape)}`);
+  check(x.shape[1] === w.shape[1], () => `conv2d: input has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} expects ${w.shape[1]}`);
+  check(Number.isInteger(stride) && stride >= 1 && Number.isInteger(pad) && pad >= 0, () => `conv2d: stride ${stride} / padding ${pad} must be integers ≥ 1 / ≥ 0`);
+  const [n, , h, wd] = x.shape;
+  const [oc, ic, kh, kw] = w.shape;
+  const cols = im2col(x, kh, kw, stride, pad);
+  const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
+  const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]));
+  let y = reshape(rowsToPlanes(rows, n, oh * ow), [n, oc, oh, ow]);
+  if (b) {
+    check(b.rank === 1 && b.shape[0] === oc, () => `conv2d: bias ${fmtShape(b.shape)} does not match ${oc} output channels`);
+    y = add(y, reshape(b, [oc, 1, 1]));
+  }
+  return y;
+}

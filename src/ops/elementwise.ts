@@ -1,0 +1,102 @@
+/** Elementwise ops with NumPy broadcasting; each backward sits next to its forward. */
+import { backend } from '../backend/index.js';
+import type { UnaryOp } from '../backend/backend.js';
+import { binary as binaryRaw } from './binary-raw.js';
+import { record } from '../autograd/graph.js';
+import { Tensor, scalar } from '../tensor/tensor.js';
+import { check } from '../tensor/errors.js';
+import { empty, sumToShape } from './util.js';
+
+type Operand = Tensor | number;
+const asTensor = (x: Operand): Tensor => (typeof x === 'number' ? scalar(x) : x);
+
+
+
+function unaryRaw(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+  const out = empty(x.shape);
+  backend().unary(op, x.data, out.data, p0, p1);
+  return out;
+}
+
+export function add(a: Operand, b: Operand): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  return record(binaryRaw('add', ta, tb, 'add'), 'add', [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(g, tb.shape)]);
+}
+
+export function sub(a: Operand, b: Operand): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  return record(binaryRaw('sub', ta, tb, 'sub'), 'sub', [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(neg(g), tb.shape)]);
+}
+
+export function mul(a: Operand, b: Operand): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  return record(binaryRaw('mul', ta, tb, 'mul'), 'mul', [ta, tb], (g) => [
+    ta.requiresGrad ? sumToShape(binaryRaw('mul', g, tb, 'mul'), ta.shape) : null,
+    tb.requiresGrad ? sumToShape(binaryRaw('mul', g, ta, 'mul'), tb.shape) : null,
+  ]);
+}
+
+export function div(a: Operand, b: Operand): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = binaryRaw('div', ta, tb, 'div');
+  return record(out, 'div', [ta, tb], (g) => [
+    ta.requiresGrad ? sumToShape(binaryRaw('div', g, tb, 'div'), ta.shape) : null,
+    // d(a/b)/db = −(a/b)/b
+    tb.requiresGrad ? sumToShape(neg(binaryRaw('div', binaryRaw('mul', g, out, 'div'), tb, 'div')), tb.shape) : null,
+  ]);
+}
+
+export function maximum(a: Operand, b: Operand): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = binaryRaw('max', ta, tb, 'maximum');
+  // Ties send the gradient to `a` (as a mask a ≥ b).
+  return record(out, 'maximum', [ta, tb], (g) => {
+    const takeA = binaryRaw('eq', out, ta, 'maximum');
+    const ga = binaryRaw('mul', g, takeA, 'maximum');
+    return [sumToShape(ga, ta.shape), sumToShape(binaryRaw('sub', g, ga, 'maximum'), tb.shape)];
+  });
+}
+
+function unaryOp(op: UnaryOp, x: Tensor, back: (g: Tensor, out: Tensor) => Tensor, p0 = 0, p1 = 0): Tensor {
+  const out = unaryRaw(op, x, p0, p1);
+  return record(out, op, [x], (g) => [back(g, out)]);
+}
+
+export const neg = (x: Tensor): Tensor => unaryOp('neg', x, (g) => neg(g));
+export const exp = (x: Tensor): Tensor => unaryOp('exp', x, (g, out) => binaryRaw('mul', g, out, 'exp'));
+export const log = (x: Tensor): Tensor => unaryOp('log', x, (g) => binaryRaw('div', g, x, 'log'));
+export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x, (g, out) => binaryRaw('div', unaryRaw('scale', g, 0.5), out, 'sqrt'));
+export const square = (x: Tensor): Tensor => unaryOp('square', x, (g) => binaryRaw('mul', g, unaryRaw('scale', x, 2), 'square'));
+export const abs = (x: Tensor): Tensor =>
+  unaryOp('abs', x, (g) => binaryRaw('mul', g, binaryRaw('sub', unaryRaw('step', x), unaryRaw('step', unaryRaw('neg', x)), 'abs'), 'abs'));
+export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g) => binaryRaw('mul', g, unaryRaw('step', x), 'relu'));
+export const scale = (x: Tensor, s: number): Tensor => unaryOp('scale', x, (g) => unaryRaw('scale', g, s), s);
+export const addScalar = (x: Tensor, s: number): Tensor => unaryOp('addScalar', x, (g) => g, s);
+
+export function powScalar(x: Tensor, p: number): Tensor {
+  return unaryOp('powScalar', x, (g) => binaryRaw('mul', g, unaryRaw('scale', unaryRaw('powScalar', x, p - 1), p), 'pow'), p);
+}
+
+/** clamp(x, lo, hi); the gradient passes where lo < x < hi. */
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  check(!(lo > hi), () => `clamp: lower bound ${lo} exceeds upper bound ${hi}`);
+  return unaryOp('clamp', x, (g) => binaryRaw('mul', g, unaryRaw('insideMask', x, lo, hi), 'clamp'), lo, hi);
+}
+
+/**
+ * PReLU: y = x where x > 0, else a·x; `a` has one value, or one per channel (axis 1 of x).
+ */
+export function prelu(x: Tensor, a: Tensor): Tensor {
+  check(a.rank === 1 && (a.size === 1 || (x.rank >= 2 && a.size === x.shape[1])),
+    () => `prelu: slope must have 1 or ${x.shape[1] ?? '?'} (channel) values, got shape [${a.shape.join(', ')}]`);
+  const aView = new Tensor(a.data, a.size === 1 ? [1] : [a.size, ...new Array<number>(Math.max(0, x.rank - 2)).fill(1)]);
+  const pos = unaryRaw('step', x);
+  const negMask = unaryRaw('addScalar', unaryRaw('neg', pos), 1);
+  // y = x·(pos + (1 − pos)·a)
+  const factor = binaryRaw('add', pos, binaryRaw('mul', negMask, aView, 'prelu'), 'prelu');
+  const out = binaryRaw('mul', x, factor, 'prelu');
+  return record(out, 'prelu', [x, a], (g) => [
+    binaryRaw('mul', g, factor, 'prelu'),
+    a.requiresGrad ? new Tensor(sumToShape(binaryRaw('mul', g, binaryRaw('mul', x, negMask, 'prelu'), 'prelu'), aView.shape).data, a.shape) : null,
+  ]);
+}

@@ -1,0 +1,73 @@
+import type { Node } from '../autograd/graph.js';
+import { check } from './errors.js';
+import { assertValidShape, fmtShape, type Shape, shapeSize } from './shape.js';
+
+/**
+ * A float32 tensor: a shape and a contiguous row-major Float32Array, owned by JS and freed by the GC
+ * (DESIGN.md "Rules that hold everywhere"). `node` links it into the autograd tape when it was produced
+ * by a differentiable op from inputs that require gradients.
+ */
+export class Tensor {
+  readonly shape: Shape;
+  data: Float32Array;
+  requiresGrad: boolean;
+  node: Node | null = null;
+  /** Optional name (parameters get their state-dict name), used in error messages. */
+  name: string | undefined;
+
+  constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
+    assertValidShape(shape);
+    check(data.length === shapeSize(shape), () => `tensor data has ${data.length} elements but shape ${fmtShape(shape)} needs ${shapeSize(shape)}`);
+    this.shape = Object.freeze([...shape]);
+    this.data = data;
+    this.requiresGrad = requiresGrad;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  toString(): string {
+    return `Tensor${fmtShape(this.shape)}${this.name ? ` '${this.name}'` : ''}`;
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    check(this.data.length === 1, () => `item() needs a one-element tensor, got shape ${fmtShape(this.shape)}`);
+    return this.data[0];
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+}
+
+export function tensor(values: ArrayLike<number>, shape?: Shape): Tensor {
+  const data = Float32Array.from(values);
+  return new Tensor(data, shape ?? [data.length]);
+}
+
+export function zeros(shape: Shape): Tensor {
+  assertValidShape(shape);
+  return new Tensor(new Float32Array(shapeSize(shape)), shape);
+}
+
+export function full(shape: Shape, value: number): Tensor {
+  assertValidShape(shape);
+  return new Tensor(new Float32Array(shapeSize(shape)).fill(value), shape);
+}
+
+export function scalar(value: number): Tensor {
+  return new Tensor(Float32Array.of(value), []);
+}
+
+/** A trainable leaf tensor. */
+export function parameter(data: Float32Array, shape: Shape, name?: string): Tensor {
+  const t = new Tensor(data, shape, true);
+  t.name = name;
+  return t;
+}

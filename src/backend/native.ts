@@ -14,7 +14,7 @@ export type NativeLoad = { ok: true; backend: Backend } | { ok: false; reason: s
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export function addonPath(): string {
-  return path.join(packageRoot, 'build', 'Release', 'fqt_native.node');
+  return path.join(packageRoot, 'native', 'build', 'Release', 'fqt_native.node');
 }
 
 export function loadNative(): NativeLoad {

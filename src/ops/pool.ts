@@ -10,7 +10,7 @@ import { empty } from './util.js';
 
 function geometry(op: string, x: Tensor, k: number, stride: number, pad: number): [number, number, number, number, number] {
   check(x.rank === 4, () => `${op}: input must be [n, c, h, w], got ${fmtShape(x.shape)}`);
-  check(Number.isInteger(k) && k >= 1 && Number.isInteger(stride) && stride >= 1 && pad >= 0 && 2 * pad <= k,
+  check(Number.isInteger(k) && k >= 1 && Number.isInteger(stride) && stride >= 1 && Number.isInteger(pad) && pad >= 0 && 2 * pad <= k,
     () => `${op}: kernel ${k}, stride ${stride}, padding ${pad} are invalid (padding may be at most half the kernel)`);
   const [n, c, h, w] = x.shape;
   const oh = convOutSize(h, k, stride, pad), ow = convOutSize(w, k, stride, pad);

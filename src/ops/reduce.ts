@@ -41,7 +41,7 @@ export function mean(x: Tensor, axes?: number | number[], keepDims = false): Ten
   return scale(sum(x, ax, keepDims), count === 0 ? NaN : 1 / count);
 }
 
-/** Max over axes; the gradient goes to every element equal to the max (ties share it). */
+/** Max over axes; the gradient goes to the elements equal to the max, shared equally among ties (as PyTorch's amax). */
 export function max(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   const ax = normAxes(x, axes, 'max');
   const r = reduceRaw(x, ax, 'max');
@@ -49,7 +49,8 @@ export function max(x: Tensor, axes?: number | number[], keepDims = false): Tens
   const out = new Tensor(r === x ? new Float32Array(x.data) : r.data, finalShape(x, ax, keepDims));
   return record(out, 'max', [x], (g) => {
     const mask = binary('eq', x, new Tensor(out.data, kept));
-    return [binary('mul', mask, new Tensor(g.data, kept))];
+    const ties = reduceRaw(mask, ax, 'sum'); // number of maxima per output, shape `kept`
+    return [binary('mul', mask, binary('div', new Tensor(g.data, kept), new Tensor(ties.data, kept)))];
   });
 }
 

@@ -4,25 +4,40 @@
  */
 
 export function sgemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void {
-  // Four dot products share each load of an A row (a plain loop would be 2-3× slower in V8);
-  // the sums run in float64 and are rounded once to float32 when stored.
-  for (let i = 0; i < m; i++) {
-    const ai = i * k;
+  // Blocks of 2 rows × 4 columns: each loaded A and B value feeds several dot products, which makes
+  // this plain loop 2-3× faster in V8. Sums run in float64 and are rounded once to float32 on store.
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const a0 = i * k, a1 = a0 + k;
     let j = 0;
     for (; j + 4 <= n; j += 4) {
       const b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
       for (let p = 0; p < k; p++) {
-        const av = a[ai + p];
-        s0 += av * b[b0 + p];
-        s1 += av * b[b1 + p];
-        s2 += av * b[b2 + p];
-        s3 += av * b[b3 + p];
+        const x0 = a[a0 + p], x1 = a[a1 + p];
+        const y0 = b[b0 + p], y1 = b[b1 + p], y2 = b[b2 + p], y3 = b[b3 + p];
+        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
       }
-      const ci = i * n + j;
-      c[ci] = s0; c[ci + 1] = s1; c[ci + 2] = s2; c[ci + 3] = s3;
+      const c0 = i * n + j, c1 = c0 + n;
+      c[c0] = s00; c[c0 + 1] = s01; c[c0 + 2] = s02; c[c0 + 3] = s03;
+      c[c1] = s10; c[c1 + 1] = s11; c[c1 + 2] = s12; c[c1 + 3] = s13;
     }
     for (; j < n; j++) {
+      const bj = j * k;
+      let s0 = 0, s1 = 0;
+      for (let p = 0; p < k; p++) {
+        const y = b[bj + p];
+        s0 += a[a0 + p] * y;
+        s1 += a[a1 + p] * y;
+      }
+      c[i * n + j] = s0;
+      c[(i + 1) * n + j] = s1;
+    }
+  }
+  for (; i < m; i++) {
+    const ai = i * k;
+    for (let j = 0; j < n; j++) {
       const bj = j * k;
       let s = 0;
       for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];

@@ -1,0 +1,42 @@
+/**
+ * The `fqt` command. Every user error (FqtError) prints one line naming the problem and exits 1;
+ * anything else prints one line too, with the stack only under FQT_DEBUG=1.
+ */
+import { FqtError } from '../tensor/errors.js';
+import { infoCommand } from './info.js';
+import { trainCommand } from './train.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => number; summary: string }> = {
+  train: { run: trainCommand, summary: 'train a model (fp32 or with a quantization recipe)' },
+  info: { run: infoCommand, summary: 'show the version, backend and threads' },
+};
+
+function help(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  fqt ${name.padEnd(10)} ${c.summary}`);
+  return `fqt: fully quantized training for Node.js\n\n${rows.join('\n')}\n\nRun 'fqt COMMAND --help' for the flags of a command.\n`;
+}
+
+export function main(argv: string[]): void {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(help());
+    return;
+  }
+  const c = COMMANDS[command];
+  if (!c) {
+    process.stderr.write(`fqt: unknown command '${command}' (valid: ${Object.keys(COMMANDS).join(', ')})\n`);
+    process.exitCode = 1;
+    return;
+  }
+  try {
+    process.exitCode = c.run(rest);
+  } catch (err) {
+    if (err instanceof FqtError) {
+      process.stderr.write(`\nfqt ${command}: ${err.message}\n`);
+    } else {
+      const e = err as Error;
+      process.stderr.write(`\nfqt ${command}: internal error: ${e?.message ?? String(err)}${process.env.FQT_DEBUG === '1' ? `\n${e?.stack ?? ''}` : ' (set FQT_DEBUG=1 for the stack)'}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

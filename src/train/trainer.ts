@@ -22,6 +22,7 @@ import { ProgressBar } from '../cli/progress.js';
 import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { RESUME_KEYS, type TrainConfig, validateConfig } from './config.js';
 import { countCorrect, evaluate } from './evaluate.js';
+import { applyRecipe, resolveRecipe } from '../quant/index.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
 
 export interface TrainOptions {
@@ -54,6 +55,8 @@ interface RunState {
   epoch: number;
   batch: number;
   rng: RngState;
+  quantRng: RngState;
+  recipe: string;
   history: EpochMetrics[];
   /** Sums of the epoch in progress (for an exact resume inside an epoch). */
   partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number };
@@ -88,13 +91,20 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
   const rng = new Rng(config.seed);
   const model = createModel(config.model, { inChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classes }, rng.fork());
   const dropoutRng = rng.fork();
+  // Stochastic rounding draws its streams from its own generator, saved with every checkpoint.
+  const quantRng = rng.fork();
+  const recipe = config.recipe ? resolveRecipe(config.recipe) : null;
+  const resolved = recipe
+    ? applyRecipe(model, recipe, { rng: quantRng, sampleShape: [trainSet.channels, trainSet.height, trainSet.width] })
+    : null;
+  const recipeLabel = recipe ? recipe.label : 'fp32';
   const optimizer = buildOptimizer(config, model);
   const schedule = makeSchedule(config);
   const steps = trainLoader.batchesPerEpoch;
   const ckptDir = opts.out ? path.join(opts.out, 'checkpoints') : null;
 
   let state: RunState = {
-    config, epoch: 0, batch: 0, rng: dropoutRng.state(), history: [],
+    config, epoch: 0, batch: 0, rng: dropoutRng.state(), quantRng: quantRng.state(), recipe: recipeLabel, history: [],
     partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 },
   };
   if (opts.resume) {
@@ -112,6 +122,7 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       model.loadStateDict(ck.model);
       optimizer.loadStateDict(ck.optimizer);
       dropoutRng.setState(saved.rng);
+      quantRng.setState(saved.quantRng);
       state = { ...saved, config };
       log(`fqt: resumed from ${ck.path} at epoch ${state.epoch + 1}, batch ${state.batch}/${steps}`);
     }
@@ -119,16 +130,17 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
   if (opts.out) {
     mkdirSync(opts.out, { recursive: true });
     writeFileSync(path.join(opts.out, 'run.json'), JSON.stringify({
-      config, backend: backend().name, backendDescription: backend().description,
+      config, recipe: recipeLabel, gemmPaths: resolved?.layers ?? null, backend: backend().name, backendDescription: backend().description,
       parameters: model.parameterCount(), trainSamples: trainSet.n, testSamples: testSet.n, stepsPerEpoch: steps,
     }, null, 2));
   }
   log(`fqt: ${config.model} on ${config.dataset} (${trainSet.n} train / ${testSet.n} test), ${model.parameterCount()} parameters, ` +
-    `${config.optimizer} lr ${config.lr} ${schedule.label}, batch ${config.batchSize}, ${config.epochs} epochs, seed ${config.seed}, backend ${backend().name}`);
+    `recipe ${recipeLabel}, ${config.optimizer} lr ${config.lr} ${schedule.label}, batch ${config.batchSize}, ${config.epochs} epochs, seed ${config.seed}, backend ${backend().name}`);
 
   const save = (): void => {
     if (!ckptDir) return;
     state.rng = dropoutRng.state();
+    state.quantRng = quantRng.state();
     saveCheckpoint(ckptDir, { model: model.stateDict(), optimizer: optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
   };
 
@@ -175,7 +187,7 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       images_per_s: p.seen / p.seconds,
       ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps),
       seconds: p.seconds,
-      recipe: config.recipe ?? 'fp32',
+      recipe: recipeLabel,
     };
     state.history.push(m);
     state.epoch = epoch + 1;

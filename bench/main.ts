@@ -1,0 +1,24 @@
+/**
+ * Benchmarks (never part of `npm test`): `npm run bench -- <command> [options]`.
+ *   kernels   native kernel throughput vs this machine's measured peak (JSON lines)
+ *   step      ResNet-20 training step (ms/step, peak RSS) vs PyTorch fp32 / bf16 on the same machine
+ */
+const commands: Record<string, () => Promise<{ main(args: string[]): Promise<void> | void }>> = {
+  kernels: () => import('./kernels.js'),
+  step: () => import('./step.js'),
+};
+
+async function run(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  const load = name !== undefined ? commands[name] : undefined;
+  if (load === undefined) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(commands).join('|')}> [options]\n`);
+    process.exit(name === undefined || name === '--help' ? 0 : 2);
+  }
+  await (await load()).main(args);
+}
+
+run().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});

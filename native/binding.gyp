@@ -1,0 +1,42 @@
+{
+  "targets": [
+    {
+      "target_name": "fqt_native",
+      "sources": [
+        "src/binding.cc",
+        "src/cpu_features.cc",
+        "src/thread_pool.cc",
+        "src/sgemm.cc",
+        "src/gemm_i8.cc",
+        "src/gemm_i8_amx.cc",
+        "src/gemm_b1.cc",
+        "src/layout.cc",
+        "src/elementwise.cc",
+        "src/norm.cc",
+        "src/pool.cc",
+        "src/optim.cc",
+        "src/peak.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++20"],
+      "cflags": ["-O3", "-fno-strict-aliasing"],
+      "cflags_cc": [
+        "-std=c++17", "-O3",
+        "-ffp-contract=off",
+        "-fno-math-errno",
+        "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized"
+      ],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"]
+          }
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,284 @@
+// N-API glue: createBackend() returns an object with the Backend interface of
+// src/backend/backend.ts (one function per kernel, same argument order); plus setIsa / info /
+// setThreads for tests and the peak loops for `npm run bench`. Only typed arrays, numbers and op
+// names cross; shapes were validated in ops/ and are not checked again (DESIGN.md "Backends").
+#include <napi.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "common.h"
+#include "thread_pool.h"
+
+namespace {
+
+using fqt::Tier;
+
+std::string g_isa_error;  // set when FQT_ISA names a tier this machine lacks
+
+// Data pointer of a typed array (already offset by byteOffset).
+template <class T>
+T* data(const Napi::CallbackInfo& info, size_t i, size_t* len = nullptr) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* ptr = nullptr;
+  napi_value buffer;
+  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &ptr, &buffer, &offset);
+  if (len) *len = length;
+  return static_cast<T*>(ptr);
+}
+int64_t I(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+double D(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+
+#define KERNEL(name) Napi::Value name(const Napi::CallbackInfo& info)
+
+KERNEL(Sgemm) {
+  fqt::sgemm(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4), data<float>(info, 5));
+  return info.Env().Undefined();
+}
+KERNEL(GemmI8) {
+  fqt::gemm_i8(I(info, 0), I(info, 1), I(info, 2), I(info, 3), data<int8_t>(info, 4), data<int8_t>(info, 5),
+               data<float>(info, 6), data<float>(info, 7), data<float>(info, 8));
+  return info.Env().Undefined();
+}
+KERNEL(GemmB1) {
+  fqt::gemm_b1(I(info, 0), I(info, 1), I(info, 2), data<uint32_t>(info, 3), data<uint32_t>(info, 4),
+               data<int32_t>(info, 5));
+  return info.Env().Undefined();
+}
+KERNEL(CopyStrided) {
+  size_t rank = 0;
+  const int32_t* shape = data<int32_t>(info, 3, &rank);
+  fqt::copy_strided(data<float>(info, 0), I(info, 1), data<int32_t>(info, 2), shape, static_cast<int>(rank),
+                    data<float>(info, 4), I(info, 5), data<int32_t>(info, 6));
+  return info.Env().Undefined();
+}
+KERNEL(Transpose) {
+  fqt::transpose(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4));
+  return info.Env().Undefined();
+}
+KERNEL(Im2col) {
+  fqt::im2col(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
+              I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<float>(info, 11));
+  return info.Env().Undefined();
+}
+KERNEL(Col2im) {
+  fqt::col2im(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
+              I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<float>(info, 11));
+  return info.Env().Undefined();
+}
+KERNEL(Unary) {
+  const std::string op = info[0].As<Napi::String>().Utf8Value();
+  const int code = fqt::unary_op_code(op.c_str());
+  if (code < 0) {
+    Napi::Error::New(info.Env(), "unknown unary op " + op).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  size_t len = 0;
+  const float* x = data<float>(info, 1, &len);
+  fqt::unary(code, x, data<float>(info, 2), static_cast<int64_t>(len), D(info, 3), D(info, 4));
+  return info.Env().Undefined();
+}
+KERNEL(Binary) {
+  const std::string op = info[0].As<Napi::String>().Utf8Value();
+  const int code = fqt::binary_op_code(op.c_str());
+  if (code < 0) {
+    Napi::Error::New(info.Env(), "unknown binary op " + op).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  size_t rank = 0, total = 0;
+  const int32_t* shape = data<int32_t>(info, 5, &rank);
+  float* out = data<float>(info, 6, &total);
+  fqt::binary(code, data<float>(info, 1), data<int32_t>(info, 2), data<float>(info, 3), data<int32_t>(info, 4),
+              shape, static_cast<int>(rank), out, static_cast<int64_t>(total));
+  return info.Env().Undefined();
+}
+KERNEL(Reduce) {
+  const std::string op = info[0].As<Napi::String>().Utf8Value();
+  fqt::reduce(op == "max" ? 1 : 0, data<float>(info, 1), I(info, 2), I(info, 3), I(info, 4), data<float>(info, 5));
+  return info.Env().Undefined();
+}
+KERNEL(ChannelMoments) {
+  fqt::channel_moments(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<float>(info, 4),
+                       data<float>(info, 5));
+  return info.Env().Undefined();
+}
+KERNEL(BatchNormForward) {
+  fqt::batchnorm_forward(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<float>(info, 4),
+                         data<float>(info, 5), data<float>(info, 6), data<float>(info, 7), data<float>(info, 8));
+  return info.Env().Undefined();
+}
+KERNEL(BatchNormBackward) {
+  fqt::batchnorm_backward(data<float>(info, 0), data<float>(info, 1), I(info, 2), I(info, 3), I(info, 4),
+                          data<float>(info, 5), data<float>(info, 6), data<float>(info, 7), data<float>(info, 8),
+                          data<float>(info, 9), data<float>(info, 10));
+  return info.Env().Undefined();
+}
+KERNEL(MaxPoolForward) {
+  fqt::maxpool_forward(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
+                       I(info, 7), I(info, 8), data<float>(info, 9), data<int32_t>(info, 10));
+  return info.Env().Undefined();
+}
+KERNEL(MaxPoolBackward) {
+  fqt::maxpool_backward(data<float>(info, 0), data<int32_t>(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5),
+                        I(info, 6), data<float>(info, 7));
+  return info.Env().Undefined();
+}
+KERNEL(AvgPoolForward) {
+  fqt::avgpool_forward(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
+                       I(info, 7), I(info, 8), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(AvgPoolBackward) {
+  fqt::avgpool_backward(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
+                        I(info, 7), I(info, 8), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(SgdUpdate) {
+  size_t len = 0;
+  float* w = data<float>(info, 0, &len);
+  fqt::sgd_update(w, data<float>(info, 1), data<float>(info, 2), static_cast<int64_t>(len), D(info, 3), D(info, 4),
+                  D(info, 5), D(info, 6) != 0, D(info, 7) != 0);
+  return info.Env().Undefined();
+}
+KERNEL(AdamUpdate) {
+  size_t len = 0;
+  float* w = data<float>(info, 0, &len);
+  fqt::adam_update(w, data<float>(info, 1), data<float>(info, 2), data<float>(info, 3), static_cast<int64_t>(len),
+                   D(info, 4), D(info, 5), D(info, 6), D(info, 7), D(info, 8), D(info, 9) != 0, D(info, 10));
+  return info.Env().Undefined();
+}
+KERNEL(DropoutMask) {
+  size_t len = 0;
+  float* out = data<float>(info, 3, &len);
+  // seed and stream are uint32 in JS; ToUint32 semantics via the int64 value modulo 2^32
+  fqt::dropout_mask(static_cast<uint32_t>(I(info, 0)), static_cast<uint32_t>(I(info, 1)), D(info, 2), out,
+                    static_cast<int64_t>(len));
+  return info.Env().Undefined();
+}
+
+struct Entry {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+};
+const Entry kKernels[] = {
+    {"sgemm", Sgemm}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
+    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"binary", Binary},
+    {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
+    {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
+    {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},
+    {"avgPoolBackward", AvgPoolBackward}, {"sgdUpdate", SgdUpdate}, {"adamUpdate", AdamUpdate},
+    {"dropoutMask", DropoutMask},
+};
+
+std::string describe() {
+  const Tier t = fqt::active_tier();
+  const char* detail = t == Tier::Amx      ? "AMX-INT8 + AVX-512"
+                       : t == Tier::Avx512 ? (fqt::cpu().avx512vnni ? "AVX-512 + VNNI" : "AVX-512")
+                       : t == Tier::Avx2   ? "AVX2 + FMA"
+                                           : "scalar C++";
+  return std::string("native C++ (") + fqt::tier_name(t) + ": " + detail + ", " +
+         std::to_string(fqt::num_threads()) + " threads)";
+}
+
+Napi::Value CreateBackend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!g_isa_error.empty()) {
+    Napi::Error::New(env, g_isa_error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object b = Napi::Object::New(env);
+  b.Set("name", "native");
+  b.Set("description", describe());
+  Napi::Object names = Napi::Object::New(env);
+  for (const Entry& e : kKernels) {
+    b.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+    names.Set(e.name, true);
+  }
+  Napi::ObjectReference* keep = new Napi::ObjectReference(Napi::Persistent(names));  // lives as long as the addon
+  b.Set("supports", Napi::Function::New(env, [keep](const Napi::CallbackInfo& ci) -> Napi::Value {
+          return Napi::Boolean::New(ci.Env(), ci.Length() > 0 && keep->Value().Has(ci[0]));
+        }));
+  return b;
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Tier t;
+  if (!fqt::tier_from_name(name.c_str(), &t)) {
+    Napi::Error::New(info.Env(), "unknown ISA tier '" + name + "' (scalar|avx2|avx512|amx)").ThrowAsJavaScriptException();
+  } else if (!fqt::set_active_tier(t)) {
+    Napi::Error::New(info.Env(), "this CPU lacks the ISA tier '" + name + "'").ThrowAsJavaScriptException();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  fqt::set_num_threads(static_cast<int>(I(info, 0)));
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array tiers = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (int i = 0; i <= 3; i++) {
+    if (fqt::tier_available(static_cast<Tier>(i))) tiers.Set(n++, fqt::tier_name(static_cast<Tier>(i)));
+  }
+  o.Set("tiers", tiers);
+  o.Set("active", fqt::tier_name(fqt::active_tier()));
+  o.Set("threads", fqt::num_threads());
+  o.Set("description", describe());
+  const fqt::CpuFeatures& f = fqt::cpu();
+  Napi::Object feats = Napi::Object::New(env);
+  feats.Set("avx2", f.avx2); feats.Set("fma", f.fma); feats.Set("popcnt", f.popcnt);
+  feats.Set("avx512f", f.avx512f); feats.Set("avx512bw", f.avx512bw); feats.Set("avx512vl", f.avx512vl);
+  feats.Set("avx512dq", f.avx512dq); feats.Set("avx512vnni", f.avx512vnni);
+  feats.Set("avx512vpopcntdq", f.avx512vpopcntdq); feats.Set("amxTile", f.amx_tile);
+  feats.Set("amxInt8", f.amx_int8); feats.Set("amxPermitted", f.amx_permitted);
+  o.Set("features", feats);
+  if (!g_isa_error.empty()) o.Set("isaError", g_isa_error);
+  return o;
+}
+
+// peak(kind, tier, seconds) → operations per second; kind: fma | int8 | int8exact | popcount
+Napi::Value Peak(const Napi::CallbackInfo& info) {
+  const std::string kind = info[0].As<Napi::String>().Utf8Value();
+  const std::string tier = info[1].As<Napi::String>().Utf8Value();
+  Tier t;
+  if (!fqt::tier_from_name(tier.c_str(), &t) || !fqt::tier_available(t)) {
+    Napi::Error::New(info.Env(), "ISA tier not available: " + tier).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  const double s = D(info, 2);
+  double r = 0;
+  if (kind == "fma") r = fqt::peak_fma_flops(t, s);
+  else if (kind == "int8") r = fqt::peak_int8_ops(t, s);
+  else if (kind == "int8exact") r = fqt::peak_int8_exact_ops(t, s);
+  else if (kind == "popcount") r = fqt::peak_popcount_ops(t, s);
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (const char* isa = std::getenv("FQT_ISA")) {
+    Tier t;
+    if (*isa == '\0') {
+    } else if (!fqt::tier_from_name(isa, &t)) {
+      g_isa_error = std::string("FQT_ISA must be scalar|avx2|avx512|amx, got '") + isa + "'";
+    } else if (!fqt::set_active_tier(t)) {
+      g_isa_error = std::string("FQT_ISA=") + isa + " but this CPU (or OS) lacks that ISA tier (best: " +
+                    fqt::tier_name(fqt::best_tier()) + ")";
+    }
+  }
+  exports.Set("createBackend", Napi::Function::New(env, CreateBackend, "createBackend"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("peak", Napi::Function::New(env, Peak, "peak"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(fqt_native, Init)

@@ -1,0 +1,87 @@
+// Shared declarations of the fqt native addon: ISA tiers and the flat C++ kernels that binding.cc
+// exposes to JavaScript. Every kernel has the semantics of the TypeScript reference backend
+// (src/backend/ref/*.ts), which is the specification; see native/README.md for tolerances.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define FQT_X86 1
+#else
+#define FQT_X86 0
+#endif
+
+namespace fqt {
+
+// ISA tiers, ordered: a tier implies the ones below it (amx ⊃ avx512 ⊃ avx2 ⊃ scalar).
+enum class Tier : int { Scalar = 0, Avx2 = 1, Avx512 = 2, Amx = 3 };
+
+const char* tier_name(Tier t);
+bool tier_from_name(const char* name, Tier* out);
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, popcnt = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512vnni = false, avx512vpopcntdq = false;
+  bool amx_tile = false, amx_int8 = false, amx_permitted = false;  // permitted: arch_prctl succeeded
+  bool os_ymm = false, os_zmm = false;
+};
+
+const CpuFeatures& cpu();          // detected once
+bool tier_available(Tier t);       // CPU and OS support the tier
+Tier best_tier();
+Tier active_tier();                // the tier kernels dispatch on
+// Sets the active tier; returns false (and leaves it unchanged) when the machine lacks it.
+bool set_active_tier(Tier t);
+
+// ---- kernels (same argument order as the TypeScript Backend interface) ----
+void sgemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
+void gemm_i8(int64_t m, int64_t n, int64_t k, int64_t kblock, const int8_t* a, const int8_t* b,
+             const float* sa, const float* sb, float* c);
+void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c);
+
+void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides, const int32_t* shape,
+                  int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);
+void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float* out);
+void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+            int64_t stride, int64_t pad, int64_t oh, int64_t ow, float* out);
+void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+            int64_t stride, int64_t pad, int64_t oh, int64_t ow, float* out);
+
+// op codes mirror the string unions of float-kernels.ts; -1 = unknown
+int unary_op_code(const char* name);
+int binary_op_code(const char* name);
+void unary(int op, const float* x, float* out, int64_t len, double p0, double p1);
+void binary(int op, const float* a, const int32_t* as, const float* b, const int32_t* bs,
+            const int32_t* shape, int rank, float* out, int64_t total);
+void reduce(int op_max, const float* x, int64_t outer, int64_t len, int64_t inner, float* out);
+
+void channel_moments(const float* x, int64_t n, int64_t c, int64_t hw, float* mean, float* var);
+void batchnorm_forward(const float* x, int64_t n, int64_t c, int64_t hw, const float* mean,
+                       const float* inv_std, const float* gamma, const float* beta, float* out);
+void batchnorm_backward(const float* x, const float* dy, int64_t n, int64_t c, int64_t hw,
+                        const float* mean, const float* inv_std, const float* gamma, float* dx,
+                        float* dgamma, float* dbeta);
+
+void maxpool_forward(const float* x, int64_t planes, int64_t h, int64_t w, int64_t k, int64_t stride,
+                     int64_t pad, int64_t oh, int64_t ow, float* out, int32_t* argmax);
+void maxpool_backward(const float* dy, const int32_t* argmax, int64_t planes, int64_t h, int64_t w,
+                      int64_t oh, int64_t ow, float* dx);
+void avgpool_forward(const float* x, int64_t planes, int64_t h, int64_t w, int64_t k, int64_t stride,
+                     int64_t pad, int64_t oh, int64_t ow, float* out);
+void avgpool_backward(const float* dy, int64_t planes, int64_t h, int64_t w, int64_t k, int64_t stride,
+                      int64_t pad, int64_t oh, int64_t ow, float* dx);
+
+void sgd_update(float* w, const float* g, float* buf, int64_t len, double lr, double momentum,
+                double wd, bool nesterov, bool first);
+void adam_update(float* w, const float* g, float* m, float* v, int64_t len, double lr, double beta1,
+                 double beta2, double eps, double wd, bool decoupled, double step);
+void dropout_mask(uint32_t seed, uint32_t stream, double p, float* out, int64_t len);
+
+// ---- peak loops for benchmarks: each returns operations per second over all threads ----
+double peak_fma_flops(Tier t, double seconds);      // 2 flops per fp32 FMA lane
+double peak_int8_ops(Tier t, double seconds);       // 2 ops per int8 multiply-add (best instruction of tier)
+double peak_int8_exact_ops(Tier t, double seconds); // the exact instruction sequence gemm_i8 uses
+double peak_popcount_ops(Tier t, double seconds);   // 2 ops per bit (xor + popcount-add)
+
+}  // namespace fqt

@@ -1,8 +1,55 @@
 /**
- * Quantization kernels (rounding, range statistics, packing). Owned by the FQT core (quant/);
- * the rounding formulas are specified once in quant/rounding.ts.
+ * Quantization kernels (range statistics, affine quantize / dequantize, int8 operand preparation, block
+ * Householder transform). Owned by the FQT core (quant/). The arithmetic of every kernel is specified
+ * once, in the comment block of quant/rounding.ts; the reference implementation (ref/quant.ts,
+ * ref/quant-transform.ts) follows it literally and native kernels must match it bit-exactly.
+ *
+ * Groups. A quantized matrix x[rows, cols] (row-major) is split into scale groups by three integers:
+ *     group(r, c) = (floor(r / rowDiv) mod rowMod) · colGroups + floor(c / colDiv)
+ *     colGroups = ceil(cols / colDiv)          (rowGroups = min(rowMod, ceil(rows / rowDiv)))
+ * e.g. per tensor (rowDiv=1,rowMod=1,colDiv=cols), per sample (rowDiv=H·W,rowMod=rows,colDiv=cols),
+ * per column (1,1,1), StatQuant per (column, pixel) (1,H·W,1), K-blocks along columns (1,rows,block).
+ * Every per-group array (mins, maxs, offset, inv, scale, zeroPoint, shift) has rowGroups·colGroups entries.
+ *
+ * Codes are bytes: Uint8Array for unsigned formats (0..2^b−1), Int8Array for signed ones.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface QuantKernels {}
+export interface QuantKernels {
+  /** Per-group minimum and maximum of x (float32, exact). NaN inputs give unspecified results. */
+  quantRange(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
+    mins: Float32Array, maxs: Float32Array): void;
+
+  /**
+   * Affine quantization of x into codes (quant/rounding.ts): with g = group(r, c), i = r·cols + c,
+   *   t = f32(f32(x[i] − offset[g]) · inv[g]);  s = t + zeroPoint[g]  (exact)
+   *   q = stochastic ? floor(s + uniform(seed, stream, i)) : roundHalfEven(s);  codes[i] = clamp(q, qmin, qmax).
+   */
+  quantizeAffine(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
+    offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
+    stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void;
+
+  /** out[i] = f32(offset[g] + f32((codes[i] − zeroPoint[g]) · scale[g])). */
+  dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
+    colDiv: number, offset: Float32Array, scale: Float32Array, zeroPoint: Int32Array, out: Float32Array): void;
+
+  /**
+   * Signed int8 GEMM operand from codes: v = codes[r·cols + c] − shift[group(r, c)] (the caller guarantees
+   * v ∈ [−128, 127]); written to out[r·cols + c], or to out[c·rows + r] when `transpose` is 1.
+   */
+  codesToI8(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
+    shift: Int32Array, transpose: number, out: Int8Array): void;
+
+  /** out[i·nkb + kb] = Σ_{k ∈ block kb} a[i·k + k'] (int32), nkb = ceil(k / kBlock): the row sums of int8 codes. */
+  codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array, out: Int32Array): void;
+
+  /**
+   * Block Householder transform of the rows of x[n, d] (METHODS §1.5, BHQ). `order` lists the row indices
+   * group by group (leader first), `groupSizes` the consecutive group sizes (Σ = n), `rowScale` one
+   * scale per original row. inverse = 0: out = T·x = P·blockdiag(H_G)·Pᵀ·diag(s)·x;
+   * inverse = 1: out = T⁻¹·x = diag(1/s)·P·blockdiag(H_G)·Pᵀ·x (H_G is symmetric and involutive).
+   * Float32 arithmetic as specified in quant/rounding.ts. `out` must not alias `x`.
+   */
+  blockHouseholder(x: Float32Array, n: number, d: number, order: Int32Array, groupSizes: Int32Array,
+    rowScale: Float32Array, inverse: number, out: Float32Array): void;
+}
 
 export type QuantKernelName = keyof QuantKernels;

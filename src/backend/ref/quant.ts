@@ -1,4 +1,100 @@
-/** Reference quantization kernels (filled in by the FQT core; see backend/quant-kernels.ts). */
+/**
+ * Reference quantization kernels: the literal implementation of quant/rounding.ts (see
+ * backend/quant-kernels.ts for the group layout). Native kernels must reproduce these codes bit-exactly.
+ */
 import type { QuantKernels } from '../quant-kernels.js';
+import { streamKey, uniformAt } from '../../tensor/random.js';
+import { roundHalfEven } from './quant-math.js';
+import { blockHouseholder } from './quant-transform.js';
 
-export const refQuantKernels: QuantKernels = {};
+const fr = Math.fround;
+
+/** Group index of the first element of row r (add floor(c / colDiv) for column c). */
+function rowBase(r: number, rowDiv: number, rowMod: number, colGroups: number): number {
+  return (Math.floor(r / rowDiv) % rowMod) * colGroups;
+}
+
+// The loops below walk each row block by block (one group per block), so the group lookup is hoisted
+// out of the per-element work; the arithmetic per element is exactly quant/rounding.ts §1.
+
+export function quantRange(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
+  mins: Float32Array, maxs: Float32Array): void {
+  mins.fill(Infinity);
+  maxs.fill(-Infinity);
+  const colGroups = Math.ceil(cols / colDiv);
+  for (let r = 0; r < rows; r++) {
+    const base = rowBase(r, rowDiv, rowMod, colGroups);
+    for (let cg = 0; cg < colGroups; cg++) {
+      const g = base + cg;
+      let lo = mins[g], hi = maxs[g];
+      for (let i = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv); i < end; i++) {
+        const v = x[i];
+        if (v < lo || v !== v) lo = v;
+        if (v > hi || v !== v) hi = v;
+      }
+      mins[g] = lo;
+      maxs[g] = hi;
+    }
+  }
+}
+
+export function quantizeAffine(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
+  offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
+  stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void {
+  const colGroups = Math.ceil(cols / colDiv);
+  const key = streamKey(seed, stream);
+  for (let r = 0; r < rows; r++) {
+    const base = rowBase(r, rowDiv, rowMod, colGroups);
+    for (let cg = 0; cg < colGroups; cg++) {
+      const g = base + cg;
+      const off = offset[g], iv = inv[g], zp = zeroPoint[g];
+      const start = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv);
+      for (let i = start; i < end; i++) {
+        const s = fr(fr(x[i] - off) * iv) + zp;
+        const q = stochastic ? Math.floor(s + uniformAt(key, i)) : roundHalfEven(s);
+        codes[i] = q < qmin ? qmin : q > qmax ? qmax : q; // NaN stays NaN → stored as 0
+      }
+    }
+  }
+}
+
+export function dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
+  colDiv: number, offset: Float32Array, scale: Float32Array, zeroPoint: Int32Array, out: Float32Array): void {
+  const colGroups = Math.ceil(cols / colDiv);
+  for (let r = 0; r < rows; r++) {
+    const base = rowBase(r, rowDiv, rowMod, colGroups);
+    for (let cg = 0; cg < colGroups; cg++) {
+      const g = base + cg;
+      const off = offset[g], sc = scale[g], zp = zeroPoint[g];
+      const start = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv);
+      for (let i = start; i < end; i++) out[i] = off + fr((codes[i] - zp) * sc);
+    }
+  }
+}
+
+export function codesToI8(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
+  colDiv: number, shift: Int32Array, transpose: number, out: Int8Array): void {
+  const colGroups = Math.ceil(cols / colDiv);
+  for (let r = 0; r < rows; r++) {
+    const base = rowBase(r, rowDiv, rowMod, colGroups);
+    for (let c = 0; c < cols; c++) {
+      const v = codes[r * cols + c] - shift[base + Math.floor(c / colDiv)];
+      out[transpose ? c * rows + r : r * cols + c] = v;
+    }
+  }
+}
+
+export function codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array, out: Int32Array): void {
+  const nkb = Math.ceil(k / kBlock) || 0;
+  for (let i = 0; i < m; i++) {
+    for (let kb = 0; kb < nkb; kb++) {
+      let s = 0;
+      for (let p = kb * kBlock, end = Math.min(k, p + kBlock); p < end; p++) s += a[i * k + p];
+      out[i * nkb + kb] = s;
+    }
+  }
+}
+
+export const refQuantKernels: QuantKernels = {
+  quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder,
+};

@@ -1,0 +1,211 @@
+/**
+ * applyRecipe: attach a recipe to a model without changing any module's class (DESIGN.md). Walks
+ * model.namedModules(), finds the GEMM layers (Linear, Conv2d: anything with a `gemm` slot and a `weight`),
+ * resolves the per-layer overrides and installs a qgemm. Returns the resolved table: per layer and per GEMM
+ * the path that runs (fp32 / int8 / int8-blocked / fp32-dequant) and the quantizer labels, for `fqt info`,
+ * reports and run metadata. Conv paths depend on the output size (rowsPerSample = H·W); they are marked
+ * provisional until the layer first runs, or resolved at once when `sampleShape` is given.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { Rng } from '../tensor/random.js';
+import { noGrad } from '../autograd/mode.js';
+import { linearRows } from '../ops/matmul.js';
+import { fail, show } from './validate.js';
+import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type Recipe, type RecipeSlots, SLOT_OPERANDS } from './recipe.js';
+import { specLabel } from './quantizers/index.js';
+import type { QuantizedOperand } from './quantize.js';
+import { type GemmPath, MIN_INT_KBLOCK } from './gemm-plan.js';
+import { effectiveSpec, type LayerPlans, makeQGemm, planLayer, savedActivation } from './qgemm.js';
+
+type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor;
+
+/** What applyRecipe needs of a model (nn/Module, structurally: quant/ does not import nn/). */
+export interface ModelLike {
+  namedModules(): [string, unknown][];
+  forward(x: Tensor): Tensor;
+  train(on?: boolean): unknown;
+}
+
+export interface GemmLayerLike {
+  gemm: Gemm;
+  readonly weight: Tensor;
+  training?: boolean;
+}
+
+export function isGemmLayer(m: unknown): m is GemmLayerLike {
+  const o = m as Partial<GemmLayerLike> | null;
+  return typeof o === 'object' && o !== null && typeof o.gemm === 'function' && o.weight instanceof Tensor;
+}
+
+export interface ApplyOptions {
+  /** Generator of the stochastic-rounding streams (shared by all layers, streams taken in call order). */
+  rng?: Rng;
+  /** Seed of a fresh generator when `rng` is not given (default 0). */
+  seed?: number;
+  /** One sample's shape (e.g. [3, 32, 32]): resolves conv paths now with a no-grad eval forward of one zero sample. */
+  sampleShape?: readonly number[];
+  /** Observes every quantization of every layer (tests, diagnostics). */
+  trace?: (layer: string, gemm: GemmName, operand: 'x' | 'w' | 'dy', q: QuantizedOperand) => void;
+}
+
+export interface ResolvedGemm {
+  path: GemmPath;
+  kBlock: number | null;
+  reason?: string;
+  /** Labels of the two NT operands (e.g. dY and W for grad-input). */
+  a: string;
+  b: string;
+}
+
+export interface ResolvedLayer {
+  name: string;
+  type: string;
+  /** Position among the model's GEMM layers. */
+  index: number;
+  weightShape: number[];
+  /** 'recipe' then each override that matched, e.g. "overrides[0] '@first'". */
+  sources: string[];
+  slots: RecipeSlots;
+  /** null until a conv layer has run (paths assume rowsPerSample ≥ MIN_INT_KBLOCK meanwhile). */
+  rowsPerSample: number | null;
+  provisional: boolean;
+  /** What the backward pass keeps of X for the grad-weight GEMM. */
+  savedX: 'codes' | 'fp32';
+  gemms: Record<GemmName, ResolvedGemm>;
+}
+
+export interface ResolvedRecipe {
+  version: number;
+  label: string;
+  seed: number;
+  recipe: Recipe;
+  layers: ResolvedLayer[];
+}
+
+function slotLabel(slot: BackwardSlot, forward: 'fp32' | RecipeSlots['forward']['x']): string {
+  const s = effectiveSpec(slot, forward);
+  return s === null ? 'fp32' : slot === 'forward' ? `${specLabel(s)} (fwd codes)` : specLabel(s);
+}
+
+function describe(slots: RecipeSlots, plans: LayerPlans): Record<GemmName, ResolvedGemm> {
+  const labels: Record<GemmName, [string, string]> = {
+    forward: [slotLabel(slots.forward.x, 'fp32'), slotLabel(slots.forward.w, 'fp32')],
+    gradInput: [slotLabel(slots.gradInput.dy, 'fp32'), slotLabel(slots.gradInput.w, slots.forward.w)],
+    gradWeight: [slotLabel(slots.gradWeight.dy, 'fp32'), slotLabel(slots.gradWeight.x, slots.forward.x)],
+  };
+  const out = {} as Record<GemmName, ResolvedGemm>;
+  for (const g of GEMM_NAMES) {
+    const p = plans[g];
+    out[g] = { path: p.path, kBlock: p.kBlock, a: labels[g][0], b: labels[g][1], ...(p.reason ? { reason: p.reason } : {}) };
+  }
+  return out;
+}
+
+function globMatch(pattern: string, name: string): boolean {
+  if (!pattern.includes('*')) return pattern === name;
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(name);
+}
+
+function matches(ov: LayerOverride, name: string, index: number, count: number): boolean {
+  if (ov.match === '@first') return index === 0;
+  if (ov.match === '@last') return index === count - 1;
+  return globMatch(ov.match, name);
+}
+
+const ALL_FP32: RecipeSlots = { forward: { x: 'fp32', w: 'fp32' }, gradInput: { dy: 'fp32', w: 'fp32' }, gradWeight: { dy: 'fp32', x: 'fp32' } };
+
+/** The slots of one layer: the recipe's, then every matching override in order. */
+export function layerSlots(recipe: Recipe, name: string, index: number, count: number): { slots: RecipeSlots; sources: string[] } {
+  let slots: RecipeSlots = { forward: { ...recipe.forward }, gradInput: { ...recipe.gradInput }, gradWeight: { ...recipe.gradWeight } };
+  const sources = ['recipe'];
+  recipe.overrides.forEach((ov, i) => {
+    if (!matches(ov, name, index, count)) return;
+    sources.push(`overrides[${i}] ${show(ov.match)}`);
+    if (ov.fp32) { slots = JSON.parse(JSON.stringify(ALL_FP32)) as RecipeSlots; return; }
+    for (const g of GEMM_NAMES) {
+      const patch = ov[g] as Record<string, BackwardSlot> | undefined;
+      if (!patch) continue;
+      const dst = slots[g] as Record<string, BackwardSlot>;
+      for (const operand of SLOT_OPERANDS[g]) if (patch[operand] !== undefined) dst[operand] = patch[operand];
+    }
+  });
+  return { slots, sources };
+}
+
+/** Install the recipe's qgemm into every GEMM layer of `model`; returns the resolved table. */
+export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions = {}): ResolvedRecipe {
+  const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+  const layers = model.namedModules().filter((e): e is [string, GemmLayerLike] => isGemmLayer(e[1]));
+  recipe.overrides.forEach((ov, i) => {
+    if (ov.match === '@first' || ov.match === '@last') return;
+    if (!layers.some(([name]) => globMatch(ov.match, name))) {
+      fail(`recipe.overrides[${i}].match`, `${show(ov.match)} matches no GEMM layer (layers: ${layers.map(([n]) => n).join(', ') || 'none'})`);
+    }
+  });
+  const resolved: ResolvedRecipe = { version: recipe.version, label: recipe.label, seed: rng.seed, recipe, layers: [] };
+  layers.forEach(([name, layer], index) => {
+    const { slots, sources } = layerSlots(recipe, name, index, layers.length);
+    if (recipe.backwardDraws === 'shared' && JSON.stringify(slots.gradInput.dy) !== JSON.stringify(slots.gradWeight.dy)) {
+      fail('recipe.backwardDraws', `'shared' needs the same dY quantizer for both backward GEMMs, but the overrides give layer '${name}' different ones (${sources.join(' + ')})`);
+    }
+    const w = layer.weight;
+    const outF = w.shape[0], inF = w.size / Math.max(1, outF);
+    const isLinear = w.rank === 2; // a conv weight is [out, in, kh, kw]; its rows per sample are H·W
+    const rps = isLinear ? 1 : null;
+    const entry: ResolvedLayer = {
+      name, type: (layer as object).constructor?.name ?? 'GemmLayer', index, weightShape: [...w.shape], sources, slots,
+      rowsPerSample: rps, provisional: rps === null, savedX: savedActivation(slots),
+      gemms: describe(slots, planLayer(slots, inF, outF, rps ?? MIN_INT_KBLOCK)),
+    };
+    resolved.layers.push(entry);
+    // ('forward' counts as fp32 here only when the forward slots are fp32 too, which `every` also checks.)
+    const allFp32 = GEMM_NAMES.every((g) => SLOT_OPERANDS[g].every((o) => effectiveSpec((slots[g] as Record<string, BackwardSlot>)[o], 'fp32') === null));
+    layer.gemm = allFp32 ? linearRows : makeQGemm({
+      slots, backwardDraws: recipe.backwardDraws, rng,
+      ...(opts.trace ? { trace: (g: GemmName, o: 'x' | 'w' | 'dy', q: QuantizedOperand) => opts.trace!(name, g, o, q) } : {}),
+      onPlan: (r, plans) => {
+        entry.rowsPerSample = r;
+        entry.provisional = false;
+        entry.gemms = describe(slots, plans);
+      },
+    });
+    if (allFp32 && entry.provisional) entry.provisional = false;
+  });
+  if (opts.sampleShape) resolveGeometry(model, opts.sampleShape, rng);
+  return resolved;
+}
+
+/** Run one zero sample through the model (eval mode, no grad, RNG state restored) so conv layers report their paths. */
+function resolveGeometry(model: ModelLike, sampleShape: readonly number[], rng: Rng): void {
+  const modes = model.namedModules().map(([, m]) => [m, (m as { training?: boolean }).training] as const);
+  const state = rng.state();
+  const size = sampleShape.reduce((a, b) => a * b, 1);
+  try {
+    model.train(false);
+    noGrad(() => model.forward(new Tensor(new Float32Array(size), [1, ...sampleShape])));
+  } finally {
+    for (const [m, t] of modes) if (t !== undefined) (m as { training: boolean }).training = t;
+    rng.setState(state);
+  }
+}
+
+/** Put the fp32 GEMM back into every GEMM layer. */
+export function removeRecipe(model: ModelLike): void {
+  for (const [, m] of model.namedModules()) if (isGemmLayer(m)) m.gemm = linearRows;
+}
+
+/** A plain-text table of the resolved recipe (one line per layer and GEMM). */
+export function formatResolved(r: ResolvedRecipe): string {
+  const lines = [`recipe ${r.label} (version ${r.version}, seed ${r.seed})`];
+  for (const l of r.layers) {
+    const geo = l.rowsPerSample === null ? 'rows/sample ?' : `rows/sample ${l.rowsPerSample}`;
+    lines.push(`  ${l.name} ${l.type}[${l.weightShape.join('×')}] ${geo}${l.provisional ? ' (provisional)' : ''}; saves X as ${l.savedX}; ${l.sources.join(' + ')}`);
+    for (const g of GEMM_NAMES) {
+      const e = l.gemms[g];
+      const kb = e.path === 'int8-blocked' ? ` kBlock=${e.kBlock}` : '';
+      lines.push(`    ${g.padEnd(10)} ${e.path.padEnd(12)}${kb} ${e.a} × ${e.b}${e.reason ? `  (${e.reason})` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}

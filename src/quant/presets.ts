@@ -1,0 +1,113 @@
+/**
+ * Named recipes (METHODS §11 "Recommended presets") and loading recipes from JSON files.
+ *   fp32                     no quantization (every GEMM is linearRows' fp32 GEMM)
+ *   qat8                     StatQuant forward (X: 8-bit min/max, W: 8-bit zero-aligned, nearest), fp32 backward
+ *   ptqB  (B = 8, 6, 5, 4)   + PTQ: per-tensor zero-aligned SR on both dY draws
+ *   psqB                     + PSQ: per-sample SR for grad-input, per-(column, pixel) SR for grad-weight (§1.3)
+ *   bhqB                     + BHQ for grad-input, per-(column, pixel) SR for grad-weight
+ *   statquant-compat[-P]     preset P (default ptq8: the released code's default flags) with the first and
+ *                            last layers quantized too, as in StatQuant's code (METHODS §11.1)
+ * All presets keep the first and last GemmLayer in fp32 unless stated.
+ */
+import { readFileSync } from 'node:fs';
+import { FqtError } from '../tensor/errors.js';
+import type { QuantSpec, UniformSpec } from './spec.js';
+import { parseRecipe, type Recipe } from './recipe.js';
+import { expectObject, expectString, fail, show } from './validate.js';
+
+export const PRESET_BITS = [8, 6, 5, 4] as const;
+
+const act8: UniformSpec = { kind: 'uniform', bits: 8, format: 'asymmetric', granularity: 'tensor', rounding: 'nearest' };
+const wgt8: UniformSpec = { kind: 'uniform', bits: 8, format: 'zeroAligned', granularity: 'tensor', rounding: 'nearest' };
+const ptq = (bits: number): UniformSpec => ({ kind: 'uniform', bits, format: 'zeroAligned', granularity: 'tensor', rounding: 'stochastic' });
+const perSample = (bits: number): UniformSpec => ({ kind: 'uniform', bits, format: 'asymmetric', granularity: 'sample', rounding: 'stochastic' });
+const perFeature = (bits: number): UniformSpec => ({ kind: 'uniform', bits, format: 'asymmetric', granularity: 'feature', rounding: 'stochastic' });
+const bhq = (bits: number): QuantSpec => ({ kind: 'bhq', bits, rounding: 'stochastic' });
+
+function fqt(label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe {
+  return parseRecipe({
+    version: 1, label, description,
+    forward: { x: act8, w: wgt8 },
+    gradInput: { dy: gi, w: 'forward' },
+    gradWeight: { dy: gw, x: 'forward' },
+  }, { path: `preset '${label}'` });
+}
+
+function buildPresets(): Map<string, Recipe> {
+  const m = new Map<string, Recipe>();
+  m.set('fp32', parseRecipe({ version: 1, label: 'fp32', description: 'no quantization' }, { path: "preset 'fp32'" }));
+  m.set('qat8', fqt('qat8', '8-bit forward (StatQuant quantizers), fp32 backward: the QAT baseline', 'fp32', 'fp32'));
+  for (const b of PRESET_BITS) {
+    m.set(`ptq${b}`, fqt(`ptq${b}`, `8-bit forward; ${b}-bit per-tensor zero-aligned SR gradients (PTQ)`, ptq(b), ptq(b)));
+    m.set(`psq${b}`, fqt(`psq${b}`, `8-bit forward; ${b}-bit per-sample SR (grad-input) and per-column SR (grad-weight) gradients (PSQ)`, perSample(b), perFeature(b)));
+    m.set(`bhq${b}`, fqt(`bhq${b}`, `8-bit forward; ${b}-bit block Householder (grad-input) and per-column SR (grad-weight) gradients (BHQ)`, bhq(b), perFeature(b)));
+  }
+  return m;
+}
+
+let presets: Map<string, Recipe> | null = null;
+
+function table(): Map<string, Recipe> {
+  presets ??= buildPresets();
+  return presets;
+}
+
+const COMPAT = 'statquant-compat';
+
+export function presetNames(): string[] {
+  return [...table().keys(), COMPAT];
+}
+
+/** A preset by name (a fresh copy). `statquant-compat-<preset>` quantizes the first and last layers too. */
+export function preset(name: string): Recipe {
+  if (name === COMPAT || name.startsWith(`${COMPAT}-`)) {
+    const baseName = name === COMPAT ? 'ptq8' : name.slice(COMPAT.length + 1);
+    const base = table().get(baseName);
+    if (!base) throw new FqtError(`unknown preset '${name}' (${COMPAT}-<preset> needs one of: ${[...table().keys()].join(', ')})`);
+    return { ...clone(base), label: `sqc-${base.label}`, description: `${base.description ?? base.label}; first and last layers quantized too (StatQuant code)`, overrides: [] };
+  }
+  const r = table().get(name);
+  if (!r) throw new FqtError(`unknown preset '${name}' (valid: ${presetNames().join(', ')}, ${COMPAT}-<preset>, or a .json recipe file)`);
+  return clone(r);
+}
+
+function clone(r: Recipe): Recipe {
+  return JSON.parse(JSON.stringify(r)) as Recipe;
+}
+
+/** Validate parsed JSON; `"extends": "<preset>"` starts from a preset and overrides the given keys. */
+export function recipeFromData(raw: unknown, path = 'recipe'): Recipe {
+  const o = expectObject(raw, path);
+  let base: Recipe | undefined;
+  if (o.extends !== undefined) {
+    const name = expectString(o.extends, `${path}.extends`);
+    try {
+      base = preset(name);
+    } catch {
+      fail(`${path}.extends`, `unknown preset ${show(name)} (valid: ${presetNames().join(', ')})`);
+    }
+  }
+  return parseRecipe(o, { path, base });
+}
+
+export function loadRecipeFile(file: string): Recipe {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new FqtError(`cannot read recipe file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new FqtError(`recipe file '${file}' is not valid JSON: ${(err as Error).message}`);
+  }
+  return recipeFromData(raw, `recipe file '${file}'`);
+}
+
+/** A preset name or a path to a .json recipe. */
+export function resolveRecipe(nameOrFile: string): Recipe {
+  if (nameOrFile.endsWith('.json') || nameOrFile.includes('/')) return loadRecipeFile(nameOrFile);
+  return preset(nameOrFile);
+}

@@ -1,0 +1,137 @@
+/**
+ * qgemm: the layer GEMM triple (ops/matmul.ts linearRows) with the recipe's quantizers and plain STE
+ * (METHODS §0.4, §1.3, §1.6):
+ *   forward      Y  = Q(X)·Q(W)ᵀ
+ *   grad-input   dX = Q₁(dY)·Q(W)        (BHQ: T⁻¹ applied to dX, where it commutes, §1.5)
+ *   grad-weight  dW = Q₂(dY)ᵀ·Q(X)       Q₁, Q₂ independent draws (unless backwardDraws = 'shared')
+ * dX passes the forward quantizer's STE unchanged. Each stochastic quantization takes a fresh stream of the
+ * layer's Rng, so a run is reproducible from its seed. When the grad-weight GEMM uses a quantized X, only the
+ * codes are kept for the backward pass, never the fp32 activation.
+ * With every slot fp32 this computes exactly what linearRows computes (same kernels, same order).
+ */
+import { record } from '../autograd/graph.js';
+import { isGradEnabled } from '../autograd/mode.js';
+import { checkLayerGemm } from '../ops/matmul.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Rng } from '../tensor/random.js';
+import { check } from '../tensor/errors.js';
+import type { BackwardSlot, GemmName, RecipeSlots, Slot } from './recipe.js';
+import type { QuantSpec } from './spec.js';
+import { quantizeWith, specIsStochastic } from './quantizers/index.js';
+import type { QuantizedOperand } from './quantize.js';
+import { type GemmPlan, planGemm } from './gemm-plan.js';
+import { type GemmOperand, runGemm } from './gemm-exec.js';
+
+export type LayerPlans = Record<GemmName, GemmPlan>;
+
+export interface QGemmConfig {
+  /** Resolved slots of this layer (overrides applied). */
+  slots: RecipeSlots;
+  backwardDraws: 'independent' | 'shared';
+  /** Source of the stochastic-rounding streams. */
+  rng: Rng;
+  /** Called with the GEMM plans whenever a new rowsPerSample is seen (the resolved-recipe table listens). */
+  onPlan?: (rowsPerSample: number, plans: LayerPlans) => void;
+  /** Observes every quantization (tests, diagnostics): which GEMM slot and the quantized operand. */
+  trace?: (gemm: GemmName, operand: 'x' | 'w' | 'dy', q: QuantizedOperand) => void;
+}
+
+/** The spec a backward slot stands for ('forward' = the forward operand's spec), or null for fp32. */
+export function effectiveSpec(slot: BackwardSlot, forwardSlot: Slot): QuantSpec | null {
+  const s = slot === 'forward' ? forwardSlot : slot;
+  return s === 'fp32' ? null : s;
+}
+
+/** GEMM paths of a layer with weight [outF, inF] whose samples own `rowsPerSample` rows. */
+export function planLayer(slots: RecipeSlots, inF: number, outF: number, rowsPerSample: number): LayerPlans {
+  const rps = rowsPerSample;
+  const xSpec = effectiveSpec(slots.forward.x, 'fp32'), wSpec = effectiveSpec(slots.forward.w, 'fp32');
+  return {
+    forward: planGemm({ spec: xSpec, cols: inF, transposed: false, rowsPerSample: rps }, { spec: wSpec, cols: inF, transposed: false, rowsPerSample: rps }),
+    gradInput: planGemm(
+      { spec: effectiveSpec(slots.gradInput.dy, 'fp32'), cols: outF, transposed: false, rowsPerSample: rps },
+      { spec: effectiveSpec(slots.gradInput.w, slots.forward.w), cols: inF, transposed: true, rowsPerSample: rps }),
+    gradWeight: planGemm(
+      { spec: effectiveSpec(slots.gradWeight.dy, 'fp32'), cols: outF, transposed: true, rowsPerSample: rps },
+      { spec: effectiveSpec(slots.gradWeight.x, slots.forward.x), cols: inF, transposed: true, rowsPerSample: rps }),
+  };
+}
+
+/** What the backward pass keeps of X: its codes, the fp32 activation, or nothing. */
+export function savedActivation(slots: RecipeSlots): 'codes' | 'fp32' {
+  return effectiveSpec(slots.gradWeight.x, slots.forward.x) === null ? 'fp32' : 'codes';
+}
+
+interface LayerState {
+  plans: Map<string, LayerPlans>;
+}
+
+const states = new WeakMap<QGemmConfig, LayerState>();
+
+function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number): LayerPlans {
+  let st = states.get(cfg);
+  if (!st) states.set(cfg, (st = { plans: new Map() }));
+  const key = `${rps}:${inF}:${outF}`;
+  let p = st.plans.get(key);
+  if (!p) {
+    p = planLayer(cfg.slots, inF, outF, rps);
+    st.plans.set(key, p);
+    cfg.onPlan?.(rps, p);
+  }
+  return p;
+}
+
+type Where = [GemmName, 'x' | 'w' | 'dy'];
+
+function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: Float32Array, rows: number, cols: number, rps: number): GemmOperand {
+  if (spec === null) return { kind: 'fp32', data, rows, cols };
+  const draw = specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
+  const value = quantizeWith(spec, data, rows, cols, { rowsPerSample: rps, draw });
+  cfg.trace?.(where[0], where[1], value);
+  return { kind: 'quant', value };
+}
+
+/** Y[rows, out] = X[rows, in]·W[out, in]ᵀ with the layer's quantizers (see the file comment). */
+export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1): Tensor {
+  checkLayerGemm('qgemm', x, w);
+  const [rows, inF] = x.shape, outF = w.shape[0];
+  const rps = rowsPerSample;
+  check(Number.isInteger(rps) && rps >= 1 && rows % rps === 0, () => `qgemm: ${rows} rows are not a whole number of samples of ${rps} rows`);
+  const { slots } = cfg;
+  const plans = plansFor(cfg, inF, outF, rps);
+  const xOp = quantOperand(cfg, ['forward', 'x'], effectiveSpec(slots.forward.x, 'fp32'), x.data, rows, inF, rps);
+  const wOp = quantOperand(cfg, ['forward', 'w'], effectiveSpec(slots.forward.w, 'fp32'), w.data, outF, inF, rps);
+  const y = new Tensor(runGemm(xOp, false, wOp, false, plans.forward), [rows, outF]);
+
+  // What the backward pass keeps (closures below capture only these).
+  const xSlot = slots.gradWeight.x;
+  const recording = isGradEnabled();
+  const xForGrad: GemmOperand | null = !recording || !w.requiresGrad ? null
+    : xSlot === 'forward' ? xOp
+      : quantOperand(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), x.data, rows, inF, rps);
+  const wSlot = slots.gradInput.w;
+  const wForward = wSlot === 'forward' ? wOp : null;
+  const wData = w.data;
+  const needDx = x.requiresGrad;
+
+  return record(y, 'qgemm', [x, w], (g) => {
+    let dyIn: GemmOperand | null = null;
+    let dx: Tensor | null = null, dw: Tensor | null = null;
+    if (needDx) {
+      dyIn = quantOperand(cfg, ['gradInput', 'dy'], effectiveSpec(slots.gradInput.dy, 'fp32'), g.data, rows, outF, rps);
+      const wOp2 = wForward ?? quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, outF, inF, rps);
+      dx = new Tensor(runGemm(dyIn, false, wOp2, true, plans.gradInput), [rows, inF]);
+    }
+    if (xForGrad) {
+      const dyW = cfg.backwardDraws === 'shared' && dyIn !== null ? dyIn
+        : quantOperand(cfg, ['gradWeight', 'dy'], effectiveSpec(slots.gradWeight.dy, 'fp32'), g.data, rows, outF, rps);
+      dw = new Tensor(runGemm(dyW, true, xForGrad, true, plans.gradWeight), [outF, inF]);
+    }
+    return [dx, dw];
+  });
+}
+
+/** A LayerGemm (nn/layers.ts) running qgemm with `cfg`. */
+export function makeQGemm(cfg: QGemmConfig): (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor {
+  return (x, w, rowsPerSample) => qgemm(x, w, cfg, rowsPerSample ?? 1);
+}

@@ -1,0 +1,120 @@
+/**
+ * Quantized matrices: integer codes in layer layout plus per-group scale, offset and zero point
+ * (x̂ = offset + (code − zeroPoint)·scale, quant/rounding.ts). Codes are Uint8Array for unsigned formats
+ * and Int8Array for signed ones. A stochastic QTensor records the (seed, stream) of its draw, so its codes
+ * can be reproduced exactly.
+ */
+import { backend } from '../backend/index.js';
+import { check } from '../tensor/errors.js';
+import type { Granularity, IntFormat, Rounding } from './spec.js';
+import { affineParams } from './params.js';
+
+/** group(r, c) = (floor(r / rowDiv) mod rowMod)·colGroups + floor(c / colDiv) (backend/quant-kernels.ts). */
+export interface Grouping {
+  rowDiv: number;
+  rowMod: number;
+  colDiv: number;
+  rowGroups: number;
+  colGroups: number;
+}
+
+/** Where the random numbers of a stochastic rounding came from (counter RNG, tensor/random.ts). */
+export interface Draw {
+  seed: number;
+  stream: number;
+}
+
+export interface QTensor {
+  readonly rows: number;
+  readonly cols: number;
+  readonly bits: number;
+  readonly format: IntFormat;
+  readonly signed: boolean;
+  readonly rounding: Rounding;
+  readonly grouping: Grouping;
+  readonly codes: Uint8Array | Int8Array;
+  readonly offset: Float32Array;
+  readonly scale: Float32Array;
+  readonly zeroPoint: Int32Array;
+  readonly qmin: number;
+  readonly qmax: number;
+  readonly draw: Draw | null;
+}
+
+export function makeGrouping(rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number): Grouping {
+  rowDiv = Math.max(1, rowDiv);
+  rowMod = Math.max(1, rowMod);
+  colDiv = Math.max(1, colDiv);
+  return { rowDiv, rowMod, colDiv, rowGroups: Math.min(rowMod, Math.ceil(rows / rowDiv)), colGroups: Math.ceil(cols / colDiv) };
+}
+
+/** The scale groups of a granularity on a [rows, cols] layer-layout matrix whose samples own `rowsPerSample` rows. */
+export function groupingOf(g: Granularity, rows: number, cols: number, rowsPerSample: number): Grouping {
+  if (typeof g === 'object') return makeGrouping(rows, cols, 1, rows, g.block);
+  switch (g) {
+    case 'tensor': return makeGrouping(rows, cols, 1, 1, cols);
+    case 'sample': return makeGrouping(rows, cols, rowsPerSample, Math.ceil(rows / rowsPerSample), cols);
+    case 'row': return makeGrouping(rows, cols, 1, rows, cols);
+    case 'column': return makeGrouping(rows, cols, 1, 1, 1);
+    case 'feature': return makeGrouping(rows, cols, 1, rowsPerSample, 1);
+    default: {
+      const never: never = g;
+      throw new Error(`unknown granularity ${String(never)}`);
+    }
+  }
+}
+
+export function groupCount(g: Grouping): number {
+  return g.rowGroups * g.colGroups;
+}
+
+/** Per-group min and max of x[rows, cols]. */
+export function rangeStats(x: Float32Array, rows: number, cols: number, grouping: Grouping): { mins: Float32Array; maxs: Float32Array } {
+  const n = groupCount(grouping);
+  const mins = new Float32Array(n), maxs = new Float32Array(n);
+  if (rows > 0 && cols > 0) backend().quantRange(x, rows, cols, grouping.rowDiv, grouping.rowMod, grouping.colDiv, mins, maxs);
+  return { mins, maxs };
+}
+
+export interface QuantizeOptions {
+  format: IntFormat;
+  bits: number;
+  grouping: Grouping;
+  rounding: Rounding;
+  /** Required for stochastic rounding. */
+  draw?: Draw | null;
+}
+
+/** Quantize x[rows, cols] with min/max ranges per group (METHODS §0.3). */
+export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts: QuantizeOptions): QTensor {
+  check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
+  const { mins, maxs } = rangeStats(x, rows, cols, opts.grouping);
+  const p = affineParams(opts.format, opts.bits, mins, maxs);
+  const codes = p.signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
+  const stochastic = opts.rounding === 'stochastic';
+  const draw = stochastic ? opts.draw ?? null : null;
+  check(!stochastic || draw !== null, 'internal: stochastic rounding needs a (seed, stream) draw');
+  const g = opts.grouping;
+  if (rows > 0 && cols > 0) {
+    backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax,
+      stochastic ? 1 : 0, draw?.seed ?? 0, draw?.stream ?? 0, codes);
+  }
+  return {
+    rows, cols, bits: opts.bits, format: opts.format, signed: p.signed, rounding: opts.rounding, grouping: g, codes,
+    offset: p.offset, scale: p.scale, zeroPoint: p.zeroPoint, qmin: p.qmin, qmax: p.qmax, draw,
+  };
+}
+
+/** x̂[rows, cols] = offset + (code − zeroPoint)·scale. */
+export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.rows * q.cols)): Float32Array {
+  const g = q.grouping;
+  if (q.rows > 0 && q.cols > 0) {
+    backend().dequantizeAffine(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, q.offset, q.scale, q.zeroPoint, out);
+  }
+  return out;
+}
+
+/** Bytes held by a QTensor (codes + per-group parameters). */
+export function qtensorBytes(q: QTensor): number {
+  return q.codes.byteLength + q.offset.byteLength + q.scale.byteLength + q.zeroPoint.byteLength;
+}

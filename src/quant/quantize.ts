@@ -1,0 +1,42 @@
+/**
+ * The quantizer interface. Each kind (spec.ts) has one Quantizer in the typed table of quantizers/index.ts;
+ * code that uses recipes goes through this interface and never branches on the format.
+ */
+import type { BhqTransform } from './transforms.js';
+import type { Draw, Grouping, QTensor } from './qtensor.js';
+import type { OperandRole, QuantKind, SpecOf } from './spec.js';
+
+export interface QuantContext {
+  /** Rows owned by one sample in the layer-layout matrix (H·W for conv, 1 for linear). */
+  rowsPerSample: number;
+  /** Random numbers for stochastic rounding (null for deterministic specs). */
+  draw: Draw | null;
+}
+
+/** A quantized operand: codes in layer layout, plus an optional row transform (BHQ) to undo afterwards. */
+export interface QuantizedOperand {
+  q: QTensor;
+  /**
+   * When set, the operand is T⁻¹·x̂ where T mixes samples (blocks of rowsPerSample rows). It commutes with a
+   * GEMM whose rows are these rows, so it is applied to that GEMM's output (METHODS §1.5).
+   */
+  transform: BhqTransform | null;
+}
+
+export interface Quantizer<K extends QuantKind> {
+  readonly kind: K;
+  /** Validate the kind-specific fields (defaults filled in); `path` names the key in error messages. */
+  parse(raw: Record<string, unknown>, path: string, role: OperandRole): SpecOf<K>;
+  /** Short label, e.g. 'a8/tensor/rn', 'bhq4/sr'. */
+  label(spec: SpecOf<K>): string;
+  /** Compact code for derived recipe labels, e.g. 'a4S', 'bhq4'. */
+  code(spec: SpecOf<K>): string;
+  /** Bits of the integer codes the quantizer produces (≤ 8 ⇒ an int8 GEMM can consume them). */
+  codeBits(spec: SpecOf<K>): number;
+  stochastic(spec: SpecOf<K>): boolean;
+  /** Scale groups on a [rows, cols] layer-layout operand (decides the GEMM path). */
+  grouping(spec: SpecOf<K>, rows: number, cols: number, rowsPerSample: number): Grouping;
+  /** True when the quantizer mixes rows (its inverse must be applied after the GEMM or in fp32). */
+  mixesRows(spec: SpecOf<K>): boolean;
+  quantize(spec: SpecOf<K>, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand;
+}

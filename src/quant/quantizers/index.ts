@@ -1,0 +1,38 @@
+/**
+ * The typed table of quantizers (DESIGN.md "Quantizers are a typed table"): one entry per QuantKind; the
+ * compiler rejects a kind without an entry. Everything else reaches quantizers through the helpers below.
+ */
+import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
+import type { Grouping } from '../qtensor.js';
+import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '../spec.js';
+import { expectObject, expectOneOf } from '../validate.js';
+import { uniformQuantizer } from './uniform.js';
+import { bhqQuantizer } from './householder.js';
+
+export const QUANTIZERS: { readonly [K in QuantKind]: Quantizer<K> } = {
+  uniform: uniformQuantizer,
+  bhq: bhqQuantizer,
+};
+
+/** The table entry of a spec, typed for any spec (the kind tag guarantees the match). */
+function of(spec: QuantSpec): Quantizer<QuantKind> {
+  return QUANTIZERS[spec.kind] as unknown as Quantizer<QuantKind>;
+}
+
+/** Validate a quantizer spec object (kind + its fields); errors name `path`. */
+export function parseQuantSpec(raw: unknown, path: string, role: OperandRole): QuantSpec {
+  const o = expectObject(raw, path);
+  const kind = expectOneOf(o.kind, `${path}.kind`, QUANT_KINDS);
+  return (QUANTIZERS[kind] as unknown as Quantizer<QuantKind>).parse(o, path, role);
+}
+
+export const specLabel = (s: QuantSpec): string => of(s).label(s);
+export const specCode = (s: QuantSpec): string => of(s).code(s);
+export const specCodeBits = (s: QuantSpec): number => of(s).codeBits(s);
+export const specIsStochastic = (s: QuantSpec): boolean => of(s).stochastic(s);
+export const specMixesRows = (s: QuantSpec): boolean => of(s).mixesRows(s);
+export const specGrouping = (s: QuantSpec, rows: number, cols: number, rps: number): Grouping => of(s).grouping(s, rows, cols, rps);
+
+export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
+  return of(s).quantize(s, x, rows, cols, ctx);
+}

@@ -1,0 +1,67 @@
+/**
+ * ROUNDING AND QUANTIZATION ARITHMETIC — the single specification that every backend implements literally
+ * (DESIGN.md "Rounding formulas live in one comment block"). f32(·) = round to nearest float32; all float
+ * operations not wrapped in f32 are exact. No fused multiply-add (compile native code with
+ * -ffp-contract=off). u = uniform(seed, stream, i) ∈ [0, 1) is the counter RNG of tensor/random.ts with
+ * i = r·cols + c the row-major element index of the quantized matrix.
+ *
+ * 1. Affine quantization (kernel quantizeAffine), per element of group g:
+ *        t = f32(f32(x − offset[g]) · inv[g])
+ *        s = t + zp[g]                                   (zp an integer; exact in float64)
+ *        nearest:     q = roundHalfEven(s)               (ties to the even code, PyTorch's round_)
+ *        stochastic:  q = floor(s + u)                   (exact in float64; E[q] = s, Var = f(1−f), f = s − ⌊s⌋)
+ *        code = clamp(q, qmin, qmax)                     (clamping after the noise keeps SR unbiased, METHODS §0.2)
+ *    Dequantization (kernel dequantizeAffine):  x̂ = f32(offset[g] + f32((code − zp[g]) · scale[g])).
+ *    With zp integer and offset 0, x = 0 gives s = zp exactly, so zeros survive SR exactly (zero-aligned).
+ *
+ * 2. Parameters per group (quant/params.ts, TypeScript only; computed in float64 from the group's float32
+ *    min m and max M, then rounded: ↓ = largest float32 ≤ v, ↑ = smallest float32 ≥ v, inv = f32(1/scale)),
+ *    B = 2^b − 1 (METHODS §0.3, ε = 1e-8):
+ *    asymmetric:   lo = m − ε, hi = M + ε; offset = ↓lo; scale = ↑((hi − offset)/B); zp = 0; codes [0, B]
+ *    zeroAligned:  m ≥ 0:            offset = 0, zp = 0, scale = ↑((M + ε)/B)          (the z == 0 guard)
+ *                  else lo = min(m − ε, 0), hi = max(M + ε, 0), z = floor(−lo·B/(hi − lo)):
+ *                  z ≥ 1:            scale = ↑(−lo/z), zp = z, offset = 0     (StatQuant; hi' = lo − B·lo/z ≥ hi)
+ *                  z = 0, B ≥ 2:     zp = 1, scale = ↑max(−lo, hi/(B − 1))   (negative part under one bin)
+ *                  z = 0, B = 1:     falls back to asymmetric (a 2-level grid cannot hold 0, lo and hi)
+ *                  codes [0, B]
+ *    symmetric:    a = max(−m, M) + ε, Q = 2^(b−1) − 1 (b ≥ 2); scale = ↑(a/Q); offset = 0; zp = 0;
+ *                  codes [−Q, Q] (signed)
+ *    Every grid covers [m, M], so no value is clipped and SR stays unbiased (up to float32 rounding of t).
+ *    Non-finite inputs propagate NaN.
+ *
+ * 3. Block Householder transform (kernel blockHouseholder, METHODS §1.5). For a group of G rows gathered
+ *    through `order` (leader first), with a = f32(1/√G), wl = f32(a − 1), c = f32(1/f32(1 − a)) (each
+ *    computed in float64 then rounded once), for every column independently:
+ *        forward:  y_j = f32(s_j · x_j)            inverse:  y_j = x_j
+ *        dot = f32(wl · y_0);  dot = f32(dot + f32(a · y_j)) for j = 1 … G−1 in order;  k = f32(dot · c)
+ *        r_0 = f32(y_0 − f32(wl · k));  r_j = f32(y_j − f32(a · k))
+ *        forward:  out_j = r_j                     inverse:  out_j = f32(r_j / s_j)
+ *    G = 1 is the identity reflection (out = f32(s·x) or f32(x/s)).
+ *    This is y ← y − 2u(uᵀy) with u = (𝟙/√G − e_1)/‖𝟙/√G − e_1‖, i.e. H_G = I − wwᵀ/(1 − a), w = (a−1, a, …, a).
+ */
+
+export { householderCoefficients, roundHalfEven } from '../backend/ref/quant-math.js';
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+
+function nextFloat32(v: number, up: boolean): number {
+  f32buf[0] = v;
+  const x = f32buf[0];
+  if (x === 0) return up ? 1.401298464324817e-45 : -1.401298464324817e-45;
+  const positive = x > 0;
+  u32buf[0] += positive === up ? 1 : -1;
+  return f32buf[0];
+}
+
+/** Smallest float32 ≥ v. */
+export function roundUpF32(v: number): number {
+  const f = Math.fround(v);
+  return f >= v || Number.isNaN(v) ? f : nextFloat32(f, true);
+}
+
+/** Largest float32 ≤ v. */
+export function roundDownF32(v: number): number {
+  const f = Math.fround(v);
+  return f <= v || Number.isNaN(v) ? f : nextFloat32(f, false);
+}

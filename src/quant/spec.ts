@@ -1,0 +1,71 @@
+/**
+ * Quantizer specifications: plain JSON-able data, one variant per quantizer kind. Adding a quantizer =
+ * one variant here, one entry in the table of quantizers/index.ts, reference kernels and tests.
+ *
+ * Operands are described in their *layer* layout (METHODS §0.1): X [rows, in], W [out, in], dY [rows, out],
+ * where rows = (sample, output pixel) and one sample owns `rowsPerSample` consecutive rows (H·W for a
+ * conv, 1 for a linear layer). Granularity is relative to that layout, so the same spec gives the same
+ * codes whichever GEMM (and transposition) consumes the operand:
+ *   'tensor'   one range for the whole operand                            (PTQ)
+ *   'sample'   one range per sample (rowsPerSample rows)                  (PSQ; X and dY only)
+ *   'row'      one range per row (a (sample, pixel) row; an output channel of W)
+ *   'column'   one range per column (input feature of X / W, output channel of dY)
+ *   'feature'  one range per (column, pixel) across samples: StatQuant's per-column (`x.min(0)` on
+ *              dY viewed [N, C·H·W], METHODS §1.3); equals 'column' for linear layers (X and dY only)
+ *   {block: n} one range per (row, block of n columns) — a 1×n block along the forward GEMM's K axis
+ */
+
+/** Quantizer families. Later issues add e.g. 'luq' (METHODS §2), 'sign' / 'scq' / 'agp' (§3). */
+export type QuantKind = 'uniform' | 'bhq';
+
+export type Rounding = 'nearest' | 'stochastic';
+
+export type IntFormat = 'asymmetric' | 'zeroAligned' | 'symmetric';
+
+export type Granularity = 'tensor' | 'sample' | 'row' | 'column' | 'feature' | { block: number };
+
+/** Uniform integer quantizer U_b / S_b (METHODS §0.3): 1–8 bits. */
+export interface UniformSpec {
+  kind: 'uniform';
+  bits: number;
+  format: IntFormat;
+  granularity: Granularity;
+  rounding: Rounding;
+}
+
+/**
+ * Block Householder quantizer (METHODS §1.5): rows of dY viewed as samples [N, rowsPerSample·cols] are
+ * mixed by T, quantized per sample with asymmetric min/max codes, and T⁻¹ is applied afterwards (on the
+ * grad-input GEMM output, where it commutes). Gradient slots only.
+ */
+export interface BhqSpec {
+  kind: 'bhq';
+  bits: number;
+  rounding: Rounding;
+}
+
+export type QuantSpec = UniformSpec | BhqSpec;
+
+/** The spec variant of kind K. */
+export type SpecOf<K extends QuantKind> = Extract<QuantSpec, { kind: K }>;
+
+export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq'];
+
+export const INT_FORMATS: readonly IntFormat[] = ['asymmetric', 'zeroAligned', 'symmetric'];
+
+export const ROUNDINGS: readonly Rounding[] = ['nearest', 'stochastic'];
+
+export const GRANULARITY_NAMES = ['tensor', 'sample', 'row', 'column', 'feature'] as const;
+
+/** Which tensor of the layer a slot quantizes (decides which granularities make sense). */
+export type OperandRole = 'x' | 'w' | 'dy';
+
+/** Short text of a granularity: T, S, R, C, F, B64. */
+export function granularityLabel(g: Granularity): string {
+  if (typeof g === 'object') return `B${g.block}`;
+  return { tensor: 'T', sample: 'S', row: 'R', column: 'C', feature: 'F' }[g];
+}
+
+export function sameSpec(a: QuantSpec | string, b: QuantSpec | string): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import os from 'node:os';
 import { backend, backendNotice } from '../backend/index.js';
+import { nativeInfo } from '../backend/native.js';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { createModel, modelNames } from '../nn/models/index.js';
 import { applyRecipe, formatResolved, resolveRecipe } from '../quant/index.js';
@@ -39,11 +39,17 @@ export function infoCommand(argv: string[]): number {
   const notice = backendNotice();
   const b = backend();
   const lines = [
-    `fqt ${packageVersion()} (node ${process.version}, ${os.cpus().length} cores)`,
+    `fqt ${packageVersion()} (node ${process.version})`,
     `backend: ${b.name} — ${b.description}`,
   ];
   if (notice) lines.push(`note: ${notice.replace(/^fqt: /, '')}`);
-  lines.push(`threads: ${process.env.FQT_THREADS ?? (b.name === 'ref' ? '1 (reference backend is single-threaded)' : `${os.cpus().length} (default: all cores)`)}`);
+  const native = b.name === 'ref' ? null : nativeInfo();
+  if (native) {
+    lines.push(`ISA tiers: ${native.tiers.join(', ')} (active: ${native.active}; FQT_ISA forces one)`);
+    lines.push(`threads: ${native.threads} (FQT_THREADS; default: all cores)`);
+  } else {
+    lines.push('threads: 1 (the reference backend is single-threaded)');
+  }
   if (f.model || f.recipe) {
     check(f.model && f.recipe, 'fqt info: --model and --recipe go together');
     const spec = GEOMETRY[f.dataset!];

@@ -5,9 +5,11 @@
 import { FqtError } from '../tensor/errors.js';
 import { infoCommand } from './info.js';
 import { trainCommand } from './train.js';
+import { varianceCommand } from './variance.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => number; summary: string }> = {
   train: { run: trainCommand, summary: 'train a model (fp32 or with a quantization recipe)' },
+  variance: { run: varianceCommand, summary: 'per-layer bias, quantization and sampling variance of FQT gradients' },
   info: { run: infoCommand, summary: 'show the version, backend and threads' },
 };
 

@@ -1,0 +1,120 @@
+/**
+ * `fqt variance`: the statistical framework's measurement (METHODS §1.7) per layer and recipe —
+ * bias of the FQT gradient against the QAT gradient (falls like 1/√draws for unbiased quantizers),
+ * quantization variance, and minibatch sampling variance. Table on stdout, JSON and HTML in --out.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { fmtNum } from './progress.js';
+import { modelNames, createModel } from '../nn/models/index.js';
+import { DATASET_NAMES, loadDataset } from '../data/registry.js';
+import { DataLoader } from '../data/loader.js';
+import { loadWeights } from '../train/checkpoint.js';
+import { measureVariance, type VarianceReport } from '../stats/variance.js';
+import { resolveRecipe } from '../quant/index.js';
+import { Rng } from '../tensor/random.js';
+import { check } from '../tensor/errors.js';
+import { renderReport, type ReportSection } from '../report/html.js';
+
+const VARIANCE_FLAGS = {
+  model: { type: 'string', help: 'model', default: 'resnet20', choices: modelNames() },
+  dataset: { type: 'string', help: 'data set', default: 'fashion-mnist', choices: [...DATASET_NAMES] },
+  data: { type: 'string', help: 'directory with the data set files' },
+  recipes: { type: 'string', help: 'comma-separated recipes (presets or JSON files)', default: 'ptq4,psq4,bhq4' },
+  checkpoint: { type: 'string', help: 'trained weights: a model.safetensors file or a run/checkpoint directory (random init when absent)' },
+  batches: { type: 'int', help: 'minibatches (the first is the fixed batch; ≥ 2 give sampling variance)', default: 4, min: 1 },
+  'batch-size': { type: 'int', help: 'minibatch size', default: 128, min: 2 },
+  draws: { type: 'int', help: 'FQT backward passes on the fixed batch', default: 32, min: 2 },
+  seed: { type: 'int', help: 'seed of batches and stochastic rounding', default: 1, min: 0 },
+  out: { type: 'string', help: 'output directory (variance.json, variance.html)', default: 'runs/variance' },
+  help: { type: 'bool', help: 'show this help', default: false },
+} satisfies FlagSpecs;
+
+export function varianceCommand(argv: string[]): number {
+  const f = parseFlags('variance', VARIANCE_FLAGS, argv);
+  if (f.help) {
+    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_FLAGS));
+    return 0;
+  }
+  const recipeNames = f.recipes!.split(',').map((s) => s.trim()).filter(Boolean);
+  check(recipeNames.length > 0, '--recipes needs at least one recipe');
+  const recipes = recipeNames.map((r) => resolveRecipe(r));
+  const data = loadDataset(f.dataset!, { dataDir: f.data });
+  const loader = new DataLoader(data.train, { batchSize: f['batch-size']!, seed: f.seed!, dropLast: true, normalization: data.defaultNormalization });
+  check(loader.batchesPerEpoch >= f.batches!, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
+  const batches = Array.from({ length: f.batches! }, (_, b) => loader.batch(0, b));
+  const spec = { inChannels: data.train.channels, inputSize: data.train.height, classes: data.train.classes };
+  const model = createModel(f.model!, spec, new Rng(f.seed!));
+  if (f.checkpoint) model.loadStateDict(loadWeights(f.checkpoint));
+  else process.stderr.write('fqt variance: no --checkpoint, measuring a randomly initialised model\n');
+  model.train();
+
+  const reports: VarianceReport[] = [];
+  for (const recipe of recipes) {
+    process.stderr.write(`fqt variance: ${recipe.label}: ${f.draws} draws on ${f.batches} batches of ${f['batch-size']}…\n`);
+    reports.push(measureVariance({ model, recipe, batches, draws: f.draws!, seed: f.seed! }));
+  }
+  process.stdout.write(formatTable(reports));
+  mkdirSync(f.out!, { recursive: true });
+  const meta = { model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ?? null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed };
+  writeFileSync(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports }, null, 2));
+  writeFileSync(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta));
+  process.stdout.write(`wrote ${path.join(f.out!, 'variance.json')} and variance.html\n`);
+  return 0;
+}
+
+function formatTable(reports: VarianceReport[]): string {
+  const header = ['recipe', 'layer', 'paths f/gi/gw', 'mean|g|', 'sampling std', 'quant std', 'quant/sampling', 'bias@1', `bias@K`];
+  const rows = reports.flatMap((r) => r.rows.map((row) => [
+    r.recipe, row.layer, `${row.paths.forward}/${row.paths.gradInput}/${row.paths.gradWeight}`,
+    fmtNum(row.meanAbsGrad), row.samplingStd === null ? '–' : row.samplingStd.toExponential(2), row.quantStd.toExponential(2),
+    row.ratio === null ? '–' : fmtNum(row.ratio), row.bias[0].bias.toExponential(2), row.bias[row.bias.length - 1].bias.toExponential(2),
+  ]));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n') + `\n(bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+
+function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>): string {
+  const layers = reports[0]?.rows.map((r) => r.layer) ?? [];
+  const sections: ReportSection[] = [{
+    heading: 'Quantization vs sampling variance per layer',
+    text: 'Quantization variance E‖g_FQT − g_QAT‖² on a fixed batch, and minibatch sampling variance of the QAT gradient (log scale).',
+    charts: [{
+      type: 'bar',
+      data: {
+        labels: layers,
+        datasets: [
+          ...reports.map((r, i) => ({ label: `${r.recipe} quantization`, data: r.rows.map((x) => x.quantVar), backgroundColor: COLORS[i % COLORS.length] })),
+          { label: 'sampling', data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
+        ],
+      },
+      options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance' } } } },
+    }],
+  }];
+  for (const [i, r] of reports.entries()) {
+    sections.push({
+      heading: `Bias of ${r.recipe} against ${r.qatRecipe}`,
+      text: '‖mean of k FQT gradients − QAT gradient‖ per layer (solid) and √(quantVar/k), what an unbiased estimator gives (dashed).',
+      charts: [{
+        type: 'line',
+        data: {
+          labels: r.rows[0]?.bias.map((b) => b.k) ?? [],
+          datasets: r.rows.flatMap((row, li) => [
+            { label: row.layer, data: row.bias.map((b) => b.bias), borderColor: COLORS[li % COLORS.length], fill: false },
+            { label: `${row.layer} (1/√k)`, data: row.bias.map((b) => b.expected), borderColor: COLORS[li % COLORS.length], borderDash: [4, 4], fill: false, pointRadius: 0 },
+          ]),
+        },
+        options: { plugins: { legend: { display: i === 0 && r.rows.length <= 8 } }, scales: { y: { type: 'logarithmic' }, x: { title: { display: true, text: 'draws k' } } } },
+      }],
+      table: {
+        columns: ['layer', 'paths f/gi/gw', 'mean |g|', 'sampling var', 'quant var', 'quant/sampling'],
+        rows: r.rows.map((x) => [x.layer, `${x.paths.forward}/${x.paths.gradInput}/${x.paths.gradWeight}`, x.meanAbsGrad, x.samplingVar, x.quantVar, x.ratio]),
+      },
+    });
+  }
+  return renderReport({ title: `fqt variance — ${String(meta.model)} on ${String(meta.dataset)}`, subtitle: JSON.stringify(meta), sections });
+}

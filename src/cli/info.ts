@@ -51,7 +51,7 @@ export function infoCommand(argv: string[]): number {
     lines.push('threads: 1 (the reference backend is single-threaded)');
   }
   if (f.model || f.recipe) {
-    check(f.model && f.recipe, 'fqt info: --model and --recipe go together');
+    check(f.model && f.recipe, '--model and --recipe go together');
     const spec = GEOMETRY[f.dataset!];
     const model = createModel(f.model, spec, new Rng(0));
     const resolved = applyRecipe(model, resolveRecipe(f.recipe), { seed: 0, sampleShape: [spec.inChannels, spec.inputSize, spec.inputSize] });

@@ -30,14 +30,16 @@ export function main(argv: string[]): void {
     process.exitCode = 1;
     return;
   }
+  // On a terminal the progress bar may own the current line; start the error on a fresh one.
+  const lead = process.stderr.isTTY ? '\n' : '';
   try {
     process.exitCode = c.run(rest);
   } catch (err) {
     if (err instanceof FqtError) {
-      process.stderr.write(`\nfqt ${command}: ${err.message}\n`);
+      process.stderr.write(`${lead}fqt ${command}: ${err.message}\n`);
     } else {
       const e = err as Error;
-      process.stderr.write(`\nfqt ${command}: internal error: ${e?.message ?? String(err)}${process.env.FQT_DEBUG === '1' ? `\n${e?.stack ?? ''}` : ' (set FQT_DEBUG=1 for the stack)'}\n`);
+      process.stderr.write(`${lead}fqt ${command}: internal error: ${e?.message ?? String(err)}${process.env.FQT_DEBUG === '1' ? `\n${e?.stack ?? ''}` : ' (set FQT_DEBUG=1 for the stack)'}\n`);
     }
     process.exitCode = 1;
   }

@@ -81,3 +81,45 @@ export function gemmB1(m: number, n: number, k: number, a: Uint32Array, b: Uint3
     }
   }
 }
+
+export function packSigns(rows: number, k: number, x: Float32Array, out: Uint32Array): void {
+  const words = (k + 31) >>> 5;
+  out.fill(0, 0, rows * words);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < k; c++) {
+      if (x[r * k + c] >= 0) out[r * words + (c >>> 5)] |= 1 << (c & 31);
+    }
+  }
+}
+
+export function packPlanes(rows: number, k: number, bits: number, codes: Uint8Array, out: Uint32Array): void {
+  const words = (k + 31) >>> 5;
+  out.fill(0, 0, bits * rows * words);
+  for (let j = 0; j < bits; j++) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < k; c++) {
+        if ((codes[r * k + c] >>> j) & 1) out[(j * rows + r) * words + (c >>> 5)] |= 1 << (c & 31);
+      }
+    }
+  }
+}
+
+export function gemmBitplane(m: number, n: number, k: number, bits: number, planes: Uint32Array, b: Uint32Array, c: Int32Array): void {
+  const words = (k + 31) >>> 5;
+  for (let i = 0; i < m; i++) {
+    for (let jn = 0; jn < n; jn++) {
+      let acc = 0;
+      for (let p = 0; p < bits; p++) {
+        const row = (p * m + i) * words;
+        let both = 0, ones = 0;
+        for (let w = 0; w < words; w++) {
+          const a = planes[row + w];
+          both += popcount32(a & b[jn * words + w]);
+          ones += popcount32(a);
+        }
+        acc += (2 * both - ones) * (1 << p);
+      }
+      c[i * n + jn] = acc;
+    }
+  }
+}

@@ -1,6 +1,6 @@
 /** The reference backend: plain loops that define every kernel (DESIGN.md "The reference backend is the specification"). */
 import type { Backend } from '../backend.js';
-import { gemmB1, gemmI8, sgemm } from './gemm.js';
+import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm } from './gemm.js';
 import { col2im, copyStrided, im2col, transpose } from './layout.js';
 import { binary, reduce, unary } from './elementwise.js';
 import { batchNormBackward, batchNormForward, channelMoments } from './norm.js';
@@ -13,7 +13,7 @@ export const refBackend: Backend = {
   name: 'ref',
   description: 'reference (pure TypeScript)',
   supports: () => true,
-  sgemm, gemmI8, gemmB1,
+  sgemm, gemmI8, gemmB1, packSigns, packPlanes, gemmBitplane,
   copyStrided, transpose, im2col, col2im,
   unary, binary, reduce,
   channelMoments, batchNormForward, batchNormBackward,

@@ -10,7 +10,7 @@
         "src/gemm_i8.cc",
         "src/gemm_i8_amx.cc",
         "src/gemm_b1.cc",
-        "src/layout.cc",
+        "src/layout.cc", "src/conv.cc",
         "src/elementwise.cc",
         "src/norm.cc",
         "src/pool.cc",

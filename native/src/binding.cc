@@ -5,6 +5,9 @@
 #include <napi.h>
 
 #include <cstdlib>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <string>
 
 #include "common.h"
@@ -34,6 +37,28 @@ double D(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Num
 
 KERNEL(Sgemm) {
   fqt::sgemm(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4), data<float>(info, 5));
+  return info.Env().Undefined();
+}
+KERNEL(SgemmT) {
+  fqt::sgemm_t(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), I(info, 4) != 0, data<float>(info, 5),
+               I(info, 6) != 0, data<float>(info, 7));
+  return info.Env().Undefined();
+}
+fqt::ConvGeom conv_geom(const Napi::CallbackInfo& info) {
+  // (x, n, c, h, w, weight, oc, kh, kw, stride, pad, oh, ow, ...)
+  return {I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 6), I(info, 7), I(info, 8), I(info, 9), I(info, 10),
+          I(info, 11), I(info, 12)};
+}
+KERNEL(Conv2dForward) {
+  fqt::conv2d_forward(conv_geom(info), data<float>(info, 0), data<float>(info, 5), data<float>(info, 13));
+  return info.Env().Undefined();
+}
+KERNEL(Conv2dBackward) {
+  size_t ndx = 0, ndw = 0;
+  float* dx = data<float>(info, 14, &ndx);
+  float* dw = data<float>(info, 15, &ndw);
+  fqt::conv2d_backward(conv_geom(info), data<float>(info, 0), data<float>(info, 5), data<float>(info, 13),
+                       ndx ? dx : nullptr, ndw ? dw : nullptr);
   return info.Env().Undefined();
 }
 KERNEL(GemmI8) {
@@ -157,12 +182,35 @@ KERNEL(DropoutMask) {
   return info.Env().Undefined();
 }
 
+// Ask the kernel for transparent huge pages on the 2 MiB-aligned interior of a large, untouched typed
+// array (THP in `madvise` mode). Big activation buffers are fresh mmaps that are written once: with 4 KiB
+// pages their first-touch page faults cost more than the kernels writing them.
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  size_t len = 0;
+  uint8_t* p = data<uint8_t>(info, 0, &len);
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* ptr = nullptr;
+  napi_value buffer;
+  napi_get_typedarray_info(info.Env(), info[0], &type, &length, &ptr, &buffer, &offset);
+  size_t bytes = length * static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  bool ok = false;
+#if defined(__linux__)
+  constexpr uintptr_t kHuge = 2u << 20;
+  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (hi > lo) ok = madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0;
+#endif
+  (void)len;
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
 struct Entry {
   const char* name;
   Napi::Value (*fn)(const Napi::CallbackInfo&);
 };
 const Entry kKernels[] = {
-    {"sgemm", Sgemm}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
+    {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
     {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
@@ -276,6 +324,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("peak", Napi::Function::New(env, Peak, "peak"));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   return exports;
 }
 

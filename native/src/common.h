@@ -36,6 +36,19 @@ bool set_active_tier(Tier t);
 
 // ---- kernels (same argument order as the TypeScript Backend interface) ----
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
+void sgemm_t(int64_t m, int64_t n, int64_t k, const float* a, bool trans_a, const float* b, bool trans_b, float* c);
+// On the calling thread only (callers that parallelise over an outer loop).
+void sgemm_t_serial(int64_t m, int64_t n, int64_t k, const float* a, bool trans_a, const float* b, bool trans_b, float* c);
+// One sample of im2col / col2im on the calling thread (col2im_one overwrites out).
+void im2col_one(const float* xs, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
+                int64_t oh, int64_t ow, float* out);
+void col2im_one(const float* cols, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
+                int64_t oh, int64_t ow, float* out);
+struct ConvGeom {
+  int64_t n, c, h, w, oc, kh, kw, stride, pad, oh, ow;
+};
+void conv2d_forward(const ConvGeom& g, const float* x, const float* weight, float* y);
+void conv2d_backward(const ConvGeom& g, const float* x, const float* weight, const float* dy, float* dx, float* dw);
 void gemm_i8(int64_t m, int64_t n, int64_t k, int64_t kblock, const int8_t* a, const int8_t* b,
              const float* sa, const float* sb, float* c);
 void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c);
@@ -43,6 +56,7 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
 void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides, const int32_t* shape,
                   int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);
 void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float* out);
+void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out);  // one matrix, calling thread
 void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
             int64_t stride, int64_t pad, int64_t oh, int64_t ow, float* out);
 void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,

@@ -102,6 +102,18 @@ void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64
   parallel_for(n, [=](int64_t s, int) { sample(cols, s, c, h, w, kh, kw, stride, pad, oh, ow, out); });
 }
 
+void im2col_one(const float* xs, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
+                int64_t oh, int64_t ow, float* out) {
+  auto rows = kw == 3 ? &im2col_rows<3> : kw == 1 ? &im2col_rows<1> : &im2col_rows<0>;
+  rows(xs, c, h, w, kh, kw, stride, pad, oh, ow, out, 0, oh);
+}
+
+void col2im_one(const float* cols, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
+                int64_t oh, int64_t ow, float* out) {
+  auto sample = kw == 3 ? &col2im_sample<3> : kw == 1 ? &col2im_sample<1> : &col2im_sample<0>;
+  sample(cols, 0, c, h, w, kh, kw, stride, pad, oh, ow, out);
+}
+
 namespace {
 
 // Scalar transpose of the block rows [i0, i1) × cols [j0, j1) of one matrix.
@@ -167,6 +179,16 @@ void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float*
     for (int64_t i0 = r0; i0 < r1; i0 += B)
       for (int64_t j0 = 0; j0 < cols; j0 += B) block(src, dst, rows, cols, i0, std::min(r1, i0 + B), j0, std::min(cols, j0 + B));
   });
+}
+
+void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out) {
+  auto block = &transpose_block;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) block = &transpose_block_avx2;
+#endif
+  constexpr int64_t B = 32;
+  for (int64_t i0 = 0; i0 < rows; i0 += B)
+    for (int64_t j0 = 0; j0 < cols; j0 += B) block(x, out, rows, cols, i0, std::min(rows, i0 + B), j0, std::min(cols, j0 + B));
 }
 
 void copy_strided(const float* src, int64_t src_off, const int32_t* ss, const int32_t* shape, int rank, float* dst,

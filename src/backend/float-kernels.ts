@@ -21,6 +21,14 @@ export interface FloatKernels {
   sgemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
 
   /**
+   * sgemm with either operand stored transposed: A is [m,k] (transA = 0) or [k,m] (transA = 1), B is [n,k]
+   * (transB = 0) or [k,n] (transB = 1); C[m,n] = op(A)·op(B)ᵀ. Defined as sgemm on explicitly transposed copies
+   * (bit-identical on each backend), but no transposed copy is written: the backward GEMMs of a layer
+   * (dX = dY·W, dW = dYᵀ·X) read their operands where they are.
+   */
+  sgemmT(m: number, n: number, k: number, a: Float32Array, transA: number, b: Float32Array, transB: number, c: Float32Array): void;
+
+  /**
    * Strided copy over an index space `shape`: dst[dstOffset + Σ i_d·dstStrides_d] =
    * src[srcOffset + Σ i_d·srcStrides_d]. Serves permute, slice, pad and concat.
    */
@@ -40,6 +48,22 @@ export interface FloatKernels {
   /** Adjoint of im2col: out[n,c,h,w] = Σ of the column entries that read each input element (overwrites out). */
   col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
     stride: number, pad: number, oh: number, ow: number, out: Float32Array): void;
+
+  /**
+   * Fused fp32 convolution (the fp32 layer path): y[n, oc, oh, ow] = conv(x[n, c, h, w], weight[oc, c·kh·kw]) with
+   * zero padding; the same value as im2col + sgemm + transpose, computed sample by sample so the column matrix
+   * never exists for the whole batch. Float sums in any order (tolerance as sgemm with K = c·kh·kw).
+   */
+  conv2dForward(x: Float32Array, n: number, c: number, h: number, w: number, weight: Float32Array, oc: number,
+    kh: number, kw: number, stride: number, pad: number, oh: number, ow: number, y: Float32Array): void;
+
+  /**
+   * Backward of conv2dForward for dy[n, oc, oh, ow]: dx[n, c, h, w] (skipped when dx is empty) and
+   * dw[oc, c·kh·kw] = Σ over samples and pixels (skipped when dw is empty). Overwrites both.
+   */
+  conv2dBackward(x: Float32Array, n: number, c: number, h: number, w: number, weight: Float32Array, oc: number,
+    kh: number, kw: number, stride: number, pad: number, oh: number, ow: number, dy: Float32Array,
+    dx: Float32Array, dw: Float32Array): void;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
 

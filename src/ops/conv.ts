@@ -61,6 +61,26 @@ export function planesToRows(x: Tensor): Tensor {
 }
 
 /**
+ * fp32 convolution as one op on the backend's fused kernels (no batch-sized column matrix, output written in
+ * NCHW): what `conv2d` runs for a layer whose GEMM is plain fp32 `linearRows`.
+ */
+function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor {
+  const [n, c, h, wd] = x.shape;
+  const [oc, , kh, kw] = w.shape;
+  const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
+  check(oh > 0 && ow > 0, () => `conv2d: a ${kh}×${kw} kernel with stride ${stride} and padding ${pad} does not fit input ${fmtShape(x.shape)}`);
+  const y = empty([n, oc, oh, ow]);
+  backend().conv2dForward(x.data, n, c, h, wd, w.data, oc, kh, kw, stride, pad, oh, ow, y.data);
+  return record(y, 'conv2d', [x, w], (g) => {
+    const dx = x.requiresGrad ? empty(x.shape) : null;
+    const dw = w.requiresGrad ? empty(w.shape) : null;
+    backend().conv2dBackward(x.data, n, c, h, wd, w.data, oc, kh, kw, stride, pad, oh, ow, g.data,
+      dx?.data ?? new Float32Array(0), dw?.data ?? new Float32Array(0));
+    return [dx, dw];
+  });
+}
+
+/**
  * The GEMM receives the im2col rows and `rowsPerSample` = oh·ow (each sample owns that many consecutive rows),
  * which per-sample quantizers (quant/ qgemm) need; linearRows ignores it.
  */
@@ -73,6 +93,12 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts:
   check(Number.isInteger(stride) && stride >= 1 && Number.isInteger(pad) && pad >= 0, () => `conv2d: stride ${stride} / padding ${pad} must be integers ≥ 1 / ≥ 0`);
   const [n, , h, wd] = x.shape;
   const [oc, ic, kh, kw] = w.shape;
+  if (gemm === linearRows) {
+    const y = conv2dFused(x, w, stride, pad);
+    if (!b) return y;
+    check(b.rank === 1 && b.shape[0] === oc, () => `conv2d: bias ${fmtShape(b.shape)} does not match ${oc} output channels`);
+    return add(y, reshape(b, [oc, 1, 1]));
+  }
   const cols = im2col(x, kh, kw, stride, pad);
   const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
   const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]), oh * ow);

@@ -35,12 +35,21 @@ export function checkLayerGemm(op: string, x: Tensor, w: Tensor): void {
     () => `${op}: input ${fmtShape(x.shape)} and weight ${fmtShape(w.shape)} do not fit (need [rows, in] and [out, in])`);
 }
 
-/** Y = X · Wᵀ with the fp32 backward GEMMs. */
+/** op(A)·op(B)ᵀ where A is [m,k] or (transA) [k,m], B is [n,k] or (transB) [k,n] (no autograd, no transposed copies). */
+export function gemmT(a: Tensor, transA: boolean, b: Tensor, transB: boolean): Tensor {
+  const [m, k] = transA ? [a.shape[1], a.shape[0]] : a.shape;
+  const n = transB ? b.shape[1] : b.shape[0];
+  const out = empty([m, n]);
+  backend().sgemmT(m, n, k, a.data, transA ? 1 : 0, b.data, transB ? 1 : 0, out.data);
+  return out;
+}
+
+/** Y = X · Wᵀ with the fp32 backward GEMMs dX = dY·W and dW = dYᵀ·X. */
 export function linearRows(x: Tensor, w: Tensor): Tensor {
   checkLayerGemm('linear', x, w);
   return record(gemmNT(x, w), 'linearRows', [x, w], (g) => [
-    x.requiresGrad ? gemmNT(g, transpose2d(w)) : null,
-    w.requiresGrad ? gemmNT(transpose2d(g), transpose2d(x)) : null,
+    x.requiresGrad ? gemmT(g, false, w, true) : null,
+    w.requiresGrad ? gemmT(g, true, x, true) : null,
   ]);
 }
 

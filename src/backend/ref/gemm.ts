@@ -46,6 +46,17 @@ export function sgemm(m: number, n: number, k: number, a: Float32Array, b: Float
   }
 }
 
+function transposedCopy(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c];
+  return out;
+}
+
+export function sgemmT(m: number, n: number, k: number, a: Float32Array, transA: number, b: Float32Array, transB: number,
+  c: Float32Array): void {
+  sgemm(m, n, k, transA ? transposedCopy(a, k, m) : a, transB ? transposedCopy(b, k, n) : b, c);
+}
+
 export function gemmI8(m: number, n: number, k: number, kBlock: number, a: Int8Array, b: Int8Array,
   scaleA: Float32Array, scaleB: Float32Array, c: Float32Array): void {
   const nkb = Math.ceil(k / kBlock) || 0;

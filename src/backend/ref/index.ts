@@ -1,7 +1,8 @@
 /** The reference backend: plain loops that define every kernel (DESIGN.md "The reference backend is the specification"). */
 import type { Backend } from '../backend.js';
-import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm } from './gemm.js';
+import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT } from './gemm.js';
 import { col2im, copyStrided, im2col, transpose } from './layout.js';
+import { conv2dBackward, conv2dForward } from './conv.js';
 import { binary, reduce, unary } from './elementwise.js';
 import { batchNormBackward, batchNormForward, channelMoments } from './norm.js';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from './pool.js';
@@ -13,8 +14,8 @@ export const refBackend: Backend = {
   name: 'ref',
   description: 'reference (pure TypeScript)',
   supports: () => true,
-  sgemm, gemmI8, gemmB1, packSigns, packPlanes, gemmBitplane,
-  copyStrided, transpose, im2col, col2im,
+  sgemm, sgemmT, gemmI8, gemmB1, packSigns, packPlanes, gemmBitplane,
+  copyStrided, transpose, im2col, col2im, conv2dForward, conv2dBackward,
   unary, binary, reduce,
   channelMoments, batchNormForward, batchNormBackward,
   maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,

@@ -1,0 +1,81 @@
+/**
+ * Native fused convolution (conv2dForward / conv2dBackward) against the reference (im2col + GEMMs on the
+ * whole batch) on every ISA tier: within the float32 dot-product bound, computed from the same convolution
+ * on absolute values; awkward geometries (1×1, 5×5, stride 2, no padding, one sample, odd sizes, an empty
+ * batch); and bit-identical results for 1 and 2 threads.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { refBackend } from '../../src/backend/ref/index.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { assertBitExact, nativeUnderTest, randn, rng } from './helpers.js';
+
+const nut = nativeUnderTest();
+const U = 2 ** -24;
+
+// [n, c, h, w, oc, kh, kw, stride, pad]
+const GEOMS: number[][] = [
+  [2, 3, 7, 7, 4, 3, 3, 1, 1], [1, 16, 9, 9, 16, 3, 3, 1, 1], [3, 5, 8, 6, 7, 1, 1, 1, 0], [2, 4, 11, 11, 6, 3, 3, 2, 1],
+  [2, 2, 10, 10, 3, 5, 5, 1, 2], [9, 8, 6, 6, 12, 3, 3, 1, 0], [0, 3, 5, 5, 4, 3, 3, 1, 1], [17, 4, 5, 5, 8, 3, 3, 2, 1],
+];
+
+function run(be: Backend, g: number[], x: Float32Array, w: Float32Array, dy: Float32Array) {
+  const [n, c, h, wd, oc, kh, kw, s, p] = g;
+  const oh = Math.floor((h + 2 * p - kh) / s) + 1, ow = Math.floor((wd + 2 * p - kw) / s) + 1;
+  const y = new Float32Array(n * oc * oh * ow).fill(NaN), dx = new Float32Array(x.length).fill(NaN), dw = new Float32Array(w.length).fill(NaN);
+  be.conv2dForward(x, n, c, h, wd, w, oc, kh, kw, s, p, oh, ow, y);
+  be.conv2dBackward(x, n, c, h, wd, w, oc, kh, kw, s, p, oh, ow, dy, dx, dw);
+  return { y, dx, dw, oh, ow };
+}
+
+function assertWithin(got: Float32Array, want: Float32Array, abs: Float32Array, terms: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    const bound = (terms + 10) * U * abs[i] + 1e-30;
+    if (!(Math.abs(got[i] - want[i]) <= bound)) assert.fail(`${what}[${i}] = ${got[i]}, reference ${want[i]}, bound ${bound}`);
+  }
+}
+
+if (typeof nut === 'string') {
+  it('native fused convolution conformance', { skip: nut }, () => {});
+} else {
+  const { addon, backend: nb, tiers } = nut;
+  for (const tier of tiers) {
+    describe(`native fused convolution, ISA tier ${tier}`, () => {
+      it('conv2dForward / conv2dBackward match the reference within the float32 bound', () => {
+        addon.setIsa(tier);
+        const r = rng(21);
+        for (const g of GEOMS) {
+          const [n, c, h, wd, oc, kh, kw, s, p] = g;
+          const oh = Math.floor((h + 2 * p - kh) / s) + 1, ow = Math.floor((wd + 2 * p - kw) / s) + 1;
+          const x = randn(r, n * c * h * wd), w = randn(r, oc * c * kh * kw), dy = randn(r, n * oc * oh * ow);
+          const got = run(nb, g, x, w, dy), want = run(refBackend, g, x, w, dy);
+          const abs = run(refBackend, g, x.map(Math.abs), w.map(Math.abs), dy.map(Math.abs));
+          const what = `${tier} [${g.join(',')}]`;
+          assertWithin(got.y, want.y, abs.y, c * kh * kw, `y ${what}`);
+          assertWithin(got.dx, want.dx, abs.dx, oc * kh * kw, `dx ${what}`);
+          assertWithin(got.dw, want.dw, abs.dw, n * oh * ow, `dw ${what}`);
+        }
+      });
+
+      it('gives bit-identical results for 1 and 2 threads', () => {
+        addon.setIsa(tier);
+        const threads = addon.info().threads;
+        const r = rng(22);
+        const g = [19, 6, 9, 9, 10, 3, 3, 1, 1];
+        const x = randn(r, 19 * 6 * 81), w = randn(r, 10 * 54), dy = randn(r, 19 * 10 * 81);
+        try {
+          addon.setThreads(1);
+          const one = run(nb, g, x, w, dy);
+          addon.setThreads(Math.max(2, threads));
+          const many = run(nb, g, x, w, dy);
+          assertBitExact(many.y, one.y, 'y');
+          assertBitExact(many.dx, one.dx, 'dx');
+          assertBitExact(many.dw, one.dw, 'dw');
+        } finally {
+          addon.setThreads(threads);
+        }
+      });
+    });
+  }
+}

@@ -5,9 +5,6 @@
 #include <napi.h>
 
 #include <cstdlib>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include <string>
 
 #include "common.h"
@@ -182,29 +179,6 @@ KERNEL(DropoutMask) {
   return info.Env().Undefined();
 }
 
-// Ask the kernel for transparent huge pages on the 2 MiB-aligned interior of a large, untouched typed
-// array (THP in `madvise` mode). Big activation buffers are fresh mmaps that are written once: with 4 KiB
-// pages their first-touch page faults cost more than the kernels writing them.
-Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
-  size_t len = 0;
-  uint8_t* p = data<uint8_t>(info, 0, &len);
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* ptr = nullptr;
-  napi_value buffer;
-  napi_get_typedarray_info(info.Env(), info[0], &type, &length, &ptr, &buffer, &offset);
-  size_t bytes = length * static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  bool ok = false;
-#if defined(__linux__)
-  constexpr uintptr_t kHuge = 2u << 20;
-  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (hi > lo) ok = madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0;
-#endif
-  (void)len;
-  return Napi::Boolean::New(info.Env(), ok);
-}
-
 struct Entry {
   const char* name;
   Napi::Value (*fn)(const Napi::CallbackInfo&);
@@ -324,7 +298,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("peak", Napi::Function::New(env, Peak, "peak"));
-  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   return exports;
 }
 

@@ -77,7 +77,7 @@ function varianceSection(reports: readonly VarianceReport[]): ReportSection {
       labels: layers,
       datasets: [
         ...reports.map((v, i) => ({ label: `${v.recipe} quantization`, data: v.rows.map((x) => x.quantVar), backgroundColor: COLORS[i % COLORS.length] })),
-        { label: 'sampling (QAT)', data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
+        { label: `sampling (QAT, ${reports[0]?.recipe ?? ''} model)`, data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
       ],
     },
     options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖²' } } } },
@@ -98,7 +98,7 @@ export function compareHtml(r: Results, root: string, variance: readonly Varianc
   const c = r.config;
   const subtitle = c
     ? `${c.model} on ${c.dataset}${c.trainLimit ? ` (first ${c.trainLimit} train` : ''}${c.trainLimit && c.testLimit ? ` / ${c.testLimit} test)` : c.trainLimit ? ')' : ''}, ` +
-      `${c.epochs} epochs, ${c.optimizer} lr ${c.lr} ${c.schedule}, batch ${c.batchSize}; seeds ${r.seeds.join(', ')}`
+      `${c.epochs} epoch${c.epochs === 1 ? '' : 's'}, ${c.optimizer} lr ${c.lr} ${c.schedule}, batch ${c.batchSize}; seeds ${r.seeds.join(', ')}`
     : `seeds ${r.seeds.join(', ')}`;
   const table = summaryTable(r);
   const sections: ReportSection[] = [{

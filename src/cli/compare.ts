@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from './train.js';
 import { measureVariances, VARIANCE_FLAGS, writeReport } from './report.js';
-import { formatSummary, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
+import { formatSummary, loadResults, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
 import { loadDataset } from '../data/registry.js';
 import { resolveRecipe } from '../quant/index.js';
 import { latestCheckpointPath } from '../train/checkpoint.js';
@@ -155,7 +155,7 @@ export function compareCommand(argv: string[]): number {
 
   let variance = null;
   if (f.variance) {
-    variance = measureVariances(out, writeReport(out), f['variance-batches']!, f['variance-draws']!, (s) => log(`fqt compare: ${s}`));
+    variance = measureVariances(out, loadResults(out), f['variance-batches']!, f['variance-draws']!, (s) => log(`fqt compare: ${s}`));
   }
   const results = writeReport(out, variance);
   process.stdout.write(formatSummary(results));

@@ -77,13 +77,23 @@ test('compare writes every run, results.json/csv and a self-contained report; a 
   assert.equal(tableOf(rebuilt.stdout), tableOf(r.stdout));
   assert.equal(readFileSync(path.join(out, 'results.csv'), 'utf8'), csvText);
 
+  // --variance measures each quantized recipe's final model (fp32 has no gradient quantizer) and charts it.
+  const withVar = runFqt(['report', out, '--variance', '--variance-draws', '4', '--quiet']);
+  assert.equal(withVar.status, 0, withVar.stderr);
+  const v = JSON.parse(readFileSync(path.join(out, 'variance.json'), 'utf8')) as { draws: number; reports: { recipe: string; draws: number; rows: { layer: string; quantVar: number; samplingVar: number }[] }[] };
+  assert.deepEqual(v.reports.map((x) => [x.recipe, x.draws, x.rows.length]), [['psq4', 4, 3]]);
+  const middle = v.reports[0].rows[1];
+  assert.ok(middle.quantVar > 0 && middle.samplingVar > 0, `psq4 ${middle.layer}: quantization and sampling variance`);
+  assert.match(readFileSync(path.join(out, 'report.html'), 'utf8'), /Gradient variance per layer/);
+  assert.equal(readFileSync(path.join(out, 'results.csv'), 'utf8'), csvText);
+
   // The same directory with another configuration is refused, naming the key.
   const other = runFqt([...TINY, '--out', out, '--epochs', '2']);
   assert.equal(other.status, 1);
   assert.match(other.stderr, /epochs = 1, not 2/);
 });
 
-const SYN = ['compare', '--model', 'mlp', '--dataset', 'synthetic', '--epochs', '3', '--batch-size', '16', '--lr', '0.05',
+const SYN = ['compare', '--model', 'mlp', '--dataset', 'synthetic', '--train-limit', '256', '--epochs', '3', '--batch-size', '16', '--lr', '0.05',
   '--recipes', 'fp32', '--seeds', '1,2', '--quiet'];
 
 function deterministic(out: string, run: string): unknown[] {

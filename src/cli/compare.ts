@@ -4,7 +4,7 @@
  * resumes an interrupted one from its checkpoint (the trainer's exact resume). A run that fails (e.g.
  * diverges) is recorded as failed with its message, the others still run, and the exit code is 2.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from './train.js';
@@ -15,6 +15,7 @@ import { resolveRecipe } from '../quant/index.js';
 import { latestCheckpointPath } from '../train/checkpoint.js';
 import { validateConfig, type TrainConfig } from '../train/config.js';
 import { StepLog } from '../train/step-log.js';
+import { writeFileAtomic } from '../train/atomic.js';
 import { train } from '../train/trainer.js';
 import { check, FqtError } from '../tensor/errors.js';
 
@@ -71,8 +72,13 @@ function configDifference(a: TrainConfig, b: TrainConfig): string | null {
   return null;
 }
 
+/** Atomic (tmp + rename): a kill while writing never leaves a truncated status that blocks the next attempt. */
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
+}
+
 function writeStatus(runDir: string, s: RunStatusFile): void {
-  writeFileSync(path.join(runDir, 'status.json'), JSON.stringify(s, null, 2) + '\n');
+  writeJson(path.join(runDir, 'status.json'), s);
 }
 
 export function compareCommand(argv: string[]): number {
@@ -110,7 +116,7 @@ export function compareCommand(argv: string[]): number {
     if (diff) throw new FqtError(`${out} holds a comparison trained with ${diff}; use another --out`);
   }
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'compare.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeJson(path.join(out, 'compare.json'), manifest);
 
   const log = (line: string): void => { process.stderr.write(`${line}\n`); };
   let failed = 0;

@@ -6,9 +6,13 @@ import { FqtError } from '../tensor/errors.js';
 import { infoCommand } from './info.js';
 import { trainCommand } from './train.js';
 import { varianceCommand } from './variance.js';
+import { compareCommand } from './compare.js';
+import { reportCommand } from './report.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => number; summary: string }> = {
   train: { run: trainCommand, summary: 'train a model (fp32 or with a quantization recipe)' },
+  compare: { run: compareCommand, summary: 'train several recipes × seeds and write a comparison report (HTML, JSON, CSV)' },
+  report: { run: reportCommand, summary: 'rebuild the comparison report of saved runs without training' },
   variance: { run: varianceCommand, summary: 'per-layer bias, quantization and sampling variance of FQT gradients' },
   info: { run: infoCommand, summary: 'show the version, backend and threads' },
 };

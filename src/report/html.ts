@@ -21,6 +21,56 @@ export interface ReportSection {
   charts?: ChartConfig[];
 }
 
+/** One series of a band chart: a mean line and a shaded [lo, hi] band (e.g. min–max over seeds). */
+export interface BandSeries {
+  label: string;
+  color: string;
+  points: { x: number; mean: number; lo: number; hi: number }[];
+}
+
+export interface BandChartOptions {
+  xTitle: string;
+  yTitle: string;
+  title?: string;
+  logY?: boolean;
+  /** Tick spacing on x (e.g. 1 for whole epochs). */
+  xStep?: number;
+}
+
+/** '#1f77b4' → 'rgba(31,119,180,a)'. */
+function withAlpha(hex: string, a: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+}
+
+/**
+ * A line chart on a linear x axis with one mean line per series and its band filled between two
+ * invisible boundary datasets (Chart.js 'fill: "-1"' fills to the previous dataset). Boundary
+ * datasets carry `fqtHideInLegend`, which the page's legend filter honours.
+ */
+export function bandChart(series: readonly BandSeries[], o: BandChartOptions): ChartConfig {
+  const datasets = series.flatMap((s) => {
+    const pts = (k: 'mean' | 'lo' | 'hi') => s.points.map((p) => ({ x: p.x, y: p[k] }));
+    const edge = { borderWidth: 0, pointRadius: 0, pointHitRadius: 0, fqtHideInLegend: true };
+    return [
+      { label: s.label, data: pts('mean'), borderColor: s.color, backgroundColor: s.color, fill: false, pointRadius: s.points.length > 30 ? 0 : 3, borderWidth: 2 },
+      { label: `${s.label} low`, data: pts('lo'), fill: false, ...edge },
+      { label: `${s.label} high`, data: pts('hi'), fill: '-1', backgroundColor: withAlpha(s.color, 0.18), ...edge },
+    ];
+  });
+  return {
+    type: 'line',
+    data: { datasets },
+    options: {
+      plugins: { title: o.title ? { display: true, text: o.title } : { display: false } },
+      scales: {
+        x: { type: 'linear', title: { display: true, text: o.xTitle }, ...(o.xStep ? { ticks: { stepSize: o.xStep } } : {}) },
+        y: { type: o.logY ? 'logarithmic' : 'linear', title: { display: true, text: o.yTitle } },
+      },
+    },
+  };
+}
+
 export interface Report {
   title: string;
   subtitle?: string;
@@ -89,6 +139,11 @@ const configs = ${scriptJson(charts)};
 window.fqtChartsRendered = 0;
 configs.forEach((cfg, i) => {
   cfg.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, cfg.options || {});
+  // Datasets marked fqtHideInLegend (band edges) stay out of the legend.
+  const plugins = cfg.options.plugins = cfg.options.plugins || {};
+  const legend = plugins.legend = plugins.legend || {};
+  const labels = legend.labels = legend.labels || {};
+  labels.filter = (item, data) => !data.datasets[item.datasetIndex].fqtHideInLegend;
   new Chart(document.getElementById('chart-' + i), cfg);
   window.fqtChartsRendered++;
 });

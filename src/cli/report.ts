@@ -1,0 +1,84 @@
+/**
+ * `fqt report DIR`: rebuild DIR/report.html, results.json and results.csv from saved runs without
+ * training (a `fqt compare --out` directory, a directory of runs, or one `fqt train --out` directory).
+ * `writeReport` is also how `fqt compare` writes them, so both produce the same files.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { compareHtml } from '../report/compare-html.js';
+import { formatSummary, loadResults, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
+import { measureRunVariance } from '../stats/run-variance.js';
+import type { VarianceReport } from '../stats/variance.js';
+import { check, FqtError } from '../tensor/errors.js';
+
+export const VARIANCE_FILE = 'variance.json';
+
+export const VARIANCE_FLAGS = {
+  variance: { type: 'bool', help: 'measure per-layer gradient variance of each recipe\'s final model (first finished seed)', default: false },
+  'variance-batches': { type: 'int', help: 'with --variance: minibatches (≥ 2 give the sampling variance)', default: 3, min: 2 },
+  'variance-draws': { type: 'int', help: 'with --variance: FQT backward passes on the fixed batch', default: 8, min: 2 },
+} satisfies FlagSpecs;
+
+const REPORT_FLAGS = {
+  ...VARIANCE_FLAGS,
+  quiet: { type: 'bool', help: 'do not print the summary table', default: false },
+  help: { type: 'bool', help: 'show this help', default: false },
+} satisfies FlagSpecs;
+
+interface VarianceFile { batches: number; draws: number; reports: VarianceReport[] }
+
+/**
+ * Gradient variance of every quantized recipe's first finished run, saved in DIR/variance.json
+ * (fp32 has no gradient quantizer and is skipped).
+ */
+export function measureVariances(dir: string, r: Results, batches: number, draws: number, log: (s: string) => void): VarianceReport[] {
+  const reports: VarianceReport[] = [];
+  for (const recipe of r.recipes) {
+    const run = r.runs.find((x) => x.recipe === recipe && x.status === 'done');
+    const runDir = run ? path.join(dir, run.dir) : null;
+    const config = runDir ? readRunJson(runDir)?.config : undefined;
+    if (!runDir || !config) { log(`variance: ${recipe}: no finished run, skipped`); continue; }
+    if (config.recipe === undefined) continue;
+    log(`variance: ${recipe} (${run!.dir}): ${draws} draws on ${batches} batches…`);
+    reports.push(measureRunVariance(runDir, config, { batches, draws }));
+  }
+  const file: VarianceFile = { batches, draws, reports };
+  writeFileSync(path.join(dir, VARIANCE_FILE), JSON.stringify(file, null, 2) + '\n');
+  return reports;
+}
+
+function savedVariances(dir: string): VarianceReport[] | null {
+  const file = path.join(dir, VARIANCE_FILE);
+  if (!existsSync(file)) return null;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as VarianceFile).reports;
+  } catch (err) {
+    throw new FqtError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Write results.json, results.csv and report.html into `dir` (variance: measured now, or the saved one). */
+export function writeReport(dir: string, variance: VarianceReport[] | null = null): Results {
+  const r = loadResults(dir);
+  writeFileSync(path.join(dir, 'results.json'), resultsJson(r));
+  writeFileSync(path.join(dir, 'results.csv'), resultsCsv(r));
+  writeFileSync(path.join(dir, 'report.html'), compareHtml(r, dir, variance ?? savedVariances(dir)));
+  return r;
+}
+
+export function reportCommand(argv: string[]): number {
+  const f = parseFlags('report', REPORT_FLAGS, argv);
+  if (f.help) {
+    process.stdout.write(usage('report DIR', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS));
+    return 0;
+  }
+  check(f._.length === 1, () => `fqt report takes one directory (an fqt compare --out or fqt train --out directory), got ${f._.length ? f._.join(' ') : 'none'}`);
+  const dir = f._[0];
+  let variance: VarianceReport[] | null = null;
+  if (f.variance) variance = measureVariances(dir, loadResults(dir), f['variance-batches']!, f['variance-draws']!, (s) => process.stderr.write(`fqt report: ${s}\n`));
+  const r = writeReport(dir, variance);
+  if (!f.quiet) process.stdout.write(formatSummary(r));
+  process.stdout.write(`wrote ${path.join(dir, 'report.html')}, results.json and results.csv (${r.runs.length} runs)\n`);
+  return 0;
+}

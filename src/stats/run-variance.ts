@@ -1,0 +1,43 @@
+/**
+ * Gradient statistics (METHODS §1.7, measureVariance) of a saved run's final model: rebuilds the model
+ * from run.json, loads the newest checkpoint's weights and buffers, and measures the run's recipe on
+ * the first `batches` minibatches of its training set (same data limit and normalization as training).
+ */
+import path from 'node:path';
+import { DataLoader } from '../data/loader.js';
+import { head } from '../data/dataset.js';
+import { loadDataset } from '../data/registry.js';
+import { createModel } from '../nn/models/index.js';
+import { resolveRecipe } from '../quant/index.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
+import type { TrainConfig } from '../train/config.js';
+import { check } from '../tensor/errors.js';
+import { Rng } from '../tensor/random.js';
+import { measureVariance, type VarianceReport } from './variance.js';
+
+export interface RunVarianceOptions {
+  /** Minibatches (the first is the fixed batch; ≥ 2 give the sampling variance). */
+  batches: number;
+  /** FQT backward passes on the fixed batch. */
+  draws: number;
+  /** Minibatch size (default: the run's batch size). */
+  batchSize?: number;
+  seed?: number;
+}
+
+export function measureRunVariance(runDir: string, config: TrainConfig, opts: RunVarianceOptions): VarianceReport {
+  check(config.recipe !== undefined, () => `${runDir}: an fp32 run has no gradient quantizers to measure`);
+  const ck = latestCheckpoint(path.join(runDir, 'checkpoints'));
+  check(ck !== null, () => `${runDir}: no checkpoint to measure the gradient variance of`);
+  const data = loadDataset(config.dataset, { dataDir: config.dataDir });
+  const train = config.trainLimit > 0 ? head(data.train, config.trainLimit) : data.train;
+  const batchSize = opts.batchSize ?? config.batchSize;
+  const loader = new DataLoader(train, { batchSize, seed: opts.seed ?? config.seed, dropLast: true, normalization: data.defaultNormalization });
+  check(loader.batchesPerEpoch >= opts.batches,
+    () => `gradient variance needs ${opts.batches} batches of ${batchSize} but the training set has ${loader.batchesPerEpoch}`);
+  const batches = Array.from({ length: opts.batches }, (_, b) => loader.batch(0, b));
+  const model = createModel(config.model, { inChannels: train.channels, inputSize: train.height, classes: train.classes }, new Rng(config.seed));
+  model.loadStateDict(ck.model);
+  model.train();
+  return measureVariance({ model, recipe: resolveRecipe(config.recipe), batches, draws: opts.draws, seed: opts.seed ?? config.seed });
+}

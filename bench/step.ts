@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- step [--steps N] [--batch B] [--no-torch]`: one ResNet-20 training step
- * (1×28×28 inputs, 10 classes, fp32 forward + backward + SGD with momentum) on the active backend:
- * median ms/step and peak RSS; then bench/torch_step.py runs the same model in PyTorch (fp32
- * channels_last and bf16 autocast) in the same run, and the ratios are printed.
+ * `npm run bench -- step [--steps N] [--batch B] [--recipes fp32,qat8,…] [--no-torch]`: one ResNet-20 training
+ * step (1×28×28 inputs, 10 classes, forward + backward + SGD with momentum) on the active backend: median
+ * ms/step and peak RSS per recipe. Each recipe runs in its own child process (`--recipe R`), because peak
+ * RSS is per process. Then bench/torch_step.py runs the same model in PyTorch (fp32 channels_last and bf16
+ * autocast) in the same run, and the ratios to the fqt fp32 step are printed.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -14,15 +15,47 @@ import { crossEntropy } from '../src/ops/index.js';
 import { SGD } from '../src/optim/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { applyRecipe, resolveRecipe } from '../src/quant/index.js';
 import { emit, flag, option, round } from './util.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
+const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
+
+interface StepRecord { msPerStep: number; peakRssMiB: number; recipe: string }
+
+/** The fp32 step and every recipe of --recipes, each in a child process; returns the fp32 ms/step. */
+function recipesInChildren(args: string[], steps: number, batch: number): number {
+  const recipes = option(args, 'recipes', 'fp32').split(',').filter((r) => r !== '');
+  if (!recipes.includes('fp32')) recipes.unshift('fp32');
+  const results = new Map<string, StepRecord>();
+  for (const recipe of recipes) {
+    const child = spawnSync(process.execPath, [mainJs, 'step', '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
+      { encoding: 'utf8', env: process.env });
+    if (child.status !== 0) {
+      emit({ bench: 'step', impl: 'fqt', recipe, error: (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ') });
+      continue;
+    }
+    const rec = JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
+    results.set(recipe, rec);
+    const base = results.get('fp32');
+    emit({ ...rec, ...(base && recipe !== 'fp32' ? { overFp32: round(rec.msPerStep / base.msPerStep), rssOverFp32: round(rec.peakRssMiB / base.peakRssMiB) } : {}) });
+  }
+  return results.get('fp32')?.msPerStep ?? NaN;
+}
 
 export function main(args: string[]): void {
   const steps = Number(option(args, 'steps', '5'));
   const batch = Number(option(args, 'batch', '128'));
+  const recipeName = option(args, 'recipe', '');
+  if (recipeName === '') {
+    const ms = recipesInChildren(args, steps, batch);
+    if (!flag(args, 'no-torch')) torchSideBySide(steps, batch, ms);
+    return;
+  }
   const rng = new Rng(0);
   const model = createModel('resnet20', { inChannels: 1, inputSize: 28, classes: 10 }, rng);
+  const recipe = resolveRecipe(recipeName);
+  const resolved = applyRecipe(model, recipe, { seed: 1, sampleShape: [1, 28, 28] });
   const opt = new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
   const xs = new Float32Array(batch * 28 * 28);
   rng.fillNormal(xs);
@@ -46,10 +79,13 @@ export function main(args: string[]): void {
   const ms = times[times.length >> 1];
   const rssMiB = process.resourceUsage().maxRSS / 1024;
   const be = backend();
-  emit({ bench: 'step', impl: 'fqt', model: 'resnet20', batch, input: [1, 28, 28], backend: be.name,
-    description: be.description, msPerStep: round(ms), peakRssMiB: round(rssMiB), loss: round(loss) });
+  const paths = new Set<string>();
+  for (const layer of resolved.layers) for (const g of Object.values(layer.gemms)) paths.add(g.path);
+  emit({ bench: 'step', impl: 'fqt', model: 'resnet20', recipe: recipe.label, batch, input: [1, 28, 28], backend: be.name,
+    description: be.description, msPerStep: round(ms), peakRssMiB: round(rssMiB), loss: round(loss), gemmPaths: [...paths].sort() });
+}
 
-  if (flag(args, 'no-torch')) return;
+function torchSideBySide(steps: number, batch: number, ms: number): void {
   const py = spawnSync('/usr/bin/python3', [path.join(benchDir, 'torch_step.py'), '--steps', String(steps), '--batch', String(batch)],
     { encoding: 'utf8', env: process.env });
   if (py.status !== 0) {

@@ -1,27 +1,44 @@
 /**
  * A tape small enough to read in one sitting: every differentiable op's output carries a Node
- * {op, inputs, backward}; grad(loss) walks the nodes in reverse topological order.
+ * {op, inputs (gradient targets), shapes, backward}; grad(loss) walks the nodes in reverse topological order.
  */
 import { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
-import { fmtShape, sameShape } from '../tensor/shape.js';
+import { fmtShape, sameShape, type Shape } from '../tensor/shape.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { backend } from '../backend/index.js';
 
 /** Returns one gradient (or null: no gradient flows) per input, each with that input's shape. */
 export type BackwardFn = (g: Tensor) => (Tensor | null)[];
 
+/**
+ * Where an input's gradient goes: the Node that produced it (an intermediate), the tensor itself (a leaf that
+ * requires a gradient: a parameter or an input), or null (no gradient flows to it).
+ */
+export type GradTarget = Node | Tensor | null;
+
+/**
+ * The tape keeps what routes gradients, never an intermediate input's values: an intermediate tensor stays in
+ * memory only while something else references it (for example a backward closure that needs it). So an op
+ * whose backward needs only a compressed copy of an input (qgemm keeps int8 codes) lets the fp32 values go.
+ */
 export interface Node {
   readonly op: string;
-  readonly inputs: readonly Tensor[];
+  readonly inputs: readonly GradTarget[];
+  /** Shapes of the inputs (checked against the gradients the backward returns). */
+  readonly shapes: readonly Shape[];
   readonly backward: BackwardFn;
+}
+
+function targetOf(t: Tensor): GradTarget {
+  return !t.requiresGrad ? null : t.node ?? t;
 }
 
 /** Attach a node to `out` when gradients are recorded and some input needs one. Returns `out`. */
 export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: BackwardFn): Tensor {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = { op, inputs: inputs.map(targetOf), shapes: inputs.map((t) => t.shape), backward };
   }
   return out;
 }
@@ -55,29 +72,28 @@ export class GradStore {
   }
 }
 
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+/** Nodes reachable from `root`, every node after the nodes that consume its output. */
+function topoOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>([root]);
   // Iterative DFS (deep ResNets would overflow a recursive one).
-  const stack: [Tensor, number][] = [[root, 0]];
-  seen.add(root);
+  const stack: [Node, number][] = [[root, 0]];
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
-    const [t, i] = top;
-    const inputs = t.node ? t.node.inputs : [];
-    if (i < inputs.length) {
+    const [node, i] = top;
+    if (i < node.inputs.length) {
       top[1]++;
-      const next = inputs[i];
-      if (next.requiresGrad && !seen.has(next)) {
+      const next = node.inputs[i];
+      if (next !== null && !(next instanceof Tensor) && !seen.has(next)) {
         seen.add(next);
         stack.push([next, 0]);
       }
     } else {
-      order.push(t);
+      order.push(node);
       stack.pop();
     }
   }
-  return order; // inputs before the tensors that use them
+  return order; // producers before the nodes that use their outputs
 }
 
 /**
@@ -91,48 +107,53 @@ export function grad(loss: Tensor, seed?: Tensor): GradStore {
   } else {
     check(sameShape(seed.shape, loss.shape), () => `grad(): seed shape ${fmtShape(seed.shape)} differs from output shape ${fmtShape(loss.shape)}`);
   }
-  const order = topoOrder(loss);
-  const grads = new Map<Tensor, Tensor>();
-  const owned = new Set<Tensor>(); // gradients we allocated, safe to accumulate into in place
-  grads.set(loss, seed ?? new Tensor(new Float32Array(loss.size).fill(1), loss.shape));
+  const seedGrad = seed ?? new Tensor(new Float32Array(loss.size).fill(1), loss.shape);
   const leaves = new GradStore();
+  if (loss.node === null) {
+    leaves.set(loss, seed ? new Tensor(new Float32Array(seed.data), seed.shape) : seedGrad);
+    return leaves;
+  }
+  const order = topoOrder(loss.node);
+  const grads = new Map<Node | Tensor, Tensor>();
+  const owned = new Set<Tensor>(); // gradients we allocated, safe to accumulate into in place
+  grads.set(loss.node, seedGrad);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i];
-      const g = grads.get(t);
+      const node = order[i];
+      const g = grads.get(node);
       if (g === undefined) continue;
-      if (!t.node) {
-        leaves.set(t, g);
-        continue;
-      }
-      grads.delete(t); // intermediate gradients are freed as soon as they are consumed
+      grads.delete(node); // intermediate gradients are freed as soon as they are consumed
       // A backward may pass g itself on to several inputs (add), so g is no longer ours to write into.
       owned.delete(g);
-      const inGrads = t.node.backward(g);
-      t.node.inputs.forEach((inp, k) => {
+      const inGrads = node.backward(g);
+      node.inputs.forEach((target, k) => {
         const gi = inGrads[k];
-        if (!inp.requiresGrad || gi === null || gi === undefined) return;
-        check(sameShape(gi.shape, inp.shape), () => `internal: backward of ${t.node!.op} returned shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(inp.shape)}`);
-        const prev = grads.get(inp);
+        if (target === null || gi === null || gi === undefined) return;
+        check(sameShape(gi.shape, node.shapes[k]), () => `internal: backward of ${node.op} returned shape ${fmtShape(gi.shape)} for an input of shape ${fmtShape(node.shapes[k])}`);
+        const prev = grads.get(target);
         if (prev === undefined) {
-          grads.set(inp, gi);
+          grads.set(target, gi);
         } else if (owned.has(prev)) {
           accumulate(prev, gi);
         } else {
           const sum = new Tensor(new Float32Array(prev.data), prev.shape);
           accumulate(sum, gi);
-          grads.set(inp, sum);
+          grads.set(target, sum);
           owned.add(sum);
         }
       });
     }
   });
-  // Leaf gradients must not share storage with each other or with the caller's seed (add's backward
-  // returns its g to both inputs): optimizers and clipping may edit them in place.
+  // What is left are the leaves' gradients. They must not share storage with each other or with the caller's
+  // seed (add's backward returns its g to both inputs): optimizers and clipping may edit them in place.
   const taken = new Set<ArrayBufferLike>(seed ? [seed.data.buffer] : []);
-  for (const [leaf, g] of leaves.entries()) {
-    if (taken.has(g.data.buffer)) leaves.set(leaf, new Tensor(new Float32Array(g.data), g.shape));
-    else taken.add(g.data.buffer);
+  for (const [target, g] of grads) {
+    if (!(target instanceof Tensor)) continue;
+    if (taken.has(g.data.buffer)) leaves.set(target, new Tensor(new Float32Array(g.data), g.shape));
+    else {
+      taken.add(g.data.buffer);
+      leaves.set(target, g);
+    }
   }
   return leaves;
 }

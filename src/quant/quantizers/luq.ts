@@ -52,6 +52,7 @@ export const luqQuantizer: Quantizer<'luq'> = {
   grouping: (_s, rows, cols, rps) => groupingOf('tensor', rows, cols, rps),
 
   quantize(s, x, rows, cols, ctx) {
+    check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
     check(ctx.draw !== null, 'internal: LUQ needs a (seed, stream) draw');
     const grouping = groupingOf('tensor', rows, cols, ctx.rowsPerSample);
     const kmax = luqKmax(s.bits);

@@ -12,6 +12,7 @@
  * Guards the code lacks: clip ≤ 0 (e.g. ±a weights: rms = mean|x|) uses clip = max|x|; an all-zero tensor gets Δ = 1.
  */
 import { backend } from '../../backend/index.js';
+import { check } from '../../tensor/errors.js';
 import type { Quantizer } from '../quantize.js';
 import type { SawbSpec } from '../spec.js';
 import { groupingOf, type QTensor } from '../qtensor.js';
@@ -76,6 +77,7 @@ export const sawbQuantizer: Quantizer<'sawb'> = {
   grouping: (_s, rows, cols, rps) => groupingOf('tensor', rows, cols, rps),
 
   quantize(s, x, rows, cols, ctx) {
+    check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
     const grouping = groupingOf('tensor', rows, cols, ctx.rowsPerSample);
     const { clip, min, maxAbs } = rows * cols > 0 ? sawbClip(s, x) : { clip: 0, min: 0, maxAbs: 0 };
     const { qn, qp } = sawbRange(s, min);

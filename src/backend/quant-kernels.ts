@@ -50,6 +50,19 @@ export interface QuantKernels {
    */
   blockHouseholder(x: Float32Array, n: number, d: number, order: Int32Array, groupSizes: Int32Array,
     rowScale: Float32Array, inverse: number, out: Float32Array): void;
+
+  /**
+   * Whole-array statistics for SAWB clipping (METHODS §2.2), accumulated in float64 in index order:
+   * out[0] = Σ x², out[1] = Σ |x|, out[2] = max |x|, out[3] = min x (n = 0: 0, 0, 0, +∞). NaN propagates.
+   */
+  momentSums(x: Float32Array, n: number, out: Float64Array): void;
+
+  /**
+   * LUQ logarithmic stochastic rounding (METHODS §2.3, quant/rounding.ts §4): with α = alpha[0] and
+   * u = uniform(seed, stream, i): codes[i] = sign(x)·2^k·floor(r/2^k + u), r = f32(|x|/α),
+   * k = clamp(⌊log2 r⌋, 0, kmax), magnitude capped at 2^kmax; x = 0 or NaN → 0. kmax ≤ 6 (int8 codes).
+   */
+  quantizeLuq(x: Float32Array, n: number, alpha: Float32Array, kmax: number, seed: number, stream: number, codes: Int8Array): void;
 }
 
 export type QuantKernelName = keyof QuantKernels;

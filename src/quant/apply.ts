@@ -15,6 +15,7 @@ import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type 
 import { specLabel } from './quantizers/index.js';
 import type { QuantizedOperand } from './quantize.js';
 import { type GemmPath, MIN_INT_KBLOCK } from './gemm-plan.js';
+import { describeAddons, smpSamples } from './addons/index.js';
 import { effectiveSpec, type LayerPlans, makeQGemm, planLayer, savedActivation } from './qgemm.js';
 
 type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor;
@@ -162,7 +163,7 @@ export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions
     // ('forward' counts as fp32 here only when the forward slots are fp32 too, which `every` also checks.)
     const allFp32 = GEMM_NAMES.every((g) => SLOT_OPERANDS[g].every((o) => effectiveSpec((slots[g] as Record<string, BackwardSlot>)[o], 'fp32') === null));
     layer.gemm = allFp32 ? linearRows : makeQGemm({
-      slots, backwardDraws: recipe.backwardDraws, rng,
+      slots, backwardDraws: recipe.backwardDraws, rng, samples: smpSamples(recipe.addons),
       ...(opts.trace ? { trace: (g: GemmName, o: 'x' | 'w' | 'dy', q: QuantizedOperand) => opts.trace!(name, g, o, q) } : {}),
       onPlan: (r, plans) => {
         entry.rowsPerSample = r;
@@ -197,7 +198,8 @@ export function removeRecipe(model: ModelLike): void {
 
 /** A plain-text table of the resolved recipe (one line per layer and GEMM). */
 export function formatResolved(r: ResolvedRecipe): string {
-  const lines = [`recipe ${r.label} (version ${r.version}, seed ${r.seed})`];
+  const addons = describeAddons(r.recipe.addons);
+  const lines = [`recipe ${r.label} (version ${r.version}, seed ${r.seed})${addons ? `; add-ons: ${addons}` : ''}`];
   for (const l of r.layers) {
     const geo = l.rowsPerSample === null ? 'rows/sample ?' : `rows/sample ${l.rowsPerSample}`;
     lines.push(`  ${l.name} ${l.type}[${l.weightShape.join('×')}] ${geo}${l.provisional ? ' (provisional)' : ''}; saves X as ${l.savedX}; ${l.sources.join(' + ')}`);

@@ -12,3 +12,6 @@ export * from './gemm-plan.js';
 export { materialize, runGemm, type GemmOperand } from './gemm-exec.js';
 export * from './qgemm.js';
 export * from './apply.js';
+export * from './addons/index.js';
+export { luqAlpha, luqKmax } from './quantizers/luq.js';
+export { sawbClip, sawbRange, SAWB_C1_4BIT, SAWB_C2_4BIT } from './quantizers/sawb.js';

@@ -5,13 +5,19 @@
  *   ptqB  (B = 8, 6, 5, 4)   + PTQ: per-tensor zero-aligned SR on both dY draws
  *   psqB                     + PSQ: per-sample SR for grad-input, per-(column, pixel) SR for grad-weight (§1.3)
  *   bhqB                     + BHQ for grad-input, per-(column, pixel) SR for grad-weight
+ *   luq4                     LUQ (METHODS §2.6): SAWB INT4 nearest forward (x: unsigned [0,15] when ≥ 0 else
+ *                            [−7,7]; w: [−7,7]), LUQ 4-bit (sign + 3-bit exponent) dY, one draw shared by both
+ *                            backward GEMMs; every GEMM runs on gemmI8 (LUQ codes sign·2^k are exact int8)
+ *   luq4-smp2                + SMP with 2 samples (backward GEMMs run twice, outputs averaged; §2.4)
+ *   luq4-smp2-fnt            + FNT: the last epoch in full precision at 0.1× the peak lr (§2.5; the paper's
+ *                            FNT lr and length for small models are not known: our default, documented)
  *   statquant-compat[-P]     preset P (default ptq8: the released code's default flags) with the first and
  *                            last layers quantized too, as in StatQuant's code (METHODS §11.1)
  * All presets keep the first and last GemmLayer in fp32 unless stated.
  */
 import { readFileSync } from 'node:fs';
 import { FqtError } from '../tensor/errors.js';
-import type { QuantSpec, UniformSpec } from './spec.js';
+import type { LuqSpec, QuantSpec, SawbSpec, UniformSpec } from './spec.js';
 import { parseRecipe, type Recipe } from './recipe.js';
 import { expectObject, expectString, fail, show } from './validate.js';
 
@@ -33,6 +39,21 @@ function fqt(label: string, description: string, gi: QuantSpec | 'fp32', gw: Qua
   }, { path: `preset '${label}'` });
 }
 
+const sawbX: SawbSpec = { kind: 'sawb', bits: 4, c1: 12.1, c2: 12.2, range: 'auto', paperCompat: false };
+const sawbW: SawbSpec = { ...sawbX, range: 'signed' };
+const luq4: LuqSpec = { kind: 'luq', bits: 4 };
+
+function luq(label: string, description: string, addons: Record<string, unknown>): Recipe {
+  return parseRecipe({
+    version: 1, label, description,
+    forward: { x: sawbX, w: sawbW },
+    gradInput: { dy: luq4, w: 'forward' },
+    gradWeight: { dy: luq4, x: 'forward' },
+    backwardDraws: 'shared',
+    addons,
+  }, { path: `preset '${label}'` });
+}
+
 function buildPresets(): Map<string, Recipe> {
   const m = new Map<string, Recipe>();
   m.set('fp32', parseRecipe({ version: 1, label: 'fp32', description: 'no quantization' }, { path: "preset 'fp32'" }));
@@ -42,6 +63,11 @@ function buildPresets(): Map<string, Recipe> {
     m.set(`psq${b}`, fqt(`psq${b}`, `8-bit forward; ${b}-bit per-sample SR (grad-input) and per-column SR (grad-weight) gradients (PSQ)`, perSample(b), perFeature(b)));
     m.set(`bhq${b}`, fqt(`bhq${b}`, `8-bit forward; ${b}-bit block Householder (grad-input) and per-column SR (grad-weight) gradients (BHQ)`, bhq(b), perFeature(b)));
   }
+  const luqText = 'SAWB INT4 forward, LUQ 4-bit gradients (one draw for both backward GEMMs)';
+  m.set('luq4', luq('luq4', luqText, {}));
+  m.set('luq4-smp2', luq('luq4-smp2', `${luqText}; SMP 2 samples`, { smp: { samples: 2 } }));
+  m.set('luq4-smp2-fnt', luq('luq4-smp2-fnt', `${luqText}; SMP 2 samples; last epoch fp32 at 0.1× lr (FNT)`,
+    { smp: { samples: 2 }, fnt: { lastEpochs: 1, lrScale: 0.1 } }));
   return m;
 }
 

@@ -4,6 +4,8 @@
  *   forward      Y  = Q(X)·Q(W)ᵀ
  *   grad-input   dX = Q₁(dY)·Q(W)        (BHQ: T⁻¹ applied to dX, where it commutes, §1.5)
  *   grad-weight  dW = Q₂(dY)ᵀ·Q(X)       Q₁, Q₂ independent draws (unless backwardDraws = 'shared')
+ * SMP (addons.smp, METHODS §2.4): with s samples both backward GEMMs run s times, each on fresh draws of Q(dY)
+ * (one per sample when shared), and their outputs are averaged (Σ then ·1/s, in float32); s = 1 is the plain path.
  * dX passes the forward quantizer's STE unchanged. Each stochastic quantization takes a fresh stream of the
  * layer's Rng, so a run is reproducible from its seed. When the grad-weight GEMM uses a quantized X, only the
  * codes are kept for the backward pass, never the fp32 activation.
@@ -15,6 +17,7 @@ import { checkLayerGemm } from '../ops/matmul.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
+import { backend } from '../backend/index.js';
 import type { BackwardSlot, GemmName, RecipeSlots, Slot } from './recipe.js';
 import type { QuantSpec } from './spec.js';
 import { quantizeWith, specIsStochastic } from './quantizers/index.js';
@@ -28,6 +31,8 @@ export interface QGemmConfig {
   /** Resolved slots of this layer (overrides applied). */
   slots: RecipeSlots;
   backwardDraws: 'independent' | 'shared';
+  /** SMP draws per backward pass (default 1; only used when a dY slot is stochastic). */
+  samples?: number;
   /** Source of the stochastic-rounding streams. */
   rng: Rng;
   /** Called with the GEMM plans whenever a new rowsPerSample is seen (the resolved-recipe table listens). */
@@ -113,22 +118,40 @@ export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1)
   const wForward = wSlot === 'forward' ? wOp : null;
   const wData = w.data;
   const needDx = x.requiresGrad;
+  const giSpec = effectiveSpec(slots.gradInput.dy, 'fp32'), gwSpec = effectiveSpec(slots.gradWeight.dy, 'fp32');
+  const samples = [giSpec, gwSpec].some((s) => s !== null && specIsStochastic(s)) ? cfg.samples ?? 1 : 1;
 
   return record(y, 'qgemm', [x, w], (g) => {
-    let dyIn: GemmOperand | null = null;
-    let dx: Tensor | null = null, dw: Tensor | null = null;
-    if (needDx) {
-      dyIn = quantOperand(cfg, ['gradInput', 'dy'], effectiveSpec(slots.gradInput.dy, 'fp32'), g.data, rows, outF, rps);
-      const wOp2 = wForward ?? quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, outF, inF, rps);
-      dx = new Tensor(runGemm(dyIn, false, wOp2, true, plans.gradInput), [rows, inF]);
+    let dx: Float32Array | null = null, dw: Float32Array | null = null;
+    let wOp2: GemmOperand | null = null;
+    for (let j = 0; j < samples; j++) {
+      let dyIn: GemmOperand | null = null;
+      if (needDx) {
+        dyIn = quantOperand(cfg, ['gradInput', 'dy'], giSpec, g.data, rows, outF, rps);
+        wOp2 ??= wForward ?? quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, outF, inF, rps);
+        dx = accumulate(dx, runGemm(dyIn, false, wOp2, true, plans.gradInput));
+      }
+      if (xForGrad) {
+        const dyW = cfg.backwardDraws === 'shared' && dyIn !== null ? dyIn : quantOperand(cfg, ['gradWeight', 'dy'], gwSpec, g.data, rows, outF, rps);
+        dw = accumulate(dw, runGemm(dyW, true, xForGrad, true, plans.gradWeight));
+      }
     }
-    if (xForGrad) {
-      const dyW = cfg.backwardDraws === 'shared' && dyIn !== null ? dyIn
-        : quantOperand(cfg, ['gradWeight', 'dy'], effectiveSpec(slots.gradWeight.dy, 'fp32'), g.data, rows, outF, rps);
-      dw = new Tensor(runGemm(dyW, true, xForGrad, true, plans.gradWeight), [outF, inF]);
-    }
-    return [dx, dw];
+    return [dx && new Tensor(average(dx, samples), [rows, inF]), dw && new Tensor(average(dw, samples), [outF, inF])];
   });
+}
+
+/** acc + c (float32), or c itself for the first sample. */
+function accumulate(acc: Float32Array | null, c: Float32Array): Float32Array {
+  if (acc === null) return c;
+  const strides = Int32Array.of(1);
+  backend().binary('add', acc, strides, c, strides, Int32Array.of(acc.length), acc);
+  return acc;
+}
+
+/** Σ/s in place (s = 1: unchanged, so the plain path is bit-identical to no SMP). */
+function average(sum: Float32Array, s: number): Float32Array {
+  if (s > 1) backend().unary('scale', sum, sum, 1 / s, 0);
+  return sum;
 }
 
 /** A LayerGemm (nn/layers.ts) running qgemm with `cfg`. */

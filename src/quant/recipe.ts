@@ -8,10 +8,11 @@
  * the forward GEMM saw it (its codes are kept for the backward pass): the exact STE/QAT choice.
  * The two dY slots are drawn independently (StatQuant, METHODS §1.3) unless backwardDraws = 'shared'.
  * Overrides apply per layer, in order, after the base slots; '@first' / '@last' name the first / last GemmLayer
- * (default: both fp32). Add-ons (LUQ SMP, bnRectify …) get keys in `addons` when they are implemented.
+ * (default: both fp32). Add-ons (quant/addons/: LUQ SMP and FNT, …) live in `addons`.
  */
 import type { QuantSpec } from './spec.js';
-import { parseQuantSpec, specCode } from './quantizers/index.js';
+import { parseQuantSpec, specCode, specIsStochastic } from './quantizers/index.js';
+import { addonsLabel, parseAddons, type RecipeAddons } from './addons/index.js';
 import { checkKeys, expectObject, expectOneOf, expectString, fail, isPlainObject, show } from './validate.js';
 
 export const RECIPE_VERSION = 1;
@@ -39,8 +40,8 @@ export interface LayerOverride extends SlotPatch {
   fp32?: boolean;
 }
 
-/** Training add-ons; none exist yet. Later issues add e.g. `smp` (LUQ §2.4) and `bnRectify` (§4.2). */
-export type RecipeAddons = Record<string, never>;
+/** Training add-ons (quant/addons/): `smp` (LUQ SMP, §2.4), `fnt` (LUQ fine-tuning phase, §2.5). */
+export type { RecipeAddons } from './addons/index.js';
 
 export interface Recipe extends RecipeSlots {
   version: typeof RECIPE_VERSION;
@@ -54,7 +55,6 @@ export interface Recipe extends RecipeSlots {
 export const DEFAULT_OVERRIDES: readonly LayerOverride[] = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }];
 
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}$/;
-const ADDON_KEYS: readonly string[] = [];
 const TOP_KEYS = ['version', 'label', 'description', 'extends', 'forward', 'gradInput', 'gradWeight', 'backwardDraws', 'overrides', 'addons'];
 
 function roleOf(operand: string): 'x' | 'w' | 'dy' {
@@ -126,7 +126,7 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     if (!Array.isArray(o.overrides)) fail(`${path}.overrides`, `must be an array, got ${show(o.overrides)}`);
     overrides = o.overrides.map((v, i) => parseOverride(v, `${path}.overrides[${i}]`));
   }
-  if (o.addons !== undefined) checkKeys(expectObject(o.addons, `${path}.addons`), ADDON_KEYS, `${path}.addons`);
+  const addons = parseAddons(o.addons, `${path}.addons`, base?.addons);
   const recipe: Recipe = {
     version: RECIPE_VERSION,
     label: '',
@@ -135,15 +135,21 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     gradWeight: slots.gradWeight as Recipe['gradWeight'],
     backwardDraws,
     overrides,
-    addons: {},
+    addons,
   };
   if (o.description !== undefined) recipe.description = expectString(o.description, `${path}.description`);
   else if (base?.description !== undefined && o.label === undefined) recipe.description = base.description;
   if (backwardDraws === 'shared' && !sameSlot(recipe.gradInput.dy, recipe.gradWeight.dy)) {
     fail(`${path}.backwardDraws`, "'shared' uses one draw of Q(dY) for both backward GEMMs, so gradInput.dy and gradWeight.dy must be the same quantizer");
   }
+  if (addons.smp && addons.smp.samples > 1) {
+    const dys = [recipe.gradInput.dy, recipe.gradWeight.dy, ...overrides.flatMap((ov) => [ov.gradInput?.dy, ov.gradWeight?.dy])];
+    if (!dys.some((s) => s !== undefined && s !== 'fp32' && specIsStochastic(s))) {
+      fail(`${path}.addons.smp`, 'averages draws of a stochastic gradient quantizer, but no gradInput.dy / gradWeight.dy slot is stochastic');
+    }
+  }
   recipe.label = o.label !== undefined ? expectString(o.label, `${path}.label`, LABEL_RE, 'a short label (letters, digits, _ . + -, at most 48 characters)')
-    : base ? `${base.label}+` : deriveLabel(recipe);
+    : base ? `${base.label}+` : (deriveLabel(recipe).slice(0, 48 - addonsLabel(addons).length) + addonsLabel(addons));
   return recipe;
 }
 

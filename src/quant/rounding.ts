@@ -38,6 +38,18 @@
  *        forward:  out_j = r_j                     inverse:  out_j = f32(r_j / s_j)
  *    G = 1 is the identity reflection (out = f32(s·x) or f32(x/s)).
  *    This is y ← y − 2u(uᵀy) with u = (𝟙/√G − e_1)/‖𝟙/√G − e_1‖, i.e. H_G = I − wwᵀ/(1 − a), w = (a−1, a, …, a).
+ *
+ * 4. LUQ (METHODS §2.2–2.3; quantizers/sawb.ts, quantizers/luq.ts; kernels momentSums, quantizeLuq).
+ *    SAWB forward, per tensor, statistics in float64 (kernel momentSums): clip = c1·√(Σx²/n) − c2·Σ|x|/n
+ *    (clip ≤ 0 → max|x|, all-zero tensor → Δ = 1); Δ = ↑(2·clip/(Qp − Qn)), inv = f32(1/Δ); then §1 with
+ *    offset 0, zp 0, nearest, codes [Qn, Qp] (clamp after rounding = rounding after clamp: Qn, Qp integers).
+ *    LUQ gradient, per tensor: m = max|g| (kernel quantRange), α = f32(m·2^−kmax) (exact: a power-of-two
+ *    scaling), per element with u = uniform(seed, stream, i):
+ *        g = 0 or NaN → code 0;  r = f32(|g| / α);  k = clamp(⌊log2 r⌋, 0, kmax) (exponent bits of r)
+ *        code = sign(g) · min(2^k · floor(r/2^k + u), 2^kmax)            (r/2^k + u exact in float64)
+ *    r < 1 is the stochastic underflow (code 1 with probability r, else 0); r ≥ 1 rounds between 2^k and
+ *    2^(k+1) with P(up) = r/2^k − 1 (linear-space probability); E[code] = r. The max element has r = 2^kmax
+ *    exactly and is reproduced exactly. Dequantization is §1 with offset 0, zp 0, scale α.
  */
 
 export { householderCoefficients, roundHalfEven } from '../backend/ref/quant-math.js';

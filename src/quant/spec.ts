@@ -15,8 +15,8 @@
  *   {block: n} one range per (row, block of n columns) — a 1×n block along the forward GEMM's K axis
  */
 
-/** Quantizer families. Later issues add e.g. 'luq' (METHODS §2), 'sign' / 'scq' / 'agp' (§3). */
-export type QuantKind = 'uniform' | 'bhq';
+/** Quantizer families. Later issues add e.g. 'sign' / 'scq' / 'agp' (§3). */
+export type QuantKind = 'uniform' | 'bhq' | 'sawb' | 'luq';
 
 export type Rounding = 'nearest' | 'stochastic';
 
@@ -44,12 +44,38 @@ export interface BhqSpec {
   rounding: Rounding;
 }
 
-export type QuantSpec = UniformSpec | BhqSpec;
+/**
+ * SAWB-clipped integer quantizer, LUQ's forward (METHODS §2.2, quantizers/sawb.ts): per tensor,
+ * clip = c1·rms(x) − c2·mean|x|, Δ = 2·clip/(Qp − Qn), nearest rounding. `range` 'auto' uses unsigned codes
+ * [0, 2^b − 1] when the tensor has no negative value (post-ReLU activations), 'signed' always uses signed codes.
+ * Strict ranges: signed [−(2^(b−1) − 1), 2^(b−1) − 1]. `paperCompat` restores the original code's ranges
+ * (weights [−2^(b−1), 2^(b−1)], signed activations [−2^(b−1), 2^b − 1]: NOT b-bit formats). x and w slots only.
+ */
+export interface SawbSpec {
+  kind: 'sawb';
+  bits: number;
+  c1: number;
+  c2: number;
+  range: 'auto' | 'signed';
+  paperCompat: boolean;
+}
+
+/**
+ * LUQ: logarithmic unbiased quantizer for neural gradients (METHODS §2.3, quantizers/luq.ts): radix-2 FP
+ * [sign, e = bits − 1 exponent bits, no mantissa], levels {0} ∪ {±α·2^k, k = 0..kmax}, kmax = 2^e − 2,
+ * α = max|g|/2^kmax, stochastic underflow + logarithmic SR with linear-space probabilities. dY slots only.
+ */
+export interface LuqSpec {
+  kind: 'luq';
+  bits: number;
+}
+
+export type QuantSpec = UniformSpec | BhqSpec | SawbSpec | LuqSpec;
 
 /** The spec variant of kind K. */
 export type SpecOf<K extends QuantKind> = Extract<QuantSpec, { kind: K }>;
 
-export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq'];
+export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq', 'sawb', 'luq'];
 
 export const INT_FORMATS: readonly IntFormat[] = ['asymmetric', 'zeroAligned', 'symmetric'];
 

@@ -24,6 +24,7 @@ import { RESUME_KEYS, type TrainConfig, validateConfig } from './config.js';
 import { countCorrect, evaluate } from './evaluate.js';
 import { applyRecipe, resolveRecipe } from '../quant/index.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
+import { enterPhase, type Phase, phaseAt, planPhases } from './phase.js';
 
 export interface TrainOptions {
   /** Output directory (metrics.jsonl, checkpoints/, run.json). No files are written without it. */
@@ -98,6 +99,8 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
     ? applyRecipe(model, recipe, { rng: quantRng, sampleShape: [trainSet.channels, trainSet.height, trainSet.width] })
     : null;
   const recipeLabel = recipe ? recipe.label : 'fp32';
+  const phases = planPhases(recipe, config, log);
+  let phase: Phase = 'quant';
   const optimizer = buildOptimizer(config, model);
   const schedule = makeSchedule(config);
   const steps = trainLoader.batchesPerEpoch;
@@ -147,13 +150,17 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
   model.train();
   let lastSave = performance.now();
   for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
+    if (enterPhase(phases, epoch, phase, model)) {
+      phase = phaseAt(phases, epoch);
+      log(`fqt: epoch ${epoch + 1}: FNT phase, all GEMMs fp32 at constant lr ${phases!.fntLr} (recipe ${recipeLabel} add-on)`);
+    }
     const bar = new ProgressBar(`epoch ${epoch + 1}/${config.epochs}`, steps, opts.quiet);
     const p = state.partial;
     let lr = 0;
     for (let b = state.batch; b < steps; b++) {
       const t0 = performance.now();
       const batch = trainLoader.batch(epoch, b);
-      lr = schedule.lrAt(epoch * steps + b, steps);
+      lr = phase === 'fnt' ? phases!.fntLr : schedule.lrAt(epoch * steps + b, steps);
       optimizer.setLr(lr);
       const logits = model.forward(batch.x);
       const loss = crossEntropy(logits, batch.labels, config.labelSmoothing);
@@ -188,6 +195,7 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps),
       seconds: p.seconds,
       recipe: recipeLabel,
+      ...(phases ? { phase } : {}),
     };
     state.history.push(m);
     state.epoch = epoch + 1;

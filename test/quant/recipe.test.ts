@@ -55,7 +55,7 @@ test('validation names the key path of unknown keys and impossible combinations'
   rejects({ ...v, foo: 1 }, /^recipe\.foo: unknown key/);
   rejects({ ...v, gradInput: { dy: 'fp32', x: 'fp32' } }, /^recipe\.gradInput\.x: unknown key \(valid: dy, w\)/);
   rejects({ ...v, gradInput: { dy: { kind: 'uniform', bits: 9 } } }, /^recipe\.gradInput\.dy\.bits: must be an integer from 1 to 8, got 9/);
-  rejects({ ...v, gradInput: { dy: { kind: 'luq', bits: 4 } } }, /^recipe\.gradInput\.dy\.kind: must be one of 'uniform', 'bhq'/);
+  rejects({ ...v, gradInput: { dy: { kind: 'nope', bits: 4 } } }, /^recipe\.gradInput\.dy\.kind: must be one of 'uniform', 'bhq'/);
   rejects({ ...v, forward: { x: { kind: 'uniform', bits: 4, sharpness: 2 } } }, /^recipe\.forward\.x\.sharpness: unknown key/);
   rejects({ ...v, forward: { x: { kind: 'bhq', bits: 4 } } }, /^recipe\.forward\.x\.kind: 'bhq' quantizes gradients/);
   rejects({ ...v, forward: { w: { kind: 'uniform', bits: 8, granularity: 'sample' } } }, /^recipe\.forward\.w\.granularity: 'sample' needs sample rows/);
@@ -68,7 +68,8 @@ test('validation names the key path of unknown keys and impossible combinations'
   rejects({ ...v, overrides: [{ match: '@first', fp32: true, forward: { x: 'fp32' } }] }, /^recipe\.overrides\[0\]\.fp32: cannot be combined/);
   rejects({ ...v, overrides: [{ match: '@last', gradInput: { dy: { kind: 'uniform', bits: 12 } } }] }, /^recipe\.overrides\[0\]\.gradInput\.dy\.bits/);
   rejects({ ...v, overrides: [{ fp32: true }] }, /^recipe\.overrides\[0\]\.match: must be/);
-  rejects({ ...v, addons: { smp: 2 } }, /^recipe\.addons\.smp: unknown key \(valid: none\)/);
+  rejects({ ...v, addons: { smp: 2 } }, /^recipe\.addons\.smp: must be an object/);
+  rejects({ ...v, addons: { foo: {} } }, /^recipe\.addons\.foo: unknown key \(valid: smp, fnt\)/);
   rejects({ ...v, label: 'has spaces' }, /^recipe\.label: must be a short label/);
   rejects({ ...v, extends: 'nope' }, /^recipe\.extends: unknown preset 'nope'/);
 });

@@ -6,6 +6,7 @@ import type { QuantKernels } from '../quant-kernels.js';
 import { streamKey, uniformAt } from '../../tensor/random.js';
 import { roundHalfEven } from './quant-math.js';
 import { blockHouseholder } from './quant-transform.js';
+import { momentSums, quantizeLuq } from './quant-log.js';
 
 const fr = Math.fround;
 
@@ -97,4 +98,5 @@ export function codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array
 
 export const refQuantKernels: QuantKernels = {
   quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder,
+  momentSums, quantizeLuq,
 };

@@ -8,10 +8,14 @@ import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '.
 import { expectObject, expectOneOf } from '../validate.js';
 import { uniformQuantizer } from './uniform.js';
 import { bhqQuantizer } from './householder.js';
+import { sawbQuantizer } from './sawb.js';
+import { luqQuantizer } from './luq.js';
 
 export const QUANTIZERS: { readonly [K in QuantKind]: Quantizer<K> } = {
   uniform: uniformQuantizer,
   bhq: bhqQuantizer,
+  sawb: sawbQuantizer,
+  luq: luqQuantizer,
 };
 
 /** The table entry of a spec, typed for any spec (the kind tag guarantees the match). */

@@ -1,0 +1,47 @@
+/**
+ * Reference kernels of LUQ (METHODS §2.2–2.3): SAWB statistics and logarithmic stochastic rounding, the
+ * literal implementation of quant/rounding.ts §4. There is no native twin yet: every backend runs these
+ * (withFallback), so the codes are identical on every backend by construction.
+ */
+import { streamKey, uniformAt } from '../../tensor/random.js';
+
+export function momentSums(x: Float32Array, n: number, out: Float64Array): void {
+  let sq = 0, ab = 0, mx = 0, mn = Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = x[i], a = Math.abs(v);
+    sq += v * v;
+    ab += a;
+    if (a > mx || a !== a) mx = a;
+    if (v < mn || v !== v) mn = v;
+  }
+  out[0] = sq;
+  out[1] = ab;
+  out[2] = n > 0 ? mx : 0;
+  out[3] = mn;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** ⌊log2 r⌋ of a positive finite float32 r, from its exponent bits (−127 for subnormals). */
+function exponentOf(r: number): number {
+  f32[0] = r;
+  return ((u32[0] >>> 23) & 0xff) - 127;
+}
+
+export function quantizeLuq(x: Float32Array, n: number, alpha: Float32Array, kmax: number, seed: number, stream: number, codes: Int8Array): void {
+  const a = alpha[0];
+  const key = streamKey(seed, stream);
+  const top = 2 ** kmax;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    const r = Math.fround(Math.abs(v) / a);
+    if (v === 0 || !(r >= 0)) { codes[i] = 0; continue; } // zeros stay zero; NaN → 0
+    let k = exponentOf(r);
+    k = k < 0 ? 0 : k > kmax ? kmax : k;
+    const p2 = 2 ** k;
+    let mag = p2 * Math.floor(r / p2 + uniformAt(key, i)); // r/2^k and the sum are exact in float64
+    if (mag > top) mag = top;
+    codes[i] = v < 0 ? -mag : mag;
+  }
+}

@@ -43,13 +43,16 @@ test('all-fp32 slots: qgemm equals linearRows exactly (forward, dX, dW)', () => 
   assertBitEqual(gQ.get(w)!.data, gRef.get(w)!.data, 'dW');
 });
 
-test('all-fp32 slots through conv2d (rowsPerSample = H·W) equal the fp32 conv exactly', () => {
+test('all-fp32 slots through conv2d (rowsPerSample = H·W) equal the im2col + linearRows conv exactly', () => {
   const x = parameter(normals(4, 2 * 3 * 6 * 6), [2, 3, 6, 6], 'x');
   const w = parameter(normals(5, 4 * 3 * 3 * 3), [4, 3, 3, 3], 'w');
   let seenRps = 0;
   const q = makeQGemm(cfg(FP32));
   const spy = (a: Tensor, b: Tensor, rps?: number) => { seenRps = rps ?? -1; return q(a, b, rps); };
-  const yRef = conv2d(x, w, null, { padding: 1 }), yQ = conv2d(x, w, null, { padding: 1 }, spy);
+  // A wrapper around linearRows takes conv2d's im2col path (plain linearRows selects the fused fp32 kernel,
+  // whose float sums run in another order).
+  const unfused = (a: Tensor, b: Tensor) => linearRows(a, b);
+  const yRef = conv2d(x, w, null, { padding: 1 }, unfused), yQ = conv2d(x, w, null, { padding: 1 }, spy);
   assert.equal(seenRps, 36, 'conv2d passes rowsPerSample = oh·ow');
   assertBitEqual(yQ.data, yRef.data, 'Y');
   const gRef = grad(lossOf(yRef, 6)), gQ = grad(lossOf(yQ, 6));

@@ -1,0 +1,149 @@
+// GEMM operand preparation from quantized codes and the block Householder transform; bit-exact twins
+// of src/backend/ref/quant.ts (codesToI8, codeBlockSums) and ref/quant-transform.ts (blockHouseholder,
+// the float32 arithmetic of src/quant/rounding.ts §3, METHODS §1.5).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+#include "quant_groups.h"
+#include "thread_pool.h"
+
+namespace fqt {
+namespace {
+
+constexpr int64_t kGrain = 1 << 15;
+
+// v = code − shift stored into an Int8Array keeps v mod 256, which depends only on the low byte of the
+// code: signed and unsigned codes are the same bytes here, and byte arithmetic mod 256 is exact.
+inline void shift_seg(const uint8_t* __restrict c, int64_t n, uint8_t sh, uint8_t* __restrict o) {
+  for (int64_t i = 0; i < n; i++) o[i] = static_cast<uint8_t>(c[i] - sh);
+}
+
+int64_t sum_i8_scalar(const int8_t* a, int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; i++) s += a[i];
+  return s;
+}
+
+#if FQT_X86
+#pragma GCC push_options
+#pragma GCC target("avx2")
+// Σ a = Σ (a + 128) − 128·n, the biased bytes summed by vpsadbw into 64-bit lanes.
+int64_t sum_i8_avx2(const int8_t* a, int64_t n) {
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80)), zero = _mm256_setzero_si256();
+  __m256i acc = zero;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), bias);
+    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, zero));
+  }
+  alignas(32) int64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] - 128 * i + sum_i8_scalar(a + i, n - i);
+}
+#pragma GCC pop_options
+#endif
+
+}  // namespace
+
+void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
+                 const int32_t* shift, bool transpose, int8_t* out_i8) {
+  const QuantGroups G(rows, cols, row_div, row_mod, col_div);
+  if (G.empty()) return;
+  uint8_t* out = reinterpret_cast<uint8_t*>(out_i8);
+  if (!transpose) {
+    const int64_t per = G.rows_per_task(kGrain);
+    parallel_for((rows + per - 1) / per, [=, &G](int64_t t, int) {
+      for (int64_t r = t * per, r1 = std::min(rows, (t + 1) * per); r < r1; r++) {
+        G.for_segments(r, [&](int64_t c0, int64_t c1, int64_t g) {
+          shift_seg(codes + r * cols + c0, c1 - c0, static_cast<uint8_t>(shift[g]), out + r * cols + c0);
+        });
+      }
+    });
+    return;
+  }
+  // out[c·rows + r]: 64 × 64 tiles, read along rows and written along columns.
+  constexpr int64_t T = 64;
+  const int64_t tr = (rows + T - 1) / T, tc = (cols + T - 1) / T;
+  parallel_for(tr * tc, [=, &G](int64_t t, int) {
+    const int64_t r0 = (t / tc) * T, c0 = (t % tc) * T, r1 = std::min(rows, r0 + T), c1 = std::min(cols, c0 + T);
+    int64_t base[T], cg[T];
+    for (int64_t r = r0; r < r1; r++) base[r - r0] = G.base(r);
+    for (int64_t c = c0; c < c1; c++) cg[c - c0] = c / col_div;
+    for (int64_t c = c0; c < c1; c++) {
+      uint8_t* __restrict o = out + c * rows;
+      for (int64_t r = r0; r < r1; r++)
+        o[r] = static_cast<uint8_t>(codes[r * cols + c] - static_cast<uint8_t>(shift[base[r - r0] + cg[c - c0]]));
+    }
+  });
+}
+
+void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out) {
+  if (m <= 0 || k <= 0 || kblock <= 0) return;
+  const int64_t nkb = (k + kblock - 1) / kblock;
+  int64_t (*sum)(const int8_t*, int64_t) = &sum_i8_scalar;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) sum = &sum_i8_avx2;
+#endif
+  parallel_range(m, std::max<int64_t>(1, kGrain / k), [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++)
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        const int64_t p = kb * kblock;
+        out[i * nkb + kb] = static_cast<int32_t>(sum(a + i * k + p, std::min(k, p + kblock) - p));
+      }
+  });
+}
+
+// Columns are independent, so tasks are (chunk of groups) × (chunk of columns); every value goes through
+// the float32 operations of rounding.ts §3 in the reference's order (plain float C++, no contraction).
+void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
+                       int64_t ngroups, const float* row_scale, bool inverse, float* out) {
+  if (n <= 0 || d <= 0 || ngroups <= 0) return;
+  std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
+  for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
+  constexpr int64_t CW = 256, GC = 64;  // columns and groups per task
+  const int64_t tc = (d + CW - 1) / CW, tg = (ngroups + GC - 1) / GC;
+  const int64_t* st = start.data();
+  parallel_for(tg * tc, [=](int64_t t, int) {
+    const int64_t c0 = (t % tc) * CW, w = std::min(d, c0 + CW) - c0;
+    float dot[CW];
+    for (int64_t gi = (t / tc) * GC, g1 = std::min(ngroups, gi + GC); gi < g1; gi++) {
+      const int64_t s0 = st[gi], size = st[gi + 1] - s0;
+      for (int64_t j = 0; j < size; j++) {
+        const int64_t r = static_cast<int64_t>(order[s0 + j]) * d + c0;
+        const float s = row_scale[order[s0 + j]];
+        if (inverse) std::copy(x + r, x + r + w, out + r);
+        else
+          for (int64_t c = 0; c < w; c++) out[r + c] = s * x[r + c];
+      }
+      if (size > 1) {
+        const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(size)));
+        const float wl = a - 1.0f, coef = 1.0f / (1.0f - a);
+        float* __restrict lead = out + static_cast<int64_t>(order[s0]) * d + c0;
+        for (int64_t c = 0; c < w; c++) dot[c] = wl * lead[c];
+        for (int64_t j = 1; j < size; j++) {
+          const float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+          for (int64_t c = 0; c < w; c++) dot[c] = dot[c] + a * y[c];
+        }
+        for (int64_t c = 0; c < w; c++) dot[c] = dot[c] * coef;
+        for (int64_t c = 0; c < w; c++) lead[c] = lead[c] - wl * dot[c];
+        for (int64_t j = 1; j < size; j++) {
+          float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+          for (int64_t c = 0; c < w; c++) y[c] = y[c] - a * dot[c];
+        }
+      }
+      if (inverse) {
+        for (int64_t j = 0; j < size; j++) {
+          float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+          const float s = row_scale[order[s0 + j]];
+          for (int64_t c = 0; c < w; c++) y[c] = y[c] / s;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace fqt

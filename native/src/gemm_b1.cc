@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "common.h"
 #include "thread_pool.h"
@@ -23,6 +24,7 @@ struct VB {
   static T zero() { return 0; }
   static T load(const uint8_t* p) { T v; std::memcpy(&v, p, 8); return v; }
   static T acc(T s, T a, T b) { return s + static_cast<T>(__builtin_popcountll(a ^ b)); }
+  static T acc_and(T s, T a, T b) { return s + static_cast<T>(__builtin_popcountll(a & b)); }
   static int64_t hsum(T s) { return static_cast<int64_t>(s); }
 };
 constexpr int MR = 2, NR = 4;
@@ -39,6 +41,7 @@ struct VB {
   static T zero() { return 0; }
   static T load(const uint8_t* p) { T v; std::memcpy(&v, p, 8); return v; }
   static T acc(T s, T a, T b) { return s + static_cast<T>(_mm_popcnt_u64(a ^ b)); }
+  static T acc_and(T s, T a, T b) { return s + static_cast<T>(_mm_popcnt_u64(a & b)); }
   static int64_t hsum(T s) { return static_cast<int64_t>(s); }
 };
 constexpr int MR = 2, NR = 4;
@@ -51,11 +54,12 @@ struct VB {
   static constexpr int W = 32;
   static T zero() { return _mm256_setzero_si256(); }
   static T load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static T acc(T s, T a, T b) {
+  static T acc(T s, T a, T b) { return popadd(s, _mm256_xor_si256(a, b)); }
+  static T acc_and(T s, T a, T b) { return popadd(s, _mm256_and_si256(a, b)); }
+  static T popadd(T s, T x) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f);
-    const __m256i x = _mm256_xor_si256(a, b);
     const __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
                                         _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
     return _mm256_add_epi64(s, _mm256_sad_epu8(cnt, _mm256_setzero_si256()));
@@ -79,10 +83,11 @@ struct VB {
   static constexpr int W = 64;
   static T zero() { return _mm512_setzero_si512(); }
   static T load(const uint8_t* p) { return _mm512_loadu_si512(p); }
-  static T acc(T s, T a, T b) {
+  static T acc(T s, T a, T b) { return popadd(s, _mm512_xor_si512(a, b)); }
+  static T acc_and(T s, T a, T b) { return popadd(s, _mm512_and_si512(a, b)); }
+  static T popadd(T s, T x) {
     const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
     const __m512i low = _mm512_set1_epi8(0x0f);
-    const __m512i x = _mm512_xor_si512(a, b);
     const __m512i cnt = _mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(x, low)),
                                         _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(x, 4), low)));
     return _mm512_add_epi64(s, _mm512_sad_epu8(cnt, _mm512_setzero_si512()));
@@ -103,6 +108,7 @@ struct VB {
   static T zero() { return _mm512_setzero_si512(); }
   static T load(const uint8_t* p) { return _mm512_loadu_si512(p); }
   static T acc(T s, T a, T b) { return _mm512_add_epi64(s, _mm512_popcnt_epi64(_mm512_xor_si512(a, b))); }
+  static T acc_and(T s, T a, T b) { return _mm512_add_epi64(s, _mm512_popcnt_epi64(_mm512_and_si512(a, b))); }
   static int64_t hsum(T s) { return _mm512_reduce_add_epi64(s); }
 };
 constexpr int MR = 4, NR = 4;
@@ -120,6 +126,18 @@ TileFn tile_for(Tier t) {
   return &scalar::tile;
 }
 
+using PlaneTileFn = void (*)(int64_t, int64_t, int64_t, int, const uint8_t*, const uint8_t*, const int32_t*, int64_t,
+                             int64_t, int64_t, int64_t, int32_t*);
+
+PlaneTileFn plane_tile_for(Tier t) {
+#if FQT_X86
+  if (t >= Tier::Avx512) return cpu().avx512vpopcntdq ? &vpopcnt::tile_bitplane : &avx512::tile_bitplane;
+  if (t >= Tier::Avx2) return &avx2::tile_bitplane;
+#endif
+  (void)t;
+  return &scalar::tile_bitplane;
+}
+
 }  // namespace
 
 void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c) {
@@ -134,6 +152,38 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
   parallel_for(tm * tn, [&](int64_t t, int) {
     const int64_t i0 = (t / tn) * T, j0 = (t % tn) * T;
     tile(n, k, bytes, a8, b8, i0, std::min(m, i0 + T), j0, std::min(n, j0 + T), c);
+  });
+}
+
+// Multi-bit × binary GEMM by bit planes (METHODS §3.6): the AND-popcount form
+// Σ_k a_k·b_k = 2·popcount(a ∧ b⁺) − popcount(a) of a {0,1} plane a against a ±1 row b, weighted by 2^plane.
+// popcount(a) is computed once per (plane, row); the planes of a row share the B panel of a tile.
+void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t* planes, const uint32_t* b,
+                   int32_t* c) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t words = (k + 31) / 32;
+  if (bits <= 0 || words == 0) {
+    std::fill(c, c + m * n, 0);
+    return;
+  }
+  std::vector<int32_t> ones(static_cast<size_t>(bits * m));
+  int32_t* po = ones.data();
+  parallel_range(bits * m, std::max<int64_t>(1, 4096 / words), [=](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; row++) {
+      int64_t s = 0;
+      for (int64_t w = 0; w < words; w++) s += __builtin_popcount(planes[row * words + w]);
+      po[row] = static_cast<int32_t>(s);
+    }
+  });
+  const PlaneTileFn tile = plane_tile_for(active_tier());
+  const auto* a8 = reinterpret_cast<const uint8_t*>(planes);
+  const auto* b8 = reinterpret_cast<const uint8_t*>(b);
+  // 64 × 64 output tiles as in gemm_b1: the B panel (64 rows) and the tile's planes stay in L2.
+  constexpr int64_t T = 64;
+  const int64_t tm = (m + T - 1) / T, tn = (n + T - 1) / T;
+  parallel_for(tm * tn, [&](int64_t t, int) {
+    const int64_t i0 = (t / tn) * T, j0 = (t % tn) * T;
+    tile(m, n, words * 4, static_cast<int>(bits), a8, b8, po, i0, std::min(m, i0 + T), j0, std::min(n, j0 + T), c);
   });
 }
 

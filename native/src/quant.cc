@@ -283,10 +283,10 @@ void quant_range(const float* x, int64_t rows, int64_t cols, int64_t row_div, in
   if (G.empty()) return;
   const Fns f = fns_for(active_tier());
   auto scan = [&](int64_t r0, int64_t r1, float* lo, float* hi) {
-    for (int64_t r = r0; r < r1; r++) {
-      const float* xr = x + r * cols;
-      if (col_div == 1) f.range_cols(xr, cols, lo + G.base(r), hi + G.base(r));
-      else G.for_segments(r, [&](int64_t c0, int64_t c1, int64_t g) { f.range_seg(xr + c0, c1 - c0, lo + g, hi + g); });
+    if (col_div == 1) {
+      G.for_col_runs(r0, r1, [&](int64_t o, int64_t len, int64_t b) { f.range_cols(x + o, len, lo + b, hi + b); });
+    } else {
+      G.for_runs(r0, r1, [&](int64_t o, int64_t len, int64_t g) { f.range_seg(x + o, len, lo + g, hi + g); });
     }
   };
   const int64_t blocks = (rows + row_div - 1) / row_div;
@@ -332,18 +332,15 @@ void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div
   const Fns f = fns_for(active_tier());
   const QArgs a{qmin, qmax, stochastic, rng_stream_key(seed, stream)};
   for_row_chunks(G, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const float* xr = x + r * cols;
-      uint8_t* out = codes + r * cols;
-      const uint32_t i0 = static_cast<uint32_t>(r * cols);  // the RNG index r·cols + c, mod 2^32 like JS's ^
-      if (col_div == 1) {
-        const int64_t b = G.base(r);
-        f.quant_cols(xr, cols, offset + b, inv + b, zero_point + b, a, i0, out);
-      } else {
-        G.for_segments(r, [&](int64_t c0, int64_t c1, int64_t g) {
-          f.quant_seg(xr + c0, c1 - c0, offset[g], inv[g], zero_point[g], a, i0 + static_cast<uint32_t>(c0), out + c0);
-        });
-      }
+    if (col_div == 1) {
+      G.for_col_runs(r0, r1, [&](int64_t o, int64_t len, int64_t b) {
+        f.quant_cols(x + o, len, offset + b, inv + b, zero_point + b, a, static_cast<uint32_t>(o), codes + o);
+      });
+    } else {
+      G.for_runs(r0, r1, [&](int64_t o, int64_t len, int64_t g) {
+        // the RNG index is the element index r·cols + c, mod 2^32 like JavaScript's key ^ index
+        f.quant_seg(x + o, len, offset[g], inv[g], zero_point[g], a, static_cast<uint32_t>(o), codes + o);
+      });
     }
   });
 }
@@ -355,17 +352,14 @@ void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64
   if (G.empty()) return;
   const Fns f = fns_for(active_tier());
   for_row_chunks(G, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const uint8_t* cr = codes + r * cols;
-      float* o = out + r * cols;
-      if (col_div == 1) {
-        const int64_t b = G.base(r);
-        f.dequant_cols(cr, is_signed, cols, offset + b, scale + b, zero_point + b, o);
-      } else {
-        G.for_segments(r, [&](int64_t c0, int64_t c1, int64_t g) {
-          f.dequant_seg(cr + c0, is_signed, c1 - c0, offset[g], scale[g], zero_point[g], o + c0);
-        });
-      }
+    if (col_div == 1) {
+      G.for_col_runs(r0, r1, [&](int64_t o, int64_t len, int64_t b) {
+        f.dequant_cols(codes + o, is_signed, len, offset + b, scale + b, zero_point + b, out + o);
+      });
+    } else {
+      G.for_runs(r0, r1, [&](int64_t o, int64_t len, int64_t g) {
+        f.dequant_seg(codes + o, is_signed, len, offset[g], scale[g], zero_point[g], out + o);
+      });
     }
   });
 }

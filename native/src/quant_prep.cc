@@ -57,11 +57,9 @@ void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_d
   if (!transpose) {
     const int64_t per = G.rows_per_task(kGrain);
     parallel_for((rows + per - 1) / per, [=, &G](int64_t t, int) {
-      for (int64_t r = t * per, r1 = std::min(rows, (t + 1) * per); r < r1; r++) {
-        G.for_segments(r, [&](int64_t c0, int64_t c1, int64_t g) {
-          shift_seg(codes + r * cols + c0, c1 - c0, static_cast<uint8_t>(shift[g]), out + r * cols + c0);
-        });
-      }
+      G.for_runs(t * per, std::min(rows, (t + 1) * per), [&](int64_t o, int64_t len, int64_t g) {
+        shift_seg(codes + o, len, static_cast<uint8_t>(shift[g]), out + o);
+      });
     });
     return;
   }

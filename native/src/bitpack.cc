@@ -23,7 +23,7 @@ void signs_row(const float* x, int64_t k, uint32_t* out) {
     if (x[c] >= 0.0f) out[c >> 5] |= 1u << (c & 31);
 }
 // Plane j of the row goes to out[j·stride + w].
-void planes_row(const uint8_t* q, int64_t k, int bits, int64_t stride, uint32_t* out) {
+void planes_row(const uint8_t* q, int64_t k, int bits, int64_t stride, uint32_t* out, const uint8_t*) {
   const int64_t words = (k + 31) / 32;
   for (int j = 0; j < bits; j++) std::fill(out + j * stride, out + j * stride + words, 0u);
   for (int64_t c = 0; c < k; c++)
@@ -48,17 +48,26 @@ void signs_row(const float* x, int64_t k, uint32_t* out) {
   }
   if (w * 32 < k) scalar::signs_row(x + w * 32, k - w * 32, out + w);
 }
-void planes_row(const uint8_t* q, int64_t k, int bits, int64_t stride, uint32_t* out) {
-  alignas(32) uint8_t tail[32];
+// `end` bounds the codes buffer: a partial last word reads 32 bytes and masks the codes past k when that
+// stays inside the buffer (rows of a small k are read as one vector each), else copies them.
+void planes_row(const uint8_t* q, int64_t k, int bits, int64_t stride, uint32_t* out, const uint8_t* end) {
   const int64_t words = (k + 31) / 32;
   for (int64_t w = 0; w < words; w++) {
     const uint8_t* src = q + w * 32;
-    if ((w + 1) * 32 > k) {  // last partial word: zero codes past k give zero bits
-      std::memset(tail, 0, sizeof tail);
-      std::memcpy(tail, src, static_cast<size_t>(k - w * 32));
-      src = tail;
+    __m256i v;
+    const int64_t rem = k - w * 32;
+    if (rem >= 32) {
+      v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+    } else if (src + 32 <= end) {  // codes past k give zero bits
+      const __m256i lane = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                            22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+      const __m256i keep = _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(rem)), lane);
+      v = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), keep);
+    } else {
+      alignas(32) uint8_t tail[32] = {};
+      std::memcpy(tail, src, static_cast<size_t>(rem));
+      v = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
     }
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
     // Shifting 16-bit lanes left by 7 − j moves bit j of every byte to its bit 7 (shift < 8 keeps the
     // low byte's bits out of the high byte's top bit).
     for (int j = 0; j < bits; j++)
@@ -90,8 +99,9 @@ void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, ui
   if (active_tier() >= Tier::Avx2 && bits <= 8) row = &avx2::planes_row;
 #endif
   const int64_t words = (k + 31) / 32, stride = rows * words;
+  const uint8_t* end = codes + rows * k;
   parallel_range(rows, std::max<int64_t>(1, kGrain / k), [=](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; r++) row(codes + r * k, k, static_cast<int>(bits), stride, out + r * words);
+    for (int64_t r = lo; r < hi; r++) row(codes + r * k, k, static_cast<int>(bits), stride, out + r * words, end);
   });
 }
 

@@ -130,6 +130,7 @@ function quantBenches(be: Backend, r: Rng, base: Record<string, unknown>, repeat
   const p = affineParams('asymmetric', 4, mins, maxs);
   const codes = new Uint8Array(n), back = new Float32Array(n), i8 = new Int8Array(n);
   const args = [rows, cols, g.rowDiv, g.rowMod, g.colDiv] as const;
+  const bhqOrder = r.permutation(bn), bhqSizes = new Int32Array(bn / 8).fill(8), bhqScale = new Float32Array(bn).fill(1.5);
   const kernels: [string, number, (b: Backend) => void][] = [
     ['quantRange', 4 * n, (b) => b.quantRange(x, ...args, mins, maxs)],
     ['quantizeAffine SR', 5 * n, (b) => b.quantizeAffine(x, ...args, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, 1, 1, 2, codes)],
@@ -137,6 +138,8 @@ function quantBenches(be: Backend, r: Rng, base: Record<string, unknown>, repeat
     ['dequantizeAffine', 5 * n, (b) => b.dequantizeAffine(codes, ...args, p.offset, p.scale, p.zeroPoint, back)],
     ['codesToI8 transposed', 2 * n, (b) => b.codesToI8(codes, ...args, p.zeroPoint, 1, i8)],
     ['packPlanes 4-bit', n + n / 2, (b) => b.packPlanes(rows, cols, 4, codes, new Uint32Array(4 * rows))],
+    // BHQ on the same gradient as [samples, features] = [128, 12544], groups of 8 samples.
+    ['blockHouseholder', 8 * n, (b) => b.blockHouseholder(x, bn, ch * hw, bhqOrder, bhqSizes, bhqScale, 0, back)],
   ];
   for (const [name, bytes, f] of quick ? kernels.slice(1, 2) : kernels) {
     const s = medianSeconds(() => f(be), repeats);

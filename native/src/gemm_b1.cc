@@ -2,6 +2,8 @@
 // Tiers: scalar (portable popcount), AVX2 (vpshufb nibble table + vpsadbw; the popcnt instruction
 // variant is used where it measured faster, see README), AVX-512 (VPOPCNTDQ when present, else the
 // nibble table on zmm). Padding bits are zero in both operands, so they never count.
+// The bit-plane GEMM (multi-bit codes × ±1, gemm_bitplane at the end) runs the same micro-kernel with
+// AND instead of XOR.
 #include <immintrin.h>
 
 #include <algorithm>

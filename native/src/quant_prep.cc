@@ -95,52 +95,85 @@ void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int3
   });
 }
 
-// Columns are independent, so tasks are (chunk of groups) × (chunk of columns); every value goes through
-// the float32 operations of rounding.ts §3 in the reference's order (plain float C++, no contraction).
+namespace {
+
+// Groups [g0, g1) of the block Householder transform on columns [c0, c0 + w) (w ≤ kBhqCols): the float32
+// operations of rounding.ts §3 in the reference's order (plain float C++, no contraction). Always inlined
+// into a baseline and an AVX2 wrapper, so the same source is vectorized 4 and 8 lanes wide.
+constexpr int64_t kBhqCols = 256;
+template <int Tier>
+__attribute__((always_inline)) inline void bhq_chunk(const float* x, int64_t d, const int32_t* order, const int64_t* st,
+                                                     int64_t g0, int64_t g1, const float* row_scale, bool inverse,
+                                                     int64_t c0, int64_t w, float* out) {
+  float dot[kBhqCols];
+  for (int64_t gi = g0; gi < g1; gi++) {
+    const int64_t s0 = st[gi], size = st[gi + 1] - s0;
+    for (int64_t j = 0; j < size; j++) {
+      const int64_t r = static_cast<int64_t>(order[s0 + j]) * d + c0;
+      const float s = row_scale[order[s0 + j]];
+      const float* __restrict src = x + r;
+      float* __restrict dst = out + r;
+      if (inverse) std::copy(src, src + w, dst);
+      else
+        for (int64_t c = 0; c < w; c++) dst[c] = s * src[c];
+    }
+    if (size > 1) {
+      const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(size)));
+      const float wl = a - 1.0f, coef = 1.0f / (1.0f - a);
+      float* __restrict lead = out + static_cast<int64_t>(order[s0]) * d + c0;
+      for (int64_t c = 0; c < w; c++) dot[c] = wl * lead[c];
+      for (int64_t j = 1; j < size; j++) {
+        const float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+        for (int64_t c = 0; c < w; c++) dot[c] = dot[c] + a * y[c];
+      }
+      for (int64_t c = 0; c < w; c++) dot[c] = dot[c] * coef;
+      for (int64_t c = 0; c < w; c++) lead[c] = lead[c] - wl * dot[c];
+      for (int64_t j = 1; j < size; j++) {
+        float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+        for (int64_t c = 0; c < w; c++) y[c] = y[c] - a * dot[c];
+      }
+    }
+    if (inverse) {
+      for (int64_t j = 0; j < size; j++) {
+        float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+        const float s = row_scale[order[s0 + j]];
+        for (int64_t c = 0; c < w; c++) y[c] = y[c] / s;
+      }
+    }
+  }
+}
+using BhqFn = void (*)(const float*, int64_t, const int32_t*, const int64_t*, int64_t, int64_t, const float*, bool,
+                       int64_t, int64_t, float*);
+void bhq_scalar(const float* x, int64_t d, const int32_t* order, const int64_t* st, int64_t g0, int64_t g1,
+                const float* rs, bool inverse, int64_t c0, int64_t w, float* out) {
+  bhq_chunk<0>(x, d, order, st, g0, g1, rs, inverse, c0, w, out);
+}
+#if FQT_X86
+__attribute__((target("avx2"))) void bhq_avx2(const float* x, int64_t d, const int32_t* order, const int64_t* st,
+                                              int64_t g0, int64_t g1, const float* rs, bool inverse, int64_t c0,
+                                              int64_t w, float* out) {
+  bhq_chunk<1>(x, d, order, st, g0, g1, rs, inverse, c0, w, out);
+}
+#endif
+
+}  // namespace
+
+// Columns are independent, so tasks are (chunk of groups) × (chunk of columns).
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out) {
   if (n <= 0 || d <= 0 || ngroups <= 0) return;
   std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
   for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
-  constexpr int64_t CW = 256, GC = 64;  // columns and groups per task
-  const int64_t tc = (d + CW - 1) / CW, tg = (ngroups + GC - 1) / GC;
+  constexpr int64_t GC = 64;  // groups per task
+  const int64_t tc = (d + kBhqCols - 1) / kBhqCols, tg = (ngroups + GC - 1) / GC;
   const int64_t* st = start.data();
+  BhqFn fn = &bhq_scalar;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) fn = &bhq_avx2;
+#endif
   parallel_for(tg * tc, [=](int64_t t, int) {
-    const int64_t c0 = (t % tc) * CW, w = std::min(d, c0 + CW) - c0;
-    float dot[CW];
-    for (int64_t gi = (t / tc) * GC, g1 = std::min(ngroups, gi + GC); gi < g1; gi++) {
-      const int64_t s0 = st[gi], size = st[gi + 1] - s0;
-      for (int64_t j = 0; j < size; j++) {
-        const int64_t r = static_cast<int64_t>(order[s0 + j]) * d + c0;
-        const float s = row_scale[order[s0 + j]];
-        if (inverse) std::copy(x + r, x + r + w, out + r);
-        else
-          for (int64_t c = 0; c < w; c++) out[r + c] = s * x[r + c];
-      }
-      if (size > 1) {
-        const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(size)));
-        const float wl = a - 1.0f, coef = 1.0f / (1.0f - a);
-        float* __restrict lead = out + static_cast<int64_t>(order[s0]) * d + c0;
-        for (int64_t c = 0; c < w; c++) dot[c] = wl * lead[c];
-        for (int64_t j = 1; j < size; j++) {
-          const float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
-          for (int64_t c = 0; c < w; c++) dot[c] = dot[c] + a * y[c];
-        }
-        for (int64_t c = 0; c < w; c++) dot[c] = dot[c] * coef;
-        for (int64_t c = 0; c < w; c++) lead[c] = lead[c] - wl * dot[c];
-        for (int64_t j = 1; j < size; j++) {
-          float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
-          for (int64_t c = 0; c < w; c++) y[c] = y[c] - a * dot[c];
-        }
-      }
-      if (inverse) {
-        for (int64_t j = 0; j < size; j++) {
-          float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
-          const float s = row_scale[order[s0 + j]];
-          for (int64_t c = 0; c < w; c++) y[c] = y[c] / s;
-        }
-      }
-    }
+    const int64_t c0 = (t % tc) * kBhqCols, g0 = (t / tc) * GC;
+    fn(x, d, order, st, g0, std::min(ngroups, g0 + GC), row_scale, inverse, c0, std::min(d, c0 + kBhqCols) - c0, out);
   });
 }
 

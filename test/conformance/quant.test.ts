@@ -24,6 +24,7 @@ function groupings(rows: number, cols: number, hw: number): [string, number, num
     ['tensor', 1, 1, c], ['sample', hw, Math.max(1, Math.ceil(rows / hw)), c], ['row', 1, Math.max(1, rows), c],
     ['column', 1, 1, 1], ['feature', 1, hw, 1], ['block3', 1, Math.max(1, rows), 3], ['block8', 1, Math.max(1, rows), 8],
     ['block33', 1, Math.max(1, rows), 33], ['block64', 1, Math.max(1, rows), 64], ['odd', 2, 3, 5],
+    ['sampleColumn', hw, Math.max(1, Math.ceil(rows / hw)), 1], ['wrapColumn', 3, 2, 1],
   ];
 }
 /** All groupings on small shapes; on the large ones (threaded paths, slow reference) the distinct walking paths only. */

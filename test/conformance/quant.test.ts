@@ -14,6 +14,14 @@ import { affineParams } from '../../src/quant/params.js';
 import type { IntFormat } from '../../src/quant/spec.js';
 import { assertBitExact, nativeUnderTest, randI8, randn, rng, type NativeUnderTest } from './helpers.js';
 import { Rng } from '../../src/tensor/random.js';
+import { backend, setBackend, withFallback } from '../../src/backend/index.js';
+import { createModel } from '../../src/nn/models/index.js';
+import { applyRecipe } from '../../src/quant/apply.js';
+import { preset } from '../../src/quant/presets.js';
+import { crossEntropy } from '../../src/ops/index.js';
+import { SGD } from '../../src/optim/index.js';
+import { grad } from '../../src/autograd/graph.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 
 const nut = nativeUnderTest();
 
@@ -269,6 +277,41 @@ if (typeof nut === 'string') {
   it('native quantization kernel conformance', { skip: nut }, () => {});
 } else {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
+  it('psq4 and bhq4 LeNet training steps are bit-identical with native and with reference quantization kernels', () => {
+    const QUANT = new Set<string>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder']);
+    const raw = nut.backend;
+    const noQuant = Object.create(raw, { supports: { value: (k: string) => !QUANT.has(k) && raw.supports(k as never) } }) as Backend;
+    const saved = backend();
+    const run = (be: Backend, recipe: string): Float32Array[] => {
+      setBackend(be);
+      const r = new Rng(3);
+      const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 10 }, r);
+      applyRecipe(model, preset(recipe), { seed: 5, sampleShape: [1, 28, 28] });
+      const opt = new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9 });
+      const batch = 8;
+      const xs = new Float32Array(batch * 784);
+      r.fillNormal(xs);
+      const x = new Tensor(xs, [batch, 1, 28, 28]);
+      const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+      const losses: number[] = [];
+      for (let s = 0; s < 2; s++) {
+        const loss = crossEntropy(model.forward(x), labels);
+        losses.push(loss.data[0]);
+        opt.step(grad(loss));
+      }
+      return [Float32Array.from(losses), ...model.namedParameters().map(([, p]) => p.data)];
+    };
+    try {
+      for (const recipe of ['psq4', 'bhq4']) {
+        const a = run(withFallback(raw), recipe), b = run(withFallback(noQuant), recipe);
+        assert.ok(a[0].every(Number.isFinite), 'finite losses');
+        a.forEach((t, i) => assertBitExact(t, b[i], `${recipe} step, ${i === 0 ? 'losses' : `parameter ${i - 1}`}`));
+      }
+    } finally {
+      setBackend(saved);
+    }
+  });
+
   it('the native backend implements every quantization kernel (no silent reference fallback)', () => {
     for (const k of ['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder'] as const) {
       assert.ok(nut.backend.supports(k), `${k} is native`);

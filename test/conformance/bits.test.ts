@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { IsaTier } from '../../src/backend/native.js';
 import { refBackend } from '../../src/backend/ref/index.js';
 import { assertBitExact, nativeUnderTest, randBits, randn, rng, type NativeUnderTest } from './helpers.js';
 import type { Rng } from '../../src/tensor/random.js';
@@ -34,9 +35,9 @@ function directProduct(m: number, n: number, k: number, q: Uint8Array, bBits: Ui
   return c;
 }
 
-function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void {
+function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void {
   it('packSigns is bit-exact (−0 packs as +1, NaN as −1, padding bits zero, every word overwritten)', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(21);
     for (const rows of [0, 1, 3, 17]) {
       for (const k of [...KS, 0]) {
@@ -58,7 +59,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('packPlanes is bit-exact for 1…8 bits (codes ≥ 2^bits drop their high bits)', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(22);
     for (const rows of [0, 1, 2, 9]) {
       for (const k of KS) {
@@ -75,7 +76,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('gemmBitplane is bit-exact against ref and equals Σ q·b', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(23);
     const shapes: [number, number, number][] = [[1, 1, 1], [1, 17, 33], [3, 1, 5], [5, 3, 64], [7, 13, 100], [33, 31, 97],
       [0, 5, 7], [5, 0, 7], [4, 5, 0], [13, 40, 31], [70, 67, 129], [65, 9, 4096 + 17], [2, 3, 256]];
@@ -97,7 +98,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('gemmBitplane at the extremes: all-ones codes against all −1 and all +1', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const [m, n, k, bits] = [3, 5, 3001, 8];
     const words = (k + 31) >>> 5;
     const planes = new Uint32Array(bits * m * words);
@@ -112,7 +113,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('results do not depend on the thread count', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const threads = addon.info().threads;
     const r = rng(24);
     const [m, n, k, bits] = [150, 190, 700, 4];

@@ -8,7 +8,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Backend } from '../../src/backend/backend.js';
+import type { Backend, KernelName } from '../../src/backend/backend.js';
+import type { IsaTier } from '../../src/backend/native.js';
 import { refBackend } from '../../src/backend/ref/index.js';
 import { affineParams } from '../../src/quant/params.js';
 import type { IntFormat } from '../../src/quant/spec.js';
@@ -95,9 +96,9 @@ function quantCase(nb: Backend, what: string, x: Float32Array, rows: number, col
   }
 }
 
-function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void {
+function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void {
   it('quantRange is bit-exact for every grouping (signed zeros keep the reference sign, whole arrays are filled)', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(11);
     for (const [rows, cols, hw] of SHAPES) {
       const sets = datasets(r, rows * cols);
@@ -112,7 +113,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('quantRange takes the sign of the first zero of a group, in row-major order', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     // One group of 40 zeros and positives per row pair; the first zero is −0 in one row block, +0 in the other.
     const rows = 6, cols = 40;
     const x = new Float32Array(rows * cols).fill(1);
@@ -127,7 +128,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('quantizeAffine and dequantizeAffine are bit-exact (nearest and SR) for every grouping and format', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(12);
     let i = 0;
     for (const [rows, cols, hw] of SHAPES) {
@@ -143,7 +144,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('quantizeAffine: exact ties round half to even, NaN stores 0, ±Infinity clamps, extreme parameters', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const n = 77;
     // t = x·4 = j + 0.5 exactly: ties; with zero points of both parities and signed / unsigned codes.
     const x = Float32Array.from({ length: n }, (_, j) => (j - 38 + 0.5) / 4);
@@ -164,7 +165,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('dequantizeAffine is bit-exact for extreme zero points and signed codes', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(13);
     const rows = 9, cols = 45;
     const raw = randI8(r, rows * cols);
@@ -179,7 +180,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('codesToI8 is bit-exact, plain and transposed, for every grouping and shifts past the int8 range', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(14);
     for (const [rows, cols, hw] of SHAPES) {
       const raw = randI8(r, rows * cols);
@@ -203,7 +204,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('codeBlockSums is bit-exact (extremes, kBlock < 32, not dividing k, ≥ k)', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(15);
     for (const [m, k] of [[1, 1], [3, 31], [5, 64], [7, 100], [2, 1000], [0, 5], [4, 0], [300, 257]]) {
       for (const kb of [1, 7, 32, 33, 64, 100, k, 5 * k + 3]) {
@@ -220,7 +221,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('blockHouseholder is bit-exact forward and inverse (group sizes 1…17, > 64 groups, d across the column chunk)', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const r = rng(16);
     for (const [n, d] of [[1, 1], [2, 5], [9, 300], [40, 33], [200, 7], [300, 600]]) {
       const order = r.permutation(n);
@@ -241,7 +242,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: string): void 
   });
 
   it('results do not depend on the thread count', () => {
-    addon.setIsa(tier as never);
+    addon.setIsa(tier);
     const threads = addon.info().threads;
     const r = rng(17);
     const [rows, cols, hw] = [64 * 49, 48, 49];
@@ -278,9 +279,9 @@ if (typeof nut === 'string') {
 } else {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
   it('psq4 and bhq4 LeNet training steps are bit-identical with native and with reference quantization kernels', () => {
-    const QUANT = new Set<string>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder']);
+    const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder']);
     const raw = nut.backend;
-    const noQuant = Object.create(raw, { supports: { value: (k: string) => !QUANT.has(k) && raw.supports(k as never) } }) as Backend;
+    const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
     const saved = backend();
     const run = (be: Backend, recipe: string): Float32Array[] => {
       setBackend(be);

@@ -128,6 +128,76 @@ TileFn tile_for(Tier t) {
   return &scalar::tile;
 }
 
+// popcount of a row of words: portable SWAR (a baseline __builtin_popcount is a libgcc call per word)
+// and the popcnt instruction on the AVX2+ tiers.
+int64_t popcount_words(const uint32_t* p, int64_t n) {
+  int64_t s = 0;
+  for (int64_t w = 0; w < n; w++) {
+    uint32_t x = p[w];
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    s += static_cast<int64_t>((((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24);
+  }
+  return s;
+}
+#if FQT_X86
+__attribute__((target("popcnt"))) int64_t popcount_words_popcnt(const uint32_t* p, int64_t n) {
+  int64_t s = 0, w = 0;
+  for (; w + 2 <= n; w += 2) {
+    uint64_t x;
+    std::memcpy(&x, p + w, 8);
+    s += _mm_popcnt_u64(x);
+  }
+  if (w < n) s += _mm_popcnt_u32(p[w]);
+  return s;
+}
+#endif
+
+// Short rows (k ≤ 64, e.g. the grad-input GEMM of a conv whose K is its 16…64 output channels): one
+// 64-bit word per plane row, so an output is `bits` AND-popcounts; the tiled micro-kernel would be all
+// call and tail overhead here. Rows [i0, i1), every column.
+inline int64_t popcount64_swar(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  return static_cast<int64_t>((((x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full) * 0x0101010101010101ull) >> 56);
+}
+inline uint64_t load_row64(const uint32_t* p, int64_t words) {
+  return words == 2 ? (static_cast<uint64_t>(p[1]) << 32) | p[0] : p[0];
+}
+template <bool kPopcnt>
+__attribute__((always_inline)) inline void bitplane_short(int64_t m, int64_t n, int64_t words, int bits,
+                                                          const uint32_t* planes, const uint64_t* b64,
+                                                          const int32_t* ones, int64_t i0, int64_t i1, int32_t* c) {
+  uint64_t a[32];
+  for (int64_t i = i0; i < i1; i++) {
+    uint64_t bias = 0;
+    for (int p = 0; p < bits; p++) {
+      a[p] = load_row64(planes + (p * m + i) * words, words);
+      bias += static_cast<uint64_t>(static_cast<int64_t>(ones[p * m + i])) << p;
+    }
+    int32_t* __restrict row = c + i * n;
+    for (int64_t j = 0; j < n; j++) {
+      uint64_t s = 0;
+      for (int p = 0; p < bits; p++)
+        s += static_cast<uint64_t>(kPopcnt ? __builtin_popcountll(a[p] & b64[j]) : popcount64_swar(a[p] & b64[j])) << p;
+      row[j] = static_cast<int32_t>(static_cast<uint32_t>(2 * s - bias));
+    }
+  }
+}
+using ShortFn = void (*)(int64_t, int64_t, int64_t, int, const uint32_t*, const uint64_t*, const int32_t*, int64_t,
+                         int64_t, int32_t*);
+void bitplane_short_generic(int64_t m, int64_t n, int64_t words, int bits, const uint32_t* planes, const uint64_t* b64,
+                            const int32_t* ones, int64_t i0, int64_t i1, int32_t* c) {
+  bitplane_short<false>(m, n, words, bits, planes, b64, ones, i0, i1, c);
+}
+#if FQT_X86
+__attribute__((target("popcnt"))) void bitplane_short_popcnt(int64_t m, int64_t n, int64_t words, int bits,
+                                                             const uint32_t* planes, const uint64_t* b64,
+                                                             const int32_t* ones, int64_t i0, int64_t i1, int32_t* c) {
+  bitplane_short<true>(m, n, words, bits, planes, b64, ones, i0, i1, c);
+}
+#endif
+
 using PlaneTileFn = void (*)(int64_t, int64_t, int64_t, int, const uint8_t*, const uint8_t*, const int32_t*, int64_t,
                              int64_t, int64_t, int64_t, int32_t*);
 
@@ -170,13 +240,26 @@ void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t
   }
   std::vector<int32_t> ones(static_cast<size_t>(bits * m));
   int32_t* po = ones.data();
-  parallel_range(bits * m, std::max<int64_t>(1, 4096 / words), [=](int64_t lo, int64_t hi) {
-    for (int64_t row = lo; row < hi; row++) {
-      int64_t s = 0;
-      for (int64_t w = 0; w < words; w++) s += __builtin_popcount(planes[row * words + w]);
-      po[row] = static_cast<int32_t>(s);
-    }
+  int64_t (*count)(const uint32_t*, int64_t) = &popcount_words;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) count = &popcount_words_popcnt;
+#endif
+  parallel_range(bits * m, std::max<int64_t>(1, 8192 / words), [=](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; row++) po[row] = static_cast<int32_t>(count(planes + row * words, words));
   });
+  if (words <= 2 && bits <= 32) {
+    std::vector<uint64_t> b64(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; j++) b64[j] = load_row64(b + j * words, words);
+    ShortFn fn = &bitplane_short_generic;
+#if FQT_X86
+    if (active_tier() >= Tier::Avx2) fn = &bitplane_short_popcnt;
+#endif
+    const uint64_t* pb = b64.data();
+    parallel_range(m, std::max<int64_t>(1, 16384 / n), [=](int64_t lo, int64_t hi) {
+      fn(m, n, words, static_cast<int>(bits), planes, pb, po, lo, hi, c);
+    });
+    return;
+  }
   const PlaneTileFn tile = plane_tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(planes);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);

@@ -25,7 +25,7 @@ static void micro(const uint8_t* const* ar, const uint8_t* const* br, int64_t by
   }
   for (int r = 0; r < MR; r++) {
     for (int v = 0; v < NR; v++) {
-      int64_t s = VB::hsum(acc[r][v]);
+      int64_t s = nv > 0 ? VB::hsum(acc[r][v]) : 0;  // short rows (k < 256 on AVX2) are all tail
       int64_t t = nv * VB::W;
       for (; t + 8 <= bytes; t += 8) {
         uint64_t x, y;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -154,49 +155,79 @@ __attribute__((target("popcnt"))) int64_t popcount_words_popcnt(const uint32_t* 
 #endif
 
 // Short rows (k ≤ 64, e.g. the grad-input GEMM of a conv whose K is its 16…64 output channels): one
-// 64-bit word per plane row, so an output is `bits` AND-popcounts; the tiled micro-kernel would be all
-// call and tail overhead here. Rows [i0, i1), every column.
+// 64-bit word per row, so an output is one XOR-popcount (gemmB1) or `bits` AND-popcounts (gemmBitplane);
+// the tiled micro-kernel would be all call and tail overhead here. Rows [i0, i1), every column.
 inline int64_t popcount64_swar(uint64_t x) {
   x = x - ((x >> 1) & 0x5555555555555555ull);
   x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
   return static_cast<int64_t>((((x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full) * 0x0101010101010101ull) >> 56);
 }
 inline uint64_t load_row64(const uint32_t* p, int64_t words) {
-  return words == 2 ? (static_cast<uint64_t>(p[1]) << 32) | p[0] : p[0];
+  return words == 2 ? (static_cast<uint64_t>(p[1]) << 32) | p[0] : words == 1 ? p[0] : 0;
 }
+struct ShortArgs {
+  int64_t m, n, k, words;
+  int bits;                 // gemmB1: 0
+  const uint32_t* a;        // gemmB1: A rows; gemmBitplane: planes [bits, m, words]
+  const uint64_t* b64;      // B rows as 64-bit words
+  const int32_t* ones;      // gemmBitplane: popcount of every plane row
+  int32_t* c;
+};
 template <bool kPopcnt>
-__attribute__((always_inline)) inline void bitplane_short(int64_t m, int64_t n, int64_t words, int bits,
-                                                          const uint32_t* planes, const uint64_t* b64,
-                                                          const int32_t* ones, int64_t i0, int64_t i1, int32_t* c) {
+__attribute__((always_inline)) inline void short_rows(const ShortArgs& g, int64_t i0, int64_t i1) {
+  auto pop = [](uint64_t x) -> uint64_t { return kPopcnt ? __builtin_popcountll(x) : popcount64_swar(x); };
+  // Locals: the build uses -fno-strict-aliasing, so the stores to C would otherwise reload every field of g.
+  const int64_t m = g.m, n = g.n, k = g.k, words = g.words;
+  const int bits = g.bits;
+  const uint64_t* __restrict b64 = g.b64;
   uint64_t a[32];
   for (int64_t i = i0; i < i1; i++) {
+    int32_t* __restrict row = g.c + i * n;
+    if (bits == 0) {  // C = k − 2·popcount(a xor b)
+      const uint64_t ai = load_row64(g.a + i * words, words);
+      for (int64_t j = 0; j < n; j++) row[j] = static_cast<int32_t>(k - 2 * static_cast<int64_t>(pop(ai ^ b64[j])));
+      continue;
+    }
     uint64_t bias = 0;
     for (int p = 0; p < bits; p++) {
-      a[p] = load_row64(planes + (p * m + i) * words, words);
-      bias += static_cast<uint64_t>(static_cast<int64_t>(ones[p * m + i])) << p;
+      a[p] = load_row64(g.a + (p * m + i) * words, words);
+      bias += static_cast<uint64_t>(static_cast<int64_t>(g.ones[p * m + i])) << p;
     }
-    int32_t* __restrict row = c + i * n;
-    for (int64_t j = 0; j < n; j++) {
-      uint64_t s = 0;
-      for (int p = 0; p < bits; p++)
-        s += static_cast<uint64_t>(kPopcnt ? __builtin_popcountll(a[p] & b64[j]) : popcount64_swar(a[p] & b64[j])) << p;
-      row[j] = static_cast<int32_t>(static_cast<uint32_t>(2 * s - bias));
-    }
+    // The plane loop unrolled for the common widths (a runtime trip count of 4 costs as much as the popcounts).
+    auto columns = [&](auto width) {
+      const int nb = decltype(width)::value > 0 ? decltype(width)::value : bits;
+      for (int64_t j = 0; j < n; j++) {
+        const uint64_t bj = b64[j];
+        uint64_t s = 0;
+#pragma GCC unroll 8
+        for (int p = 0; p < nb; p++) s += pop(a[p] & bj) << p;
+        row[j] = static_cast<int32_t>(static_cast<uint32_t>(2 * s - bias));  // wraps like a JS Int32Array store
+      }
+    };
+    if (bits == 4) columns(std::integral_constant<int, 4>());
+    else if (bits == 2) columns(std::integral_constant<int, 2>());
+    else if (bits == 8) columns(std::integral_constant<int, 8>());
+    else if (bits == 1) columns(std::integral_constant<int, 1>());
+    else columns(std::integral_constant<int, 0>());
   }
 }
-using ShortFn = void (*)(int64_t, int64_t, int64_t, int, const uint32_t*, const uint64_t*, const int32_t*, int64_t,
-                         int64_t, int32_t*);
-void bitplane_short_generic(int64_t m, int64_t n, int64_t words, int bits, const uint32_t* planes, const uint64_t* b64,
-                            const int32_t* ones, int64_t i0, int64_t i1, int32_t* c) {
-  bitplane_short<false>(m, n, words, bits, planes, b64, ones, i0, i1, c);
-}
+void short_rows_generic(const ShortArgs& g, int64_t i0, int64_t i1) { short_rows<false>(g, i0, i1); }
 #if FQT_X86
-__attribute__((target("popcnt"))) void bitplane_short_popcnt(int64_t m, int64_t n, int64_t words, int bits,
-                                                             const uint32_t* planes, const uint64_t* b64,
-                                                             const int32_t* ones, int64_t i0, int64_t i1, int32_t* c) {
-  bitplane_short<true>(m, n, words, bits, planes, b64, ones, i0, i1, c);
+__attribute__((target("popcnt"))) void short_rows_popcnt(const ShortArgs& g, int64_t i0, int64_t i1) {
+  short_rows<true>(g, i0, i1);
 }
 #endif
+// Runs the short-row kernel over all rows on the pool (B converted to 64-bit words once).
+void run_short(ShortArgs g, const uint32_t* b) {
+  std::vector<uint64_t> b64(static_cast<size_t>(g.n));
+  for (int64_t j = 0; j < g.n; j++) b64[j] = load_row64(b + j * g.words, g.words);
+  g.b64 = b64.data();
+  void (*fn)(const ShortArgs&, int64_t, int64_t) = &short_rows_generic;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) fn = &short_rows_popcnt;
+#endif
+  parallel_range(g.m, std::max<int64_t>(1, 16384 / g.n), [&](int64_t lo, int64_t hi) { fn(g, lo, hi); });
+}
 
 using PlaneTileFn = void (*)(int64_t, int64_t, int64_t, int, const uint8_t*, const uint8_t*, const int32_t*, int64_t,
                              int64_t, int64_t, int64_t, int32_t*);
@@ -215,6 +246,7 @@ PlaneTileFn plane_tile_for(Tier t) {
 void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c) {
   if (m <= 0 || n <= 0) return;
   const int64_t bytes = (k + 31) / 32 * 4;
+  if (bytes <= 8) return run_short({m, n, k, bytes / 4, 0, a, nullptr, nullptr, c}, b);
   const TileFn tile = tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(a);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);
@@ -247,19 +279,7 @@ void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t
   parallel_range(bits * m, std::max<int64_t>(1, 8192 / words), [=](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; row++) po[row] = static_cast<int32_t>(count(planes + row * words, words));
   });
-  if (words <= 2 && bits <= 32) {
-    std::vector<uint64_t> b64(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; j++) b64[j] = load_row64(b + j * words, words);
-    ShortFn fn = &bitplane_short_generic;
-#if FQT_X86
-    if (active_tier() >= Tier::Avx2) fn = &bitplane_short_popcnt;
-#endif
-    const uint64_t* pb = b64.data();
-    parallel_range(m, std::max<int64_t>(1, 16384 / n), [=](int64_t lo, int64_t hi) {
-      fn(m, n, words, static_cast<int>(bits), planes, pb, po, lo, hi, c);
-    });
-    return;
-  }
+  if (words <= 2 && bits <= 32) return run_short({m, n, k, words, static_cast<int>(bits), planes, nullptr, po, c}, b);
   const PlaneTileFn tile = plane_tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(planes);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);

@@ -89,6 +89,16 @@ export function main(args: string[]): void {
         peakRatio: round(gp / peak.popcount), macsPerS: round((m * n * k) / sp / 1e9) });
     }
   }
+  // Short K (the grad-input GEMM of a conv: K = its 16…64 output channels), 4-bit codes × ±1, against sgemm.
+  for (const [m, n, k] of quick ? [] : [[100352, 144, 16], [25088, 288, 32], [6272, 576, 64]]) {
+    const words = (k + 31) >>> 5, bits = 4, mask = k < 32 ? 2 ** k - 1 : 0xffffffff;
+    const planes = randWords(r, bits * m * words).map((v) => (v & mask) >>> 0), b = randWords(r, n * words).map((v) => (v & mask) >>> 0);
+    const c = new Int32Array(m * n), af = randn(r, m * k), bf = randn(r, n * k), cf = new Float32Array(m * n);
+    const sp = medianSeconds(() => be.gemmBitplane(m, n, k, bits, planes, b, c), repeats);
+    const sf = medianSeconds(() => be.sgemm(m, n, k, af, bf, cf), repeats);
+    emit({ ...base, kernel: 'gemmBitplane short K', shape: [m, n, k], bits, ms: round(sp * 1e3), macsPerS: round((m * n * k) / sp / 1e9),
+      sgemmMs: round(sf * 1e3), vsSgemm: round(sf / sp) });
+  }
 
   quantBenches(be, r, base, repeats, quick);
 

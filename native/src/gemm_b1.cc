@@ -170,6 +170,7 @@ struct ShortArgs {
   int bits;                 // gemmB1: 0
   const uint32_t* a;        // gemmB1: A rows; gemmBitplane: planes [bits, m, words]
   const uint64_t* b64;      // B rows as 64-bit words
+  const uint32_t* b32;      // B itself (n words when words = 1)
   const int32_t* ones;      // gemmBitplane: popcount of every plane row
   int32_t* c;
 };
@@ -217,14 +218,62 @@ __attribute__((target("popcnt"))) void short_rows_popcnt(const ShortArgs& g, int
   short_rows<true>(g, i0, i1);
 }
 #endif
+#if FQT_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,popcnt")
+// gemmBitplane with k ≤ 32 and bits ≤ 5 on AVX2, 8 columns per vector: the byte popcounts (nibble table) of
+// a_p ∧ b_j are folded plane by plane into one byte accumulator, acc = 2·acc + cnt from the highest plane
+// down (≤ 8·(2^5 − 1) = 248 fits an unsigned byte), then summed per 32-bit lane: s = Σ_p 2^p·popcount.
+void short_rows_w1_avx2(const ShortArgs& g, int64_t i0, int64_t i1) {
+  const int64_t m = g.m, n = g.n;
+  const int bits = g.bits;
+  const uint32_t* __restrict b = g.b32;
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                       0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f), one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+  __m256i a[5];
+  uint32_t as[5];
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t bias = 0;
+    for (int p = 0; p < bits; p++) {
+      as[p] = g.a[p * m + i];
+      a[p] = _mm256_set1_epi32(static_cast<int>(as[p]));
+      bias += static_cast<int64_t>(g.ones[p * m + i]) << p;
+    }
+    const __m256i vbias = _mm256_set1_epi32(static_cast<int>(bias));
+    int32_t* __restrict row = g.c + i * n;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const __m256i bv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + j));
+      __m256i acc = _mm256_setzero_si256();
+      for (int p = bits - 1; p >= 0; p--) {
+        const __m256i x = _mm256_and_si256(a[p], bv);
+        const __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
+                                            _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
+        acc = _mm256_add_epi8(_mm256_add_epi8(acc, acc), cnt);
+      }
+      const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(acc, one8), one16);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + j), _mm256_sub_epi32(_mm256_slli_epi32(s, 1), vbias));
+    }
+    for (; j < n; j++) {
+      int64_t s = 0;
+      for (int p = 0; p < bits; p++) s += static_cast<int64_t>(_mm_popcnt_u32(as[p] & b[j])) << p;
+      row[j] = static_cast<int32_t>(static_cast<uint32_t>(2 * s - bias));
+    }
+  }
+}
+#pragma GCC pop_options
+#endif
+
 // Runs the short-row kernel over all rows on the pool (B converted to 64-bit words once).
 void run_short(ShortArgs g, const uint32_t* b) {
   std::vector<uint64_t> b64(static_cast<size_t>(g.n));
   for (int64_t j = 0; j < g.n; j++) b64[j] = load_row64(b + j * g.words, g.words);
   g.b64 = b64.data();
+  g.b32 = b;
   void (*fn)(const ShortArgs&, int64_t, int64_t) = &short_rows_generic;
 #if FQT_X86
-  if (active_tier() >= Tier::Avx2) fn = &short_rows_popcnt;
+  if (active_tier() >= Tier::Avx2) fn = g.words == 1 && g.bits >= 1 && g.bits <= 5 ? &short_rows_w1_avx2 : &short_rows_popcnt;
 #endif
   parallel_range(g.m, std::max<int64_t>(1, 16384 / g.n), [&](int64_t lo, int64_t hi) { fn(g, lo, hi); });
 }
@@ -246,7 +295,7 @@ PlaneTileFn plane_tile_for(Tier t) {
 void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c) {
   if (m <= 0 || n <= 0) return;
   const int64_t bytes = (k + 31) / 32 * 4;
-  if (bytes <= 8) return run_short({m, n, k, bytes / 4, 0, a, nullptr, nullptr, c}, b);
+  if (bytes <= 8) return run_short({m, n, k, bytes / 4, 0, a, nullptr, nullptr, nullptr, c}, b);
   const TileFn tile = tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(a);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);
@@ -279,7 +328,7 @@ void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t
   parallel_range(bits * m, std::max<int64_t>(1, 8192 / words), [=](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; row++) po[row] = static_cast<int32_t>(count(planes + row * words, words));
   });
-  if (words <= 2 && bits <= 32) return run_short({m, n, k, words, static_cast<int>(bits), planes, nullptr, po, c}, b);
+  if (words <= 2 && bits <= 32) return run_short({m, n, k, words, static_cast<int>(bits), planes, nullptr, nullptr, po, c}, b);
   const PlaneTileFn tile = plane_tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(planes);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);

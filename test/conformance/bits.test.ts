@@ -79,9 +79,10 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     addon.setIsa(tier);
     const r = rng(23);
     const shapes: [number, number, number][] = [[1, 1, 1], [1, 17, 33], [3, 1, 5], [5, 3, 64], [7, 13, 100], [33, 31, 97],
-      [0, 5, 7], [5, 0, 7], [4, 5, 0], [13, 40, 31], [70, 67, 129], [65, 9, 4096 + 17], [2, 3, 256]];
+      [0, 5, 7], [5, 0, 7], [4, 5, 0], [13, 40, 31], [70, 67, 129], [65, 9, 4096 + 17], [2, 3, 256],
+      [9, 29, 32], [4, 70, 16], [3, 19, 64], [2, 11, 40]]; // short rows (k ≤ 64): vector columns and their tail
     for (const [m, n, k] of shapes) {
-      for (const bits of [1, 2, 4, 8]) {
+      for (const bits of k <= 64 ? [1, 2, 3, 4, 5, 6, 8] : [1, 2, 4, 8]) {
         const q = randCodes(r, m * k, 2 ** bits);
         if (q.length > 0) q[0] = 2 ** bits - 1; // the top code
         const words = (k + 31) >>> 5;

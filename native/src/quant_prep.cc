@@ -63,18 +63,31 @@ void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_d
     });
     return;
   }
-  // out[c·rows + r]: 64 × 64 tiles, read along rows and written along columns.
+  // out[c·rows + r]: 64 × 64 tiles; each tile row is shifted into a local buffer (contiguous byte
+  // arithmetic), then the buffer is written out column by column.
   constexpr int64_t T = 64;
   const int64_t tr = (rows + T - 1) / T, tc = (cols + T - 1) / T;
   parallel_for(tr * tc, [=, &G](int64_t t, int) {
-    const int64_t r0 = (t / tc) * T, c0 = (t % tc) * T, r1 = std::min(rows, r0 + T), c1 = std::min(cols, c0 + T);
-    int64_t base[T], cg[T];
-    for (int64_t r = r0; r < r1; r++) base[r - r0] = G.base(r);
-    for (int64_t c = c0; c < c1; c++) cg[c - c0] = c / col_div;
-    for (int64_t c = c0; c < c1; c++) {
-      uint8_t* __restrict o = out + c * rows;
-      for (int64_t r = r0; r < r1; r++)
-        o[r] = static_cast<uint8_t>(codes[r * cols + c] - static_cast<uint8_t>(shift[base[r - r0] + cg[c - c0]]));
+    const int64_t r0 = (t / tc) * T, c0 = (t % tc) * T, h = std::min(rows, r0 + T) - r0, w = std::min(cols, c0 + T) - c0;
+    alignas(64) uint8_t buf[T * T];
+    uint8_t sh[T];
+    int64_t cg[T];
+    if (G.col_groups > 1)
+      for (int64_t j = 0; j < w; j++) cg[j] = (c0 + j) / col_div;
+    for (int64_t i = 0; i < h; i++) {
+      const int64_t b = G.base(r0 + i);
+      if (G.col_groups == 1) {
+        shift_seg(codes + (r0 + i) * cols + c0, w, static_cast<uint8_t>(shift[b]), buf + i * T);
+      } else {
+        for (int64_t j = 0; j < w; j++) sh[j] = static_cast<uint8_t>(shift[b + cg[j]]);
+        const uint8_t* __restrict src = codes + (r0 + i) * cols + c0;
+        uint8_t* __restrict dst = buf + i * T;
+        for (int64_t j = 0; j < w; j++) dst[j] = static_cast<uint8_t>(src[j] - sh[j]);
+      }
+    }
+    for (int64_t j = 0; j < w; j++) {
+      uint8_t* __restrict o = out + (c0 + j) * rows + r0;
+      for (int64_t i = 0; i < h; i++) o[i] = buf[i * T + j];
     }
   });
 }

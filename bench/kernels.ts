@@ -3,8 +3,12 @@
  * with the median time, GFLOP/s or GOP/s, and the ratio to this machine's peak measured in the same
  * run by the addon's peak loops (fp32 FMA, int8 dot, popcount; all threads of the pool).
  */
+import type { Backend } from '../src/backend/backend.js';
+import { setBackend, withFallback } from '../src/backend/index.js';
 import { nativeAddon, nativeLoadError, type IsaTier } from '../src/backend/native.js';
 import { refBackend } from '../src/backend/ref/index.js';
+import { affineParams } from '../src/quant/params.js';
+import { groupingOf, quantizeMatrix } from '../src/quant/qtensor.js';
 import { Rng } from '../src/tensor/random.js';
 import { emit, flag, medianSeconds, option, round } from './util.js';
 
@@ -76,7 +80,27 @@ export function main(args: string[]): void {
     const s = medianSeconds(() => be.gemmB1(m, n, k, a, b, c), repeats);
     const g = (2 * m * n * k) / s;
     emit({ ...base, kernel: 'gemmB1', shape: [m, n, k], ms: round(s * 1e3), gops: round(g / 1e9), peakRatio: round(g / peak.popcount) });
+    // Bit-plane GEMM: `bits` AND-popcount passes, 2 bit-ops per (plane, k) as the popcount peak counts them.
+    for (const bits of quick ? [4] : [1, 4, 8]) {
+      const planes = randWords(r, bits * m * words);
+      const sp = medianSeconds(() => be.gemmBitplane(m, n, k, bits, planes, b, c), repeats);
+      const gp = (2 * m * n * k * bits) / sp;
+      emit({ ...base, kernel: 'gemmBitplane', shape: [m, n, k], bits, ms: round(sp * 1e3), gops: round(gp / 1e9),
+        peakRatio: round(gp / peak.popcount), macsPerS: round((m * n * k) / sp / 1e9) });
+    }
   }
+  // Short K (the grad-input GEMM of a conv: K = its 16…64 output channels), 4-bit codes × ±1, against sgemm.
+  for (const [m, n, k] of quick ? [] : [[100352, 144, 16], [25088, 288, 32], [6272, 576, 64]]) {
+    const words = (k + 31) >>> 5, bits = 4, mask = k < 32 ? 2 ** k - 1 : 0xffffffff;
+    const planes = randWords(r, bits * m * words).map((v) => (v & mask) >>> 0), b = randWords(r, n * words).map((v) => (v & mask) >>> 0);
+    const c = new Int32Array(m * n), af = randn(r, m * k), bf = randn(r, n * k), cf = new Float32Array(m * n);
+    const sp = medianSeconds(() => be.gemmBitplane(m, n, k, bits, planes, b, c), repeats);
+    const sf = medianSeconds(() => be.sgemm(m, n, k, af, bf, cf), repeats);
+    emit({ ...base, kernel: 'gemmBitplane short K', shape: [m, n, k], bits, ms: round(sp * 1e3), macsPerS: round((m * n * k) / sp / 1e9),
+      sgemmMs: round(sf * 1e3), vsSgemm: round(sf / sp) });
+  }
+
+  quantBenches(be, r, base, repeats, quick);
 
   // Memory-bound kernels at ResNet-20 / 28×28 / batch 128 sizes: GB/s moved and speed-up over ref.
   const [bn, ch, hw] = [128, 16, 28];
@@ -96,5 +120,58 @@ export function main(args: string[]): void {
     const s = medianSeconds(() => f(be), repeats);
     const sr = medianSeconds(() => f(refBackend as typeof be), 1);
     emit({ ...base, kernel: name, shape: [bn, ch, hw, hw], ms: round(s * 1e3), gbPerS: round(bytes / s / 1e9), speedupVsRef: round(sr / s) });
+  }
+}
+
+/**
+ * Quantization kernels on a ResNet-20-sized gradient dY (128×16×28×28 as a [128·784, 16] layer-layout
+ * matrix): GB/s of the native kernels and their speed-up over ref, then the whole psq4 quantization
+ * (range → parameters → 4-bit SR codes) per sample (grad-input) and per (pixel, channel) (grad-weight),
+ * ref backend vs native backend: the before/after of moving these loops out of JavaScript.
+ */
+function quantBenches(be: Backend, r: Rng, base: Record<string, unknown>, repeats: number, quick: boolean): void {
+  const [bn, ch, hw] = [128, 16, 28 * 28];
+  const rows = bn * hw, cols = ch, n = rows * cols;
+  const x = randn(r, n);
+  const g = groupingOf('sample', rows, cols, hw);
+  const ng = g.rowGroups * g.colGroups;
+  const mins = new Float32Array(ng), maxs = new Float32Array(ng);
+  refBackend.quantRange(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, mins, maxs);
+  const p = affineParams('asymmetric', 4, mins, maxs);
+  const codes = new Uint8Array(n), back = new Float32Array(n), i8 = new Int8Array(n);
+  const args = [rows, cols, g.rowDiv, g.rowMod, g.colDiv] as const;
+  const bhqOrder = r.permutation(bn), bhqSizes = new Int32Array(bn / 8).fill(8), bhqScale = new Float32Array(bn).fill(1.5);
+  const kernels: [string, number, (b: Backend) => void][] = [
+    ['quantRange', 4 * n, (b) => b.quantRange(x, ...args, mins, maxs)],
+    ['quantizeAffine SR', 5 * n, (b) => b.quantizeAffine(x, ...args, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, 1, 1, 2, codes)],
+    ['quantizeAffine nearest', 5 * n, (b) => b.quantizeAffine(x, ...args, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, 0, 1, 2, codes)],
+    ['dequantizeAffine', 5 * n, (b) => b.dequantizeAffine(codes, ...args, p.offset, p.scale, p.zeroPoint, back)],
+    ['codesToI8 transposed', 2 * n, (b) => b.codesToI8(codes, ...args, p.zeroPoint, 1, i8)],
+    ['packPlanes 4-bit', n + n / 2, (b) => b.packPlanes(rows, cols, 4, codes, new Uint32Array(4 * rows))],
+    // BHQ on the same gradient as [samples, features] = [128, 12544], groups of 8 samples.
+    ['blockHouseholder', 8 * n, (b) => b.blockHouseholder(x, bn, ch * hw, bhqOrder, bhqSizes, bhqScale, 0, back)],
+  ];
+  for (const [name, bytes, f] of quick ? kernels.slice(1, 2) : kernels) {
+    const s = medianSeconds(() => f(be), repeats);
+    const sr = medianSeconds(() => f(refBackend), 1);
+    emit({ ...base, kernel: name, shape: [bn, ch, 28, 28], grouping: 'sample', ms: round(s * 1e3), gbPerS: round(bytes / s / 1e9),
+      speedupVsRef: round(sr / s) });
+  }
+  // The psq4 quantizer as the trainer calls it (quant/qtensor.ts quantizeMatrix), ref vs native backend.
+  const native = withFallback(be);
+  try {
+    for (const gran of ['sample', 'feature'] as const) {
+      const grouping = groupingOf(gran, rows, cols, hw);
+      let draw = 0;
+      const q = () => quantizeMatrix(x, rows, cols, { format: 'asymmetric', bits: 4, grouping, rounding: 'stochastic', draw: { seed: 3, stream: draw++ } });
+      setBackend(refBackend);
+      const sRef = medianSeconds(q, quick ? 1 : 3);
+      setBackend(native);
+      const sNat = medianSeconds(q, repeats);
+      emit({ ...base, kernel: 'psq4 quantize', shape: [bn, ch, 28, 28], grouping: gran, refMs: round(sRef * 1e3),
+        nativeMs: round(sNat * 1e3), speedup: round(sRef / sNat) });
+    }
+  } finally {
+    setBackend(native);
   }
 }

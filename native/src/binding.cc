@@ -179,6 +179,64 @@ KERNEL(DropoutMask) {
   return info.Env().Undefined();
 }
 
+// ---- bit packing, bit-plane GEMM and quantization kernels ----
+bool is_int8_array(const Napi::CallbackInfo& info, size_t i) {
+  napi_typedarray_type type = napi_uint8_array;
+  napi_get_typedarray_info(info.Env(), info[i], &type, nullptr, nullptr, nullptr, nullptr);
+  return type == napi_int8_array;
+}
+KERNEL(GemmBitplane) {
+  fqt::gemm_bitplane(I(info, 0), I(info, 1), I(info, 2), I(info, 3), data<uint32_t>(info, 4), data<uint32_t>(info, 5),
+                     data<int32_t>(info, 6));
+  return info.Env().Undefined();
+}
+KERNEL(PackSigns) {
+  fqt::pack_signs(I(info, 0), I(info, 1), data<float>(info, 2), data<uint32_t>(info, 3));
+  return info.Env().Undefined();
+}
+KERNEL(PackPlanes) {
+  fqt::pack_planes(I(info, 0), I(info, 1), I(info, 2), data<uint8_t>(info, 3), data<uint32_t>(info, 4));
+  return info.Env().Undefined();
+}
+KERNEL(QuantRange) {
+  size_t nmin = 0, nmax = 0;
+  float* mins = data<float>(info, 6, &nmin);
+  float* maxs = data<float>(info, 7, &nmax);
+  fqt::quant_range(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), mins,
+                   static_cast<int64_t>(nmin), maxs, static_cast<int64_t>(nmax));
+  return info.Env().Undefined();
+}
+KERNEL(QuantizeAffine) {
+  // seed and stream are uint32 in JS (ToUint32 semantics via the int64 value modulo 2^32)
+  fqt::quantize_affine(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5),
+                       data<float>(info, 6), data<float>(info, 7), data<int32_t>(info, 8), D(info, 9), D(info, 10),
+                       D(info, 11) != 0, static_cast<uint32_t>(I(info, 12)), static_cast<uint32_t>(I(info, 13)),
+                       data<uint8_t>(info, 14));
+  return info.Env().Undefined();
+}
+KERNEL(DequantizeAffine) {
+  fqt::dequantize_affine(data<uint8_t>(info, 0), is_int8_array(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4),
+                         I(info, 5), data<float>(info, 6), data<float>(info, 7), data<int32_t>(info, 8),
+                         data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(CodesToI8) {
+  fqt::codes_to_i8(data<uint8_t>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5),
+                   data<int32_t>(info, 6), D(info, 7) != 0, data<int8_t>(info, 8));
+  return info.Env().Undefined();
+}
+KERNEL(CodeBlockSums) {
+  fqt::code_block_sums(I(info, 0), I(info, 1), I(info, 2), data<int8_t>(info, 3), data<int32_t>(info, 4));
+  return info.Env().Undefined();
+}
+KERNEL(BlockHouseholder) {
+  size_t ngroups = 0;
+  const int32_t* sizes = data<int32_t>(info, 4, &ngroups);
+  fqt::block_householder(data<float>(info, 0), I(info, 1), I(info, 2), data<int32_t>(info, 3), sizes,
+                         static_cast<int64_t>(ngroups), data<float>(info, 5), D(info, 6) != 0, data<float>(info, 7));
+  return info.Env().Undefined();
+}
+
 struct Entry {
   const char* name;
   Napi::Value (*fn)(const Napi::CallbackInfo&);
@@ -191,6 +249,9 @@ const Entry kKernels[] = {
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},
     {"avgPoolBackward", AvgPoolBackward}, {"sgdUpdate", SgdUpdate}, {"adamUpdate", AdamUpdate},
     {"dropoutMask", DropoutMask},
+    {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
+    {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
+    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
 };
 
 std::string describe() {

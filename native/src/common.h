@@ -52,6 +52,25 @@ void conv2d_backward(const ConvGeom& g, const float* x, const float* weight, con
 void gemm_i8(int64_t m, int64_t n, int64_t k, int64_t kblock, const int8_t* a, const int8_t* b,
              const float* sa, const float* sb, float* c);
 void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c);
+void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t* planes, const uint32_t* b,
+                   int32_t* c);
+void pack_signs(int64_t rows, int64_t k, const float* x, uint32_t* out);
+void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out);
+
+// quantization kernels (src/backend/quant-kernels.ts); codes are the bytes of an Int8Array or Uint8Array
+void quant_range(const float* x, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
+                 float* mins, int64_t mins_len, float* maxs, int64_t maxs_len);
+void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
+                     const float* offset, const float* inv, const int32_t* zero_point, double qmin, double qmax,
+                     bool stochastic, uint32_t seed, uint32_t stream, uint8_t* codes);
+void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64_t cols, int64_t row_div,
+                       int64_t row_mod, int64_t col_div, const float* offset, const float* scale,
+                       const int32_t* zero_point, float* out);
+void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
+                 const int32_t* shift, bool transpose, int8_t* out);
+void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out);
+void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
+                       int64_t ngroups, const float* row_scale, bool inverse, float* out);
 
 void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides, const int32_t* shape,
                   int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);

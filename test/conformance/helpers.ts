@@ -62,7 +62,7 @@ export function randBits(r: Rng, rows: number, k: number): Uint32Array {
   return out;
 }
 
-type Numeric = Float32Array | Int32Array | Uint32Array | Int8Array;
+type Numeric = Float32Array | Int32Array | Uint32Array | Int8Array | Uint8Array;
 
 /** Bit-for-bit equality (NaN payloads and the sign of zero included). */
 export function assertBitExact(actual: Numeric, expected: Numeric, what: string): void {
@@ -71,7 +71,8 @@ export function assertBitExact(actual: Numeric, expected: Numeric, what: string)
   const e = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
   if (Buffer.compare(a, e) === 0) return;
   for (let i = 0; i < actual.length; i++) {
-    if (!Object.is(actual[i], expected[i])) assert.fail(`${what}: element ${i} is ${actual[i]}, reference ${expected[i]}`);
+    const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+    if (!Object.is(actual[i], expected[i])) assert.fail(`${what}: element ${i} is ${show(actual[i])}, reference ${show(expected[i])}`);
   }
 }
 

@@ -1,0 +1,193 @@
+// GEMM operand preparation from quantized codes and the block Householder transform; bit-exact twins
+// of src/backend/ref/quant.ts (codesToI8, codeBlockSums) and ref/quant-transform.ts (blockHouseholder,
+// the float32 arithmetic of src/quant/rounding.ts §3, METHODS §1.5).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+#include "quant_groups.h"
+#include "thread_pool.h"
+
+namespace fqt {
+namespace {
+
+constexpr int64_t kGrain = 1 << 15;
+
+// v = code − shift stored into an Int8Array keeps v mod 256, which depends only on the low byte of the
+// code: signed and unsigned codes are the same bytes here, and byte arithmetic mod 256 is exact.
+inline void shift_seg(const uint8_t* __restrict c, int64_t n, uint8_t sh, uint8_t* __restrict o) {
+  for (int64_t i = 0; i < n; i++) o[i] = static_cast<uint8_t>(c[i] - sh);
+}
+
+int64_t sum_i8_scalar(const int8_t* a, int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; i++) s += a[i];
+  return s;
+}
+
+#if FQT_X86
+#pragma GCC push_options
+#pragma GCC target("avx2")
+// Σ a = Σ (a + 128) − 128·n, the biased bytes summed by vpsadbw into 64-bit lanes.
+int64_t sum_i8_avx2(const int8_t* a, int64_t n) {
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80)), zero = _mm256_setzero_si256();
+  __m256i acc = zero;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), bias);
+    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, zero));
+  }
+  alignas(32) int64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] - 128 * i + sum_i8_scalar(a + i, n - i);
+}
+#pragma GCC pop_options
+#endif
+
+}  // namespace
+
+void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
+                 const int32_t* shift, bool transpose, int8_t* out_i8) {
+  const QuantGroups G(rows, cols, row_div, row_mod, col_div);
+  if (G.empty()) return;
+  uint8_t* out = reinterpret_cast<uint8_t*>(out_i8);
+  if (!transpose) {
+    const int64_t per = G.rows_per_task(kGrain);
+    parallel_for((rows + per - 1) / per, [=, &G](int64_t t, int) {
+      G.for_runs(t * per, std::min(rows, (t + 1) * per), [&](int64_t o, int64_t len, int64_t g) {
+        shift_seg(codes + o, len, static_cast<uint8_t>(shift[g]), out + o);
+      });
+    });
+    return;
+  }
+  // out[c·rows + r]: 64 × 64 tiles; each tile row is shifted into a local buffer (contiguous byte
+  // arithmetic), then the buffer is written out column by column.
+  constexpr int64_t T = 64;
+  const int64_t tr = (rows + T - 1) / T, tc = (cols + T - 1) / T;
+  parallel_for(tr * tc, [=, &G](int64_t t, int) {
+    const int64_t r0 = (t / tc) * T, c0 = (t % tc) * T, h = std::min(rows, r0 + T) - r0, w = std::min(cols, c0 + T) - c0;
+    alignas(64) uint8_t buf[T * T];
+    uint8_t sh[T];
+    int64_t cg[T];
+    if (G.col_groups > 1)
+      for (int64_t j = 0; j < w; j++) cg[j] = (c0 + j) / col_div;
+    for (int64_t i = 0; i < h; i++) {
+      const int64_t b = G.base(r0 + i);
+      if (G.col_groups == 1) {
+        shift_seg(codes + (r0 + i) * cols + c0, w, static_cast<uint8_t>(shift[b]), buf + i * T);
+      } else {
+        for (int64_t j = 0; j < w; j++) sh[j] = static_cast<uint8_t>(shift[b + cg[j]]);
+        const uint8_t* __restrict src = codes + (r0 + i) * cols + c0;
+        uint8_t* __restrict dst = buf + i * T;
+        for (int64_t j = 0; j < w; j++) dst[j] = static_cast<uint8_t>(src[j] - sh[j]);
+      }
+    }
+    for (int64_t j = 0; j < w; j++) {
+      uint8_t* __restrict o = out + (c0 + j) * rows + r0;
+      for (int64_t i = 0; i < h; i++) o[i] = buf[i * T + j];
+    }
+  });
+}
+
+void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out) {
+  if (m <= 0 || k <= 0 || kblock <= 0) return;
+  const int64_t nkb = (k + kblock - 1) / kblock;
+  int64_t (*sum)(const int8_t*, int64_t) = &sum_i8_scalar;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) sum = &sum_i8_avx2;
+#endif
+  parallel_range(m, std::max<int64_t>(1, kGrain / k), [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++)
+      for (int64_t kb = 0; kb < nkb; kb++) {
+        const int64_t p = kb * kblock;
+        out[i * nkb + kb] = static_cast<int32_t>(sum(a + i * k + p, std::min(k, p + kblock) - p));
+      }
+  });
+}
+
+namespace {
+
+// Groups [g0, g1) of the block Householder transform on columns [c0, c0 + w) (w ≤ kBhqCols): the float32
+// operations of rounding.ts §3 in the reference's order (plain float C++, no contraction). Always inlined
+// into a baseline and an AVX2 wrapper, so the same source is vectorized 4 and 8 lanes wide.
+constexpr int64_t kBhqCols = 256;
+template <int Tier>
+__attribute__((always_inline)) inline void bhq_chunk(const float* x, int64_t d, const int32_t* order, const int64_t* st,
+                                                     int64_t g0, int64_t g1, const float* row_scale, bool inverse,
+                                                     int64_t c0, int64_t w, float* out) {
+  float dot[kBhqCols];
+  for (int64_t gi = g0; gi < g1; gi++) {
+    const int64_t s0 = st[gi], size = st[gi + 1] - s0;
+    for (int64_t j = 0; j < size; j++) {
+      const int64_t r = static_cast<int64_t>(order[s0 + j]) * d + c0;
+      const float s = row_scale[order[s0 + j]];
+      const float* __restrict src = x + r;
+      float* __restrict dst = out + r;
+      if (inverse) std::copy(src, src + w, dst);
+      else
+        for (int64_t c = 0; c < w; c++) dst[c] = s * src[c];
+    }
+    if (size > 1) {
+      const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(size)));
+      const float wl = a - 1.0f, coef = 1.0f / (1.0f - a);
+      float* __restrict lead = out + static_cast<int64_t>(order[s0]) * d + c0;
+      for (int64_t c = 0; c < w; c++) dot[c] = wl * lead[c];
+      for (int64_t j = 1; j < size; j++) {
+        const float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+        for (int64_t c = 0; c < w; c++) dot[c] = dot[c] + a * y[c];
+      }
+      for (int64_t c = 0; c < w; c++) dot[c] = dot[c] * coef;
+      for (int64_t c = 0; c < w; c++) lead[c] = lead[c] - wl * dot[c];
+      for (int64_t j = 1; j < size; j++) {
+        float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+        for (int64_t c = 0; c < w; c++) y[c] = y[c] - a * dot[c];
+      }
+    }
+    if (inverse) {
+      for (int64_t j = 0; j < size; j++) {
+        float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
+        const float s = row_scale[order[s0 + j]];
+        for (int64_t c = 0; c < w; c++) y[c] = y[c] / s;
+      }
+    }
+  }
+}
+using BhqFn = void (*)(const float*, int64_t, const int32_t*, const int64_t*, int64_t, int64_t, const float*, bool,
+                       int64_t, int64_t, float*);
+void bhq_scalar(const float* x, int64_t d, const int32_t* order, const int64_t* st, int64_t g0, int64_t g1,
+                const float* rs, bool inverse, int64_t c0, int64_t w, float* out) {
+  bhq_chunk<0>(x, d, order, st, g0, g1, rs, inverse, c0, w, out);
+}
+#if FQT_X86
+__attribute__((target("avx2"))) void bhq_avx2(const float* x, int64_t d, const int32_t* order, const int64_t* st,
+                                              int64_t g0, int64_t g1, const float* rs, bool inverse, int64_t c0,
+                                              int64_t w, float* out) {
+  bhq_chunk<1>(x, d, order, st, g0, g1, rs, inverse, c0, w, out);
+}
+#endif
+
+}  // namespace
+
+// Columns are independent, so tasks are (chunk of groups) × (chunk of columns).
+void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
+                       int64_t ngroups, const float* row_scale, bool inverse, float* out) {
+  if (n <= 0 || d <= 0 || ngroups <= 0) return;
+  std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
+  for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
+  constexpr int64_t GC = 64;  // groups per task
+  const int64_t tc = (d + kBhqCols - 1) / kBhqCols, tg = (ngroups + GC - 1) / GC;
+  const int64_t* st = start.data();
+  BhqFn fn = &bhq_scalar;
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) fn = &bhq_avx2;
+#endif
+  parallel_for(tg * tc, [=](int64_t t, int) {
+    const int64_t c0 = (t % tc) * kBhqCols, g0 = (t / tc) * GC;
+    fn(x, d, order, st, g0, std::min(ngroups, g0 + GC), row_scale, inverse, c0, std::min(d, c0 + kBhqCols) - c0, out);
+  });
+}
+
+}  // namespace fqt

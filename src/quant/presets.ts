@@ -5,6 +5,8 @@
  *   ptqB  (B = 8, 6, 5, 4)   + PTQ: per-tensor zero-aligned SR on both dY draws
  *   psqB                     + PSQ: per-sample SR for grad-input, per-(column, pixel) SR for grad-weight (§1.3)
  *   bhqB                     + BHQ for grad-input, per-(column, pixel) SR for grad-weight
+ *   ptq4-bnr, psq4-bnr,      + BN rectification, ratio form, λ = 1e-3 (METHODS §4.2: OUR RECONSTRUCTION, not the
+ *   bhq4-bnr                 paper's published formula; labels end in '-bnr-recon')
  *   statquant-compat[-P]     preset P (default ptq8: the released code's default flags) with the first and
  *                            last layers quantized too, as in StatQuant's code (METHODS §11.1)
  * All presets keep the first and last GemmLayer in fp32 unless stated.
@@ -13,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { FqtError } from '../tensor/errors.js';
 import type { QuantSpec, UniformSpec } from './spec.js';
 import { parseRecipe, type Recipe } from './recipe.js';
+import { BN_RECTIFY_NAME } from './bn-rectify-spec.js';
 import { expectObject, expectString, fail, show } from './validate.js';
 
 export const PRESET_BITS = [8, 6, 5, 4] as const;
@@ -41,6 +44,13 @@ function buildPresets(): Map<string, Recipe> {
     m.set(`ptq${b}`, fqt(`ptq${b}`, `8-bit forward; ${b}-bit per-tensor zero-aligned SR gradients (PTQ)`, ptq(b), ptq(b)));
     m.set(`psq${b}`, fqt(`psq${b}`, `8-bit forward; ${b}-bit per-sample SR (grad-input) and per-column SR (grad-weight) gradients (PSQ)`, perSample(b), perFeature(b)));
     m.set(`bhq${b}`, fqt(`bhq${b}`, `8-bit forward; ${b}-bit block Householder (grad-input) and per-column SR (grad-weight) gradients (BHQ)`, bhq(b), perFeature(b)));
+  }
+  for (const name of ['ptq4', 'psq4', 'bhq4']) {
+    const base = m.get(name)!;
+    m.set(`${name}-bnr`, parseRecipe({
+      ...clone(base), label: `${name}-bnr-recon`, description: `${base.description}; + ${BN_RECTIFY_NAME}, ratio form, λ = 1e-3`,
+      addons: { bnRectify: { form: 'ratio', lambda: 1e-3 } },
+    }, { path: `preset '${name}-bnr'` }));
   }
   return m;
 }

@@ -13,6 +13,7 @@
 import type { QuantSpec } from './spec.js';
 import { parseQuantSpec, specCode } from './quantizers/index.js';
 import { checkKeys, expectObject, expectOneOf, expectString, fail, isPlainObject, show } from './validate.js';
+import { type BnRectifySpec, parseBnRectify } from './bn-rectify-spec.js';
 
 export const RECIPE_VERSION = 1;
 
@@ -39,8 +40,13 @@ export interface LayerOverride extends SlotPatch {
   fp32?: boolean;
 }
 
-/** Training add-ons; none exist yet. Later issues add e.g. `smp` (LUQ §2.4) and `bnRectify` (§4.2). */
-export type RecipeAddons = Record<string, never>;
+/**
+ * Training add-ons. `bnRectify`: the reconstructed BN-rectification penalty (METHODS §4.2, see
+ * bn-rectify-spec.ts; `null` in a recipe that `extends` another removes it). Later issues add e.g. `smp`.
+ */
+export interface RecipeAddons {
+  bnRectify?: BnRectifySpec;
+}
 
 export interface Recipe extends RecipeSlots {
   version: typeof RECIPE_VERSION;
@@ -54,7 +60,7 @@ export interface Recipe extends RecipeSlots {
 export const DEFAULT_OVERRIDES: readonly LayerOverride[] = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }];
 
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}$/;
-const ADDON_KEYS: readonly string[] = [];
+const ADDON_KEYS: readonly string[] = ['bnRectify'];
 const TOP_KEYS = ['version', 'label', 'description', 'extends', 'forward', 'gradInput', 'gradWeight', 'backwardDraws', 'overrides', 'addons'];
 
 function roleOf(operand: string): 'x' | 'w' | 'dy' {
@@ -126,7 +132,13 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     if (!Array.isArray(o.overrides)) fail(`${path}.overrides`, `must be an array, got ${show(o.overrides)}`);
     overrides = o.overrides.map((v, i) => parseOverride(v, `${path}.overrides[${i}]`));
   }
-  if (o.addons !== undefined) checkKeys(expectObject(o.addons, `${path}.addons`), ADDON_KEYS, `${path}.addons`);
+  const addons: RecipeAddons = base ? JSON.parse(JSON.stringify(base.addons ?? {})) as RecipeAddons : {};
+  if (o.addons !== undefined) {
+    const a = expectObject(o.addons, `${path}.addons`);
+    checkKeys(a, ADDON_KEYS, `${path}.addons`);
+    if (a.bnRectify === null) delete addons.bnRectify;
+    else if (a.bnRectify !== undefined) addons.bnRectify = parseBnRectify(a.bnRectify, `${path}.addons.bnRectify`);
+  }
   const recipe: Recipe = {
     version: RECIPE_VERSION,
     label: '',
@@ -135,7 +147,7 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     gradWeight: slots.gradWeight as Recipe['gradWeight'],
     backwardDraws,
     overrides,
-    addons: {},
+    addons,
   };
   if (o.description !== undefined) recipe.description = expectString(o.description, `${path}.description`);
   else if (base?.description !== undefined && o.label === undefined) recipe.description = base.description;
@@ -143,19 +155,23 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     fail(`${path}.backwardDraws`, "'shared' uses one draw of Q(dY) for both backward GEMMs, so gradInput.dy and gradWeight.dy must be the same quantizer");
   }
   recipe.label = o.label !== undefined ? expectString(o.label, `${path}.label`, LABEL_RE, 'a short label (letters, digits, _ . + -, at most 48 characters)')
-    : base ? `${base.label}+` : deriveLabel(recipe);
+    : base ? `${base.label}+` : deriveLabel(recipe, addons);
   return recipe;
 }
 
-/** A compact label for a recipe that has none, e.g. 'x-a8T_w-z8T_gi-bhq4_gw-a4F' (Quantizer.code). */
-export function deriveLabel(r: RecipeSlots): string {
+/**
+ * A compact label for a recipe that has none, e.g. 'x-a8T_w-z8T_gi-bhq4_gw-a4F' (Quantizer.code); the
+ * reconstructed BN rectification adds '_bnr-recon' (METHODS §4.2: the label says it is reconstructed).
+ */
+export function deriveLabel(r: RecipeSlots, addons: RecipeAddons = {}): string {
+  const suffix = addons.bnRectify ? '_bnr-recon' : '';
   const all = [r.forward.x, r.forward.w, r.gradInput.dy, r.gradWeight.dy].every((s) => s === 'fp32');
-  if (all && [r.gradInput.w, r.gradWeight.x].every((s) => s === 'fp32' || s === 'forward')) return 'fp32';
+  if (all && [r.gradInput.w, r.gradWeight.x].every((s) => s === 'fp32' || s === 'forward')) return `fp32${suffix}`;
   const code = (s: BackwardSlot): string => (s === 'fp32' ? 'f' : s === 'forward' ? 'fwd' : specCode(s));
   let label = `x-${code(r.forward.x)}_w-${code(r.forward.w)}_gi-${code(r.gradInput.dy)}_gw-${code(r.gradWeight.dy)}`;
   if (r.gradInput.w !== 'forward') label += `_giw-${code(r.gradInput.w)}`;
   if (r.gradWeight.x !== 'forward') label += `_gwx-${code(r.gradWeight.x)}`;
-  return label.slice(0, 48);
+  return label.slice(0, 48 - suffix.length) + suffix;
 }
 
 /** Same forward, exact (fp32, STE) backward: the QAT gradient that the FQT gradient estimates (METHODS §0.5). */

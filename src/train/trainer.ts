@@ -159,6 +159,7 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
     saveCheckpoint(ckptDir, { model: model.stateDict(), optimizer: optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
   };
 
+  if (rectifier && rectifier.layerCount === 0) log(`fqt: warning: ${config.model} has no BatchNorm layers; the BN rectification penalty is always 0`);
   if (bnMonitor && bnMonitor.layerCount === 0) log('fqt: --bn-diagnostics: the model has no BatchNorm layers; nothing to report');
   model.train();
   let lastSave = performance.now();

@@ -12,6 +12,8 @@
  * no random numbers from the training streams, so a run with diagnostics follows the same trajectory as one
  * without (the built-in models have no dropout; a model with dropout would see different masks in the two passes).
  * Recipes without gradient quantization (fp32, QAT) get γ/σ and growth checks but no NSR.
+ * Limitation: the sampled records of an epoch live in memory, so after `--resume` inside an epoch that epoch's
+ * bn_* metrics cover only the steps run since the resume (the training itself resumes exactly).
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';

@@ -177,7 +177,8 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       const { logits, task, total, penalty } = forwardLoss(batch.x, batch.labels);
       const lossValue = task.item();
       if (!Number.isFinite(lossValue) || !Number.isFinite(total.item())) {
-        throw new FqtError(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} ` +
+        const withPenalty = penalty !== null ? ` (BN rectification penalty ${penalty})` : '';
+        throw new FqtError(`training diverged: loss is ${lossValue}${withPenalty} at epoch ${epoch + 1}, batch ${b + 1} ` +
           `(lr ${lr.toPrecision(3)})${ckptDir ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
       }
       optimizer.step(grad(total));

@@ -26,6 +26,8 @@ export const TRAIN_FLAGS = {
   'label-smoothing': { type: 'number', help: 'label smoothing ε', default: d.labelSmoothing, min: 0 },
   augment: { type: 'bool', help: 'random crop (and flip on CIFAR)', default: d.augment },
   recipe: { type: 'string', help: `quantization recipe: a preset (${presetNames().join(', ')}) or a JSON file`, default: 'fp32' },
+  'bn-diagnostics': { type: 'bool', help: 'BatchNorm diagnostics: γ/σ, noise-to-signal before/after each BN, explosion warnings (epoch line, metrics, bn-diagnostics.jsonl)', default: false },
+  'bn-diagnostics-every': { type: 'int', help: 'with --bn-diagnostics: sample one step in N (each costs one extra forward+backward)', default: 50, min: 1 },
   seed: { type: 'int', help: 'random seed (init, shuffling, dropout, stochastic rounding)', default: d.seed, min: 0 },
   'train-limit': { type: 'int', help: 'use only the first N training samples (0 = all)', default: 0, min: 0 },
   'test-limit': { type: 'int', help: 'use only the first N test samples (0 = all)', default: 0, min: 0 },
@@ -45,6 +47,7 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
   };
   if (f.data) config.dataDir = f.data;
   if (f.recipe && f.recipe !== 'fp32') config.recipe = f.recipe;
+  if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every']!;
   return config;
 }
 

@@ -2,6 +2,7 @@
  * `fqt variance`: the statistical framework's measurement (METHODS §1.7) per layer and recipe —
  * bias of the FQT gradient against the QAT gradient (falls like 1/√draws for unbiased quantizers),
  * quantization variance, and minibatch sampling variance. Table on stdout, JSON and HTML in --out.
+ * Models with BatchNorm also get the BN noise-amplification diagnostics (METHODS §4.1; cli/variance-bn.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,9 @@ import { resolveRecipe } from '../quant/index.js';
 import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
 import { renderReport, type ReportSection } from '../report/html.js';
+import { measureBnNoise, type BnNoiseReport } from '../stats/bn-noise.js';
+import { bnLayers } from '../stats/bn-probe.js';
+import { bnHtmlSections, bnWarningLines, formatBnTable } from './variance-bn.js';
 
 const VARIANCE_FLAGS = {
   model: { type: 'string', help: 'model', default: 'resnet20', choices: modelNames() },
@@ -27,6 +31,7 @@ const VARIANCE_FLAGS = {
   'batch-size': { type: 'int', help: 'minibatch size', default: 128, min: 2 },
   draws: { type: 'int', help: 'FQT backward passes on the fixed batch', default: 32, min: 2 },
   seed: { type: 'int', help: 'seed of batches and stochastic rounding', default: 1, min: 0 },
+  'bn-diagnostics': { type: 'bool', help: 'BatchNorm noise amplification per BN layer (γ/σ, noise-to-signal before/after, explosion warnings; models with BN)', default: true },
   out: { type: 'string', help: 'output directory (variance.json, variance.html)', default: 'runs/variance' },
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
@@ -55,11 +60,15 @@ export function varianceCommand(argv: string[]): number {
     process.stderr.write(`fqt variance: ${recipe.label}: ${f.draws} draws on ${f.batches} batches of ${f['batch-size']}…\n`);
     reports.push(measureVariance({ model, recipe, batches, draws: f.draws!, seed: f.seed! }));
   }
+  const bn: BnNoiseReport[] = f['bn-diagnostics'] && bnLayers(model).length > 0
+    ? recipes.map((recipe) => measureBnNoise({ model, recipe, batch: batches[0], draws: f.draws!, seed: f.seed! })) : [];
   process.stdout.write(formatTable(reports));
+  if (bn.length) process.stdout.write(`\n${formatBnTable(bn)}`);
+  for (const w of bnWarningLines(bn)) process.stderr.write(`fqt variance: warning: ${w}\n`);
   mkdirSync(f.out!, { recursive: true });
   const meta = { model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ?? null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed };
-  writeFileSync(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports }, null, 2));
-  writeFileSync(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta));
+  writeFileSync(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports, bn }, null, 2));
+  writeFileSync(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta, bnHtmlSections(bn)));
   process.stdout.write(`wrote ${path.join(f.out!, 'variance.json')} and variance.html\n`);
   return 0;
 }
@@ -78,7 +87,7 @@ function formatTable(reports: VarianceReport[]): string {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 
-function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>): string {
+function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>, extra: ReportSection[]): string {
   const layers = reports[0]?.rows.map((r) => r.layer) ?? [];
   const sections: ReportSection[] = [{
     heading: 'Quantization vs sampling variance per layer',
@@ -116,5 +125,6 @@ function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>):
       },
     });
   }
+  sections.push(...extra);
   return renderReport({ title: `fqt variance — ${String(meta.model)} on ${String(meta.dataset)}`, subtitle: JSON.stringify(meta), sections });
 }

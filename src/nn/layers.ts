@@ -69,6 +69,13 @@ export class Conv2d extends GemmLayer {
   }
 }
 
+/**
+ * Observer of a training-mode BatchNorm forward: the input x, the batch statistics BN computed from it and the
+ * output y. A tap may return a replacement output (an identity op that records the gradient reaching y).
+ * Used by the BN rectification loss (train/bn-rectify.ts) and the BN noise probe (stats/bn-probe.ts).
+ */
+export type BatchNormTap = (x: Tensor, stats: BatchStats, y: Tensor, bn: BatchNorm) => Tensor | void;
+
 /** BatchNorm over [n, c] (1d) or [n, c, h, w] (2d). Keeps the last batch statistics for diagnostics. */
 export class BatchNorm extends Module {
   readonly weight: Tensor;
@@ -76,6 +83,8 @@ export class BatchNorm extends Module {
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
   lastStats: BatchStats | null = null;
+  /** Called in order after every training-mode forward (see BatchNormTap). */
+  readonly taps: BatchNormTap[] = [];
 
   constructor(readonly channels: number, readonly opts: { momentum?: number; eps?: number } = {}) {
     super();
@@ -91,7 +100,10 @@ export class BatchNorm extends Module {
 
   forward(x: Tensor): Tensor {
     const state = { runningMean: this.runningMean.data, runningVar: this.runningVar.data, momentum: this.opts.momentum ?? 0.1, eps: this.eps };
-    return batchNorm(x, this.weight, this.bias, state, this.training, (s) => { this.lastStats = s; });
+    let stats = null as BatchStats | null;
+    let y = batchNorm(x, this.weight, this.bias, state, this.training, (s) => { this.lastStats = stats = s; });
+    if (stats) for (const tap of this.taps) y = tap(x, stats, y, this) ?? y;
+    return y;
   }
 }
 

@@ -7,6 +7,7 @@ export * from './transforms.js';
 export type { QuantContext, QuantizedOperand, Quantizer } from './quantize.js';
 export { QUANTIZERS, parseQuantSpec, quantizeWith, specCode, specCodeBits, specGrouping, specIsStochastic, specLabel, specMixesRows } from './quantizers/index.js';
 export * from './recipe.js';
+export * from './addons/bn-rectify.js';
 export * from './presets.js';
 export * from './gemm-plan.js';
 export { materialize, runGemm, type GemmOperand } from './gemm-exec.js';

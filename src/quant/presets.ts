@@ -11,6 +11,8 @@
  *   luq4-smp2                + SMP with 2 samples (backward GEMMs run twice, outputs averaged; §2.4)
  *   luq4-smp2-fnt            + FNT: the last epoch in full precision at 0.1× the peak lr (§2.5; the paper's
  *                            FNT lr and length for small models are not known: our default, documented)
+ *   ptq4-bnr, psq4-bnr,      + BN rectification, ratio form, λ = 1e-3 (METHODS §4.2: OUR RECONSTRUCTION, not the
+ *   bhq4-bnr                 paper's published formula; labels end in '-bnr-recon')
  *   statquant-compat[-P]     preset P (default ptq8: the released code's default flags) with the first and
  *                            last layers quantized too, as in StatQuant's code (METHODS §11.1)
  * All presets keep the first and last GemmLayer in fp32 unless stated.
@@ -19,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { FqtError } from '../tensor/errors.js';
 import type { LuqSpec, QuantSpec, SawbSpec, UniformSpec } from './spec.js';
 import { parseRecipe, type Recipe } from './recipe.js';
+import { BN_RECTIFY_NAME } from './addons/bn-rectify.js';
 import { expectObject, expectString, fail, show } from './validate.js';
 
 export const PRESET_BITS = [8, 6, 5, 4] as const;
@@ -68,6 +71,13 @@ function buildPresets(): Map<string, Recipe> {
   m.set('luq4-smp2', luq('luq4-smp2', `${luqText}; SMP 2 samples`, { smp: { samples: 2 } }));
   m.set('luq4-smp2-fnt', luq('luq4-smp2-fnt', `${luqText}; SMP 2 samples; last epoch fp32 at 0.1× lr (FNT)`,
     { smp: { samples: 2 }, fnt: { lastEpochs: 1, lrScale: 0.1 } }));
+  for (const name of ['ptq4', 'psq4', 'bhq4']) {
+    const base = m.get(name)!;
+    m.set(`${name}-bnr`, parseRecipe({
+      ...clone(base), label: `${name}-bnr-recon`, description: `${base.description}; + ${BN_RECTIFY_NAME}, ratio form, λ = 1e-3`,
+      addons: { bnRectify: { form: 'ratio', lambda: 1e-3 } },
+    }, { path: `preset '${name}-bnr'` }));
+  }
   return m;
 }
 

@@ -153,7 +153,10 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
   return recipe;
 }
 
-/** A compact label for a recipe that has none, e.g. 'x-a8T_w-z8T_gi-bhq4_gw-a4F' (Quantizer.code). */
+/**
+ * A compact label for a recipe that has none, e.g. 'x-a8T_w-z8T_gi-bhq4_gw-a4F' (Quantizer.code); add-ons append
+ * their suffix (addonsLabel), e.g. '_bnr-recon' for the reconstructed BN rectification (METHODS §4.2).
+ */
 export function deriveLabel(r: RecipeSlots): string {
   const all = [r.forward.x, r.forward.w, r.gradInput.dy, r.gradWeight.dy].every((s) => s === 'fp32');
   if (all && [r.gradInput.w, r.gradWeight.x].every((s) => s === 'fp32' || s === 'forward')) return 'fp32';

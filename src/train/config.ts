@@ -25,6 +25,8 @@ export interface TrainConfig {
   testLimit: number;
   /** Quantization recipe label or file (fp32 when absent). */
   recipe?: string;
+  /** BatchNorm diagnostics every N steps (train/bn-diagnostics.ts); 0 or absent = off. */
+  bnDiagnostics?: number;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -57,6 +59,7 @@ export function validateConfig(c: TrainConfig): void {
   check(['constant', 'cosine', 'step'].includes(c.schedule), `schedule must be constant, cosine or step, got '${c.schedule}'`);
   check(c.warmupEpochs >= 0 && c.warmupEpochs < c.epochs, `warm-up epochs must be in [0, epochs), got ${c.warmupEpochs}`);
   check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, `label smoothing must be in [0, 1), got ${c.labelSmoothing}`);
+  check(c.bnDiagnostics === undefined || (Number.isInteger(c.bnDiagnostics) && c.bnDiagnostics >= 0), `bnDiagnostics (--bn-diagnostics-every) must be an integer ≥ 0, got ${c.bnDiagnostics}`);
   check(Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32, `seed must be an integer in [0, 2^32), got ${c.seed}`);
 }
 

@@ -5,7 +5,7 @@
  * the same numbers as an uninterrupted run (the loader order, the lr schedule and every random stream
  * depend only on (seed, position), and all state is in the checkpoint).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { grad } from '../autograd/graph.js';
 import { backend } from '../backend/index.js';
@@ -25,6 +25,10 @@ import { countCorrect, evaluate } from './evaluate.js';
 import { applyRecipe, resolveRecipe } from '../quant/index.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
 import { enterPhase, type Phase, phaseAt, planPhases } from './phase.js';
+import { add } from '../ops/elementwise.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { BnRectifier, describeBnRectify, quantizesGradients } from './bn-rectify.js';
+import { BnMonitor } from './bn-diagnostics.js';
 
 export interface TrainOptions {
   /** Output directory (metrics.jsonl, checkpoints/, run.json). No files are written without it. */
@@ -60,7 +64,7 @@ interface RunState {
   recipe: string;
   history: EpochMetrics[];
   /** Sums of the epoch in progress (for an exact resume inside an epoch). */
-  partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number };
+  partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number; bnrSum?: number };
 }
 
 function makeSchedule(c: TrainConfig): Schedule {
@@ -101,6 +105,19 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
   const recipeLabel = recipe ? recipe.label : 'fp32';
   const phases = planPhases(recipe, config, log);
   let phase: Phase = 'quant';
+  // BN rectification (METHODS §4.2, reconstructed): added to the task loss only while gradients are quantized.
+  const bnr = recipe?.addons.bnRectify ?? null;
+  const rectifier = bnr && quantizesGradients(resolved) ? new BnRectifier(model, bnr) : null;
+  const bnMonitor = config.bnDiagnostics ? new BnMonitor(model, recipe, resolved, config.bnDiagnostics) : null;
+  const forwardLoss = (x: Tensor, labels: Int32Array): { logits: Tensor; task: Tensor; total: Tensor; penalty: number | null } => {
+    // The FNT phase trains in full precision: no gradient quantization, so no rectification either.
+    const active = rectifier !== null && phase === 'quant' ? rectifier : null;
+    active?.clear();
+    const logits = model.forward(x);
+    const task = crossEntropy(logits, labels, config.labelSmoothing);
+    const r = active?.take() ?? null;
+    return { logits, task, total: r ? add(task, r.loss) : task, penalty: r ? r.penalty : null };
+  };
   const optimizer = buildOptimizer(config, model);
   const schedule = makeSchedule(config);
   const steps = trainLoader.batchesPerEpoch;
@@ -138,7 +155,7 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
     }, null, 2));
   }
   log(`fqt: ${config.model} on ${config.dataset} (${trainSet.n} train / ${testSet.n} test), ${model.parameterCount()} parameters, ` +
-    `recipe ${recipeLabel}, ${config.optimizer} lr ${config.lr} ${schedule.label}, batch ${config.batchSize}, ${config.epochs} epochs, seed ${config.seed}, backend ${backend().name}`);
+    `recipe ${recipeLabel}${bnr ? ` + ${describeBnRectify(bnr)}${rectifier ? '' : ' — inactive: the recipe quantizes no gradient'}` : ''}, ${config.optimizer} lr ${config.lr} ${schedule.label}, batch ${config.batchSize}, ${config.epochs} epochs, seed ${config.seed}, backend ${backend().name}`);
 
   const save = (): void => {
     if (!ckptDir) return;
@@ -147,6 +164,8 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
     saveCheckpoint(ckptDir, { model: model.stateDict(), optimizer: optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
   };
 
+  if (rectifier && rectifier.layerCount === 0) log(`fqt: warning: ${config.model} has no BatchNorm layers; the BN rectification penalty is always 0`);
+  if (bnMonitor && bnMonitor.layerCount === 0) log('fqt: --bn-diagnostics: the model has no BatchNorm layers; nothing to report');
   model.train();
   let lastSave = performance.now();
   for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
@@ -162,14 +181,21 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       const batch = trainLoader.batch(epoch, b);
       lr = phase === 'fnt' ? phases!.fntLr : schedule.lrAt(epoch * steps + b, steps);
       optimizer.setLr(lr);
-      const logits = model.forward(batch.x);
-      const loss = crossEntropy(logits, batch.labels, config.labelSmoothing);
-      const lossValue = loss.item();
-      if (!Number.isFinite(lossValue)) {
-        throw new FqtError(`training diverged: loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} ` +
+      const sampled = bnMonitor?.due(epoch * steps + b) ?? false;
+      if (sampled) bnMonitor!.begin(() => forwardLoss(batch.x, batch.labels).total);
+      const { logits, task, total, penalty } = forwardLoss(batch.x, batch.labels);
+      const lossValue = task.item();
+      if (!Number.isFinite(lossValue) || !Number.isFinite(total.item())) {
+        const withPenalty = penalty !== null ? ` (BN rectification penalty ${penalty})` : '';
+        throw new FqtError(`training diverged: loss is ${lossValue}${withPenalty} at epoch ${epoch + 1}, batch ${b + 1} ` +
           `(lr ${lr.toPrecision(3)})${ckptDir ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
       }
-      optimizer.step(grad(loss));
+      optimizer.step(grad(total));
+      if (sampled) {
+        const rec = bnMonitor!.finish(epoch + 1, epoch * steps + b);
+        if (opts.out) appendFileSync(path.join(opts.out, 'bn-diagnostics.jsonl'), `${JSON.stringify(rec)}\n`);
+      }
+      if (penalty !== null) p.bnrSum = (p.bnrSum ?? 0) + penalty;
       p.lossSum += lossValue * batch.labels.length;
       p.correct += countCorrect(logits, batch.labels);
       p.seen += batch.labels.length;
@@ -197,12 +223,20 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       recipe: recipeLabel,
       ...(phases ? { phase } : {}),
     };
+    if (rectifier) Object.assign(m, { bnr_penalty: (p.bnrSum ?? 0) / Math.max(1, p.steps), bnr_lambda: rectifier.spec.lambda });
+    const diag = bnMonitor?.epochSummary() ?? null;
+    if (diag) Object.assign(m, diag.metrics);
     state.history.push(m);
     state.epoch = epoch + 1;
     state.batch = 0;
     state.partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 };
     log(`epoch ${m.epoch}/${config.epochs}  train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%  ` +
-      `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step`);
+      `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step` +
+      (rectifier ? `  BN-rect (reconstructed) penalty ${Number(m.bnr_penalty).toFixed(4)} λ ${rectifier.spec.lambda}` : ''));
+    if (diag) {
+      log(`  ${diag.line}`);
+      for (const w of diag.warnings) log(`  bn-diag warning: ${w}`);
+    }
     if (opts.out) writeMetricsFile(opts.out, state.history);
     save();
     lastSave = performance.now();

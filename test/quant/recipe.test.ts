@@ -69,7 +69,7 @@ test('validation names the key path of unknown keys and impossible combinations'
   rejects({ ...v, overrides: [{ match: '@last', gradInput: { dy: { kind: 'uniform', bits: 12 } } }] }, /^recipe\.overrides\[0\]\.gradInput\.dy\.bits/);
   rejects({ ...v, overrides: [{ fp32: true }] }, /^recipe\.overrides\[0\]\.match: must be/);
   rejects({ ...v, addons: { smp: 2 } }, /^recipe\.addons\.smp: must be an object/);
-  rejects({ ...v, addons: { foo: {} } }, /^recipe\.addons\.foo: unknown key \(valid: smp, fnt\)/);
+  rejects({ ...v, addons: { foo: {} } }, /^recipe\.addons\.foo: unknown key \(valid: smp, fnt, bnRectify\)/);
   rejects({ ...v, label: 'has spaces' }, /^recipe\.label: must be a short label/);
   rejects({ ...v, extends: 'nope' }, /^recipe\.extends: unknown preset 'nope'/);
 });

@@ -60,12 +60,17 @@ export function planesToRows(x: Tensor): Tensor {
   });
 }
 
+/** The im2col geometry of one conv call (the binary GEMMs need it to correct for zero padding, METHODS §3.2). */
+export interface ConvGeometry {
+  c: number; h: number; w: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number;
+}
+
 /**
  * The GEMM receives the im2col rows and `rowsPerSample` = oh·ow (each sample owns that many consecutive rows),
- * which per-sample quantizers (quant/ qgemm) need; linearRows ignores it.
+ * which per-sample quantizers (quant/ qgemm) need, and the conv geometry; linearRows ignores both.
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts: ConvOptions = {},
-  gemm: (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor = linearRows): Tensor {
+  gemm: (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry) => Tensor = linearRows): Tensor {
   const stride = opts.stride ?? 1, pad = opts.padding ?? 0;
   check(x.rank === 4, () => `conv2d: input must be [n, c, h, w], got ${fmtShape(x.shape)}`);
   check(w.rank === 4, () => `conv2d: weight must be [out, in, kh, kw], got ${fmtShape(w.shape)}`);
@@ -75,7 +80,8 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts:
   const [oc, ic, kh, kw] = w.shape;
   const cols = im2col(x, kh, kw, stride, pad);
   const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
-  const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]), oh * ow);
+  const geometry: ConvGeometry = { c: ic, h, w: wd, kh, kw, stride, pad, oh, ow };
+  const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]), oh * ow, geometry);
   let y = reshape(rowsToPlanes(rows, n, oh * ow), [n, oc, oh, ow]);
   if (b) {
     check(b.rank === 1 && b.shape[0] === oc, () => `conv2d: bias ${fmtShape(b.shape)} does not match ${oc} output channels`);

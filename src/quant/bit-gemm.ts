@@ -67,9 +67,18 @@ function transposedF32(x: Float32Array, rows: number, cols: number): Float32Arra
   return out;
 }
 
+/** Values whose sign is the ±1 value of a sign QTensor: code − 0.5 (cheaper than dequantizing). */
+function signValues(q: QTensor): Float32Array {
+  const isSign = q.bits === 1 && q.offset.length === 1 && q.offset[0] === -1 && q.scale[0] === 2 && q.zeroPoint[0] === 0;
+  if (!isSign) return dequantize(q);
+  const v = new Float32Array(q.codes.length);
+  if (v.length > 0) backend().unary('addScalar', new Float32Array(q.codes), v, -0.5, 0);
+  return v;
+}
+
 /** Packed signs of a ±1 (sign) QTensor in NT layout. */
 function packedSigns(q: QTensor, transpose: boolean): Uint32Array {
-  let v = dequantize(q);
+  let v = signValues(q);
   let rows = q.rows, k = q.cols;
   if (transpose) { v = transposedF32(v, q.rows, q.cols); rows = q.cols; k = q.rows; }
   const out = new Uint32Array(rows * words(k));

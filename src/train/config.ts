@@ -25,6 +25,8 @@ export interface TrainConfig {
   testLimit: number;
   /** Quantization recipe label or file (fp32 when absent). */
   recipe?: string;
+  /** Initial weights (safetensors file or checkpoint directory) for fine-tuning (train/init-weights.ts). */
+  init?: string;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {

@@ -24,6 +24,7 @@ import { RESUME_KEYS, type TrainConfig, validateConfig } from './config.js';
 import { countCorrect, evaluate } from './evaluate.js';
 import { applyRecipe, resolveRecipe } from '../quant/index.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
+import { initFromWeights } from './init-weights.js';
 
 export interface TrainOptions {
   /** Output directory (metrics.jsonl, checkpoints/, run.json). No files are written without it. */
@@ -98,6 +99,13 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
     ? applyRecipe(model, recipe, { rng: quantRng, sampleShape: [trainSet.channels, trainSet.height, trainSet.width] })
     : null;
   const recipeLabel = recipe ? recipe.label : 'fp32';
+  // After applyRecipe (which may add output scales) and before the optimizer collects the parameters.
+  if (config.init) {
+    const r = initFromWeights(model, config.init);
+    log(`fqt: initialised ${r.loaded} tensors from ${config.init}` +
+      `${r.headReplaced.length ? `; new classifier head (${r.headReplaced.join(', ')}: class count differs)` : ''}` +
+      `${r.defaulted.length ? `; ${r.defaulted.length} output scales start at 1` : ''}${r.ignored.length ? `; ${r.ignored.length} output scales in the file unused` : ''}`);
+  }
   const optimizer = buildOptimizer(config, model);
   const schedule = makeSchedule(config);
   const steps = trainLoader.batchesPerEpoch;

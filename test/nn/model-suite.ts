@@ -38,7 +38,7 @@ export function expectedParams(name: string, spec: ModelSpec): number {
         cin = w;
       }
     }
-    return n + cin * k + k;
+    return n + 3 * cin + cin * k + k;
   }
   const resnet = /^(preact-)?resnet(\d+)$/.exec(name);
   if (resnet) {

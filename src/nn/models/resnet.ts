@@ -5,7 +5,8 @@
  * (conv1, bn1, layer1.0.conv1, layer2.0.shortcut.0, fc) so state dicts interoperate.
  * 'preact-resnet18' is the 1-bit FQT paper's ResNet-18 (METHODS §3.2): pre-activation blocks
  * BN → conv → PReLU → BN → conv → PReLU + residual, downsample AvgPool(2) → 1×1 conv → BN (binary recipes keep
- * that conv fp32 through '@conv1x1'), stem conv → BN → PReLU. PReLU keeps the sign of its input, so sign()
+ * that conv fp32 through '@conv1x1'), stem conv → BN → PReLU, and BN → PReLU before pooling (the block outputs
+ * are integer-valued sums of ±1 products scaled by a_c; the final BN keeps the head's logits in range). PReLU keeps the sign of its input, so sign()
  * of the next layer sees both signs (ReLU outputs would all binarize to +1).
  */
 import { Module } from '../module.js';
@@ -101,7 +102,7 @@ export interface ResNetConfig {
   widths: number[];
   blocks: number[];
   preActivation: boolean;
-  /** The 1-bit FQT paper's PReLU pre-activation blocks (implies a BN → PReLU stem, no final BN). */
+  /** The 1-bit FQT paper's PReLU pre-activation blocks (implies a BN → PReLU stem and BN → PReLU before pooling). */
   prelu?: boolean;
 }
 
@@ -111,6 +112,7 @@ export class ResNet extends Module {
   private readonly act1: PReLU | null;
   private readonly stages: Sequential[];
   private readonly finalBn: BatchNorm | null;
+  private readonly finalAct: PReLU | null;
   private readonly pool = new GlobalAvgPool();
   private readonly fc: Linear;
 
@@ -133,7 +135,8 @@ export class ResNet extends Module {
       }
       return this.addModule(`layer${s + 1}`, new Sequential(...blocks));
     });
-    this.finalBn = config.preActivation && !prelu ? this.addModule('bn_final', new BatchNorm(inC)) : null;
+    this.finalBn = config.preActivation ? this.addModule('bn_final', new BatchNorm(inC)) : null;
+    this.finalAct = prelu ? this.addModule('act_final', new PReLU(inC)) : null;
     this.fc = this.addModule('fc', new Linear(inC, spec.classes, rng));
   }
 
@@ -141,7 +144,7 @@ export class ResNet extends Module {
     let h = this.conv1.forward(x);
     if (this.bn1) h = this.act1 ? this.act1.forward(this.bn1.forward(h)) : relu(this.bn1.forward(h));
     for (const stage of this.stages) h = stage.forward(h);
-    if (this.finalBn) h = relu(this.finalBn.forward(h));
+    if (this.finalBn) h = this.finalAct ? this.finalAct.forward(this.finalBn.forward(h)) : relu(this.finalBn.forward(h));
     return this.fc.forward(this.pool.forward(h));
   }
 }

@@ -13,19 +13,20 @@ import { groupingOf } from '../qtensor.js';
 import type { SignSpec } from '../spec.js';
 import { checkKeys, expectOneOf, fail } from '../validate.js';
 
-/** codes[i] = 1 if x[i] ≥ 0 else 0, through backend kernels: m = step(−x) = 1{x < 0}; code = (m − 1)·(−1). */
+/**
+ * codes[i] = 1 if x[i] ≥ 0 else 0, with elementwise kernels only: 1{x ≥ 0} = 1 − step(−x) (step = 1{· > 0}),
+ * converted exactly to bytes by the typed-array constructor.
+ */
 export function signQTensor(x: Float32Array, rows: number, cols: number): QTensor {
   const be = backend();
   const n = rows * cols;
-  const negX = new Float32Array(n), m = new Float32Array(n);
-  be.unary('neg', x, negX, 0, 0);
-  be.unary('step', negX, m, 0, 0);
-  const codes = new Uint8Array(n);
+  const a = new Float32Array(n), b = new Float32Array(n);
+  be.unary('neg', x, a, 0, 0);
+  be.unary('step', a, b, 0, 0); // 1{x < 0}
+  be.unary('addScalar', b, a, -1, 0); // 1{x < 0} − 1 ∈ {−1, 0}
+  be.unary('neg', a, b, 0, 0); // 1{x ≥ 0}
+  const codes = new Uint8Array(b);
   const grouping = groupingOf('tensor', rows, cols, 1);
-  if (n > 0) {
-    be.quantizeAffine(m, rows, cols, grouping.rowDiv, grouping.rowMod, grouping.colDiv, Float32Array.of(1), Float32Array.of(-1),
-      Int32Array.of(0), 0, 1, 0, 0, 0, codes);
-  }
   return {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,
     offset: Float32Array.of(-1), scale: Float32Array.of(2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,

@@ -227,7 +227,7 @@ export function formatResolved(r: ResolvedRecipe): string {
       `${l.outputScale ? `; output scale ${l.outputScale}` : ''}`);
     for (const g of GEMM_NAMES) {
       const e = l.gemms[g];
-      const kb = e.path === 'int8-blocked' ? ` kBlock=${e.kBlock}` : '';
+      const kb = e.kBlock !== null ? ` kBlock=${e.kBlock}` : '';
       lines.push(`    ${g.padEnd(10)} ${e.path.padEnd(12)}${kb} ${e.a} × ${e.b}${e.reason ? `  (${e.reason})` : ''}`);
     }
   }

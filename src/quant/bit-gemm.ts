@@ -13,6 +13,7 @@
  *                                 = lo_i·N·padCount_j + Δ_i·Σ_p Qs[i, p]·pad[p, j],  Qs[i, p] = Σ_n q[i, n·P + p]
  *     (the code sums and their product with pad are integers below 2^24 for N·P·(2^bits − 1) < 2^24, so the
  *     float32 sgemm that computes them is exact; larger layers round them to float32).
+ *   'bitplane-blocked' (per-sample dY scales along K of the grad-weight GEMM): one such GEMM per K-block.
  * Everything runs through backend() kernels; the float epilogue (scales, zero points) is float32.
  */
 import { backend } from '../backend/index.js';
@@ -142,20 +143,57 @@ function b1Gemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: numbe
   return c;
 }
 
-function bitplaneGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: number, n: number, k: number): Float32Array {
+/**
+ * Σ_k Â[i,k]·b[j,k] for A = codes[mk, k] with per-row lo / Δ and B = packed ±1 rows [n, words(k)]; `pad` removes
+ * the padded entries of B = Xᵀ (K = N·P rows, see the file comment).
+ */
+function planeCore(codes: Uint8Array, bits: number, lo: Float32Array, delta: Float32Array, pb: Uint32Array, mk: number, n: number, k: number,
+  pad?: PadInfo): Float32Array {
   const be = backend();
+  let colSum = signRowSums(pb, n, k);
+  const planes = new Uint32Array(bits * mk * words(k));
+  be.packPlanes(mk, k, bits, codes, planes);
+  const ci = new Int32Array(mk * n);
+  be.gemmBitplane(mk, n, k, bits, planes, pb, ci);
+  const dot = Float32Array.from(ci);
+  if (pad) {
+    const P = pad.pixels, N = k / P;
+    const qs = new Float32Array(mk * P);
+    be.reduce('sum', Float32Array.from(codes), mk, N, P, qs);
+    const corr = new Float32Array(mk * n);
+    be.sgemm(mk, n, P, qs, transposedF32(pad.mask, P, n), corr);
+    be.binary('sub', dot, Int32Array.of(n, 1), corr, Int32Array.of(n, 1), Int32Array.of(mk, n), dot);
+    const padCount = new Float32Array(n);
+    be.reduce('sum', pad.mask, 1, P, n, padCount);
+    colSum = Int32Array.from(colSum, (v, j) => v - N * padCount[j]);
+  }
+  // Epilogue: out = Δ_i·dot[i, j] + lo_i·colSum_j (float32).
+  const out = new Float32Array(mk * n);
+  be.binary('mul', dot, Int32Array.of(n, 1), delta, Int32Array.of(1, 0), Int32Array.of(mk, n), out);
+  const zeroTerm = new Float32Array(mk * n);
+  be.sgemm(mk, n, 1, lo, Float32Array.from(colSum), zeroTerm);
+  be.binary('add', out, Int32Array.of(n, 1), zeroTerm, Int32Array.of(n, 1), Int32Array.of(mk, n), out);
+  return out;
+}
+
+/** lo = offset − zp·scale and Δ = scale of group g (x̂ = lo + Δ·code). */
+function affineOf(q: QTensor, g: number): [number, number] {
+  return [Math.fround(q.offset[g] - Math.fround(q.zeroPoint[g] * q.scale[g])), q.scale[g]];
+}
+
+function bitplaneGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: number, n: number, k: number): Float32Array {
   const q = a.q;
   check(!q.signed && q.bits <= 8, 'internal: the bit-plane path needs unsigned codes of at most 8 bits');
   const pb = packedSigns(b.q, bT);
-  let colSum = signRowSums(pb, n, k);
   // Compact: the GEMM rows whose group is not pruned.
   const kept: number[] = [], lo: number[] = [], delta: number[] = [];
   for (let i = 0; i < m; i++) {
     const g = rowGroup(q, aT, i);
     if (q.offset[g] === 0 && q.scale[g] === 0) continue;
+    const [l, d] = affineOf(q, g);
     kept.push(i);
-    lo.push(Math.fround(q.offset[g] - Math.fround(q.zeroPoint[g] * q.scale[g])));
-    delta.push(q.scale[g]);
+    lo.push(l);
+    delta.push(d);
   }
   const mk = kept.length;
   const c = new Float32Array(m * n);
@@ -163,39 +201,60 @@ function bitplaneGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m:
   const all = codesNT(q, aT);
   const codes = mk === m ? all : new Uint8Array(mk * k);
   if (mk !== m) kept.forEach((i, r) => codes.set(all.subarray(i * k, (i + 1) * k), r * k));
-  const planes = new Uint32Array(q.bits * mk * words(k));
-  be.packPlanes(mk, k, q.bits, codes, planes);
-  const ci = new Int32Array(mk * n);
-  be.gemmBitplane(mk, n, k, q.bits, planes, pb, ci);
-  const dot = Float32Array.from(ci);
-  if (b.pad) {
-    // B = Xᵀ with K = rows (sample-major): remove the +1 the padded entries contributed.
-    const P = b.pad.pixels, N = k / P;
-    const qs = new Float32Array(mk * P);
-    be.reduce('sum', Float32Array.from(codes), mk, N, P, qs);
-    const padT = transposedF32(b.pad.mask, P, n);
-    const corr = new Float32Array(mk * n);
-    be.sgemm(mk, n, P, qs, padT, corr);
-    be.binary('sub', dot, Int32Array.of(n, 1), corr, Int32Array.of(n, 1), Int32Array.of(mk, n), dot);
-    const padCount = new Float32Array(n);
-    be.reduce('sum', b.pad.mask, 1, P, n, padCount);
-    colSum = Int32Array.from(colSum, (s, j) => s - N * padCount[j]);
-  }
-  // Epilogue: out = Δ_i·dot[i, j] + lo_i·colSum_j (float32).
-  const out = new Float32Array(mk * n);
-  be.binary('mul', dot, Int32Array.of(n, 1), Float32Array.from(delta), Int32Array.of(1, 0), Int32Array.of(mk, n), out);
-  const zeroTerm = new Float32Array(mk * n);
-  be.sgemm(mk, n, 1, Float32Array.from(lo), Float32Array.from(colSum), zeroTerm);
-  be.binary('add', out, Int32Array.of(n, 1), zeroTerm, Int32Array.of(n, 1), Int32Array.of(mk, n), out);
+  const out = planeCore(codes, q.bits, Float32Array.from(lo), Float32Array.from(delta), pb, mk, n, k, b.pad);
   if (mk === m) return out;
   kept.forEach((i, r) => c.set(out.subarray(r * n, (r + 1) * n), i * n));
   return c;
 }
 
+/** Columns [k0, k0 + len) of a row-major [rows, k] float matrix. */
+function columnBlock(x: Float32Array, rows: number, k: number, k0: number, len: number): Float32Array {
+  const out = new Float32Array(rows * len);
+  if (out.length > 0) backend().copyStrided(x, k0, Int32Array.of(k, 1), Int32Array.of(rows, len), out, 0, Int32Array.of(len, 1));
+  return out;
+}
+
+/**
+ * 'bitplane-blocked': A's parameters are constant on K-blocks of `kBlock` (per-sample scales of dYᵀ on the
+ * grad-weight GEMM: blocks of H·W rows, METHODS §0.1): one gemmBitplane per block, C = Σ_blocks (Δ·dot + lo·Σb),
+ * accumulated in float32 in block order. Padding is corrected per block (each block is one sample).
+ */
+function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: number, n: number, k: number, kBlock: number): Float32Array {
+  const q = a.q;
+  check(!q.signed && q.bits <= 8, 'internal: the bit-plane path needs unsigned codes of at most 8 bits');
+  check(!b.pad || b.pad.pixels === kBlock, 'internal: padded blocks must be whole samples');
+  const codesF = new Float32Array(codesNT(q, aT));
+  const signs = signValues(b.q);
+  const bNT = bT ? transposedF32(signs, b.q.rows, b.q.cols) : signs;
+  const c = new Float32Array(m * n);
+  const g = q.grouping;
+  for (let k0 = 0; k0 < k; k0 += kBlock) {
+    const len = Math.min(kBlock, k - k0);
+    const lo = new Float32Array(m), delta = new Float32Array(m);
+    let any = false;
+    for (let i = 0; i < m; i++) {
+      const r = aT ? k0 : i, col = aT ? i : k0;
+      const grp = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(col / g.colDiv);
+      [lo[i], delta[i]] = affineOf(q, grp);
+      if (q.offset[grp] !== 0 || q.scale[grp] !== 0) any = true;
+    }
+    if (!any) continue;
+    const pb = new Uint32Array(n * words(len));
+    backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
+    const out = planeCore(new Uint8Array(columnBlock(codesF, m, k, k0, len)), q.bits, lo, delta, pb, m, n, len, b.pad);
+    const s = Int32Array.of(1);
+    backend().binary('add', c, s, out, s, Int32Array.of(m * n), c);
+  }
+  return c;
+}
+
 /** C[m, n] on a bit path; a and b are layer-layout operands consumed as-is or transposed. */
-export function runBitGemm(path: Extract<GemmPath, 'b1' | 'bitplane'>, a: BitOperand, aT: boolean, b: BitOperand, bT: boolean,
-  m: number, n: number, k: number): Float32Array {
-  check(!b.pad || (bT && path === 'bitplane'), 'internal: padding on the second operand is only corrected on the bit-plane path (transposed X)');
+export function runBitGemm(path: Extract<GemmPath, 'b1' | 'bitplane' | 'bitplane-blocked'>, a: BitOperand, aT: boolean, b: BitOperand, bT: boolean,
+  m: number, n: number, k: number, kBlock: number | null = null): Float32Array {
+  check(!b.pad || (bT && path !== 'b1'), 'internal: padding on the second operand is only corrected on the bit-plane paths (transposed X)');
   check(!a.pad || (!aT && path === 'b1'), 'internal: padding on the first operand is only corrected on the b1 path');
-  return path === 'b1' ? b1Gemm(a, aT, b, bT, m, n, k) : bitplaneGemm(a, aT, b, bT, m, n, k);
+  if (path === 'b1') return b1Gemm(a, aT, b, bT, m, n, k);
+  if (path === 'bitplane') return bitplaneGemm(a, aT, b, bT, m, n, k);
+  check(kBlock !== null && kBlock >= 1, 'internal: bitplane-blocked without a K-block');
+  return bitplaneBlockedGemm(a, aT, b, bT, m, n, k, kBlock);
 }

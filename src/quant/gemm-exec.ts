@@ -132,10 +132,10 @@ export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean
   const [ar, ac] = dims(a), [br, bc] = dims(b);
   const m = aT ? ac : ar, k = aT ? ar : ac, n = bT ? bc : br;
   check((bT ? br : bc) === k, () => `internal: GEMM operands disagree on K (${k} vs ${bT ? br : bc})`);
-  if (plan.path === 'b1' || plan.path === 'bitplane') {
+  if (plan.path === 'b1' || plan.path === 'bitplane' || plan.path === 'bitplane-blocked') {
     check(a.kind === 'quant' && b.kind === 'quant', 'internal: bit GEMM path with an fp32 operand');
     check(a.value.transform === null && b.value.transform === null, 'internal: bit GEMM path with a row transform');
-    return runBitGemm(plan.path, { q: a.value.q, pad: a.pad }, aT, { q: b.value.q, pad: b.pad }, bT, m, n, k);
+    return runBitGemm(plan.path, { q: a.value.q, pad: a.pad }, aT, { q: b.value.q, pad: b.pad }, bT, m, n, k, plan.kBlock);
   }
   if (plan.path === 'int8' || plan.path === 'int8-blocked') {
     check(a.kind === 'quant' && b.kind === 'quant', 'internal: integer GEMM path with an fp32 operand');

@@ -11,6 +11,8 @@
  *   'b1'            both operands ±1 (sign): XOR-popcount gemmB1, exact int32 (METHODS §3.6)
  *   'bitplane'      unsigned multi-bit codes (one scale / zero point per GEMM row) × ±1: gemmBitplane, exact
  *                   int32, zero-point term from the ±1 operand's row sums; all-zero (pruned) rows are skipped
+ *   'bitplane-blocked'  the same per K-block of ≥ MIN_INT_KBLOCK when the multi-bit operand's scales change along K
+ *                   (per-sample dY scales on the grad-weight GEMM: blocks of H·W rows)
  * Conv padding: a sign operand turns im2col's padding zeros into +1; the bit paths subtract a correction term,
  * the int8 paths cannot, so such a GEMM runs fp32-dequant (with the padding zeroed) and says so.
  * The decision depends only on the specs, the layer width and rowsPerSample (never on the batch size).
@@ -18,9 +20,9 @@
 import type { QuantSpec } from './spec.js';
 import { specBitRole, specCodeBits, specGrouping, specMixesRows, specZeroNotExact } from './quantizers/index.js';
 
-export type GemmPath = 'fp32' | 'int8' | 'int8-blocked' | 'fp32-dequant' | 'b1' | 'bitplane';
+export type GemmPath = 'fp32' | 'int8' | 'int8-blocked' | 'fp32-dequant' | 'b1' | 'bitplane' | 'bitplane-blocked';
 
-export const GEMM_PATHS: readonly GemmPath[] = ['fp32', 'int8', 'int8-blocked', 'fp32-dequant', 'b1', 'bitplane'];
+export const GEMM_PATHS: readonly GemmPath[] = ['fp32', 'int8', 'int8-blocked', 'fp32-dequant', 'b1', 'bitplane', 'bitplane-blocked'];
 
 /** Widest codes the bit-plane path takes (its code transposition goes through int8). */
 export const MAX_BITPLANE_BITS = 7;
@@ -92,8 +94,10 @@ function planBitGemm(a: OperandPlan, b: OperandPlan): GemmPlan | null {
   // A padded sign operand is corrected on A rows (forward X) or along K of B (grad-weight X), nowhere else.
   if ((a.padded && (a.transposed || ra !== 'sign')) || (b.padded && !b.transposed)) return null;
   if (ra === 'sign') return { path: 'b1', kBlock: null };
-  if (ra === 'unsigned' && kBlockOf(a) === null && !specMixesRows(a.spec!) && specCodeBits(a.spec!) <= MAX_BITPLANE_BITS) {
-    return { path: 'bitplane', kBlock: null };
-  }
+  if (ra !== 'unsigned' || specMixesRows(a.spec!) || specCodeBits(a.spec!) > MAX_BITPLANE_BITS) return null;
+  const kb = kBlockOf(a);
+  if (kb === null) return { path: 'bitplane', kBlock: null };
+  // Blocks along K: padding is corrected per block only when a block is one sample (kb = rows per sample).
+  if (kb >= MIN_INT_KBLOCK && (!b.padded || kb === b.rowsPerSample)) return { path: 'bitplane-blocked', kBlock: kb };
   return null;
 }

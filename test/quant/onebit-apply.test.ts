@@ -41,14 +41,18 @@ test('fqt1-agp-scq on the PReLU ResNet-18: a_c parameters, fp32 first / last / 1
   assert.equal(model.namedParameters().length, before + 16);
 });
 
-test('fqt1-psq: grad-input on the bit-plane path (per-sample = per row), grad-weight per-sample scales lie along K → fp32-dequant, labelled', () => {
+test('fqt1-psq: grad-input on the bit-plane path (per-sample = per row); grad-weight per-sample scales lie along K → bitplane-blocked (blocks of H·W rows)', () => {
   const model = createModel('vgg16-prelu', spec, new Rng(1));
   const r = applyRecipe(model, preset('fqt1-psq'), { seed: 0, sampleShape: [1, 28, 28] });
   const l = r.layers[1];
   assert.equal(l.gemms.forward.path, 'b1');
   assert.equal(l.gemms.gradInput.path, 'bitplane');
-  assert.equal(l.gemms.gradWeight.path, 'fp32-dequant');
-  assert.match(l.gemms.gradWeight.reason ?? '', /padding|K/);
+  assert.equal(l.gemms.gradWeight.path, 'bitplane-blocked');
+  assert.equal(l.gemms.gradWeight.kBlock, 28 * 28);
+  // The linear head is fp32 (@last); a hidden linear layer would have K-blocks of 1 row: fp32-dequant.
+  const mlp = applyRecipe(createModel('mlp', spec, new Rng(1)), preset('fqt1-psq'), { seed: 0 });
+  assert.equal(mlp.layers[1].gemms.gradWeight.path, 'fp32-dequant');
+  assert.match(mlp.layers[1].gemms.gradWeight.reason ?? '', /scales change every 1 element along K/);
 });
 
 test('a sign forward with an 8-bit uniform weight on a padded conv runs fp32-dequant (no int8 padding correction) and says so', () => {

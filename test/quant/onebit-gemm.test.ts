@@ -68,10 +68,14 @@ function refConv(x: Tensor, w: Tensor, stride: number, pad: number): { y: Float6
 
 const SLOTS_AGP: RecipeSlots = { forward: { x: signX, w: signW }, gradInput: { dy: agp('sample'), w: 'forward' }, gradWeight: { dy: agp('column'), x: 'forward' } };
 
-for (const [c, k, stride, pad] of [[3, 3, 1, 1], [5, 3, 2, 1], [4, 5, 1, 2], [8, 1, 1, 0]] as const) {
-  test(`binary conv c=${c} k=${k} stride ${stride} pad ${pad} (K = ${c * k * k}): b1 forward exact incl. padding correction; bit-plane dX, dW match float64 references`, () => {
+// fqt1-psq: 1-bit per-sample dY on both paths; its grad-weight scales lie along K (bitplane-blocked).
+const SLOTS_PSQ: RecipeSlots = { forward: { x: signX, w: signW }, gradInput: { dy: scq('sample', 1), w: 'forward' }, gradWeight: { dy: scq('sample', 1), x: 'forward' } };
+const CASES = [[3, 3, 1, 1, 'agp'], [5, 3, 2, 1, 'agp'], [4, 5, 1, 2, 'agp'], [8, 1, 1, 0, 'agp'], [3, 3, 1, 1, 'psq'], [5, 3, 2, 1, 'psq']] as const;
+
+for (const [c, k, stride, pad, kind] of CASES) {
+  test(`binary conv c=${c} k=${k} stride ${stride} pad ${pad} (K = ${c * k * k}), ${kind} gradients: b1 forward exact incl. padding correction; bit-plane dX, dW match float64 references`, () => {
     const n = 8, h = 7, oc = 6;
-    const { x, w, y, gs, traced, r } = binaryConvCase(n, c, h, oc, k, stride, pad, SLOTS_AGP);
+    const { x, w, y, gs, traced, r } = binaryConvCase(n, c, h, oc, k, stride, pad, kind === 'agp' ? SLOTS_AGP : SLOTS_PSQ);
     const { y: yRef, oh } = refConv(x, w, stride, pad);
     // a_c is 1 at init: Y equals the integer conv exactly.
     for (let i = 0; i < y.size; i++) assert.equal(y.data[i], yRef[i], `Y[${i}]`);
@@ -79,7 +83,7 @@ for (const [c, k, stride, pad] of [[3, 3, 1, 1], [5, 3, 2, 1], [4, 5, 1, 2], [8,
     const P = oh * oh, K = c * k * k;
     const dyGi = dequantize(traced.dyGi!.q), dyGw = dequantize(traced.dyGw!.q);
     assert.equal(traced.dyGi!.q.scale.length, n, 'grad-input dY scale shape [N]');
-    assert.equal(traced.dyGw!.q.scale.length, oc, 'grad-weight dY scale shape [C]');
+    assert.equal(traced.dyGw!.q.scale.length, kind === 'agp' ? oc : n, kind === 'agp' ? 'grad-weight dY scale shape [C]' : 'PSQ baseline: per sample on both paths');
     // dW[o, (ci,u,v)] = Σ_{b,p} dŶ_gw[(b,p), o]·sign(x at the tap) (0 on padding); |W| < 1 so the STE mask is 1.
     const dW = gs.get(w)!.data;
     let maxErr = 0, maxRef = 0;

@@ -20,6 +20,7 @@ import { backend } from '../backend/index.js';
 import { check } from '../tensor/errors.js';
 import type { GemmPath } from './gemm-plan.js';
 import { dequantize, type QTensor } from './qtensor.js';
+import { signIndicator } from './quantizers/binary.js';
 
 /** Zero padding of a conv's im2col rows: pad[p, k] = 1 where entry k of pixel row p is padding. */
 export interface PadInfo {
@@ -73,7 +74,7 @@ function signValues(q: QTensor): Float32Array {
   const isSign = q.bits === 1 && q.offset.length === 1 && q.offset[0] === -1 && q.scale[0] === 2 && q.zeroPoint[0] === 0;
   if (!isSign) return dequantize(q);
   const v = new Float32Array(q.codes.length);
-  if (v.length > 0) backend().unary('addScalar', new Float32Array(q.codes), v, -0.5, 0);
+  if (v.length > 0) backend().unary('addScalar', signIndicator(q) ?? new Float32Array(q.codes), v, -0.5, 0);
   return v;
 }
 

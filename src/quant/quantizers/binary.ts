@@ -13,6 +13,14 @@ import { groupingOf } from '../qtensor.js';
 import type { SignSpec } from '../spec.js';
 import { checkKeys, expectOneOf, fail } from '../validate.js';
 
+/** The float 1{x ≥ 0} behind each sign QTensor, so the bit paths pack it without converting the codes back. */
+const indicatorCache = new WeakMap<QTensor, Float32Array>();
+
+/** 1{x ≥ 0} ∈ {0, 1} as float32 for a QTensor made by signQTensor (undefined for any other). */
+export function signIndicator(q: QTensor): Float32Array | undefined {
+  return indicatorCache.get(q);
+}
+
 /**
  * codes[i] = 1 if x[i] ≥ 0 else 0, with elementwise kernels only: 1{x ≥ 0} = 1 − step(−x) (step = 1{· > 0}),
  * converted exactly to bytes by the typed-array constructor.
@@ -27,10 +35,12 @@ export function signQTensor(x: Float32Array, rows: number, cols: number): QTenso
   be.unary('neg', a, b, 0, 0); // 1{x ≥ 0}
   const codes = new Uint8Array(b);
   const grouping = groupingOf('tensor', rows, cols, 1);
-  return {
+  const q: QTensor = {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,
     offset: Float32Array.of(-1), scale: Float32Array.of(2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
   };
+  indicatorCache.set(q, b);
+  return q;
 }
 
 export const signQuantizer: Quantizer<'sign'> = {

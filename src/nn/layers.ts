@@ -8,7 +8,7 @@ import { check } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Rng } from '../tensor/random.js';
 import { linear, linearRows } from '../ops/matmul.js';
-import { conv2d } from '../ops/conv.js';
+import { type ConvGeometry, conv2d } from '../ops/conv.js';
 import { batchNorm, type BatchStats, dropout } from '../ops/norm.js';
 import { prelu, relu } from '../ops/elementwise.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../ops/pool.js';
@@ -19,12 +19,26 @@ import { fanInUniform, kaimingNormal } from './init.js';
  * The three GEMMs of a layer as one differentiable op: Y[rows,out] = X[rows,in] · W[out,in]ᵀ.
  * `rowsPerSample` (default 1): each sample owns that many consecutive rows (oh·ow for a conv).
  */
-export type LayerGemm = (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor;
+export type LayerGemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry) => Tensor;
 
 /** A layer whose GEMMs can be quantized (Linear, Conv2d). */
 export abstract class GemmLayer extends Module {
   gemm: LayerGemm = linearRows;
   abstract readonly weight: Tensor;
+
+  /**
+   * A parameter a recipe adds to the layer (e.g. the binary output scale a_c, METHODS §3.2): registered like
+   * the layer's own, so it is in the state dict, checkpoints and the optimizer. Returns the existing one when
+   * the name is taken (applying a recipe twice).
+   */
+  attachParameter(name: string, data: Float32Array, shape: number[]): Tensor {
+    const existing = this.namedParameters().find(([n]) => n === name);
+    if (existing) {
+      check(existing[1].size === data.length, () => `parameter '${name}' exists with shape ${fmtShape(existing[1].shape)}, not ${fmtShape(shape)}`);
+      return existing[1];
+    }
+    return this.addParameter(name, data, shape);
+  }
 }
 
 export class Linear extends GemmLayer {

@@ -60,6 +60,11 @@ export function planesToRows(x: Tensor): Tensor {
   });
 }
 
+/** The im2col geometry of one conv call (the binary GEMMs need it to correct for zero padding, METHODS §3.2). */
+export interface ConvGeometry {
+  c: number; h: number; w: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number;
+}
+
 /**
  * fp32 convolution as one op on the backend's fused kernels (no batch-sized column matrix, output written in
  * NCHW): what `conv2d` runs for a layer whose GEMM is plain fp32 `linearRows`.
@@ -82,10 +87,10 @@ function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor 
 
 /**
  * The GEMM receives the im2col rows and `rowsPerSample` = oh·ow (each sample owns that many consecutive rows),
- * which per-sample quantizers (quant/ qgemm) need; linearRows ignores it.
+ * which per-sample quantizers (quant/ qgemm) need, and the conv geometry; linearRows ignores both.
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts: ConvOptions = {},
-  gemm: (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor = linearRows): Tensor {
+  gemm: (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry) => Tensor = linearRows): Tensor {
   const stride = opts.stride ?? 1, pad = opts.padding ?? 0;
   check(x.rank === 4, () => `conv2d: input must be [n, c, h, w], got ${fmtShape(x.shape)}`);
   check(w.rank === 4, () => `conv2d: weight must be [out, in, kh, kw], got ${fmtShape(w.shape)}`);
@@ -101,7 +106,8 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts:
   }
   const cols = im2col(x, kh, kw, stride, pad);
   const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
-  const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]), oh * ow);
+  const geometry: ConvGeometry = { c: ic, h, w: wd, kh, kw, stride, pad, oh, ow };
+  const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]), oh * ow, geometry);
   let y = reshape(rowsToPlanes(rows, n, oh * ow), [n, oc, oh, ow]);
   if (b) {
     check(b.rank === 1 && b.shape[0] === oc, () => `conv2d: bias ${fmtShape(b.shape)} does not match ${oc} output channels`);

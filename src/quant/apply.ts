@@ -12,13 +12,14 @@ import { noGrad } from '../autograd/mode.js';
 import { linearRows } from '../ops/matmul.js';
 import { fail, show } from './validate.js';
 import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type Recipe, type RecipeSlots, SLOT_OPERANDS } from './recipe.js';
-import { specLabel } from './quantizers/index.js';
+import { specLabel, specOutputScale } from './quantizers/index.js';
 import type { QuantizedOperand } from './quantize.js';
 import { type GemmPath, MIN_INT_KBLOCK } from './gemm-plan.js';
 import { describeAddons, smpSamples } from './addons/index.js';
+import type { ConvGeometryLike } from './bit-gemm.js';
 import { effectiveSpec, type LayerPlans, makeQGemm, planLayer, savedActivation } from './qgemm.js';
 
-type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number) => Tensor;
+type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometryLike) => Tensor;
 
 /** What applyRecipe needs of a model (nn/Module, structurally: quant/ does not import nn/). */
 export interface ModelLike {
@@ -31,7 +32,12 @@ export interface GemmLayerLike {
   gemm: Gemm;
   readonly weight: Tensor;
   training?: boolean;
+  /** Register a recipe-owned parameter (nn GemmLayer.attachParameter); needed by binary layers' a_c. */
+  attachParameter?(name: string, data: Float32Array, shape: number[]): Tensor;
 }
+
+/** State-dict name (within the layer) of the learnable per-output-channel scale of binary layers (METHODS §3.2). */
+export const OUTPUT_SCALE_PARAM = 'out_scale';
 
 export function isGemmLayer(m: unknown): m is GemmLayerLike {
   const o = m as Partial<GemmLayerLike> | null;
@@ -73,6 +79,8 @@ export interface ResolvedLayer {
   /** What the backward pass keeps of X for the grad-weight GEMM. */
   savedX: 'codes' | 'fp32';
   gemms: Record<GemmName, ResolvedGemm>;
+  /** State-dict name of the learnable output scale a_c, when the layer has one. */
+  outputScale?: string;
 }
 
 export interface ResolvedRecipe {
@@ -108,20 +116,28 @@ function globMatch(pattern: string, name: string): boolean {
   return re.test(name);
 }
 
-function matches(ov: LayerOverride, name: string, index: number, count: number): boolean {
+/** Matches that name a role rather than a layer: '@conv1x1' = every 1×1 conv (ResNet shortcut projections, METHODS §3.2). */
+const ROLE_MATCHES = ['@first', '@last', '@conv1x1'];
+
+function is1x1Conv(weightShape: readonly number[] | undefined): boolean {
+  return weightShape !== undefined && weightShape.length === 4 && weightShape[2] === 1 && weightShape[3] === 1;
+}
+
+function matches(ov: LayerOverride, name: string, index: number, count: number, weightShape?: readonly number[]): boolean {
   if (ov.match === '@first') return index === 0;
   if (ov.match === '@last') return index === count - 1;
+  if (ov.match === '@conv1x1') return is1x1Conv(weightShape);
   return globMatch(ov.match, name);
 }
 
 const ALL_FP32: RecipeSlots = { forward: { x: 'fp32', w: 'fp32' }, gradInput: { dy: 'fp32', w: 'fp32' }, gradWeight: { dy: 'fp32', x: 'fp32' } };
 
 /** The slots of one layer: the recipe's, then every matching override in order. */
-export function layerSlots(recipe: Recipe, name: string, index: number, count: number): { slots: RecipeSlots; sources: string[] } {
+export function layerSlots(recipe: Recipe, name: string, index: number, count: number, weightShape?: readonly number[]): { slots: RecipeSlots; sources: string[] } {
   let slots: RecipeSlots = { forward: { ...recipe.forward }, gradInput: { ...recipe.gradInput }, gradWeight: { ...recipe.gradWeight } };
   const sources = ['recipe'];
   recipe.overrides.forEach((ov, i) => {
-    if (!matches(ov, name, index, count)) return;
+    if (!matches(ov, name, index, count, weightShape)) return;
     sources.push(`overrides[${i}] ${show(ov.match)}`);
     if (ov.fp32) { slots = JSON.parse(JSON.stringify(ALL_FP32)) as RecipeSlots; return; }
     for (const g of GEMM_NAMES) {
@@ -139,14 +155,14 @@ export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const layers = model.namedModules().filter((e): e is [string, GemmLayerLike] => isGemmLayer(e[1]));
   recipe.overrides.forEach((ov, i) => {
-    if (ov.match === '@first' || ov.match === '@last') return;
+    if (ROLE_MATCHES.includes(ov.match)) return;
     if (!layers.some(([name]) => globMatch(ov.match, name))) {
       fail(`recipe.overrides[${i}].match`, `${show(ov.match)} matches no GEMM layer (layers: ${layers.map(([n]) => n).join(', ') || 'none'})`);
     }
   });
   const resolved: ResolvedRecipe = { version: recipe.version, label: recipe.label, seed: rng.seed, recipe, layers: [] };
   layers.forEach(([name, layer], index) => {
-    const { slots, sources } = layerSlots(recipe, name, index, layers.length);
+    const { slots, sources } = layerSlots(recipe, name, index, layers.length, layer.weight.shape);
     if (recipe.backwardDraws === 'shared' && JSON.stringify(slots.gradInput.dy) !== JSON.stringify(slots.gradWeight.dy)) {
       fail('recipe.backwardDraws', `'shared' needs the same dY quantizer for both backward GEMMs, but the overrides give layer '${name}' different ones (${sources.join(' + ')})`);
     }
@@ -157,13 +173,20 @@ export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions
     const entry: ResolvedLayer = {
       name, type: (layer as object).constructor?.name ?? 'GemmLayer', index, weightShape: [...w.shape], sources, slots,
       rowsPerSample: rps, provisional: rps === null, savedX: savedActivation(slots),
-      gemms: describe(slots, planLayer(slots, inF, outF, rps ?? MIN_INT_KBLOCK)),
+      gemms: describe(slots, planLayer(slots, inF, outF, rps ?? MIN_INT_KBLOCK, !isLinear)),
     };
+    const wSpec = effectiveSpec(slots.forward.w, 'fp32');
+    let outputScale: Tensor | undefined;
+    if (wSpec !== null && specOutputScale(wSpec)) {
+      if (!layer.attachParameter) fail('recipe.forward.w.scale', `layer '${name}' cannot take the learnable output scale (no attachParameter)`);
+      outputScale = layer.attachParameter(OUTPUT_SCALE_PARAM, new Float32Array(outF).fill(1), [outF]);
+      entry.outputScale = `${name ? `${name}.` : ''}${OUTPUT_SCALE_PARAM}`;
+    }
     resolved.layers.push(entry);
     // ('forward' counts as fp32 here only when the forward slots are fp32 too, which `every` also checks.)
     const allFp32 = GEMM_NAMES.every((g) => SLOT_OPERANDS[g].every((o) => effectiveSpec((slots[g] as Record<string, BackwardSlot>)[o], 'fp32') === null));
     layer.gemm = allFp32 ? linearRows : makeQGemm({
-      slots, backwardDraws: recipe.backwardDraws, rng, samples: smpSamples(recipe.addons),
+      slots, backwardDraws: recipe.backwardDraws, rng, samples: smpSamples(recipe.addons), ...(outputScale ? { outputScale } : {}),
       ...(opts.trace ? { trace: (g: GemmName, o: 'x' | 'w' | 'dy', q: QuantizedOperand) => opts.trace!(name, g, o, q) } : {}),
       onPlan: (r, plans) => {
         entry.rowsPerSample = r;
@@ -202,10 +225,11 @@ export function formatResolved(r: ResolvedRecipe): string {
   const lines = [`recipe ${r.label} (version ${r.version}, seed ${r.seed})${addons ? `; add-ons: ${addons}` : ''}`];
   for (const l of r.layers) {
     const geo = l.rowsPerSample === null ? 'rows/sample ?' : `rows/sample ${l.rowsPerSample}`;
-    lines.push(`  ${l.name} ${l.type}[${l.weightShape.join('×')}] ${geo}${l.provisional ? ' (provisional)' : ''}; saves X as ${l.savedX}; ${l.sources.join(' + ')}`);
+    lines.push(`  ${l.name} ${l.type}[${l.weightShape.join('×')}] ${geo}${l.provisional ? ' (provisional)' : ''}; saves X as ${l.savedX}; ${l.sources.join(' + ')}` +
+      `${l.outputScale ? `; output scale ${l.outputScale}` : ''}`);
     for (const g of GEMM_NAMES) {
       const e = l.gemms[g];
-      const kb = e.path === 'int8-blocked' ? ` kBlock=${e.kBlock}` : '';
+      const kb = e.kBlock !== null ? ` kBlock=${e.kBlock}` : '';
       lines.push(`    ${g.padEnd(10)} ${e.path.padEnd(12)}${kb} ${e.a} × ${e.b}${e.reason ? `  (${e.reason})` : ''}`);
     }
   }

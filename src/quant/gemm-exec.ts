@@ -16,10 +16,12 @@ import type { GemmPlan } from './gemm-plan.js';
 import type { QuantizedOperand } from './quantize.js';
 import { dequantize, type QTensor } from './qtensor.js';
 import { applyBhq } from './transforms.js';
+import { type PadInfo, runBitGemm } from './bit-gemm.js';
 
+/** `pad`: the operand holds conv im2col rows whose padded entries must count as 0 (sign(0) = +1, bit-gemm.ts). */
 export type GemmOperand =
   | { kind: 'fp32'; data: Float32Array; rows: number; cols: number }
-  | { kind: 'quant'; value: QuantizedOperand };
+  | { kind: 'quant'; value: QuantizedOperand; pad?: PadInfo };
 
 function dims(op: GemmOperand): [number, number] {
   return op.kind === 'fp32' ? [op.rows, op.cols] : [op.value.q.rows, op.value.q.cols];
@@ -40,6 +42,15 @@ export function materialize(op: GemmOperand, transpose: boolean): Float32Array {
     x = dequantize(op.value.q);
     const t = op.value.transform;
     if (t) x = applyBhq(t, x, t.n > 0 ? (rows * cols) / t.n : 0, true);
+    const pad = op.pad;
+    if (pad && x.length > 0) {
+      // Zero the padded entries: x[n, p, k] · (1 − pad[p, k]).
+      const minusValid = new Float32Array(pad.mask.length), valid = new Float32Array(pad.mask.length);
+      backend().unary('addScalar', pad.mask, minusValid, -1, 0);
+      backend().unary('neg', minusValid, valid, 0, 0);
+      const P = pad.pixels;
+      backend().binary('mul', x, Int32Array.of(P * cols, cols, 1), valid, Int32Array.of(0, cols, 1), Int32Array.of(rows / P, P, cols), x);
+    }
   }
   return transpose ? transposed(x, rows, cols) : x;
 }
@@ -121,6 +132,11 @@ export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean
   const [ar, ac] = dims(a), [br, bc] = dims(b);
   const m = aT ? ac : ar, k = aT ? ar : ac, n = bT ? bc : br;
   check((bT ? br : bc) === k, () => `internal: GEMM operands disagree on K (${k} vs ${bT ? br : bc})`);
+  if (plan.path === 'b1' || plan.path === 'bitplane' || plan.path === 'bitplane-blocked') {
+    check(a.kind === 'quant' && b.kind === 'quant', 'internal: bit GEMM path with an fp32 operand');
+    check(a.value.transform === null && b.value.transform === null, 'internal: bit GEMM path with a row transform');
+    return runBitGemm(plan.path, { q: a.value.q, pad: a.pad }, aT, { q: b.value.q, pad: b.pad }, bT, m, n, k, plan.kBlock);
+  }
   if (plan.path === 'int8' || plan.path === 'int8-blocked') {
     check(a.kind === 'quant' && b.kind === 'quant', 'internal: integer GEMM path with an fp32 operand');
     check(b.value.transform === null && (!aT || a.value.transform === null), 'internal: integer GEMM path with a row transform along K');

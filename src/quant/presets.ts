@@ -15,7 +15,15 @@
  *   bhq4-bnr                 paper's published formula; labels end in '-bnr-recon')
  *   statquant-compat[-P]     preset P (default ptq8: the released code's default flags) with the first and
  *                            last layers quantized too, as in StatQuant's code (METHODS §11.1)
- * All presets keep the first and last GemmLayer in fp32 unless stated.
+ *   bin-qat                  binary forward (sign X, sign W + learnable a_c, clipped STE), fp32 backward: the QAT
+ *                            pre-training / baseline of 1-bit FQT (METHODS §3.2)
+ *   fqt1-psq                 binary forward; 1-bit per-sample SR dY on both backward GEMMs (the paper's PSQ
+ *                            baseline, b = 1, METHODS §3.3, §6.2)
+ *   fqt1-agp-scq             binary forward; AGP + SCQ with b = 4: per-sample 4-bit SR dY on the top N/4 samples
+ *                            (grad-input), per-channel 4-bit SR dY on the top C/4 channels (grad-weight) (§3.4, §3.7)
+ * All presets keep the first and last GemmLayer in fp32 unless stated; the binary ones also keep every 1×1 conv
+ * (ResNet shortcut projections) fp32 ('@conv1x1'), as the paper does. Binary presets default to Adam (§3.5):
+ * presetTraining() gives the optimizer and learning rate the CLI uses when none is given.
  */
 import { readFileSync } from 'node:fs';
 import { FqtError } from '../tensor/errors.js';
@@ -57,6 +65,28 @@ function luq(label: string, description: string, addons: Record<string, unknown>
   }, { path: `preset '${label}'` });
 }
 
+const signX: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'none' };
+const signW: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'channel' };
+const BINARY_OVERRIDES = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }, { match: '@conv1x1', fp32: true }];
+
+function binary(label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe {
+  return parseRecipe({
+    version: 1, label, description,
+    forward: { x: signX, w: signW },
+    gradInput: { dy: gi, w: 'forward' },
+    gradWeight: { dy: gw, x: 'forward' },
+    overrides: BINARY_OVERRIDES,
+  }, { path: `preset '${label}'` });
+}
+
+/** Names of the 1-bit FQT presets (METHODS §3, §11). */
+export const BINARY_PRESETS = ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const;
+
+/** Default optimizer and peak learning rate of a preset whose paper uses something else than SGD (§3.5, §3.8). */
+export function presetTraining(name: string): { optimizer: 'adam'; lr: number } | null {
+  return (BINARY_PRESETS as readonly string[]).includes(name) ? { optimizer: 'adam', lr: 1e-3 } : null;
+}
+
 function buildPresets(): Map<string, Recipe> {
   const m = new Map<string, Recipe>();
   m.set('fp32', parseRecipe({ version: 1, label: 'fp32', description: 'no quantization' }, { path: "preset 'fp32'" }));
@@ -78,6 +108,10 @@ function buildPresets(): Map<string, Recipe> {
       addons: { bnRectify: { form: 'ratio', lambda: 1e-3 } },
     }, { path: `preset '${name}-bnr'` }));
   }
+  m.set('bin-qat', binary('bin-qat', 'binary forward (sign X, sign W with learnable per-channel scale, clipped STE), fp32 backward', 'fp32', 'fp32'));
+  m.set('fqt1-psq', binary('fqt1-psq', 'binary forward; 1-bit per-sample SR gradients on both backward GEMMs (PSQ baseline, b = 1)', perSample(1), perSample(1)));
+  m.set('fqt1-agp-scq', binary('fqt1-agp-scq', 'binary forward; AGP+SCQ b = 4: 4-bit SR dY per sample on the top N/4 samples (grad-input), per channel on the top C/4 channels (grad-weight)',
+    { kind: 'agp', bits: 4, granularity: 'sample', keepDivisor: 4, rescale: 'none' }, { kind: 'agp', bits: 4, granularity: 'column', keepDivisor: 4, rescale: 'none' }));
   return m;
 }
 

@@ -39,4 +39,22 @@ export interface Quantizer<K extends QuantKind> {
   /** True when the quantizer mixes rows (its inverse must be applied after the GEMM or in fp32). */
   mixesRows(spec: SpecOf<K>): boolean;
   quantize(spec: SpecOf<K>, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand;
+  /**
+   * Role in the bit GEMMs (METHODS §3.6): 'sign' = ±1 values (gemmB1, the binary side of gemmBitplane);
+   * 'unsigned' = unsigned affine codes with one (offset, scale, zero point) per group (the bit-plane side).
+   * Absent = no bit GEMM.
+   */
+  bitRole?(spec: SpecOf<K>): 'sign' | 'unsigned' | null;
+  /**
+   * Backward mask of the forward quantizer's STE on x (1 where the gradient passes), e.g. the clipped STE
+   * 1{|x| < 1} of sign (METHODS §0.4). Absent or null = plain STE.
+   */
+  steMask?(spec: SpecOf<K>, x: Float32Array): Float32Array | null;
+  /**
+   * True when a zero input does not quantize to zero (sign(0) = +1): conv zero padding must then be handled
+   * explicitly (a correction term in the GEMM, METHODS §3.2).
+   */
+  zeroNotExact?(spec: SpecOf<K>): boolean;
+  /** Per-output-channel learnable scale on the layer output (sign 'channel' on the weight slot). */
+  outputScale?(spec: SpecOf<K>): boolean;
 }

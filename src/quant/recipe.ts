@@ -8,7 +8,8 @@
  * the forward GEMM saw it (its codes are kept for the backward pass): the exact STE/QAT choice.
  * The two dY slots are drawn independently (StatQuant, METHODS §1.3) unless backwardDraws = 'shared'.
  * Overrides apply per layer, in order, after the base slots; '@first' / '@last' name the first / last GemmLayer
- * (default: both fp32). Add-ons (quant/addons/: LUQ SMP and FNT, …) live in `addons`.
+ * (default: both fp32), '@conv1x1' every 1×1 conv (ResNet shortcut projections; the binary presets keep them fp32).
+ * Add-ons (quant/addons/: LUQ SMP and FNT, the reconstructed bnRectify) live in `addons`.
  */
 import type { QuantSpec } from './spec.js';
 import { parseQuantSpec, specCode, specIsStochastic } from './quantizers/index.js';
@@ -34,7 +35,7 @@ export const SLOT_OPERANDS = { forward: ['x', 'w'], gradInput: ['dy', 'w'], grad
 export type SlotPatch = { [G in GemmName]?: Partial<RecipeSlots[G]> };
 
 export interface LayerOverride extends SlotPatch {
-  /** '@first', '@last', an exact layer name, or a glob where '*' matches any characters ('layer3.*'). */
+  /** '@first', '@last', '@conv1x1', an exact layer name, or a glob where '*' matches any characters ('layer3.*'). */
   match: string;
   /** All six slots fp32 (exclusive with slot keys). */
   fp32?: boolean;

@@ -15,8 +15,8 @@
  *   {block: n} one range per (row, block of n columns) — a 1×n block along the forward GEMM's K axis
  */
 
-/** Quantizer families. Later issues add e.g. 'sign' / 'scq' / 'agp' (§3). */
-export type QuantKind = 'uniform' | 'bhq' | 'sawb' | 'luq';
+/** Quantizer families: uniform and bhq (§1), sawb and luq (LUQ, §2), sign and agp (1-bit FQT, §3). */
+export type QuantKind = 'uniform' | 'bhq' | 'sawb' | 'luq' | 'sign' | 'agp';
 
 export type Rounding = 'nearest' | 'stochastic';
 
@@ -70,12 +70,38 @@ export interface LuqSpec {
   bits: number;
 }
 
-export type QuantSpec = UniformSpec | BhqSpec | SawbSpec | LuqSpec;
+
+/**
+ * Binary forward operand (METHODS §3.2): sign(x) ∈ {−1, +1} with sign(0) = +1; backward through a clipped
+ * STE 1{|x| < 1} (or the plain STE). On the weight slot, `scale: 'channel'` gives the layer a learnable
+ * per-output-channel scale a_c (init 1) applied to the GEMM output: Y[:, c] = a_c·(xb·wbᵀ)[:, c].
+ */
+export interface SignSpec {
+  kind: 'sign';
+  ste: 'clipped' | 'identity';
+  scale: 'channel' | 'none';
+}
+
+/**
+ * Activation Gradient Pruning (METHODS §3.4) on top of SCQ (§3.3): asymmetric min/max SR codes per group
+ * ('sample' on the grad-input path, 'column' = per output channel on the grad-weight path); only the top
+ * k = max(1, floor(G / keepDivisor)) groups by max|g| are kept (ties at the threshold keep more), the others are
+ * exactly 0. rescale 'mass' (an extension, not the released code) multiplies the kept groups by Σ|g| / Σ|g·keep|.
+ */
+export interface AgpSpec {
+  kind: 'agp';
+  bits: number;
+  granularity: 'sample' | 'column';
+  keepDivisor: number;
+  rescale: 'none' | 'mass';
+}
+
+export type QuantSpec = UniformSpec | BhqSpec | SawbSpec | LuqSpec | SignSpec | AgpSpec;
 
 /** The spec variant of kind K. */
 export type SpecOf<K extends QuantKind> = Extract<QuantSpec, { kind: K }>;
 
-export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq', 'sawb', 'luq'];
+export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq', 'sawb', 'luq', 'sign', 'agp'];
 
 export const INT_FORMATS: readonly IntFormat[] = ['asymmetric', 'zeroAligned', 'symmetric'];
 

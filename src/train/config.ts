@@ -27,6 +27,8 @@ export interface TrainConfig {
   recipe?: string;
   /** BatchNorm diagnostics every N steps (train/bn-diagnostics.ts); 0 or absent = off. */
   bnDiagnostics?: number;
+  /** Initial weights (safetensors file or checkpoint directory) for fine-tuning (train/init-weights.ts). */
+  init?: string;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {

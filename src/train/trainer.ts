@@ -29,6 +29,7 @@ import { add } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BnRectifier, describeBnRectify, quantizesGradients } from './bn-rectify.js';
 import { BnMonitor } from './bn-diagnostics.js';
+import { initFromWeights } from './init-weights.js';
 
 export interface TrainOptions {
   /** Output directory (metrics.jsonl, checkpoints/, run.json). No files are written without it. */
@@ -118,6 +119,13 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
     const r = active?.take() ?? null;
     return { logits, task, total: r ? add(task, r.loss) : task, penalty: r ? r.penalty : null };
   };
+  // After applyRecipe (which may add output scales) and before the optimizer collects the parameters.
+  if (config.init) {
+    const r = initFromWeights(model, config.init);
+    log(`fqt: initialised ${r.loaded} tensors from ${config.init}` +
+      `${r.headReplaced.length ? `; new classifier head (${r.headReplaced.join(', ')}: class count differs)` : ''}` +
+      `${r.defaulted.length ? `; ${r.defaulted.length} output scales start at 1` : ''}${r.ignored.length ? `; ${r.ignored.length} output scales in the file unused` : ''}`);
+  }
   const optimizer = buildOptimizer(config, model);
   const schedule = makeSchedule(config);
   const steps = trainLoader.batchesPerEpoch;

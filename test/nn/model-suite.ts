@@ -26,6 +26,20 @@ const VGG: Record<string, (number | 'M')[]> = {
 export function expectedParams(name: string, spec: ModelSpec): number {
   const { inChannels: c, inputSize: s, classes: k } = spec;
   const torchCounts = loadFixture<Record<string, number>>('param_counts.json');
+  const prelu18 = /^preact-resnet18(-w(\d+))?$/.exec(name);
+  if (prelu18) {
+    // METHODS §3.2 ResNet-18: stem conv + BN + PReLU; blocks BN, conv, PReLU, BN, conv, PReLU (+ AvgPool, 1×1 conv, BN).
+    const b = prelu18[2] ? Number(prelu18[2]) : 64;
+    let n = c * b * 9 + 3 * b, cin = b;
+    for (const w of [b, 2 * b, 4 * b, 8 * b]) {
+      for (let i = 0; i < 2; i++) {
+        n += 2 * cin + cin * w * 9 + w + 2 * w + w * w * 9 + w;
+        if (cin !== w) n += cin * w + 2 * w;
+        cin = w;
+      }
+    }
+    return n + 3 * cin + cin * k + k;
+  }
   const resnet = /^(preact-)?resnet(\d+)$/.exec(name);
   if (resnet) {
     const base = torchCounts[`resnet${resnet[2]}/${c}/${k}`];
@@ -43,19 +57,20 @@ export function expectedParams(name: string, spec: ModelSpec): number {
     const side = Math.floor((Math.floor(s / 2) - 4) / 2);
     return (c * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (16 * side * side * 120 + 120) + (120 * 84 + 84) + (84 * k + k);
   }
-  const cfg = VGG[name];
+  const prelu = name.endsWith('-prelu');
+  const cfg = VGG[name.replace(/-prelu$/, '')];
   assert.ok(cfg, `no expected parameter count for model ${name}`);
   let n = 0, cin = c;
   for (const v of cfg) {
     if (v === 'M') continue;
-    n += cin * v * 9 + 2 * v; // conv without bias + BN affine
+    n += cin * v * 9 + 2 * v + (prelu ? v : 0); // conv without bias + BN affine (+ PReLU slopes)
     cin = v;
   }
   return n + cin * k + k;
 }
 
 /** Models small enough for a backward pass on the reference backend in well under a second. */
-const WITH_BACKWARD = new Set(['mlp', 'lenet', 'resnet20', 'preact-resnet20']);
+const WITH_BACKWARD = new Set(['mlp', 'lenet', 'resnet20', 'preact-resnet20', 'preact-resnet18-w16']);
 
 export function modelSuite(spec: ModelSpec): void {
   const label = `(${spec.inChannels}, ${spec.inputSize}, ${spec.classes})`;

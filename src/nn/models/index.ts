@@ -5,7 +5,7 @@ import { FqtError } from '../../tensor/errors.js';
 import type { ModelFactory, ModelSpec } from './spec.js';
 import { MLP } from './mlp.js';
 import { LeNet5 } from './lenet.js';
-import { cifarResNet, resNet18 } from './resnet.js';
+import { cifarResNet, preactPReLUResNet18, resNet18 } from './resnet.js';
 import { VGG } from './vgg.js';
 
 export type { ModelSpec } from './spec.js';
@@ -20,8 +20,11 @@ export const MODELS: Record<string, ModelFactory> = {
   'preact-resnet32': cifarResNet(32, true),
   'preact-resnet56': cifarResNet(56, true),
   resnet18: resNet18,
+  'preact-resnet18': preactPReLUResNet18(64),
+  'preact-resnet18-w16': preactPReLUResNet18(16),
   vgg11: (s, r) => new VGG(s, r, 'vgg11'),
   vgg16: (s, r) => new VGG(s, r, 'vgg16'),
+  'vgg16-prelu': (s, r) => new VGG(s, r, 'vgg16', 'prelu'),
 };
 
 export function modelNames(): string[] {

@@ -1,9 +1,11 @@
 /**
  * VGG-11/16 with batch norm, sized for small inputs: 3×3 convs, 2×2 max-pools (skipped once the map is
  * 1×1, so 28×28 inputs work), global average pool and one linear classifier (the CIFAR variant).
+ * act 'prelu' (model 'vgg16-prelu'): per-channel PReLU instead of ReLU, for binary recipes (METHODS §3.2: sign()
+ * of a ReLU output is always +1, PReLU keeps the sign).
  */
 import { Module } from '../module.js';
-import { BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU, Sequential } from '../layers.js';
+import { BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2d, PReLU, ReLU, Sequential } from '../layers.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../tensor/random.js';
 import type { ModelSpec } from './spec.js';
@@ -17,7 +19,7 @@ export class VGG extends Module {
   private readonly features: Sequential;
   private readonly classifier: Sequential;
 
-  constructor(spec: ModelSpec, rng: Rng, variant: 'vgg11' | 'vgg16') {
+  constructor(spec: ModelSpec, rng: Rng, variant: 'vgg11' | 'vgg16', act: 'relu' | 'prelu' = 'relu') {
     super();
     const layers: Module[] = [];
     let c = spec.inChannels, size = spec.inputSize;
@@ -28,7 +30,7 @@ export class VGG extends Module {
           size = Math.floor(size / 2);
         }
       } else {
-        layers.push(new Conv2d(c, v, 3, rng, { padding: 1 }), new BatchNorm(v), new ReLU());
+        layers.push(new Conv2d(c, v, 3, rng, { padding: 1 }), new BatchNorm(v), act === 'prelu' ? new PReLU(v) : new ReLU());
         c = v;
       }
     }

@@ -10,12 +10,16 @@ import { uniformQuantizer } from './uniform.js';
 import { bhqQuantizer } from './householder.js';
 import { sawbQuantizer } from './sawb.js';
 import { luqQuantizer } from './luq.js';
+import { signQuantizer } from './binary.js';
+import { agpQuantizer } from './agp.js';
 
 export const QUANTIZERS: { readonly [K in QuantKind]: Quantizer<K> } = {
   uniform: uniformQuantizer,
   bhq: bhqQuantizer,
   sawb: sawbQuantizer,
   luq: luqQuantizer,
+  sign: signQuantizer,
+  agp: agpQuantizer,
 };
 
 /** The table entry of a spec, typed for any spec (the kind tag guarantees the match). */
@@ -36,6 +40,15 @@ export const specCodeBits = (s: QuantSpec): number => of(s).codeBits(s);
 export const specIsStochastic = (s: QuantSpec): boolean => of(s).stochastic(s);
 export const specMixesRows = (s: QuantSpec): boolean => of(s).mixesRows(s);
 export const specGrouping = (s: QuantSpec, rows: number, cols: number, rps: number): Grouping => of(s).grouping(s, rows, cols, rps);
+
+/** Role in the bit GEMMs ('sign' ±1 / 'unsigned' codes) or null (quantize.ts). */
+export const specBitRole = (s: QuantSpec): 'sign' | 'unsigned' | null => of(s).bitRole?.(s) ?? null;
+/** The forward STE mask of x (null = plain STE). */
+export const specSteMask = (s: QuantSpec, x: Float32Array): Float32Array | null => of(s).steMask?.(s, x) ?? null;
+/** Whether 0 quantizes to something non-zero (conv padding then needs a correction). */
+export const specZeroNotExact = (s: QuantSpec): boolean => of(s).zeroNotExact?.(s) ?? false;
+/** Whether the layer gets a learnable per-output-channel scale (weight slot). */
+export const specOutputScale = (s: QuantSpec): boolean => of(s).outputScale?.(s) ?? false;
 
 export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   return of(s).quantize(s, x, rows, cols, ctx);

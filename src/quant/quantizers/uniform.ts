@@ -50,6 +50,7 @@ export const uniformQuantizer: Quantizer<'uniform'> = {
   stochastic: (s) => s.rounding === 'stochastic',
   mixesRows: () => false,
   grouping: (s, rows, cols, rps) => groupingOf(s.granularity, rows, cols, rps),
+  bitRole: (s) => (s.format === 'symmetric' ? null : 'unsigned'),
 
   quantize(s, x, rows, cols, ctx) {
     const q = quantizeMatrix(x, rows, cols, {

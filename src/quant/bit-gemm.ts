@@ -1,0 +1,261 @@
+/**
+ * The bit GEMM paths of gemm-plan.ts (METHODS §3.6), with exact integer parts:
+ *   'b1'        C = A·Bᵀ for ±1 operands: gemmB1 (K − 2·popcount(a ⊕ b)).
+ *   'bitplane'  A = unsigned affine codes, one group per GEMM row i: Â[i,k] = lo_i + Δ_i·q[i,k] (lo = offset −
+ *               zp·scale, Δ = scale); B = ±1. Σ_k Â[i,k]·b[j,k] = lo_i·Σ_k b[j,k] + Δ_i·Σ_k q[i,k]·b[j,k], the
+ *               second sum by gemmBitplane on the bit planes of q, the first from B's row sums (gemmB1 against
+ *               an all-ones row). Rows with offset = scale = 0 (AGP-pruned groups) are exactly zero: they are
+ *               left out of the GEMM (compact → GEMM → scatter), so pruned rows cost nothing.
+ * Conv zero padding (METHODS §3.2): im2col writes 0 at padded positions and sign(0) = +1, but the padded entries
+ * must contribute 0. pad[p, k] ∈ {0,1} (pixel p = row mod P) marks them:
+ *   forward (A = X rows, padded):   C[r, j] −= Σ_k pad[p(r), k]·b[j, k]    — gemmBitplane with one plane, exact
+ *   grad-weight (B = Xᵀ, K = rows): C[i, j] −= Σ_r Â[i, r]·pad[p(r), j]
+ *                                 = lo_i·N·padCount_j + Δ_i·Σ_p Qs[i, p]·pad[p, j],  Qs[i, p] = Σ_n q[i, n·P + p]
+ *     (the code sums and their product with pad are integers below 2^24 for N·P·(2^bits − 1) < 2^24, so the
+ *     float32 sgemm that computes them is exact; larger layers round them to float32).
+ *   'bitplane-blocked' (per-sample dY scales along K of the grad-weight GEMM): one such GEMM per K-block.
+ * Everything runs through backend() kernels; the float epilogue (scales, zero points) is float32.
+ */
+import { backend } from '../backend/index.js';
+import { check } from '../tensor/errors.js';
+import type { GemmPath } from './gemm-plan.js';
+import { dequantize, type QTensor } from './qtensor.js';
+import { signIndicator } from './quantizers/binary.js';
+
+/** Zero padding of a conv's im2col rows: pad[p, k] = 1 where entry k of pixel row p is padding. */
+export interface PadInfo {
+  /** Output pixels per sample (P = oh·ow). */
+  pixels: number;
+  /** [P, K] zeros and ones. */
+  mask: Float32Array;
+}
+
+/** Geometry of a conv's im2col (ops/conv.ts passes it to the layer GEMM). */
+export interface ConvGeometryLike {
+  c: number; h: number; w: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number;
+}
+
+const padCache = new Map<string, PadInfo>();
+
+/** The padding mask of a conv geometry (null without padding): 1 − im2col of an all-ones sample. Cached. */
+export function padInfoOf(g: ConvGeometryLike): PadInfo | null {
+  if (g.pad === 0) return null;
+  const key = `${g.c},${g.h},${g.w},${g.kh},${g.kw},${g.stride},${g.pad}`;
+  let info = padCache.get(key);
+  if (!info) {
+    const be = backend();
+    const P = g.oh * g.ow, K = g.c * g.kh * g.kw;
+    const valid = new Float32Array(P * K), minusValid = new Float32Array(P * K), mask = new Float32Array(P * K);
+    be.im2col(new Float32Array(g.c * g.h * g.w).fill(1), 1, g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, valid);
+    be.unary('addScalar', valid, minusValid, -1, 0);
+    be.unary('neg', minusValid, mask, 0, 0);
+    info = { pixels: P, mask };
+    if (padCache.size > 256) padCache.clear();
+    padCache.set(key, info);
+  }
+  return info;
+}
+
+export interface BitOperand {
+  q: QTensor;
+  pad?: PadInfo;
+}
+
+const words = (k: number): number => (k + 31) >>> 5;
+
+function transposedF32(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(x.length);
+  if (x.length > 0) backend().transpose(1, rows, cols, x, out);
+  return out;
+}
+
+/** Values whose sign is the ±1 value of a sign QTensor: code − 0.5 (cheaper than dequantizing). */
+function signValues(q: QTensor): Float32Array {
+  const isSign = q.bits === 1 && q.offset.length === 1 && q.offset[0] === -1 && q.scale[0] === 2 && q.zeroPoint[0] === 0;
+  if (!isSign) return dequantize(q);
+  const v = new Float32Array(q.codes.length);
+  if (v.length > 0) backend().unary('addScalar', signIndicator(q) ?? new Float32Array(q.codes), v, -0.5, 0);
+  return v;
+}
+
+/** Packed signs of a ±1 (sign) QTensor in NT layout. */
+function packedSigns(q: QTensor, transpose: boolean): Uint32Array {
+  let v = signValues(q);
+  let rows = q.rows, k = q.cols;
+  if (transpose) { v = transposedF32(v, q.rows, q.cols); rows = q.cols; k = q.rows; }
+  const out = new Uint32Array(rows * words(k));
+  if (out.length > 0) backend().packSigns(rows, k, v, out);
+  return out;
+}
+
+/** Σ_k b[j, k] of packed ±1 rows: gemmB1 against an all-+1 row. */
+function signRowSums(b: Uint32Array, n: number, k: number): Int32Array {
+  const ones = new Uint32Array(words(k));
+  const onesF = new Float32Array(k).fill(1);
+  if (k > 0) backend().packSigns(1, k, onesF, ones);
+  const s = new Int32Array(n);
+  backend().gemmB1(1, n, k, ones, b, s);
+  return s;
+}
+
+/** Unsigned codes in NT layout (rows = GEMM rows) as bytes. */
+function codesNT(q: QTensor, transpose: boolean): Uint8Array {
+  if (!transpose) return q.codes as Uint8Array;
+  const g = q.grouping;
+  const out = new Int8Array(q.rows * q.cols);
+  if (out.length > 0) backend().codesToI8(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, new Int32Array(g.rowGroups * g.colGroups), 1, out);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/** The parameter group of GEMM row i (the plan guarantees one group per row of A). */
+function rowGroup(q: QTensor, transpose: boolean, i: number): number {
+  const g = q.grouping;
+  return transpose ? Math.floor(i / g.colDiv) : (Math.floor(i / g.rowDiv) % g.rowMod) * g.colGroups;
+}
+
+/** C[m, n] −= corr[(r mod P), n] for the rows of a padded forward operand. */
+function subtractPerPixel(c: Float32Array, corr: Float32Array, m: number, n: number, pixels: number): void {
+  if (c.length === 0) return;
+  const be = backend();
+  const samples = m / pixels;
+  be.binary('sub', c, Int32Array.of(pixels * n, n, 1), corr, Int32Array.of(0, n, 1), Int32Array.of(samples, pixels, n), c);
+}
+
+/** pad[p, k]·b[j, k] summed over k, exactly (one bit plane of the mask against the ±1 rows). */
+function padTimesSigns(pad: PadInfo, b: Uint32Array, n: number, k: number): Float32Array {
+  const be = backend();
+  const P = pad.pixels;
+  const codes = new Uint8Array(P * k);
+  const grouping = { rowDiv: 1, rowMod: 1, colDiv: Math.max(1, k) };
+  if (codes.length > 0) be.quantizeAffine(pad.mask, P, k, grouping.rowDiv, grouping.rowMod, grouping.colDiv, Float32Array.of(0), Float32Array.of(1), Int32Array.of(0), 0, 1, 0, 0, 0, codes);
+  const planes = new Uint32Array(P * words(k));
+  if (planes.length > 0) be.packPlanes(P, k, 1, codes, planes);
+  const c = new Int32Array(P * n);
+  be.gemmBitplane(P, n, k, 1, planes, b, c);
+  return Float32Array.from(c);
+}
+
+function b1Gemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: number, n: number, k: number): Float32Array {
+  const pa = packedSigns(a.q, aT), pb = packedSigns(b.q, bT);
+  const ci = new Int32Array(m * n);
+  backend().gemmB1(m, n, k, pa, pb, ci);
+  const c = Float32Array.from(ci);
+  if (a.pad) subtractPerPixel(c, padTimesSigns(a.pad, pb, n, k), m, n, a.pad.pixels);
+  return c;
+}
+
+/**
+ * Σ_k Â[i,k]·b[j,k] for A = codes[mk, k] with per-row lo / Δ and B = packed ±1 rows [n, words(k)]; `pad` removes
+ * the padded entries of B = Xᵀ (K = N·P rows, see the file comment).
+ */
+function planeCore(codes: Uint8Array, bits: number, lo: Float32Array, delta: Float32Array, pb: Uint32Array, mk: number, n: number, k: number,
+  pad?: PadInfo): Float32Array {
+  const be = backend();
+  let colSum = signRowSums(pb, n, k);
+  const planes = new Uint32Array(bits * mk * words(k));
+  be.packPlanes(mk, k, bits, codes, planes);
+  const ci = new Int32Array(mk * n);
+  be.gemmBitplane(mk, n, k, bits, planes, pb, ci);
+  const dot = Float32Array.from(ci);
+  if (pad) {
+    const P = pad.pixels, N = k / P;
+    const qs = new Float32Array(mk * P);
+    be.reduce('sum', Float32Array.from(codes), mk, N, P, qs);
+    const corr = new Float32Array(mk * n);
+    be.sgemm(mk, n, P, qs, transposedF32(pad.mask, P, n), corr);
+    be.binary('sub', dot, Int32Array.of(n, 1), corr, Int32Array.of(n, 1), Int32Array.of(mk, n), dot);
+    const padCount = new Float32Array(n);
+    be.reduce('sum', pad.mask, 1, P, n, padCount);
+    colSum = Int32Array.from(colSum, (v, j) => v - N * padCount[j]);
+  }
+  // Epilogue: out = Δ_i·dot[i, j] + lo_i·colSum_j (float32).
+  const out = new Float32Array(mk * n);
+  be.binary('mul', dot, Int32Array.of(n, 1), delta, Int32Array.of(1, 0), Int32Array.of(mk, n), out);
+  const zeroTerm = new Float32Array(mk * n);
+  be.sgemm(mk, n, 1, lo, Float32Array.from(colSum), zeroTerm);
+  be.binary('add', out, Int32Array.of(n, 1), zeroTerm, Int32Array.of(n, 1), Int32Array.of(mk, n), out);
+  return out;
+}
+
+/** lo = offset − zp·scale and Δ = scale of group g (x̂ = lo + Δ·code). */
+function affineOf(q: QTensor, g: number): [number, number] {
+  return [Math.fround(q.offset[g] - Math.fround(q.zeroPoint[g] * q.scale[g])), q.scale[g]];
+}
+
+function bitplaneGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: number, n: number, k: number): Float32Array {
+  const q = a.q;
+  check(!q.signed && q.bits <= 8, 'internal: the bit-plane path needs unsigned codes of at most 8 bits');
+  const pb = packedSigns(b.q, bT);
+  // Compact: the GEMM rows whose group is not pruned.
+  const kept: number[] = [], lo: number[] = [], delta: number[] = [];
+  for (let i = 0; i < m; i++) {
+    const g = rowGroup(q, aT, i);
+    if (q.offset[g] === 0 && q.scale[g] === 0) continue;
+    const [l, d] = affineOf(q, g);
+    kept.push(i);
+    lo.push(l);
+    delta.push(d);
+  }
+  const mk = kept.length;
+  const c = new Float32Array(m * n);
+  if (mk === 0 || n === 0) return c;
+  const all = codesNT(q, aT);
+  const codes = mk === m ? all : new Uint8Array(mk * k);
+  if (mk !== m) kept.forEach((i, r) => codes.set(all.subarray(i * k, (i + 1) * k), r * k));
+  const out = planeCore(codes, q.bits, Float32Array.from(lo), Float32Array.from(delta), pb, mk, n, k, b.pad);
+  if (mk === m) return out;
+  kept.forEach((i, r) => c.set(out.subarray(r * n, (r + 1) * n), i * n));
+  return c;
+}
+
+/** Columns [k0, k0 + len) of a row-major [rows, k] float matrix. */
+function columnBlock(x: Float32Array, rows: number, k: number, k0: number, len: number): Float32Array {
+  const out = new Float32Array(rows * len);
+  if (out.length > 0) backend().copyStrided(x, k0, Int32Array.of(k, 1), Int32Array.of(rows, len), out, 0, Int32Array.of(len, 1));
+  return out;
+}
+
+/**
+ * 'bitplane-blocked': A's parameters are constant on K-blocks of `kBlock` (per-sample scales of dYᵀ on the
+ * grad-weight GEMM: blocks of H·W rows, METHODS §0.1): one gemmBitplane per block, C = Σ_blocks (Δ·dot + lo·Σb),
+ * accumulated in float32 in block order. Padding is corrected per block (each block is one sample).
+ */
+function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m: number, n: number, k: number, kBlock: number): Float32Array {
+  const q = a.q;
+  check(!q.signed && q.bits <= 8, 'internal: the bit-plane path needs unsigned codes of at most 8 bits');
+  check(!b.pad || b.pad.pixels === kBlock, 'internal: padded blocks must be whole samples');
+  const codesF = new Float32Array(codesNT(q, aT));
+  const signs = signValues(b.q);
+  const bNT = bT ? transposedF32(signs, b.q.rows, b.q.cols) : signs;
+  const c = new Float32Array(m * n);
+  const g = q.grouping;
+  for (let k0 = 0; k0 < k; k0 += kBlock) {
+    const len = Math.min(kBlock, k - k0);
+    const lo = new Float32Array(m), delta = new Float32Array(m);
+    let any = false;
+    for (let i = 0; i < m; i++) {
+      const r = aT ? k0 : i, col = aT ? i : k0;
+      const grp = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(col / g.colDiv);
+      [lo[i], delta[i]] = affineOf(q, grp);
+      if (q.offset[grp] !== 0 || q.scale[grp] !== 0) any = true;
+    }
+    if (!any) continue;
+    const pb = new Uint32Array(n * words(len));
+    backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
+    const out = planeCore(new Uint8Array(columnBlock(codesF, m, k, k0, len)), q.bits, lo, delta, pb, m, n, len, b.pad);
+    const s = Int32Array.of(1);
+    backend().binary('add', c, s, out, s, Int32Array.of(m * n), c);
+  }
+  return c;
+}
+
+/** C[m, n] on a bit path; a and b are layer-layout operands consumed as-is or transposed. */
+export function runBitGemm(path: Extract<GemmPath, 'b1' | 'bitplane' | 'bitplane-blocked'>, a: BitOperand, aT: boolean, b: BitOperand, bT: boolean,
+  m: number, n: number, k: number, kBlock: number | null = null): Float32Array {
+  check(!b.pad || (bT && path !== 'b1'), 'internal: padding on the second operand is only corrected on the bit-plane paths (transposed X)');
+  check(!a.pad || (!aT && path === 'b1'), 'internal: padding on the first operand is only corrected on the b1 path');
+  if (path === 'b1') return b1Gemm(a, aT, b, bT, m, n, k);
+  if (path === 'bitplane') return bitplaneGemm(a, aT, b, bT, m, n, k);
+  check(kBlock !== null && kBlock >= 1, 'internal: bitplane-blocked without a K-block');
+  return bitplaneBlockedGemm(a, aT, b, bT, m, n, k, kBlock);
+}

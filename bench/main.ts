@@ -1,13 +1,11 @@
 /**
  * Benchmarks (never part of `npm test`): `npm run bench -- <command> [options]`.
  *   kernels   native kernel throughput vs this machine's measured peak (JSON lines)
- *   step      ResNet-20 training step (ms/step, peak RSS) vs PyTorch fp32 / bf16 on the same machine
- *   onebit    1-bit FQT training step (bin-qat, fqt1-psq, fqt1-agp-scq) vs the fp32 step of the same binary model
+ *   step      training step per recipe (ms/step, peak RSS, GEMM paths) vs fp32, and ResNet-20 vs PyTorch fp32 / bf16
  */
 const commands: Record<string, () => Promise<{ main(args: string[]): Promise<void> | void }>> = {
   kernels: () => import('./kernels.js'),
   step: () => import('./step.js'),
-  onebit: () => import('./onebit.js'),
 };
 
 async function run(): Promise<void> {

@@ -1,9 +1,12 @@
 /**
- * `npm run bench -- step [--steps N] [--batch B] [--recipes fp32,qat8,…] [--no-torch]`: one ResNet-20 training
- * step (1×28×28 inputs, 10 classes, forward + backward + SGD with momentum) on the active backend: median
- * ms/step and peak RSS per recipe. Each recipe runs in its own child process (`--recipe R`), because peak
- * RSS is per process. Then bench/torch_step.py runs the same model in PyTorch (fp32 channels_last and bf16
- * autocast) in the same run, and the ratios to the fqt fp32 step are printed.
+ * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--no-torch]`: one training
+ * step (1×28×28 inputs, 10 classes, forward + backward + optimizer) on the active backend: median ms/step, peak
+ * RSS and the number of layer GEMMs on each path, per recipe, with ratios to the fp32 step of the same model.
+ * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process. The optimizer is
+ * SGD with momentum, or Adam for recipes whose preset trains with Adam (1-bit FQT, METHODS §3.5). For the
+ * default model (resnet20) bench/torch_step.py then runs PyTorch (fp32 channels_last and bf16 autocast) in the
+ * same run and the fqt/PyTorch ratios are printed. 1-bit FQT vs fp32 (METHODS §3.6):
+ * `--model preact-resnet18-w16 --recipes fp32,bin-qat,fqt1-psq,fqt1-agp-scq`.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -12,10 +15,10 @@ import { backend } from '../src/backend/index.js';
 import { grad } from '../src/autograd/graph.js';
 import { createModel } from '../src/nn/models/index.js';
 import { crossEntropy } from '../src/ops/index.js';
-import { SGD } from '../src/optim/index.js';
+import { Adam, SGD } from '../src/optim/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { applyRecipe, resolveRecipe } from '../src/quant/index.js';
+import { applyRecipe, presetTraining, resolveRecipe } from '../src/quant/index.js';
 import { emit, flag, option, round } from './util.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
@@ -24,12 +27,12 @@ const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.
 interface StepRecord { msPerStep: number; peakRssMiB: number; recipe: string }
 
 /** The fp32 step and every recipe of --recipes, each in a child process; returns the fp32 ms/step. */
-function recipesInChildren(args: string[], steps: number, batch: number): number {
+function recipesInChildren(args: string[], model: string, steps: number, batch: number): number {
   const recipes = option(args, 'recipes', 'fp32').split(',').filter((r) => r !== '');
   if (!recipes.includes('fp32')) recipes.unshift('fp32');
   const results = new Map<string, StepRecord>();
   for (const recipe of recipes) {
-    const child = spawnSync(process.execPath, [mainJs, 'step', '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
+    const child = spawnSync(process.execPath, [mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
       { encoding: 'utf8', env: process.env });
     if (child.status !== 0) {
       emit({ bench: 'step', impl: 'fqt', recipe, error: (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ') });
@@ -46,17 +49,20 @@ function recipesInChildren(args: string[], steps: number, batch: number): number
 export function main(args: string[]): void {
   const steps = Number(option(args, 'steps', '5'));
   const batch = Number(option(args, 'batch', '128'));
+  const modelName = option(args, 'model', 'resnet20');
   const recipeName = option(args, 'recipe', '');
   if (recipeName === '') {
-    const ms = recipesInChildren(args, steps, batch);
-    if (!flag(args, 'no-torch')) torchSideBySide(steps, batch, ms);
+    const ms = recipesInChildren(args, modelName, steps, batch);
+    if (!flag(args, 'no-torch') && modelName === 'resnet20') torchSideBySide(steps, batch, ms);
     return;
   }
   const rng = new Rng(0);
-  const model = createModel('resnet20', { inChannels: 1, inputSize: 28, classes: 10 }, rng);
+  const model = createModel(modelName, { inChannels: 1, inputSize: 28, classes: 10 }, rng);
   const recipe = resolveRecipe(recipeName);
   const resolved = applyRecipe(model, recipe, { seed: 1, sampleShape: [1, 28, 28] });
-  const opt = new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+  const adam = presetTraining(recipeName)?.optimizer === 'adam';
+  const opt = adam ? new Adam(model.namedParameters(), { lr: 1e-3 })
+    : new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
   const xs = new Float32Array(batch * 28 * 28);
   rng.fillNormal(xs);
   const x = new Tensor(xs, [batch, 1, 28, 28]);
@@ -79,10 +85,10 @@ export function main(args: string[]): void {
   const ms = times[times.length >> 1];
   const rssMiB = process.resourceUsage().maxRSS / 1024;
   const be = backend();
-  const paths = new Set<string>();
-  for (const layer of resolved.layers) for (const g of Object.values(layer.gemms)) paths.add(g.path);
-  emit({ bench: 'step', impl: 'fqt', model: 'resnet20', recipe: recipe.label, batch, input: [1, 28, 28], backend: be.name,
-    description: be.description, msPerStep: round(ms), peakRssMiB: round(rssMiB), loss: round(loss), gemmPaths: [...paths].sort() });
+  const gemmPaths: Record<string, number> = {};
+  for (const layer of resolved.layers) for (const g of Object.values(layer.gemms)) gemmPaths[g.path] = (gemmPaths[g.path] ?? 0) + 1;
+  emit({ bench: 'step', impl: 'fqt', model: modelName, recipe: recipe.label, optimizer: adam ? 'adam' : 'sgd', batch, input: [1, 28, 28],
+    backend: be.name, description: be.description, msPerStep: round(ms), peakRssMiB: round(rssMiB), loss: round(loss), gemmPaths });
 }
 
 function torchSideBySide(steps: number, batch: number, ms: number): void {

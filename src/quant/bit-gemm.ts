@@ -20,7 +20,6 @@ import { backend } from '../backend/index.js';
 import { check } from '../tensor/errors.js';
 import type { GemmPath } from './gemm-plan.js';
 import { dequantize, type QTensor } from './qtensor.js';
-import { signIndicator } from './quantizers/binary.js';
 
 /** Zero padding of a conv's im2col rows: pad[p, k] = 1 where entry k of pixel row p is padding. */
 export interface PadInfo {
@@ -70,16 +69,26 @@ function transposedF32(x: Float32Array, rows: number, cols: number): Float32Arra
 }
 
 /** Values whose sign is the ±1 value of a sign QTensor: code − 0.5 (cheaper than dequantizing). */
+function isSignTensor(q: QTensor): boolean {
+  return q.bits === 1 && !q.signed && q.offset.length === 1 && q.offset[0] === -1 && q.scale[0] === 2 && q.zeroPoint[0] === 0;
+}
+
 function signValues(q: QTensor): Float32Array {
-  const isSign = q.bits === 1 && q.offset.length === 1 && q.offset[0] === -1 && q.scale[0] === 2 && q.zeroPoint[0] === 0;
-  if (!isSign) return dequantize(q);
-  const v = new Float32Array(q.codes.length);
-  if (v.length > 0) backend().unary('addScalar', signIndicator(q) ?? new Float32Array(q.codes), v, -0.5, 0);
+  if (!isSignTensor(q)) return dequantize(q);
+  // code − ½ has the sign of the ±1 value, which is all packSigns looks at.
+  const codes = q.codes, v = new Float32Array(codes.length);
+  for (let i = 0; i < v.length; i++) v[i] = codes[i] - 0.5;
   return v;
 }
 
 /** Packed signs of a ±1 (sign) QTensor in NT layout. */
 function packedSigns(q: QTensor, transpose: boolean): Uint32Array {
+  if (!transpose && isSignTensor(q)) {
+    // The 0/1 sign codes are the bits gemmB1 wants: one bit plane of the codes.
+    const out = new Uint32Array(q.rows * words(q.cols));
+    if (out.length > 0) backend().packPlanes(q.rows, q.cols, 1, q.codes as Uint8Array, out);
+    return out;
+  }
   let v = signValues(q);
   let rows = q.rows, k = q.cols;
   if (transpose) { v = transposedF32(v, q.rows, q.cols); rows = q.cols; k = q.rows; }

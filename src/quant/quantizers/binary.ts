@@ -13,34 +13,19 @@ import { groupingOf } from '../qtensor.js';
 import type { SignSpec } from '../spec.js';
 import { checkKeys, expectOneOf, fail } from '../validate.js';
 
-/** The float 1{x ≥ 0} behind each sign QTensor, so the bit paths pack it without converting the codes back. */
-const indicatorCache = new WeakMap<QTensor, Float32Array>();
-
-/** 1{x ≥ 0} ∈ {0, 1} as float32 for a QTensor made by signQTensor (undefined for any other). */
-export function signIndicator(q: QTensor): Float32Array | undefined {
-  return indicatorCache.get(q);
-}
-
 /**
- * codes[i] = 1 if x[i] ≥ 0 else 0, with elementwise kernels only: 1{x ≥ 0} = 1 − step(−x) (step = 1{· > 0}),
- * converted exactly to bytes by the typed-array constructor.
+ * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1; NaN also gives 1, as 1 − 1{x < 0}). One pass: this runs on
+ * every binary layer's im2col rows, so it is written as a plain loop rather than a chain of elementwise kernels.
  */
 export function signQTensor(x: Float32Array, rows: number, cols: number): QTensor {
-  const be = backend();
   const n = rows * cols;
-  const a = new Float32Array(n), b = new Float32Array(n);
-  be.unary('neg', x, a, 0, 0);
-  be.unary('step', a, b, 0, 0); // 1{x < 0}
-  be.unary('addScalar', b, a, -1, 0); // 1{x < 0} − 1 ∈ {−1, 0}
-  be.unary('neg', a, b, 0, 0); // 1{x ≥ 0}
-  const codes = new Uint8Array(b);
+  const codes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) codes[i] = x[i] < 0 ? 0 : 1;
   const grouping = groupingOf('tensor', rows, cols, 1);
-  const q: QTensor = {
+  return {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,
     offset: Float32Array.of(-1), scale: Float32Array.of(2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
   };
-  indicatorCache.set(q, b);
-  return q;
 }
 
 export const signQuantizer: Quantizer<'sign'> = {

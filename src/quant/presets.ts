@@ -41,43 +41,33 @@ const perSample = (bits: number): UniformSpec => ({ kind: 'uniform', bits, forma
 const perFeature = (bits: number): UniformSpec => ({ kind: 'uniform', bits, format: 'asymmetric', granularity: 'feature', rounding: 'stochastic' });
 const bhq = (bits: number): QuantSpec => ({ kind: 'bhq', bits, rounding: 'stochastic' });
 
-function fqt(label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe {
+/** A preset whose backward GEMMs reuse the forward codes of W and X (the exact STE choice, METHODS §0.4). */
+function build(label: string, description: string, forward: { x: QuantSpec; w: QuantSpec }, gi: QuantSpec | 'fp32',
+  gw: QuantSpec | 'fp32', extra: Record<string, unknown> = {}): Recipe {
   return parseRecipe({
-    version: 1, label, description,
-    forward: { x: act8, w: wgt8 },
+    version: 1, label, description, forward,
     gradInput: { dy: gi, w: 'forward' },
     gradWeight: { dy: gw, x: 'forward' },
+    ...extra,
   }, { path: `preset '${label}'` });
 }
+
+const fqt = (label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe =>
+  build(label, description, { x: act8, w: wgt8 }, gi, gw);
 
 const sawbX: SawbSpec = { kind: 'sawb', bits: 4, c1: 12.1, c2: 12.2, range: 'auto', paperCompat: false };
 const sawbW: SawbSpec = { ...sawbX, range: 'signed' };
 const luq4: LuqSpec = { kind: 'luq', bits: 4 };
 
-function luq(label: string, description: string, addons: Record<string, unknown>): Recipe {
-  return parseRecipe({
-    version: 1, label, description,
-    forward: { x: sawbX, w: sawbW },
-    gradInput: { dy: luq4, w: 'forward' },
-    gradWeight: { dy: luq4, x: 'forward' },
-    backwardDraws: 'shared',
-    addons,
-  }, { path: `preset '${label}'` });
-}
+const luq = (label: string, description: string, addons: Record<string, unknown>): Recipe =>
+  build(label, description, { x: sawbX, w: sawbW }, luq4, luq4, { backwardDraws: 'shared', addons });
 
 const signX: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'none' };
 const signW: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'channel' };
 const BINARY_OVERRIDES = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }, { match: '@conv1x1', fp32: true }];
 
-function binary(label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe {
-  return parseRecipe({
-    version: 1, label, description,
-    forward: { x: signX, w: signW },
-    gradInput: { dy: gi, w: 'forward' },
-    gradWeight: { dy: gw, x: 'forward' },
-    overrides: BINARY_OVERRIDES,
-  }, { path: `preset '${label}'` });
-}
+const binary = (label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe =>
+  build(label, description, { x: signX, w: signW }, gi, gw, { overrides: BINARY_OVERRIDES });
 
 /** Names of the 1-bit FQT presets (METHODS §3, §11). */
 export const BINARY_PRESETS = ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const;

@@ -278,12 +278,14 @@ export function saveWeights(file: string, weights: Map<string, TensorLike>, meta
 
 /**
  * Load F32 weights from a safetensors file, or from the model.safetensors of a checkpoint when `p` is a
- * checkpoint directory (its root or one ckpt-NNNNNN).
+ * checkpoint directory (its root or one ckpt-NNNNNN) or a run directory (`fqt train --out`: its checkpoints/).
  */
 export function loadWeights(p: string): Map<string, Tensor> {
   let file = p;
   if (fs.existsSync(p) && fs.statSync(p).isDirectory()) {
-    const ckpt = latestCheckpointPath(p);
+    const runCheckpoints = path.join(p, 'checkpoints');
+    const dir = !fs.existsSync(path.join(p, POINTER_FILE)) && !fs.existsSync(path.join(p, STATE_FILE)) && fs.existsSync(runCheckpoints) ? runCheckpoints : p;
+    const ckpt = latestCheckpointPath(dir);
     check(ckpt !== null, () => `${p}: a directory without a checkpoint (neither ${POINTER_FILE} nor ${STATE_FILE})`);
     file = path.join(ckpt, MODEL_FILE);
   }

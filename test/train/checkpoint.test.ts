@@ -64,8 +64,9 @@ test('save and load: layout, weights, optimizer state and run state', () => {
   assert.deepEqual(ck.optimizer.meta, sd.meta);
   assert.deepEqual([...ck.optimizer.tensors.keys()].sort(), [...sd.tensors.keys()].sort());
   for (const [k, v] of sd.tensors) assert.deepEqual([...ck.optimizer.tensors.get(k)!], [...v], k);
-  // model.safetensors stands alone (e.g. --init); loadWeights accepts the file or a checkpoint directory.
-  for (const p of [path.join(written, 'model.safetensors'), dir, written]) {
+  // model.safetensors stands alone (e.g. --init); loadWeights accepts the file, a checkpoint directory or the
+  // run directory that holds checkpoints/.
+  for (const p of [path.join(written, 'model.safetensors'), dir, written, path.dirname(dir)]) {
     assert.deepEqual([...loadWeights(p).get('fc.bias')!.data], [...params[2][1].data], p);
   }
   assert.deepEqual(readSafetensors(path.join(written, 'model.safetensors')).metadata, { format: 'pt', producer: 'fqt' });

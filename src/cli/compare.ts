@@ -81,6 +81,18 @@ function writeStatus(runDir: string, s: RunStatusFile): void {
   writeJson(path.join(runDir, 'status.json'), s);
 }
 
+/**
+ * One training config per (recipe, seed), built exactly as `fqt train --recipe R --seed S` builds it, so a
+ * recipe's own training defaults (the 1-bit presets train with Adam at lr 1e-3) apply unless a flag overrides them.
+ */
+export function planRuns(f: ReturnType<typeof parseFlags<typeof COMPARE_FLAGS>>, recipes: { name: string; label: string }[], seeds: number[]):
+  { label: string; seed: number; rel: string; config: TrainConfig }[] {
+  return recipes.flatMap((r) => seeds.map((seed) => ({
+    label: r.label, seed, rel: path.join('runs', runDirName(r.label, seed)),
+    config: trainConfigFromFlags({ ...f, recipe: r.name, seed, out: f.out, resume: false }),
+  })));
+}
+
 export function compareCommand(argv: string[]): number {
   const f = parseFlags('compare', COMPARE_FLAGS, argv);
   if (f.help) {
@@ -96,12 +108,7 @@ export function compareCommand(argv: string[]): number {
   // Fail before any training when the data set cannot be loaded (every run would fail the same way).
   loadDataset(base.dataset, { dataDir: base.dataDir });
 
-  const plan = recipes.flatMap((r) => seeds.map((seed) => {
-    const config: TrainConfig = { ...base, seed };
-    if (r.name !== 'fp32') config.recipe = r.name;
-    else delete config.recipe;
-    return { label: r.label, seed, rel: path.join('runs', runDirName(r.label, seed)), config };
-  }));
+  const plan = planRuns(f, recipes, seeds);
   // A run directory trained with another configuration is never silently mixed into the results.
   for (const p of plan) {
     const saved = readRunJson(path.join(out, p.rel));

@@ -9,6 +9,8 @@ import { bandChart } from '../../src/report/html.js';
 import { compareHtml } from '../../src/report/compare-html.js';
 import { readStepLosses, StepLog } from '../../src/train/step-log.js';
 import { DEFAULT_CONFIG } from '../../src/train/config.js';
+import { COMPARE_FLAGS, parseRecipes, planRuns } from '../../src/cli/compare.js';
+import { parseFlags } from '../../src/cli/args.js';
 
 test('stat: mean, sample standard deviation (n − 1), min, max; none for one value', () => {
   const s = stat([0.9, 0.92, 0.94])!;
@@ -87,4 +89,15 @@ test('loadResults reads one fqt train directory, and the report bands span the s
   // A single train run directory is a report of one run.
   const single = loadResults(path.join(root, 'runs', 'fp32-s2'));
   assert.deepEqual(single.runs.map((x) => [x.dir, x.seed, x.status]), [['.', 2, 'done']]);
+});
+
+test('compare plans each run as fqt train would: a 1-bit preset trains with Adam at 1e-3 unless flags say otherwise', () => {
+  const recipes = parseRecipes('fp32,fqt1-agp-scq');
+  const plain = planRuns(parseFlags('compare', COMPARE_FLAGS, ['--recipes', 'fp32,fqt1-agp-scq']), recipes, [1, 2]);
+  assert.deepEqual(plain.map((p) => [p.label, p.seed, p.config.optimizer, p.config.lr, p.config.recipe ?? null]), [
+    ['fp32', 1, 'sgd', 0.02, null], ['fp32', 2, 'sgd', 0.02, null],
+    ['fqt1-agp-scq', 1, 'adam', 1e-3, 'fqt1-agp-scq'], ['fqt1-agp-scq', 2, 'adam', 1e-3, 'fqt1-agp-scq'],
+  ]);
+  const forced = planRuns(parseFlags('compare', COMPARE_FLAGS, ['--optimizer', 'sgd', '--lr', '0.1']), recipes, [1]);
+  assert.deepEqual(forced.map((p) => [p.config.optimizer, p.config.lr]), [['sgd', 0.1], ['sgd', 0.1]]);
 });

@@ -62,7 +62,8 @@ export interface BitOperand {
 
 const words = (k: number): number => (k + 31) >>> 5;
 
-function transposedF32(x: Float32Array, rows: number, cols: number): Float32Array {
+/** x[rows, cols] transposed into a new array. */
+export function transposedF32(x: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(x.length);
   if (x.length > 0) backend().transpose(1, rows, cols, x, out);
   return out;
@@ -171,7 +172,7 @@ function planeCore(codes: Uint8Array, bits: number, lo: Float32Array, delta: Flo
     const qs = new Float32Array(mk * P);
     be.reduce('sum', Float32Array.from(codes), mk, N, P, qs);
     const corr = new Float32Array(mk * n);
-    be.sgemm(mk, n, P, qs, transposedF32(pad.mask, P, n), corr);
+    be.sgemmT(mk, n, P, qs, 0, pad.mask, 1, corr);
     be.binary('sub', dot, Int32Array.of(n, 1), corr, Int32Array.of(n, 1), Int32Array.of(mk, n), dot);
     const padCount = new Float32Array(n);
     be.reduce('sum', pad.mask, 1, P, n, padCount);

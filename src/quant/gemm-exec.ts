@@ -16,7 +16,7 @@ import type { GemmPlan } from './gemm-plan.js';
 import type { QuantizedOperand } from './quantize.js';
 import { dequantize, type QTensor } from './qtensor.js';
 import { applyBhq } from './transforms.js';
-import { type PadInfo, runBitGemm } from './bit-gemm.js';
+import { type PadInfo, runBitGemm, transposedF32 } from './bit-gemm.js';
 
 /** `pad`: the operand holds conv im2col rows whose padded entries must count as 0 (sign(0) = +1, bit-gemm.ts). */
 export type GemmOperand =
@@ -25,12 +25,6 @@ export type GemmOperand =
 
 function dims(op: GemmOperand): [number, number] {
   return op.kind === 'fp32' ? [op.rows, op.cols] : [op.value.q.rows, op.value.q.cols];
-}
-
-function transposed(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  backend().transpose(1, rows, cols, x, out);
-  return out;
 }
 
 /** The operand's fp32 values in NT layout (dequantized, BHQ inverse applied, transposed as needed). */
@@ -52,7 +46,7 @@ export function materialize(op: GemmOperand, transpose: boolean): Float32Array {
       backend().binary('mul', x, Int32Array.of(P * cols, cols, 1), valid, Int32Array.of(0, cols, 1), Int32Array.of(rows / P, P, cols), x);
     }
   }
-  return transpose ? transposed(x, rows, cols) : x;
+  return transpose ? transposedF32(x, rows, cols) : x;
 }
 
 interface Int8Operand {
@@ -146,7 +140,8 @@ export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean
     if (t && c.length > 0) c = applyBhq(t, c, (m * n) / t.n, true);
     return c;
   }
+  // fp32 / fp32-dequant: sgemmT reads a transposed operand where it is (no transposed copy).
   const c = new Float32Array(m * n);
-  backend().sgemm(m, n, k, materialize(a, aT), materialize(b, bT), c);
+  backend().sgemmT(m, n, k, materialize(a, false), aT ? 1 : 0, materialize(b, false), bT ? 1 : 0, c);
   return c;
 }

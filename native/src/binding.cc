@@ -89,6 +89,18 @@ KERNEL(Col2im) {
               I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<float>(info, 11));
   return info.Env().Undefined();
 }
+KERNEL(ReluMasked) {
+  size_t len = 0;
+  const float* x = data<float>(info, 0, &len);
+  fqt::relu_masked(x, data<float>(info, 1), data<uint8_t>(info, 2), static_cast<int64_t>(len));
+  return info.Env().Undefined();
+}
+KERNEL(MaskGrad) {
+  size_t len = 0;
+  const float* g = data<float>(info, 0, &len);
+  fqt::mask_grad(g, data<uint8_t>(info, 1), data<float>(info, 2), static_cast<int64_t>(len));
+  return info.Env().Undefined();
+}
 KERNEL(Unary) {
   const std::string op = info[0].As<Napi::String>().Utf8Value();
   const int code = fqt::unary_op_code(op.c_str());
@@ -243,7 +255,7 @@ struct Entry {
 };
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"binary", Binary},
+    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},

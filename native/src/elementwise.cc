@@ -132,6 +132,28 @@ void unary(int op, const float* x, float* out, int64_t len, double p0, double p1
   }
 }
 
+void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
+  parallel_range(len, kGrain, [x, out, mask](int64_t lo, int64_t hi) {
+    const float* __restrict xs = x;
+    float* __restrict o = out;
+    uint8_t* __restrict m = mask;
+    for (int64_t i = lo; i < hi; i++) {
+      const bool pos = xs[i] > 0.0f;
+      o[i] = pos ? xs[i] : 0.0f;
+      m[i] = pos ? 1 : 0;
+    }
+  });
+}
+
+void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len) {
+  parallel_range(len, kGrain, [g, mask, out](int64_t lo, int64_t hi) {
+    const float* __restrict gs = g;
+    const uint8_t* __restrict m = mask;
+    float* __restrict o = out;
+    for (int64_t i = lo; i < hi; i++) o[i] = m[i] != 0 ? gs[i] : 0.0f;
+  });
+}
+
 void binary(int op, const float* a, const int32_t* as32, const float* b, const int32_t* bs32, const int32_t* shape32,
             int rank, float* out, int64_t total) {
   if (total == 0) return;

@@ -68,6 +68,15 @@ export interface FloatKernels {
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
 
   /**
+   * ReLU's forward with its backward mask as bytes: out[i] = max(x[i], 0), mask[i] = x[i] > 0 ? 1 : 0. The op keeps
+   * the 1-byte mask instead of an fp32 tensor, so neither its input nor its output stays alive for its sake.
+   */
+  reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void;
+
+  /** out[i] = mask[i] ≠ 0 ? g[i] : 0 (masked entries are 0 even when g is NaN or ±∞, as PyTorch's threshold_backward). */
+  maskGrad(g: Float32Array, mask: Uint8Array, out: Float32Array): void;
+
+  /**
    * out = a ∘ b with broadcasting: `outShape` is the result shape, `aStrides`/`bStrides` the operands'
    * strides in it (0 along broadcast axes).
    */

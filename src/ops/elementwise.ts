@@ -18,21 +18,27 @@ function unaryRaw(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   return out;
 }
 
+// Backward closures capture shapes, or the operand values they read, never a whole input tensor they do not
+// read: a closure keeps whatever it captures alive until the backward pass (the tape itself keeps no values).
 export function add(a: Operand, b: Operand): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
-  return record(binaryRaw('add', ta, tb, 'add'), 'add', [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(g, tb.shape)]);
+  const sa = ta.shape, sb = tb.shape;
+  return record(binaryRaw('add', ta, tb, 'add'), 'add', [ta, tb], (g) => [sumToShape(g, sa), sumToShape(g, sb)]);
 }
 
 export function sub(a: Operand, b: Operand): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
-  return record(binaryRaw('sub', ta, tb, 'sub'), 'sub', [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(neg(g), tb.shape)]);
+  const sa = ta.shape, sb = tb.shape;
+  return record(binaryRaw('sub', ta, tb, 'sub'), 'sub', [ta, tb], (g) => [sumToShape(g, sa), sumToShape(neg(g), sb)]);
 }
 
 export function mul(a: Operand, b: Operand): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
+  const sa = ta.shape, sb = tb.shape;
+  const bForA = ta.requiresGrad ? tb : null, aForB = tb.requiresGrad ? ta : null;
   return record(binaryRaw('mul', ta, tb, 'mul'), 'mul', [ta, tb], (g) => [
-    ta.requiresGrad ? sumToShape(binaryRaw('mul', g, tb, 'mul'), ta.shape) : null,
-    tb.requiresGrad ? sumToShape(binaryRaw('mul', g, ta, 'mul'), tb.shape) : null,
+    bForA ? sumToShape(binaryRaw('mul', g, bForA, 'mul'), sa) : null,
+    aForB ? sumToShape(binaryRaw('mul', g, aForB, 'mul'), sb) : null,
   ]);
 }
 
@@ -57,19 +63,40 @@ export function maximum(a: Operand, b: Operand): Tensor {
   });
 }
 
-function unaryOp(op: UnaryOp, x: Tensor, back: (g: Tensor, out: Tensor) => Tensor, p0 = 0, p1 = 0): Tensor {
+/** An elementwise op whose backward needs at most its input x. */
+function unaryOp(op: UnaryOp, x: Tensor, back: (g: Tensor) => Tensor, p0 = 0, p1 = 0): Tensor {
   const out = unaryRaw(op, x, p0, p1);
+  return record(out, op, [x], (g) => [back(g)]);
+}
+
+/** An elementwise op whose backward reads its output (the closure keeps it alive; the other ops' closures do not). */
+function unaryOpOfOutput(op: UnaryOp, x: Tensor, back: (g: Tensor, out: Tensor) => Tensor): Tensor {
+  const out = unaryRaw(op, x, 0, 0);
   return record(out, op, [x], (g) => [back(g, out)]);
 }
 
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x, (g) => neg(g));
-export const exp = (x: Tensor): Tensor => unaryOp('exp', x, (g, out) => binaryRaw('mul', g, out, 'exp'));
+export const exp = (x: Tensor): Tensor => unaryOpOfOutput('exp', x, (g, out) => binaryRaw('mul', g, out, 'exp'));
 export const log = (x: Tensor): Tensor => unaryOp('log', x, (g) => binaryRaw('div', g, x, 'log'));
-export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x, (g, out) => binaryRaw('div', unaryRaw('scale', g, 0.5), out, 'sqrt'));
+export const sqrt = (x: Tensor): Tensor => unaryOpOfOutput('sqrt', x, (g, out) => binaryRaw('div', unaryRaw('scale', g, 0.5), out, 'sqrt'));
 export const square = (x: Tensor): Tensor => unaryOp('square', x, (g) => binaryRaw('mul', g, unaryRaw('scale', x, 2), 'square'));
 export const abs = (x: Tensor): Tensor =>
   unaryOp('abs', x, (g) => binaryRaw('mul', g, binaryRaw('sub', unaryRaw('step', x), unaryRaw('step', unaryRaw('neg', x)), 'abs'), 'abs'));
-export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g) => binaryRaw('mul', g, unaryRaw('step', x), 'relu'));
+
+/**
+ * max(x, 0). The backward keeps a 1-byte mask (x > 0), not x or the output: an fp32 activation stays alive only
+ * while the next op needs it (the fused fp32 conv keeps it, a quantized conv keeps its int8 codes instead).
+ */
+export function relu(x: Tensor): Tensor {
+  const out = empty(x.shape), mask = new Uint8Array(x.size);
+  backend().reluMasked(x.data, out.data, mask);
+  const shape = x.shape;
+  return record(out, 'relu', [x], (g) => {
+    const dx = empty(shape);
+    backend().maskGrad(g.data, mask, dx.data);
+    return [dx];
+  });
+}
 export const scale = (x: Tensor, s: number): Tensor => unaryOp('scale', x, (g) => unaryRaw('scale', g, s), s);
 export const addScalar = (x: Tensor, s: number): Tensor => unaryOp('addScalar', x, (g) => g, s);
 

@@ -72,8 +72,9 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   st.forEach((s, i) => check(Number.isInteger(s) && Number.isInteger(en[i]) && s >= 0 && s <= en[i] && en[i] <= x.shape[i],
     () => `slice: range [${s}, ${en[i]}) is invalid for axis ${i} of ${fmtShape(x.shape)}`));
   const sizes = en.map((e, i) => e - st[i]);
+  const xShape = x.shape;
   return record(readBox(x, st, sizes), 'slice', [x], (g) => {
-    const gx = empty(x.shape);
+    const gx = empty(xShape);
     placeInto(g, gx, st);
     return [gx];
   });
@@ -88,7 +89,8 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[]): Te
   const out = empty(shape);
   const starts = p.map(([b]) => b);
   placeInto(x, out, starts);
-  return record(out, 'pad', [x], (g) => [readBox(g, starts, x.shape)]);
+  const xShape = x.shape;
+  return record(out, 'pad', [x], (g) => [readBox(g, starts, xShape)]);
 }
 
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
@@ -108,5 +110,6 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     placeInto(t, out, shape.map((_, i) => (i === ax ? at : 0)));
     at += t.shape[ax];
   }
-  return record(out, 'concat', xs, (g) => xs.map((t, k) => readBox(g, shape.map((_, i) => (i === ax ? offsets[k] : 0)), t.shape)));
+  const shapes = xs.map((t) => t.shape);
+  return record(out, 'concat', xs, (g) => shapes.map((s, k) => readBox(g, shape.map((_, i) => (i === ax ? offsets[k] : 0)), s)));
 }

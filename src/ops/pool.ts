@@ -23,8 +23,9 @@ export function maxPool2d(x: Tensor, k: number, stride = k, pad = 0): Tensor {
   const out = empty([x.shape[0], x.shape[1], oh, ow]);
   const argmax = new Int32Array(out.size);
   backend().maxPoolForward(x.data, planes, h, w, k, stride, pad, oh, ow, out.data, argmax);
+  const xShape = x.shape; // not x: the backward needs only argmax
   return record(out, 'maxPool2d', [x], (g) => {
-    const dx = empty(x.shape);
+    const dx = empty(xShape);
     backend().maxPoolBackward(g.data, argmax, planes, h, w, oh, ow, dx.data);
     return [dx];
   });
@@ -34,8 +35,9 @@ export function avgPool2d(x: Tensor, k: number, stride = k, pad = 0): Tensor {
   const [planes, h, w, oh, ow] = geometry('avgPool2d', x, k, stride, pad);
   const out = empty([x.shape[0], x.shape[1], oh, ow]);
   backend().avgPoolForward(x.data, planes, h, w, k, stride, pad, oh, ow, out.data);
+  const xShape = x.shape;
   return record(out, 'avgPool2d', [x], (g) => {
-    const dx = empty(x.shape);
+    const dx = empty(xShape);
     backend().avgPoolBackward(g.data, planes, h, w, k, stride, pad, oh, ow, dx.data);
     return [dx];
   });

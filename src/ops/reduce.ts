@@ -30,9 +30,9 @@ export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tens
   const ax = normAxes(x, axes, 'sum');
   const r = reduceRaw(x, ax, 'sum');
   const out = new Tensor(r === x ? new Float32Array(x.data) : r.data, finalShape(x, ax, keepDims));
-  const kept = keptShape(x, ax);
-  // Backward: broadcast g back over the reduced axes.
-  return record(out, 'sum', [x], (g) => [binary('add', new Tensor(g.data, kept), new Tensor(new Float32Array(x.size), x.shape))]);
+  const kept = keptShape(x, ax), xShape = x.shape, xSize = x.size;
+  // Backward: broadcast g back over the reduced axes (the closure keeps x's shape, not x).
+  return record(out, 'sum', [x], (g) => [binary('add', new Tensor(g.data, kept), new Tensor(new Float32Array(xSize), xShape))]);
 }
 
 export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {

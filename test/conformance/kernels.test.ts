@@ -4,6 +4,7 @@
  * reference's float64 arithmetic), batch-norm statistics and exp/log/pow within a stated tolerance.
  */
 import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import type { Backend } from '../../src/backend/backend.js';
 import type { BinaryOp, UnaryOp } from '../../src/backend/float-kernels.js';
 import { refBackend } from '../../src/backend/ref/index.js';
@@ -101,6 +102,23 @@ if (typeof nut === 'string') {
             assertBitExact(g[0], w[0], `binary ${op} ${tier} ${JSON.stringify([sa, sb])}`);
           }
         }
+      });
+
+      it('reluMasked and maskGrad are bit-exact (signed zeros, NaN, ±∞; masked NaN gradients give 0)', () => {
+        addon.setIsa(tier);
+        const r = rng(16);
+        const x = randn(r, 5003, 3), g = randn(r, 5003, 2);
+        x[0] = 0; x[1] = -0; x[2] = NaN; x[3] = Infinity; x[4] = -Infinity; x[5] = 1e-40; x[6] = -1e-40;
+        g[0] = NaN; g[4] = Infinity; g[5] = NaN;
+        const [got, want] = both(nb, () => [new Float32Array(x.length), new Uint8Array(x.length)] as [Float32Array, Uint8Array],
+          (b, [o, m]) => b.reluMasked(x, o, m));
+        assertBitExact(got[0], want[0], `reluMasked out ${tier}`);
+        assertBitExact(got[1], want[1], `reluMasked mask ${tier}`);
+        const mask = want[1];
+        const [gd, wd] = both(nb, () => [new Float32Array(x.length)] as [Float32Array], (b, [o]) => b.maskGrad(g, mask, o));
+        assertBitExact(gd[0], wd[0], `maskGrad ${tier}`);
+        assert.equal(wd[0][0], 0, 'a masked NaN gradient is 0');
+        assert.ok(Number.isNaN(wd[0][5]), 'an unmasked NaN gradient stays NaN');
       });
 
       it('unary ops match ref (bit-exact except exp/log/pow within 1e-6)', () => {

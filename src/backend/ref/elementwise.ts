@@ -24,6 +24,18 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
   }
 }
 
+export function reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const pos = x[i] > 0;
+    out[i] = pos ? x[i] : 0;
+    mask[i] = pos ? 1 : 0;
+  }
+}
+
+export function maskGrad(g: Float32Array, mask: Uint8Array, out: Float32Array): void {
+  for (let i = 0; i < g.length; i++) out[i] = mask[i] !== 0 ? g[i] : 0;
+}
+
 function apply(op: BinaryOp): (a: number, b: number) => number {
   switch (op) {
     case 'add': return (a, b) => a + b;

@@ -2,7 +2,9 @@
  * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--no-torch]`: one training
  * step (1×28×28 inputs, 10 classes, forward + backward + optimizer) on the active backend: median ms/step, peak
  * RSS and the number of layer GEMMs on each path, per recipe, with ratios to the fp32 step of the same model.
- * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process. The optimizer is
+ * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; the child also reports
+ * `savedForBackwardMiB`, the memory one forward pass keeps for the backward (deterministic, unlike peak RSS, which
+ * depends on when the garbage collector runs). The optimizer is
  * SGD with momentum, or Adam for recipes whose preset trains with Adam (1-bit FQT, METHODS §3.5). For the
  * default model (resnet20) bench/torch_step.py then runs PyTorch (fp32 channels_last and bf16 autocast) in the
  * same run and the fqt/PyTorch ratios are printed. 1-bit FQT vs fp32 (METHODS §3.6):
@@ -10,6 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { backend } from '../src/backend/index.js';
 import { grad } from '../src/autograd/graph.js';
@@ -24,7 +27,7 @@ import { emit, flag, option, round } from './util.js';
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
 const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 
-interface StepRecord { msPerStep: number; peakRssMiB: number; recipe: string }
+interface StepRecord { msPerStep: number; peakRssMiB: number; savedForBackwardMiB?: number; recipe: string }
 
 /** The fp32 step and every recipe of --recipes, each in a child process; returns the fp32 ms/step. */
 function recipesInChildren(args: string[], model: string, steps: number, batch: number): number {
@@ -32,7 +35,7 @@ function recipesInChildren(args: string[], model: string, steps: number, batch: 
   if (!recipes.includes('fp32')) recipes.unshift('fp32');
   const results = new Map<string, StepRecord>();
   for (const recipe of recipes) {
-    const child = spawnSync(process.execPath, [mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
+    const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
       { encoding: 'utf8', env: process.env });
     if (child.status !== 0) {
       emit({ bench: 'step', impl: 'fqt', recipe, error: (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ') });
@@ -41,7 +44,12 @@ function recipesInChildren(args: string[], model: string, steps: number, batch: 
     const rec = JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
     results.set(recipe, rec);
     const base = results.get('fp32');
-    emit({ ...rec, ...(base && recipe !== 'fp32' ? { overFp32: round(rec.msPerStep / base.msPerStep), rssOverFp32: round(rec.peakRssMiB / base.peakRssMiB) } : {}) });
+    emit({
+      ...rec, ...(base && recipe !== 'fp32' ? {
+        overFp32: round(rec.msPerStep / base.msPerStep), rssOverFp32: round(rec.peakRssMiB / base.peakRssMiB),
+        ...(rec.savedForBackwardMiB && base.savedForBackwardMiB ? { savedOverFp32: round(rec.savedForBackwardMiB / base.savedForBackwardMiB) } : {}),
+      } : {}),
+    });
   }
   return results.get('fp32')?.msPerStep ?? NaN;
 }
@@ -74,6 +82,7 @@ export function main(args: string[]): void {
     return loss.data[0];
   };
   step(); // warm-up (allocations, JIT)
+  const savedMiB = savedForBackward(() => crossEntropy(model.forward(x), labels));
   const times: number[] = [];
   let loss = 0;
   for (let s = 0; s < steps; s++) {
@@ -88,7 +97,28 @@ export function main(args: string[]): void {
   const gemmPaths: Record<string, number> = {};
   for (const layer of resolved.layers) for (const g of Object.values(layer.gemms)) gemmPaths[g.path] = (gemmPaths[g.path] ?? 0) + 1;
   emit({ bench: 'step', impl: 'fqt', model: modelName, recipe: recipe.label, optimizer: adam ? 'adam' : 'sgd', batch, input: [1, 28, 28],
-    backend: be.name, description: be.description, msPerStep: round(ms), peakRssMiB: round(rssMiB), loss: round(loss), gemmPaths });
+    backend: be.name, description: be.description, msPerStep: round(ms), peakRssMiB: round(rssMiB),
+    ...(savedMiB !== null ? { savedForBackwardMiB: round(savedMiB) } : {}), loss: round(loss), gemmPaths });
+}
+
+/**
+ * Memory the forward pass leaves alive for the backward (the tape's saved tensors, codes and masks): array-buffer
+ * bytes after a forward minus before, each after a full GC. Unlike peak RSS it does not depend on when the
+ * garbage collector runs. Null without --expose-gc (the parent passes it).
+ */
+function savedForBackward(forward: () => Tensor): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  // Free unreachable array buffers inside gc() itself (by default a background thread frees them later).
+  v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+  gc();
+  const before = process.memoryUsage().arrayBuffers;
+  const loss = forward();
+  gc();
+  const saved = process.memoryUsage().arrayBuffers - before;
+  v8.setFlagsFromString('--concurrent-array-buffer-sweeping');
+  void loss.data; // the loss (and through it the tape) is alive until here
+  return saved / 2 ** 20;
 }
 
 function torchSideBySide(steps: number, batch: number, ms: number): void {

@@ -14,33 +14,35 @@ namespace fqt {
 namespace {
 
 // Rows [lo, hi) of (sample, output row) for a kh × KW window (KW = 0: kw at run time). The common
-// 3 × 3 and 1 × 1 windows get compile-time widths: a 3-float copy is otherwise dominated by loop
-// overhead. Pointers are __restrict locals (node-gyp builds with -fno-strict-aliasing).
-template <int KW>
-void im2col_rows(const float* x, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw_rt, int64_t stride,
-                 int64_t pad, int64_t oh, int64_t ow, float* out, int64_t lo, int64_t hi) {
+// 3 × 3 and 1 × 1 windows get compile-time widths: a 3-element copy is otherwise dominated by loop
+// overhead. Pointers are __restrict locals (node-gyp builds with -fno-strict-aliasing). T = float
+// (padding 0) or uint8_t quantization codes (padding pad_values[s], the code of 0 of sample s).
+template <class T, int KW>
+void im2col_rows(const T* x, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw_rt, int64_t stride,
+                 int64_t pad, int64_t oh, int64_t ow, const T* pad_values, T* out, int64_t lo, int64_t hi) {
   const int64_t kw = KW > 0 ? KW : kw_rt;
   const int64_t row_len = c * kh * kw;
   for (int64_t so = lo; so < hi; so++) {
     const int64_t s = so / oh, oy = so % oh;
-    const float* __restrict xs = x + s * c * h * w;
-    float* __restrict dst = out + so * ow * row_len;
+    const T zero = pad_values ? pad_values[s] : T(0);
+    const T* __restrict xs = x + s * c * h * w;
+    T* __restrict dst = out + so * ow * row_len;
     for (int64_t ox = 0; ox < ow; ox++) {
       const int64_t x0 = ox * stride - pad;
       const bool inside_x = x0 >= 0 && x0 + kw <= w;
       for (int64_t ch = 0; ch < c; ch++) {
-        const float* __restrict plane = xs + ch * h * w;
+        const T* __restrict plane = xs + ch * h * w;
         for (int64_t i = 0; i < kh; i++, dst += kw) {
           const int64_t y = oy * stride - pad + i;
           if (y < 0 || y >= h) {
-            for (int64_t j = 0; j < kw; j++) dst[j] = 0.0f;
+            for (int64_t j = 0; j < kw; j++) dst[j] = zero;
           } else if (inside_x) {
-            const float* __restrict src = plane + y * w + x0;
+            const T* __restrict src = plane + y * w + x0;
             for (int64_t j = 0; j < kw; j++) dst[j] = src[j];
           } else {
             for (int64_t j = 0; j < kw; j++) {
               const int64_t xx = x0 + j;
-              dst[j] = xx >= 0 && xx < w ? plane[y * w + xx] : 0.0f;
+              dst[j] = xx >= 0 && xx < w ? plane[y * w + xx] : zero;
             }
           }
         }
@@ -51,13 +53,29 @@ void im2col_rows(const float* x, int64_t c, int64_t h, int64_t w, int64_t kh, in
 
 }  // namespace
 
+namespace {
+
+template <class T>
+void im2col_batch(const T* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride,
+                  int64_t pad, int64_t oh, int64_t ow, const T* pad_values, T* out) {
+  const int64_t row_len = c * kh * kw;
+  auto rows = kw == 3 ? &im2col_rows<T, 3> : kw == 1 ? &im2col_rows<T, 1> : &im2col_rows<T, 0>;
+  const int64_t grain = std::max<int64_t>(1, 8192 * 4 / static_cast<int64_t>(sizeof(T)) / std::max<int64_t>(1, ow * row_len));
+  parallel_range(n * oh, grain, [=](int64_t lo, int64_t hi) {
+    rows(x, c, h, w, kh, kw, stride, pad, oh, ow, pad_values, out, lo, hi);
+  });
+}
+
+}  // namespace
+
 void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride,
             int64_t pad, int64_t oh, int64_t ow, float* out) {
-  const int64_t row_len = c * kh * kw;
-  auto rows = kw == 3 ? &im2col_rows<3> : kw == 1 ? &im2col_rows<1> : &im2col_rows<0>;
-  parallel_range(n * oh, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, ow * row_len)), [=](int64_t lo, int64_t hi) {
-    rows(x, c, h, w, kh, kw, stride, pad, oh, ow, out, lo, hi);
-  });
+  im2col_batch<float>(x, n, c, h, w, kh, kw, stride, pad, oh, ow, nullptr, out);
+}
+
+void im2col_codes(const uint8_t* codes, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                  int64_t stride, int64_t pad, int64_t oh, int64_t ow, const uint8_t* pad_codes, uint8_t* out) {
+  im2col_batch<uint8_t>(codes, n, c, h, w, kh, kw, stride, pad, oh, ow, pad_codes, out);
 }
 
 namespace {
@@ -104,8 +122,8 @@ void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64
 
 void im2col_one(const float* xs, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
                 int64_t oh, int64_t ow, float* out) {
-  auto rows = kw == 3 ? &im2col_rows<3> : kw == 1 ? &im2col_rows<1> : &im2col_rows<0>;
-  rows(xs, c, h, w, kh, kw, stride, pad, oh, ow, out, 0, oh);
+  auto rows = kw == 3 ? &im2col_rows<float, 3> : kw == 1 ? &im2col_rows<float, 1> : &im2col_rows<float, 0>;
+  rows(xs, c, h, w, kh, kw, stride, pad, oh, ow, nullptr, out, 0, oh);
 }
 
 void col2im_one(const float* cols, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad,

@@ -8,7 +8,7 @@ import { check } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Rng } from '../tensor/random.js';
 import { linear, linearRows } from '../ops/matmul.js';
-import { type ConvGeometry, conv2d } from '../ops/conv.js';
+import { conv2d, type LayerGemm } from '../ops/conv.js';
 import { batchNorm, type BatchStats, dropout } from '../ops/norm.js';
 import { prelu, relu } from '../ops/elementwise.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../ops/pool.js';
@@ -16,10 +16,10 @@ import { flatten } from '../ops/movement.js';
 import { fanInUniform, kaimingNormal } from './init.js';
 
 /**
- * The three GEMMs of a layer as one differentiable op: Y[rows,out] = X[rows,in] · W[out,in]ᵀ.
+ * The three GEMMs of a layer as one differentiable op: Y[rows,out] = X[rows,in] · W[out,in]ᵀ (ops/conv.ts).
  * `rowsPerSample` (default 1): each sample owns that many consecutive rows (oh·ow for a conv).
  */
-export type LayerGemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry) => Tensor;
+export type { LayerGemm };
 
 /** A layer whose GEMMs can be quantized (Linear, Conv2d). */
 export abstract class GemmLayer extends Module {

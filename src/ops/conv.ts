@@ -28,8 +28,9 @@ export function im2col(x: Tensor, kh: number, kw: number, stride: number, pad: n
   check(oh > 0 && ow > 0, () => `conv2d: a ${kh}×${kw} kernel with stride ${stride} and padding ${pad} does not fit input ${fmtShape(x.shape)}`);
   const cols = empty([n * oh * ow, c * kh * kw]);
   backend().im2col(x.data, n, c, h, w, kh, kw, stride, pad, oh, ow, cols.data);
+  const xShape = x.shape; // the closures below capture shapes, not the tensors (which would stay alive)
   return record(cols, 'im2col', [x], (g) => {
-    const dx = empty(x.shape);
+    const dx = empty(xShape);
     backend().col2im(g.data, n, c, h, w, kh, kw, stride, pad, oh, ow, dx.data);
     return [dx];
   });
@@ -40,8 +41,9 @@ export function rowsToPlanes(rows: Tensor, n: number, hw: number): Tensor {
   const c = rows.shape[1];
   const out = empty([n, c, hw]);
   backend().transpose(n, hw, c, rows.data, out.data);
+  const rowsShape = rows.shape;
   return record(out, 'rowsToPlanes', [rows], (g) => {
-    const back = empty(rows.shape);
+    const back = empty(rowsShape);
     backend().transpose(n, c, hw, g.data, back.data);
     return [back];
   });
@@ -53,8 +55,9 @@ export function planesToRows(x: Tensor): Tensor {
   const hw = x.size / Math.max(1, n * c);
   const out = empty([n * hw, c]);
   backend().transpose(n, c, hw, x.data, out.data);
+  const xShape = x.shape;
   return record(out, 'planesToRows', [x], (g) => {
-    const back = empty(x.shape);
+    const back = empty(xShape);
     backend().transpose(n, hw, c, g.data, back.data);
     return [back];
   });
@@ -86,11 +89,21 @@ function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor 
 }
 
 /**
+ * A layer GEMM (nn/layers.ts): Y[rows, out] = X[rows, in]·W[out, in]ᵀ on im2col rows for a conv. A quantized GEMM
+ * may also offer `conv`, a whole convolution that quantizes X before im2col (quant/qconv.ts), returning null
+ * when its quantizers or the geometry do not allow it.
+ */
+export interface LayerGemm {
+  (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry): Tensor;
+  conv?: (x: Tensor, w: Tensor, geometry: ConvGeometry) => Tensor | null;
+}
+
+/**
  * The GEMM receives the im2col rows and `rowsPerSample` = oh·ow (each sample owns that many consecutive rows),
  * which per-sample quantizers (quant/ qgemm) need, and the conv geometry; linearRows ignores both.
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts: ConvOptions = {},
-  gemm: (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry) => Tensor = linearRows): Tensor {
+  gemm: LayerGemm = linearRows): Tensor {
   const stride = opts.stride ?? 1, pad = opts.padding ?? 0;
   check(x.rank === 4, () => `conv2d: input must be [n, c, h, w], got ${fmtShape(x.shape)}`);
   check(w.rank === 4, () => `conv2d: weight must be [out, in, kh, kw], got ${fmtShape(w.shape)}`);
@@ -104,11 +117,14 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts:
     check(b.rank === 1 && b.shape[0] === oc, () => `conv2d: bias ${fmtShape(b.shape)} does not match ${oc} output channels`);
     return add(y, reshape(b, [oc, 1, 1]));
   }
-  const cols = im2col(x, kh, kw, stride, pad);
   const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
+  check(oh > 0 && ow > 0, () => `conv2d: a ${kh}×${kw} kernel with stride ${stride} and padding ${pad} does not fit input ${fmtShape(x.shape)}`);
   const geometry: ConvGeometry = { c: ic, h, w: wd, kh, kw, stride, pad, oh, ow };
-  const rows = gemm(cols, reshape(w, [oc, ic * kh * kw]), oh * ow, geometry);
-  let y = reshape(rowsToPlanes(rows, n, oh * ow), [n, oc, oh, ow]);
+  let y = gemm.conv?.(x, w, geometry) ?? null;
+  if (y === null) {
+    const rows = gemm(im2col(x, kh, kw, stride, pad), reshape(w, [oc, ic * kh * kw]), oh * ow, geometry);
+    y = reshape(rowsToPlanes(rows, n, oh * ow), [n, oc, oh, ow]);
+  }
   if (b) {
     check(b.rank === 1 && b.shape[0] === oc, () => `conv2d: bias ${fmtShape(b.shape)} does not match ${oc} output channels`);
     y = add(y, reshape(b, [oc, 1, 1]));

@@ -23,17 +23,44 @@ export type GemmOperand =
   | { kind: 'fp32'; data: Float32Array; rows: number; cols: number }
   | { kind: 'quant'; value: QuantizedOperand; pad?: PadInfo };
 
+/**
+ * Reusable buffers for a run of GEMMs on chunks of one layer (quant/qconv.ts): each role's buffer grows to the
+ * largest request and is handed out again as a view, so a chunked layer leaves one buffer per role behind, not one
+ * per chunk. A GEMM given a scratch returns a view into it: consume it before the next GEMM on the same scratch.
+ */
+export class GemmScratch {
+  private readonly buffers = new Map<string, ArrayBuffer>();
+
+  private bytes(role: string, n: number): ArrayBuffer {
+    let b = this.buffers.get(role);
+    if (!b || b.byteLength < n) this.buffers.set(role, (b = new ArrayBuffer(n)));
+    return b;
+  }
+
+  f32(role: string, n: number): Float32Array {
+    return new Float32Array(this.bytes(role, 4 * n), 0, n);
+  }
+
+  i8(role: string, n: number): Int8Array {
+    return new Int8Array(this.bytes(role, n), 0, n);
+  }
+
+  u8(role: string, n: number): Uint8Array {
+    return new Uint8Array(this.bytes(role, n), 0, n);
+  }
+}
+
 function dims(op: GemmOperand): [number, number] {
   return op.kind === 'fp32' ? [op.rows, op.cols] : [op.value.q.rows, op.value.q.cols];
 }
 
 /** The operand's fp32 values in NT layout (dequantized, BHQ inverse applied, transposed as needed). */
-export function materialize(op: GemmOperand, transpose: boolean): Float32Array {
+export function materialize(op: GemmOperand, transpose: boolean, scratch?: GemmScratch, role = 'deq'): Float32Array {
   const [rows, cols] = dims(op);
   let x: Float32Array;
   if (op.kind === 'fp32') x = op.data;
   else {
-    x = dequantize(op.value.q);
+    x = dequantize(op.value.q, scratch ? scratch.f32(role, rows * cols) : undefined);
     const t = op.value.transform;
     if (t) x = applyBhq(t, x, t.n > 0 ? (rows * cols) / t.n : 0, true);
     const pad = op.pad;
@@ -56,7 +83,7 @@ interface Int8Operand {
   hasZero: boolean;
 }
 
-function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number): Int8Operand {
+function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number, codesOut?: Int8Array): Int8Operand {
   const g = q.grouping;
   const groups = g.rowGroups * g.colGroups;
   const shift = new Int32Array(groups), zeta = new Float64Array(groups);
@@ -69,7 +96,7 @@ function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number):
     shift[i] = s;
     zeta[i] = zp - s - (q.offset[i] === 0 ? 0 : q.offset[i] / q.scale[i]);
   }
-  const codes = new Int8Array(q.rows * q.cols);
+  const codes = codesOut ?? new Int8Array(q.rows * q.cols);
   if (codes.length > 0) backend().codesToI8(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, shift, transpose ? 1 : 0, codes);
   const m = transpose ? q.cols : q.rows;
   const nkb = Math.ceil(k / kBlock) || 0;
@@ -88,10 +115,11 @@ function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number):
   return { codes, scale, zero, hasZero };
 }
 
-function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n: number, k: number, kBlock: number): Float32Array {
-  const A = int8Operand(a, aT, kBlock, k), B = int8Operand(b, bT, kBlock, k);
+function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n: number, k: number, kBlock: number,
+  scratch?: GemmScratch): Float32Array {
+  const A = int8Operand(a, aT, kBlock, k, scratch?.i8('a8', m * k)), B = int8Operand(b, bT, kBlock, k, scratch?.i8('b8', n * k));
   const be = backend();
-  const c = new Float32Array(m * n);
+  const c = scratch ? scratch.f32('c', m * n) : new Float32Array(m * n);
   be.gemmI8(m, n, k, kBlock, A.codes, B.codes, A.scale, B.scale, c);
   if (!A.hasZero && !B.hasZero) return c;
   const nkb = Math.ceil(k / kBlock) || 0;
@@ -114,7 +142,7 @@ function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n
       b2[j * 2 * nkb + 2 * kb + 1] = s * (len * z - sumB[j * nkb + kb]);
     }
   }
-  const corr = new Float32Array(m * n);
+  const corr = scratch ? scratch.f32('corr', m * n) : new Float32Array(m * n);
   be.sgemm(m, n, 2 * nkb, a2, b2, corr);
   const strides = Int32Array.of(1);
   be.binary('add', c, strides, corr, strides, Int32Array.of(m * n), c);
@@ -122,7 +150,7 @@ function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n
 }
 
 /** C = op(A)·op(B)ᵀ on the planned path; op = transpose when the flag is set. */
-export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan): Float32Array {
+export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, scratch?: GemmScratch): Float32Array {
   const [ar, ac] = dims(a), [br, bc] = dims(b);
   const m = aT ? ac : ar, k = aT ? ar : ac, n = bT ? bc : br;
   check((bT ? br : bc) === k, () => `internal: GEMM operands disagree on K (${k} vs ${bT ? br : bc})`);
@@ -135,13 +163,13 @@ export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean
     check(a.kind === 'quant' && b.kind === 'quant', 'internal: integer GEMM path with an fp32 operand');
     check(b.value.transform === null && (!aT || a.value.transform === null), 'internal: integer GEMM path with a row transform along K');
     const kBlock = plan.kBlock === null ? Math.max(1, k) : plan.kBlock;
-    let c = int8Gemm(a.value.q, aT, b.value.q, bT, m, n, k, kBlock);
+    let c = int8Gemm(a.value.q, aT, b.value.q, bT, m, n, k, kBlock, scratch);
     const t = a.value.transform; // the plan guarantees: only on A, not transposed → undo it on C's rows
     if (t && c.length > 0) c = applyBhq(t, c, (m * n) / t.n, true);
     return c;
   }
   // fp32 / fp32-dequant: sgemmT reads a transposed operand where it is (no transposed copy).
-  const c = new Float32Array(m * n);
-  backend().sgemmT(m, n, k, materialize(a, false), aT ? 1 : 0, materialize(b, false), bT ? 1 : 0, c);
+  const c = scratch ? scratch.f32('c', m * n) : new Float32Array(m * n);
+  backend().sgemmT(m, n, k, materialize(a, false, scratch, 'a32'), aT ? 1 : 0, materialize(b, false, scratch, 'b32'), bT ? 1 : 0, c);
   return c;
 }

@@ -26,7 +26,8 @@ import type { BackwardSlot, GemmName, RecipeSlots, Slot } from './recipe.js';
 import type { QuantSpec } from './spec.js';
 import { quantizeWith, specIsStochastic, specSteMask, specZeroNotExact } from './quantizers/index.js';
 import { mul } from '../ops/elementwise.js';
-import type { ConvGeometry } from '../ops/conv.js';
+import type { ConvGeometry, LayerGemm } from '../ops/conv.js';
+import { qconv2d } from './qconv.js';
 import { type PadInfo, padInfoOf } from './bit-gemm.js';
 import type { QuantizedOperand } from './quantize.js';
 import { type GemmPlan, planGemm } from './gemm-plan.js';
@@ -85,7 +86,7 @@ interface LayerState {
 
 const states = new WeakMap<QGemmConfig, LayerState>();
 
-function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padded: boolean): LayerPlans {
+export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padded: boolean): LayerPlans {
   let st = states.get(cfg);
   if (!st) states.set(cfg, (st = { plans: new Map() }));
   const key = `${rps}:${inF}:${outF}:${padded}`;
@@ -98,9 +99,9 @@ function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padd
   return p;
 }
 
-type Where = [GemmName, 'x' | 'w' | 'dy'];
+export type Where = [GemmName, 'x' | 'w' | 'dy'];
 
-function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: Float32Array, rows: number, cols: number, rps: number,
+export function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: Float32Array, rows: number, cols: number, rps: number,
   pad: PadInfo | null = null): GemmOperand {
   if (spec === null) return { kind: 'fp32', data, rows, cols };
   const draw = specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
@@ -110,7 +111,7 @@ function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, da
 }
 
 /** a ⊙= mask (same length), or a unchanged when there is no mask. */
-function masked(t: Tensor | null, mask: Float32Array | null): Tensor | null {
+export function masked(t: Tensor | null, mask: Float32Array | null): Tensor | null {
   if (t === null || mask === null) return t;
   const out = new Float32Array(t.size);
   const s = Int32Array.of(1);
@@ -172,7 +173,7 @@ export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1,
 }
 
 /** acc + c (float32), or c itself for the first sample. */
-function accumulate(acc: Float32Array | null, c: Float32Array): Float32Array {
+export function accumulate(acc: Float32Array | null, c: Float32Array): Float32Array {
   if (acc === null) return c;
   const strides = Int32Array.of(1);
   backend().binary('add', acc, strides, c, strides, Int32Array.of(acc.length), acc);
@@ -180,12 +181,17 @@ function accumulate(acc: Float32Array | null, c: Float32Array): Float32Array {
 }
 
 /** Σ/s in place (s = 1: unchanged, so the plain path is bit-identical to no SMP). */
-function average(sum: Float32Array, s: number): Float32Array {
+export function average(sum: Float32Array, s: number): Float32Array {
   if (s > 1) backend().unary('scale', sum, sum, 1 / s, 0);
   return sum;
 }
 
-/** A LayerGemm (nn/layers.ts) running qgemm with `cfg`. */
-export function makeQGemm(cfg: QGemmConfig): (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometry) => Tensor {
-  return (x, w, rowsPerSample, geometry) => qgemm(x, w, cfg, rowsPerSample ?? 1, geometry);
+/**
+ * A LayerGemm (nn/layers.ts) running qgemm with `cfg`; its `conv` entry lets ops/conv.ts quantize a conv input
+ * before im2col when the layer's quantizers allow it (qconv.ts).
+ */
+export function makeQGemm(cfg: QGemmConfig): LayerGemm {
+  const gemm: LayerGemm = (x, w, rowsPerSample, geometry) => qgemm(x, w, cfg, rowsPerSample ?? 1, geometry);
+  gemm.conv = (x, w, geometry) => qconv2d(x, w, cfg, geometry);
+  return gemm;
 }

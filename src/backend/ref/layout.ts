@@ -12,8 +12,22 @@ export function transpose(batch: number, rows: number, cols: number, x: Float32A
 
 export function im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
   stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {
+  im2colGeneric(x, n, c, h, w, kh, kw, stride, pad, oh, ow, () => 0, out);
+}
+
+/** im2col of byte codes; a padded entry of sample s takes padCodes[s] (the code of 0 in its scale group). */
+export function im2colCodes(codes: Uint8Array | Int8Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
+  stride: number, pad: number, oh: number, ow: number, padCodes: Uint8Array | Int8Array, out: Uint8Array | Int8Array): void {
+  im2colGeneric(codes, n, c, h, w, kh, kw, stride, pad, oh, ow, (s) => padCodes[s], out);
+}
+
+type Elems = Float32Array | Uint8Array | Int8Array;
+
+function im2colGeneric(x: Elems, n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number,
+  pad: number, oh: number, ow: number, padValue: (sample: number) => number, out: Elems): void {
   const rowLen = c * kh * kw;
   for (let s = 0; s < n; s++) {
+    const padV = padValue(s);
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
         const row = ((s * oh + oy) * ow + ox) * rowLen;
@@ -24,7 +38,7 @@ export function im2col(x: Float32Array, n: number, c: number, h: number, w: numb
             const col = row + (ch * kh + i) * kw;
             for (let j = 0; j < kw; j++) {
               const xx = ox * stride - pad + j;
-              out[col + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[plane + y * w + xx] : 0;
+              out[col + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[plane + y * w + xx] : padV;
             }
           }
         }

@@ -3,7 +3,7 @@
  * compiler rejects a kind without an entry. Everything else reaches quantizers through the helpers below.
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
-import type { Grouping } from '../qtensor.js';
+import type { Grouping, QTensor } from '../qtensor.js';
 import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '../spec.js';
 import { expectObject, expectOneOf } from '../validate.js';
 import { uniformQuantizer } from './uniform.js';
@@ -50,6 +50,9 @@ export const specZeroNotExact = (s: QuantSpec): boolean => of(s).zeroNotExact?.(
 /** Whether the layer gets a learnable per-output-channel scale (weight slot). */
 export const specOutputScale = (s: QuantSpec): boolean => of(s).outputScale?.(s) ?? false;
 
+/** X's codes for a conv that quantizes its input before im2col, or null when the spec cannot (quantize.ts). */
+export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number, padded: boolean): QTensor | null =>
+  of(s).quantizeConvInput?.(s, x, n, perSample, padded) ?? null;
 export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   return of(s).quantize(s, x, rows, cols, ctx);
 }

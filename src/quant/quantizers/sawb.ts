@@ -93,4 +93,9 @@ export const sawbQuantizer: Quantizer<'sawb'> = {
     };
     return { q, transform: null };
   },
+  // The clip statistics come from the conv input X itself, as in the paper's code (SAWB_INT4(X), METHODS §2.6),
+  // not from its im2col rows (which repeat interior pixels kh·kw times and add padding zeros). 0 is code 0.
+  quantizeConvInput(s, x, n, perSample) {
+    return sawbQuantizer.quantize(s, x, n, perSample, { rowsPerSample: 1, draw: null }).q;
+  },
 };

@@ -15,6 +15,7 @@
         "src/quant_prep.cc",
         "src/layout.cc",
         "src/conv.cc",
+        "src/conv_direct.cc",
         "src/elementwise.cc",
         "src/norm.cc",
         "src/pool.cc",

@@ -1,4 +1,5 @@
-// Fused fp32 convolution (the fp32 layer path; quantized layers keep the explicit im2col rows that their
+// Fused fp32 convolution (the fp32 layer path; stride-1 layers take the direct kernels of conv_direct.cc,
+// this file is the general path for other strides; quantized layers keep the explicit im2col rows that their
 // quantizers need). Work is split by sample: each task im2cols ONE sample into a per-thread scratch buffer
 // that stays in cache and runs the GEMMs on it, so the batch-sized column matrix (9× the input for a 3×3
 // window) is never written to memory, and the output is produced directly in NCHW:
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common.h"
+#include "conv_direct.h"
 #include "scratch.h"
 #include "thread_pool.h"
 
@@ -22,6 +24,7 @@ constexpr int64_t kSamplesPerGroup = 8;
 }
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* weight, float* y) {
+  if (conv_direct_applies(g)) return conv_direct_forward(g, x, weight, y);
   const int64_t k = g.c * g.kh * g.kw, ohw = g.oh * g.ow, in_size = g.c * g.h * g.w;
   parallel_for(g.n, [&](int64_t s, int) {
     float* cols = thread_scratch(2).as<float>(static_cast<size_t>(ohw * k));
@@ -35,6 +38,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* weight, floa
 }
 
 void conv2d_backward(const ConvGeom& g, const float* x, const float* weight, const float* dy, float* dx, float* dw) {
+  if (conv_direct_applies(g)) return conv_direct_backward(g, x, weight, dy, dx, dw);
   const int64_t k = g.c * g.kh * g.kw, ohw = g.oh * g.ow, in_size = g.c * g.h * g.w, wsize = g.oc * k;
   const int64_t groups = (g.n + kSamplesPerGroup - 1) / kSamplesPerGroup;
   std::vector<float> partial(dw ? static_cast<size_t>(groups * wsize) : 0);

@@ -16,6 +16,7 @@
         "src/layout.cc",
         "src/conv.cc",
         "src/conv_direct.cc",
+        "src/malloc_tune.cc",
         "src/elementwise.cc",
         "src/norm.cc",
         "src/pool.cc",

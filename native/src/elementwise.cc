@@ -18,7 +18,7 @@ namespace {
 constexpr int64_t kGrain = 1 << 15;
 const char* const kUnary[] = {"neg", "exp", "log", "sqrt", "abs", "square", "relu", "step",
                               "scale", "addScalar", "powScalar", "clamp", "insideMask"};
-const char* const kBinary[] = {"add", "sub", "mul", "div", "max", "min", "eq"};
+const char* const kBinary[] = {"add", "sub", "mul", "div", "max", "min", "eq", "mulStep"};
 
 int find(const char* const* names, int count, const char* name) {
   for (int i = 0; i < count; i++)
@@ -62,6 +62,7 @@ struct Div { float operator()(float a, float b) const { return a / b; } };
 struct Max { float operator()(float a, float b) const { return a >= b ? a : b; } };
 struct Min { float operator()(float a, float b) const { return a <= b ? a : b; } };
 struct Eq { float operator()(float a, float b) const { return a == b ? 1.0f : 0.0f; } };
+struct MulStep { float operator()(float a, float b) const { return a * (b > 0.0f ? 1.0f : 0.0f); } };
 
 // out[o·inner + j] = f(a[ia + j·sa], b[ib + j·sb]); the common stride pairs get their own loop so
 // the compiler vectorizes them (contiguous, and broadcast of one operand along the inner axis).
@@ -108,7 +109,7 @@ void broadcast(F f, const float* a, const std::vector<int64_t>& as, const float*
 }  // namespace
 
 int unary_op_code(const char* name) { return find(kUnary, 13, name); }
-int binary_op_code(const char* name) { return find(kBinary, 7, name); }
+int binary_op_code(const char* name) { return find(kBinary, 8, name); }
 
 void unary(int op, const float* x, float* out, int64_t len, double p0, double p1) {
   switch (op) {
@@ -164,6 +165,7 @@ void binary(int op, const float* a, const int32_t* as32, const float* b, const i
     case 4: return broadcast(Max{}, a, as, b, bs, shape, out);
     case 5: return broadcast(Min{}, a, as, b, bs, shape, out);
     case 6: return broadcast(Eq{}, a, as, b, bs, shape, out);
+    case 7: return broadcast(MulStep{}, a, as, b, bs, shape, out);
     default: return;
   }
 }

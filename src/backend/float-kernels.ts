@@ -12,7 +12,8 @@ export type UnaryOp =
   | 'clamp'       // min(max(x, p0), p1)
   | 'insideMask'; // 1 where p0 < x < p1, else 0 (clamp / clipped-STE mask)
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq'
+  | 'mulStep';    // a · (b > 0 ? 1 : 0): relu's backward in one pass (= mul(g, step(x)), NaN · 0 included)
 
 export type ReduceOp = 'sum' | 'max';
 

@@ -69,7 +69,7 @@ export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x, (g, out) => binary
 export const square = (x: Tensor): Tensor => unaryOp('square', x, (g) => binaryRaw('mul', g, unaryRaw('scale', x, 2), 'square'));
 export const abs = (x: Tensor): Tensor =>
   unaryOp('abs', x, (g) => binaryRaw('mul', g, binaryRaw('sub', unaryRaw('step', x), unaryRaw('step', unaryRaw('neg', x)), 'abs'), 'abs'));
-export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g) => binaryRaw('mul', g, unaryRaw('step', x), 'relu'));
+export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g) => binaryRaw('mulStep', g, x, 'relu'));
 export const scale = (x: Tensor, s: number): Tensor => unaryOp('scale', x, (g) => unaryRaw('scale', g, s), s);
 export const addScalar = (x: Tensor, s: number): Tensor => unaryOp('addScalar', x, (g) => g, s);
 

@@ -91,7 +91,7 @@ if (typeof nut === 'string') {
           [[4, 7], [1, 1]], [[1, 1], [4, 7]], [[5, 1], [1, 6]], [[], []], [[3, 0], [1, 1]], [[64, 300], [1, 300]],
           [[6, 1, 9], [6, 8, 1]],
         ];
-        for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min', 'eq'] as BinaryOp[]) {
+        for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min', 'eq', 'mulStep'] as BinaryOp[]) {
           for (const [sa, sb] of shapes) {
             const out = sa.map((d, i) => Math.max(d, sb[i])).map((d, i) => (sa[i] === 0 || sb[i] === 0 ? 0 : d));
             const a = randn(r, size(sa)), b = randn(r, size(sb));
@@ -100,6 +100,23 @@ if (typeof nut === 'string') {
               (be, [o]) => be.binary(op, a, bcastStrides(sa, out), b, bcastStrides(sb, out), Int32Array.from(out), o));
             assertBitExact(g[0], w[0], `binary ${op} ${tier} ${JSON.stringify([sa, sb])}`);
           }
+        }
+      });
+
+      it('mulStep is mul by the relu mask step(b), bit for bit, special values included', () => {
+        addon.setIsa(tier);
+        const r = rng(19);
+        const special = [0, -0, NaN, Infinity, -Infinity, 1, -1, 1e-45, -1e-45];
+        const a = randn(r, 4099), b = randn(r, 4099);
+        special.forEach((v, i) => special.forEach((w, j) => { a[i * 9 + j] = v; b[i * 9 + j] = w; }));
+        const one = Int32Array.of(1), shape = Int32Array.of(a.length);
+        const step = new Float32Array(a.length), composed = new Float32Array(a.length);
+        refBackend.unary('step', b, step, 0, 0);
+        refBackend.binary('mul', a, one, step, one, shape, composed);
+        for (const be of [nb, refBackend]) {
+          const out = new Float32Array(a.length).fill(NaN);
+          be.binary('mulStep', a, one, b, one, shape, out);
+          assertBitExact(out, composed, `mulStep ${be === nb ? tier : 'ref'}`);
         }
       });
 

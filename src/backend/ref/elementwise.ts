@@ -33,6 +33,7 @@ function apply(op: BinaryOp): (a: number, b: number) => number {
     case 'max': return (a, b) => (a >= b ? a : b);
     case 'min': return (a, b) => (a <= b ? a : b);
     case 'eq': return (a, b) => (a === b ? 1 : 0);
+    case 'mulStep': return (a, b) => a * (b > 0 ? 1 : 0);
     default: {
       const never: never = op;
       throw new Error(`unknown binary op ${String(never)}`);

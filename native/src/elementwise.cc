@@ -2,6 +2,8 @@
 // into a Float32Array; these loops do the same (float ops only where that is provably identical:
 // +, −, ×, ÷ and sqrt of two floats rounded to float equal the float64-then-round result), so
 // everything except exp/log/pow (libm vs V8, ≤ 1 ulp apart before rounding) is bit-identical to ref.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -73,6 +75,26 @@ inline void inner_loop(F f, const float* __restrict a, int64_t sa, const float* 
   else if (sa == 1 && sb == 0) { const float bv = *b; for (int64_t j = 0; j < n; j++) out[j] = f(a[j], bv); }
   else if (sa == 0 && sb == 1) { const float av = *a; for (int64_t j = 0; j < n; j++) out[j] = f(av, b[j]); }
   else for (int64_t j = 0; j < n; j++) out[j] = f(a[j * sa], b[j * sb]);
+}
+
+// MulStep on contiguous operands (relu's backward) in SSE2: the compiler turns the select into a branch per
+// element (it may not speculate a multiply that can trap) and does not vectorize it — 9× slower than mul.
+// The mask (b > 0: 1.0f, else +0.0f; NaN → 0) multiplies unconditionally, so a·0 keeps NaN and signed zeros.
+inline void inner_loop(MulStep f, const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb,
+                       float* __restrict out, int64_t n) {
+#if FQT_X86
+  if (sa == 1 && sb == 1) {
+    const __m128 one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const __m128 m = _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(b + j), zero), one);
+      _mm_storeu_ps(out + j, _mm_mul_ps(_mm_loadu_ps(a + j), m));
+    }
+    for (; j < n; j++) out[j] = f(a[j], b[j]);
+    return;
+  }
+#endif
+  inner_loop<MulStep>(f, a, sa, b, sb, out, n);
 }
 
 template <class F>

@@ -102,6 +102,13 @@ void broadcast(F f, const float* a, const std::vector<int64_t>& as, const float*
                const std::vector<int64_t>& shape, float* out) {
   const int rank = static_cast<int>(shape.size()), last = rank - 1;
   const int64_t inner = shape[last];
+  if (rank == 1) {
+    // One merged axis (same-shape operands, or a scalar broadcast): chunks of it, not one task.
+    parallel_range(inner, kGrain, [&](int64_t lo, int64_t hi) {
+      inner_loop(f, a + lo * as[0], as[0], b + lo * bs[0], bs[0], out + lo, hi - lo);
+    });
+    return;
+  }
   int64_t outer = 1;
   for (int d = 0; d < last; d++) outer *= shape[d];
   parallel_range(outer, std::max<int64_t>(1, kGrain / inner), [&](int64_t lo, int64_t hi) {

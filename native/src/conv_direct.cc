@@ -75,46 +75,73 @@ Kernels kernels_for(Tier t) {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// `cin` planes of h × w, zero-padded by (ph, pw) and convolved (stride 1) with a kh × kw window: the padded
-// plane pitch, the wide output (oh rows of wp pixels, padded to a whole vector) and the padded sample size
-// (readable up to the last tap of the last wide pixel: (cin−1)·hp·wp + (kh−1)·wp + kw−1 + ncols − 1 <
-// cin·hp·wp + kw + vw; a multiple of 16 floats so consecutive samples stay 64-byte aligned).
+// `cin` planes of h × w, zero-padded by (ph, pw), convolved with a kh × kw window at stride `st`. For st > 1
+// the padded planes P are split into st² phase planes Q_ab[ci][y][x] = P[ci][st·y + a][st·x + b] (hq × wq), so
+// output (oy, ox) reads tap (i, j) at Q_{i mod st, j mod st}[ci][oy + i div st][ox + j div st]: again a constant
+// offset per tap plus the wide pixel q = oy·wq + ox, and the same tiles apply (st = 1: one phase, Q = P).
+// Wide output: oh rows of `pitch` = wq pixels, padded to a whole vector. Every valid output reads inside its
+// phase plane (st·(ow−1) + kw − 1 ≤ wp − 1 ⇒ ow − 1 + (kw−1) div st ≤ wq − 1, rows alike), and the largest
+// offset plus the last wide pixel stays below st²·cin·hq·wq + (kw−1) div st + vw ≤ psize (a multiple of 16
+// floats so consecutive samples stay 64-byte aligned).
 struct Planes {
-  int64_t cin, h, w, ph, pw, kh, kw, hp, wp, oh, ow, ncols, psize;
-  Planes(int64_t cin_, int64_t h_, int64_t w_, int64_t ph_, int64_t pw_, int64_t kh_, int64_t kw_, int64_t vw)
-      : cin(cin_), h(h_), w(w_), ph(ph_), pw(pw_), kh(kh_), kw(kw_), hp(h_ + 2 * ph_), wp(w_ + 2 * pw_),
-        oh(hp - kh_ + 1), ow(wp - kw_ + 1), ncols(round_up(oh * wp, vw)), psize(round_up(cin * hp * wp + kw + vw, 16)) {}
+  int64_t cin, h, w, ph, pw, kh, kw, st, hp, wp, hq, wq, oh, ow, pitch, ncols, psize;
+  Planes(int64_t cin_, int64_t h_, int64_t w_, int64_t ph_, int64_t pw_, int64_t kh_, int64_t kw_, int64_t vw,
+         int64_t st_ = 1)
+      : cin(cin_), h(h_), w(w_), ph(ph_), pw(pw_), kh(kh_), kw(kw_), st(st_), hp(h_ + 2 * ph_), wp(w_ + 2 * pw_),
+        hq((hp + st_ - 1) / st_), wq((wp + st_ - 1) / st_), oh((hp - kh_) / st_ + 1), ow((wp - kw_) / st_ + 1),
+        pitch(wq), ncols(round_up(oh * wq, vw)), psize(round_up(st_ * st_ * cin_ * hq * wq + kw_ + vw, 16)) {}
+
+  int64_t phase_size() const { return cin * hq * wq; }
 
   std::vector<int32_t> offsets() const {
     std::vector<int32_t> off(static_cast<size_t>(cin * kh * kw));
     size_t k = 0;
     for (int64_t ci = 0; ci < cin; ci++)
       for (int64_t i = 0; i < kh; i++)
-        for (int64_t j = 0; j < kw; j++) off[k++] = static_cast<int32_t>(ci * hp * wp + i * wp + j);
+        for (int64_t j = 0; j < kw; j++)
+          off[k++] = static_cast<int32_t>(((i % st) * st + j % st) * phase_size() + ci * hq * wq + (i / st) * wq + j / st);
     return off;
   }
 
-  // src [cin][h][w] → dst [psize] (zero border and tail).
+  // src [cin][h][w] → dst [psize]: the (phase) planes with zero borders and tail. Phases no tap reads
+  // (a ≥ kh or b ≥ kw, e.g. three of the four of a 1×1 stride-2 window) stay zero.
   void pad(const float* src, float* dst) const {
     std::memset(dst, 0, sizeof(float) * static_cast<size_t>(psize));
-    for (int64_t ci = 0; ci < cin; ci++)
-      for (int64_t y = 0; y < h; y++)
-        std::memcpy(dst + ci * hp * wp + (y + ph) * wp + pw, src + (ci * h + y) * w, sizeof(float) * static_cast<size_t>(w));
+    if (st == 1) {
+      for (int64_t ci = 0; ci < cin; ci++)
+        for (int64_t y = 0; y < h; y++)
+          std::memcpy(dst + ci * hp * wp + (y + ph) * wp + pw, src + (ci * h + y) * w, sizeof(float) * static_cast<size_t>(w));
+      return;
+    }
+    for (int64_t a = 0; a < std::min(st, kh); a++)
+      for (int64_t b = 0; b < std::min(st, kw); b++) {
+        float* q = dst + (a * st + b) * phase_size();
+        // Q_ab[ci][y][x] = x[ci][st·y + a − ph][st·x + b − pw] where inside the image.
+        const int64_t x0 = std::max<int64_t>(0, (pw - b + st - 1) / st), x1 = std::min<int64_t>(wq, (w + pw - b + st - 1) / st);
+        for (int64_t ci = 0; ci < cin; ci++)
+          for (int64_t y = 0; y < hq; y++) {
+            const int64_t sy = st * y + a - ph;
+            if (sy < 0 || sy >= h) continue;
+            const float* row = src + (ci * h + sy) * w;
+            float* out = q + (ci * hq + y) * wq;
+            for (int64_t x = x0; x < x1; x++) out[x] = row[st * x + b - pw];
+          }
+      }
   }
 
-  // `rows` planes [oh][ow] → wide rows [rows][ncols] (pitch wp, zeros in the discarded pixels).
+  // `rows` planes [oh][ow] → wide rows [rows][ncols] (pitch wq, zeros in the discarded pixels).
   void widen(const float* src, int64_t rows, float* dst) const {
     std::memset(dst, 0, sizeof(float) * static_cast<size_t>(rows * ncols));
     for (int64_t r = 0; r < rows; r++)
       for (int64_t y = 0; y < oh; y++)
-        std::memcpy(dst + r * ncols + y * wp, src + (r * oh + y) * ow, sizeof(float) * static_cast<size_t>(ow));
+        std::memcpy(dst + r * ncols + y * pitch, src + (r * oh + y) * ow, sizeof(float) * static_cast<size_t>(ow));
   }
 
   // wide rows [rows][ncols] → planes [rows][oh][ow] (the inverse of widen).
   void narrow(const float* src, int64_t rows, float* dst) const {
     for (int64_t r = 0; r < rows; r++)
       for (int64_t y = 0; y < oh; y++)
-        std::memcpy(dst + (r * oh + y) * ow, src + r * ncols + y * wp, sizeof(float) * static_cast<size_t>(ow));
+        std::memcpy(dst + (r * oh + y) * ow, src + r * ncols + y * pitch, sizeof(float) * static_cast<size_t>(ow));
   }
 };
 
@@ -134,17 +161,22 @@ constexpr int64_t kBlockBytes = 192 * 1024;    // dW sample block: padded inputs
 }  // namespace
 
 bool conv_direct_applies(const ConvGeom& g) {
-  if (g.stride != 1 || g.pad > g.kh - 1 || g.pad > g.kw - 1) return false;
-  if (g.c <= 0 || g.oc <= 0 || g.oh <= 0 || g.ow <= 0 || g.oh != g.h + 2 * g.pad - g.kh + 1 || g.ow != g.w + 2 * g.pad - g.kw + 1)
-    return false;
-  // Offsets into the padded planes are int32 (the input's and dY's padded planes; kw, vw ≤ 16 spare).
-  const int64_t lim = std::numeric_limits<int32_t>::max() / 2;
-  return g.c * (g.h + 2 * g.pad) * (g.w + 2 * g.pad) < lim && g.oc * (g.h + g.kh) * (g.w + g.kw) < lim;
+  if (g.stride < 1 || g.c <= 0 || g.oc <= 0 || g.oh <= 0 || g.ow <= 0) return false;
+  if (g.oh != (g.h + 2 * g.pad - g.kh) / g.stride + 1 || g.ow != (g.w + 2 * g.pad - g.kw) / g.stride + 1) return false;
+  // Offsets into the (phase) planes are int32.
+  const int64_t hq = (g.h + 2 * g.pad + g.stride - 1) / g.stride, wq = (g.w + 2 * g.pad + g.stride - 1) / g.stride;
+  return g.stride * g.stride * g.c * hq * wq < std::numeric_limits<int32_t>::max() / 2;
+}
+
+bool conv_direct_dx_applies(const ConvGeom& g) {
+  // dX as the correlation of dY padded by k − 1 − pad ≥ 0 with the flipped kernel (stride 1 only).
+  return g.stride == 1 && g.pad <= g.kh - 1 && g.pad <= g.kw - 1 && conv_direct_applies(g) &&
+         g.oc * (g.h + g.kh) * (g.w + g.kw) < std::numeric_limits<int32_t>::max() / 2;
 }
 
 void conv_direct_forward(const ConvGeom& g, const float* x, const float* weight, float* y) {
   const Kernels kr = kernels_for(active_tier());
-  const Planes P(g.c, g.h, g.w, g.pad, g.pad, g.kh, g.kw, kr.vw);
+  const Planes P(g.c, g.h, g.w, g.pad, g.pad, g.kh, g.kw, kr.vw, g.stride);
   const int64_t kk = g.c * g.kh * g.kw, rows_p = round_up(g.oc, kr.cmr);
   const std::vector<int32_t> off = P.offsets();
   const std::vector<float> wpack = pack_weights(g.oc, kk, kr.cmr, [&](int64_t r, int64_t k) { return weight[r * kk + k]; });
@@ -161,8 +193,8 @@ void conv_direct_backward(const ConvGeom& g, const float* x, const float* weight
   const Kernels kr = kernels_for(active_tier());
   const int64_t kk = g.c * g.kh * g.kw, wsize = g.oc * kk, in_size = g.c * g.h * g.w, out_size = g.oc * g.oh * g.ow;
   // dW: padded inputs and dY widened to their pitch. dX: dY padded by k − 1 − pad, flipped transposed weights.
-  const Planes PX(g.c, g.h, g.w, g.pad, g.pad, g.kh, g.kw, kr.vw);
-  const Planes PD(g.oc, g.oh, g.ow, g.kh - 1 - g.pad, g.kw - 1 - g.pad, g.kh, g.kw, kr.vw);
+  const Planes PX(g.c, g.h, g.w, g.pad, g.pad, g.kh, g.kw, kr.vw, g.stride);
+  const Planes PD(g.oc, g.oh, g.ow, dx ? g.kh - 1 - g.pad : 0, dx ? g.kw - 1 - g.pad : 0, g.kh, g.kw, kr.vw);
   const int64_t kd = g.oc * g.kh * g.kw, crows_p = round_up(g.c, kr.cmr);
   const std::vector<int32_t> offx = dw ? PX.offsets() : std::vector<int32_t>();
   const std::vector<int32_t> offd = dx ? PD.offsets() : std::vector<int32_t>();

@@ -1,8 +1,8 @@
 /**
  * Native fused convolution (conv2dForward / conv2dBackward) against the reference (im2col + GEMMs on the
  * whole batch) on every ISA tier: within the float32 dot-product bound, computed from the same convolution
- * on absolute values; awkward geometries (1×1, 5×5, stride 2, no padding, one sample, odd sizes, an empty
- * batch); and bit-identical results for 1 and 2 threads.
+ * on absolute values; awkward geometries (1×1, 5×5, strides 2 and 3, no padding, one sample, odd sizes, an
+ * empty batch); and bit-identical results for 1 and 2 threads.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +22,10 @@ const GEOMS: number[][] = [
   // several pixel tiles with n = 11 (two dW groups, the second short), and dW sample blocks of 2 (big planes).
   [3, 3, 9, 11, 5, 3, 5, 1, 1], [2, 3, 6, 7, 5, 3, 3, 1, 2], [2, 3, 5, 5, 2, 1, 1, 1, 1], [4, 1, 12, 12, 9, 3, 3, 1, 1],
   [11, 5, 13, 30, 6, 3, 3, 1, 1], [10, 16, 20, 20, 16, 3, 3, 1, 1],
+  // stride > 1: forward and dW on phase planes (dX keeps im2col): 1×1 stride 2 on odd and even sizes, stride 3,
+  // a 2×2 window, pad > k − 1, a non-square window and input.
+  [3, 4, 9, 9, 6, 1, 1, 2, 0], [2, 5, 14, 14, 9, 1, 1, 2, 0], [2, 3, 10, 11, 4, 3, 3, 3, 1], [3, 2, 8, 8, 5, 2, 2, 2, 0],
+  [2, 3, 7, 7, 4, 1, 1, 2, 1], [9, 3, 13, 10, 5, 3, 5, 2, 2],
 ];
 
 function run(be: Backend, g: number[], x: Float32Array, w: Float32Array, dy: Float32Array) {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "fp32_simd.h"
@@ -206,7 +207,10 @@ void conv_direct_backward(const ConvGeom& g, const float* x, const float* weight
   int64_t ns = kSamplesPerGroup;
   while (ns > 1 && ns * block_floats * static_cast<int64_t>(sizeof(float)) > kBlockBytes) ns /= 2;
   const int64_t groups = (g.n + kSamplesPerGroup - 1) / kSamplesPerGroup;
-  float* partial = dw ? thread_scratch(4).as<float>(static_cast<size_t>(std::max<int64_t>(1, groups * wsize))) : nullptr;
+  // Per call, not a kept scratch buffer: groups·wsize floats is ~150 MB for 512-channel layers at batch 128.
+  // Every group writes its whole partial, so no zero fill.
+  std::unique_ptr<float[]> partial_buf(dw ? new float[static_cast<size_t>(std::max<int64_t>(1, groups * wsize))] : nullptr);
+  float* partial = partial_buf.get();
 
   parallel_for(groups, [&](int64_t grp, int) {
     const size_t xdw = dw ? static_cast<size_t>(ns * block_floats) : 0, xdx = dx ? static_cast<size_t>(PD.psize + crows_p * PD.ncols) : 0;

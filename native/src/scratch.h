@@ -29,10 +29,9 @@ class Scratch {
   size_t cap_ = 0;
 };
 
-// Slot `slot` of the calling thread's scratch (kernels use distinct slots for distinct buffers): 0, 1 sgemm
-// tiles; 2, 3 convolution tasks; 4 buffers a convolution call keeps on its calling thread across its tasks.
+// Slot `slot` of the calling thread's scratch (kernels use distinct slots for distinct buffers).
 inline Scratch& thread_scratch(int slot) {
-  static thread_local Scratch s[5];
+  static thread_local Scratch s[4];
   return s[slot];
 }
 

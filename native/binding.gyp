@@ -15,6 +15,8 @@
         "src/quant_prep.cc",
         "src/layout.cc",
         "src/conv.cc",
+        "src/conv_direct.cc",
+        "src/malloc_tune.cc",
         "src/elementwise.cc",
         "src/norm.cc",
         "src/pool.cc",

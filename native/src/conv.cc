@@ -1,5 +1,6 @@
-// Fused fp32 convolution (the fp32 layer path; quantized layers keep the explicit im2col rows that their
-// quantizers need). Work is split by sample: each task im2cols ONE sample into a per-thread scratch buffer
+// Fused fp32 convolution (the fp32 layer path; the direct kernels of conv_direct.cc take the forward and dW
+// of every layer and dX of stride-1 layers, this file is the im2col path for the rest; quantized layers keep
+// the explicit im2col rows that their quantizers need). Work is split by sample: each task im2cols ONE sample into a per-thread scratch buffer
 // that stays in cache and runs the GEMMs on it, so the batch-sized column matrix (9× the input for a 3×3
 // window) is never written to memory, and the output is produced directly in NCHW:
 //   forward      Y_s[oc, ohw]  = W[oc, K] · cols_sᵀ
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common.h"
+#include "conv_direct.h"
 #include "scratch.h"
 #include "thread_pool.h"
 
@@ -22,6 +24,7 @@ constexpr int64_t kSamplesPerGroup = 8;
 }
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* weight, float* y) {
+  if (conv_direct_applies(g)) return conv_direct_forward(g, x, weight, y);
   const int64_t k = g.c * g.kh * g.kw, ohw = g.oh * g.ow, in_size = g.c * g.h * g.w;
   parallel_for(g.n, [&](int64_t s, int) {
     float* cols = thread_scratch(2).as<float>(static_cast<size_t>(ohw * k));
@@ -35,6 +38,12 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* weight, floa
 }
 
 void conv2d_backward(const ConvGeom& g, const float* x, const float* weight, const float* dy, float* dx, float* dw) {
+  // The direct kernels take dW (any stride) and dX (stride 1); what they do not take runs below.
+  const bool direct_dw = dw != nullptr && conv_direct_applies(g), direct_dx = dx != nullptr && conv_direct_dx_applies(g);
+  if (direct_dw || direct_dx) conv_direct_backward(g, x, weight, dy, direct_dx ? dx : nullptr, direct_dw ? dw : nullptr);
+  if (direct_dx) dx = nullptr;
+  if (direct_dw) dw = nullptr;
+  if (dx == nullptr && dw == nullptr) return;
   const int64_t k = g.c * g.kh * g.kw, ohw = g.oh * g.ow, in_size = g.c * g.h * g.w, wsize = g.oc * k;
   const int64_t groups = (g.n + kSamplesPerGroup - 1) / kSamplesPerGroup;
   std::vector<float> partial(dw ? static_cast<size_t>(groups * wsize) : 0);

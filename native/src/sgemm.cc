@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common.h"
+#include "fp32_simd.h"
 #include "scratch.h"
 #include "thread_pool.h"
 
@@ -18,17 +19,7 @@ namespace {
 using PanelFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool);
 
 namespace scalar {
-struct V {
-  using T = float;
-  static constexpr int W = 1;
-  static T zero() { return 0.0f; }
-  static T load(const float* p) { return *p; }
-  static T loadu(const float* p) { return *p; }
-  static void storeu(float* p, T x) { *p = x; }
-  static T bcast(const float* p) { return *p; }
-  static T fma(T a, T b, T c) { return c + a * b; }  // -ffp-contract=off: a rounded multiply then add
-  static T add(T a, T b) { return a + b; }
-};
+using V = simd::scalar::V;
 constexpr int MR = 4, NV = 4;
 #include "sgemm_kernel.h"
 }  // namespace scalar
@@ -37,17 +28,7 @@ constexpr int MR = 4, NV = 4;
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace avx2 {
-struct V {
-  using T = __m256;
-  static constexpr int W = 8;
-  static T zero() { return _mm256_setzero_ps(); }
-  static T load(const float* p) { return _mm256_load_ps(p); }
-  static T loadu(const float* p) { return _mm256_loadu_ps(p); }
-  static void storeu(float* p, T x) { _mm256_storeu_ps(p, x); }
-  static T bcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
-  static T add(T a, T b) { return _mm256_add_ps(a, b); }
-};
+using V = simd::avx2::V;
 constexpr int MR = 6, NV = 2;  // 12 accumulators + 2 B vectors + 1 broadcast of 16 ymm registers
 #include "sgemm_kernel.h"
 }  // namespace avx2
@@ -56,17 +37,7 @@ constexpr int MR = 6, NV = 2;  // 12 accumulators + 2 B vectors + 1 broadcast of
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
 namespace avx512 {
-struct V {
-  using T = __m512;
-  static constexpr int W = 16;
-  static T zero() { return _mm512_setzero_ps(); }
-  static T load(const float* p) { return _mm512_load_ps(p); }
-  static T loadu(const float* p) { return _mm512_loadu_ps(p); }
-  static void storeu(float* p, T x) { _mm512_storeu_ps(p, x); }
-  static T bcast(const float* p) { return _mm512_set1_ps(*p); }
-  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
-  static T add(T a, T b) { return _mm512_add_ps(a, b); }
-};
+using V = simd::avx512::V;
 constexpr int MR = 12, NV = 2;  // 24 accumulators of 32 zmm registers
 #include "sgemm_kernel.h"
 }  // namespace avx512

@@ -10,7 +10,7 @@ import { fmtShape } from '../tensor/shape.js';
 import { add } from './elementwise.js';
 import { linearRows } from './matmul.js';
 import { reshape } from './movement.js';
-import { empty } from './util.js';
+import { empty, uninit } from './util.js';
 
 export interface ConvOptions {
   stride?: number;
@@ -77,11 +77,12 @@ function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor 
   const [oc, , kh, kw] = w.shape;
   const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
   check(oh > 0 && ow > 0, () => `conv2d: a ${kh}×${kw} kernel with stride ${stride} and padding ${pad} does not fit input ${fmtShape(x.shape)}`);
-  const y = empty([n, oc, oh, ow]);
+  // The fused kernels write every element of y, dx and dw.
+  const y = uninit([n, oc, oh, ow]);
   backend().conv2dForward(x.data, n, c, h, wd, w.data, oc, kh, kw, stride, pad, oh, ow, y.data);
   return record(y, 'conv2d', [x, w], (g) => {
-    const dx = x.requiresGrad ? empty(x.shape) : null;
-    const dw = w.requiresGrad ? empty(w.shape) : null;
+    const dx = x.requiresGrad ? uninit(x.shape) : null;
+    const dw = w.requiresGrad ? uninit(w.shape) : null;
     backend().conv2dBackward(x.data, n, c, h, wd, w.data, oc, kh, kw, stride, pad, oh, ow, g.data,
       dx?.data ?? new Float32Array(0), dw?.data ?? new Float32Array(0));
     return [dx, dw];

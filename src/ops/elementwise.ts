@@ -5,7 +5,7 @@ import { binary as binaryRaw } from './binary-raw.js';
 import { record } from '../autograd/graph.js';
 import { Tensor, scalar } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
-import { empty, sumToShape } from './util.js';
+import { sumToShape, uninit } from './util.js';
 
 type Operand = Tensor | number;
 const asTensor = (x: Operand): Tensor => (typeof x === 'number' ? scalar(x) : x);
@@ -13,7 +13,7 @@ const asTensor = (x: Operand): Tensor => (typeof x === 'number' ? scalar(x) : x)
 
 
 function unaryRaw(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
-  const out = empty(x.shape);
+  const out = uninit(x.shape); // unary writes every element
   backend().unary(op, x.data, out.data, p0, p1);
   return out;
 }
@@ -88,11 +88,11 @@ export const abs = (x: Tensor): Tensor =>
  * while the next op needs it (the fused fp32 conv keeps it, a quantized conv keeps its int8 codes instead).
  */
 export function relu(x: Tensor): Tensor {
-  const out = empty(x.shape), mask = new Uint8Array(x.size);
+  const out = uninit(x.shape), mask = new Uint8Array(x.size); // both written in full
   backend().reluMasked(x.data, out.data, mask);
   const shape = x.shape;
   return record(out, 'relu', [x], (g) => {
-    const dx = empty(shape);
+    const dx = uninit(shape);
     backend().maskGrad(g.data, mask, dx.data);
     return [dx];
   });

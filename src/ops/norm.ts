@@ -6,7 +6,7 @@ import { check } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Rng } from '../tensor/random.js';
 import { mul } from './elementwise.js';
-import { empty } from './util.js';
+import { empty, uninit } from './util.js';
 
 export interface BatchNormState {
   runningMean: Float32Array;
@@ -49,10 +49,10 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
     variance.set(state.runningVar);
   }
   for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(variance[ch] + state.eps);
-  const out = empty(x.shape);
+  const out = uninit(x.shape); // batchNormForward / Backward write every element of out and dx
   k.batchNormForward(x.data, n, c, hw, mean, invStd, gamma.data, beta.data, out.data);
   return record(out, 'batchNorm', [x, gamma, beta], (g) => {
-    const dx = empty(x.shape), dgamma = empty(gamma.shape), dbeta = empty(beta.shape);
+    const dx = uninit(x.shape), dgamma = empty(gamma.shape), dbeta = empty(beta.shape);
     if (training) {
       k.batchNormBackward(x.data, g.data, n, c, hw, mean, invStd, gamma.data, dx.data, dgamma.data, dbeta.data);
     } else {

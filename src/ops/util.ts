@@ -7,6 +7,23 @@ export function empty(shape: Shape): Tensor {
   return new Tensor(new Float32Array(shapeSize(shape)), shape);
 }
 
+type UnsafeAlloc = (bytes: number) => { buffer: ArrayBuffer; byteOffset: number };
+const allocUnsafeSlow: UnsafeAlloc | undefined =
+  (globalThis as { Buffer?: { allocUnsafeSlow?: UnsafeAlloc } }).Buffer?.allocUnsafeSlow;
+
+/**
+ * Like `empty` but NOT zero-filled (Node: `Buffer.allocUnsafeSlow`, one ArrayBuffer of exactly the size; elsewhere,
+ * and below 16 KiB, a zeroed array). ONLY for a kernel output that the next backend call overwrites entirely on
+ * every backend (the conformance tests pre-fill outputs with NaN to check this): calloc's zero fill of the
+ * multi-MiB activations and gradients cost ~90 ms of a ~0.9 s ResNet-20 training step.
+ */
+export function uninit(shape: Shape): Tensor {
+  const n = shapeSize(shape);
+  if (allocUnsafeSlow === undefined || n < 4096) return new Tensor(new Float32Array(n), shape);
+  const b = allocUnsafeSlow(n * 4);
+  return new Tensor(new Float32Array(b.buffer, b.byteOffset, n), shape);
+}
+
 export function contiguousStrides(shape: Shape): Int32Array {
   return Int32Array.from(stridesOf(shape));
 }

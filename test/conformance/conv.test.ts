@@ -1,8 +1,8 @@
 /**
  * Native fused convolution (conv2dForward / conv2dBackward) against the reference (im2col + GEMMs on the
  * whole batch) on every ISA tier: within the float32 dot-product bound, computed from the same convolution
- * on absolute values; awkward geometries (1×1, 5×5, stride 2, no padding, one sample, odd sizes, an empty
- * batch); and bit-identical results for 1 and 2 threads.
+ * on absolute values; awkward geometries (1×1, 5×5, strides 2 and 3, no padding, one sample, odd sizes, an
+ * empty batch); and bit-identical results for 1 and 2 threads.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +17,15 @@ const U = 2 ** -24;
 const GEOMS: number[][] = [
   [2, 3, 7, 7, 4, 3, 3, 1, 1], [1, 16, 9, 9, 16, 3, 3, 1, 1], [3, 5, 8, 6, 7, 1, 1, 1, 0], [2, 4, 11, 11, 6, 3, 3, 2, 1],
   [2, 2, 10, 10, 3, 5, 5, 1, 2], [9, 8, 6, 6, 12, 3, 3, 1, 0], [0, 3, 5, 5, 4, 3, 3, 1, 1], [17, 4, 5, 5, 8, 3, 3, 2, 1],
+  // stride 1 runs the direct kernels (conv_direct.cc): a non-square window, pad = k − 1 (the grad-input
+  // convolution has no padding), pad > k − 1 (falls back to im2col), one input channel, a plane wider than
+  // several pixel tiles with n = 11 (two dW groups, the second short), and dW sample blocks of 2 (big planes).
+  [3, 3, 9, 11, 5, 3, 5, 1, 1], [2, 3, 6, 7, 5, 3, 3, 1, 2], [2, 3, 5, 5, 2, 1, 1, 1, 1], [4, 1, 12, 12, 9, 3, 3, 1, 1],
+  [11, 5, 13, 30, 6, 3, 3, 1, 1], [10, 16, 20, 20, 16, 3, 3, 1, 1],
+  // stride > 1: forward and dW on phase planes (dX keeps im2col): 1×1 stride 2 on odd and even sizes, stride 3,
+  // a 2×2 window, pad > k − 1, a non-square window and input.
+  [3, 4, 9, 9, 6, 1, 1, 2, 0], [2, 5, 14, 14, 9, 1, 1, 2, 0], [2, 3, 10, 11, 4, 3, 3, 3, 1], [3, 2, 8, 8, 5, 2, 2, 2, 0],
+  [2, 3, 7, 7, 4, 1, 1, 2, 1], [9, 3, 13, 10, 5, 3, 5, 2, 2],
 ];
 
 function run(be: Backend, g: number[], x: Float32Array, w: Float32Array, dy: Float32Array) {
@@ -62,16 +71,20 @@ if (typeof nut === 'string') {
         addon.setIsa(tier);
         const threads = addon.info().threads;
         const r = rng(22);
-        const g = [19, 6, 9, 9, 10, 3, 3, 1, 1];
-        const x = randn(r, 19 * 6 * 81), w = randn(r, 10 * 54), dy = randn(r, 19 * 10 * 81);
+        // The direct path (stride 1; the second has dW sample blocks of 2) and the im2col path (stride 2).
         try {
-          addon.setThreads(1);
-          const one = run(nb, g, x, w, dy);
-          addon.setThreads(Math.max(2, threads));
-          const many = run(nb, g, x, w, dy);
-          assertBitExact(many.y, one.y, 'y');
-          assertBitExact(many.dx, one.dx, 'dx');
-          assertBitExact(many.dw, one.dw, 'dw');
+          for (const g of [[19, 6, 9, 9, 10, 3, 3, 1, 1], [19, 16, 20, 20, 16, 3, 3, 1, 1], [19, 6, 9, 9, 10, 3, 3, 2, 1]]) {
+            const [n, c, h, wd, oc, kh, kw, s, p] = g;
+            const oh = Math.floor((h + 2 * p - kh) / s) + 1, ow = Math.floor((wd + 2 * p - kw) / s) + 1;
+            const x = randn(r, n * c * h * wd), w = randn(r, oc * c * kh * kw), dy = randn(r, n * oc * oh * ow);
+            addon.setThreads(1);
+            const one = run(nb, g, x, w, dy);
+            addon.setThreads(Math.max(2, threads));
+            const many = run(nb, g, x, w, dy);
+            assertBitExact(many.y, one.y, `y [${g.join(',')}]`);
+            assertBitExact(many.dx, one.dx, `dx [${g.join(',')}]`);
+            assertBitExact(many.dw, one.dw, `dw [${g.join(',')}]`);
+          }
         } finally {
           addon.setThreads(threads);
         }

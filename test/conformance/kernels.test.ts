@@ -173,7 +173,7 @@ if (typeof nut === 'string') {
       it('batch norm matches ref (statistics within 1e-6 relative, forward bit-exact)', () => {
         addon.setIsa(tier);
         const r = rng(15);
-        for (const [n, c, hw] of [[4, 3, 25], [1, 1, 1], [2, 16, 784], [3, 5, 7], [0, 2, 4]]) {
+        for (const [n, c, hw] of [[4, 3, 25], [1, 1, 1], [2, 16, 784], [3, 5, 7], [0, 2, 4], [5, 4, 49], [3, 6, 196], [2, 3, 9]]) {
           const x = randn(r, n * c * hw, 2), dy = randn(r, n * c * hw);
           for (let i = 0; i < x.length; i++) x[i] += 1.5;
           const gamma = randn(r, c), beta = randn(r, c), invStd = new Float32Array(c);
@@ -183,10 +183,11 @@ if (typeof nut === 'string') {
           assertClose(gm[1], wm[1], 1e-6, 1e-7, `channelMoments var ${tier}`);
           const mean = wm[0];
           for (let i = 0; i < c; i++) invStd[i] = 1 / Math.sqrt(wm[1][i] + 1e-5);
-          const [gf, wf] = both(nb, () => [new Float32Array(x.length)] as [Float32Array],
+          // Outputs start as NaN: the kernels must write every element (ops allocate them with uninit).
+          const [gf, wf] = both(nb, () => [new Float32Array(x.length).fill(NaN)] as [Float32Array],
             (b, [o]) => b.batchNormForward(x, n, c, hw, mean, invStd, gamma, beta, o));
           assertBitExact(gf[0], wf[0], `batchNormForward ${tier}`);
-          const [gb, wb] = both(nb, () => [new Float32Array(x.length), new Float32Array(c), new Float32Array(c)] as [Float32Array, Float32Array, Float32Array],
+          const [gb, wb] = both(nb, () => [new Float32Array(x.length).fill(NaN), new Float32Array(c).fill(NaN), new Float32Array(c).fill(NaN)] as [Float32Array, Float32Array, Float32Array],
             (b, [dx, dg, db]) => b.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, dx, dg, db));
           assertClose(gb[0], wb[0], 1e-5, 1e-6, `batchNormBackward dx ${tier}`);
           assertClose(gb[1], wb[1], 1e-6, 1e-5, `batchNormBackward dgamma ${tier}`);

@@ -33,7 +33,7 @@ import { applyBhq } from './transforms.js';
  * Bytes of float32 im2col rows one chunk of samples may span: bounds a quantized conv's transient memory (tests
  * lower it to exercise several chunks).
  */
-export const convChunking = { bytes: 8 << 20 };
+export const convChunking = { bytes: 4 << 20 };
 
 /**
  * Chunk buffers shared by every quantized conv of the process (forward and backward). JavaScript runs one conv

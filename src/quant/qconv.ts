@@ -27,6 +27,7 @@ import { type GemmOperand, GemmScratch, materialize, runGemm } from './gemm-exec
 import { type QTensor, groupingOf, sliceRows } from './qtensor.js';
 import { accumulate, average, effectiveSpec, masked, plansFor, type QGemmConfig, quantOperand } from './qgemm.js';
 import { quantizeConvInputWith, specIsStochastic, specSteMask } from './quantizers/index.js';
+import type { QuantSpec } from './spec.js';
 import { applyBhq } from './transforms.js';
 
 /**
@@ -43,7 +44,8 @@ export const convChunking = { bytes: 4 << 20 };
 const scratch = new GemmScratch();
 
 /** What the conv keeps of X for the grad-weight GEMM: X's codes (with their pad codes) or the fp32 activation. */
-type ConvInput = { kind: 'codes'; q: QTensor; padCodes: Uint8Array | Int8Array } | { kind: 'fp32'; data: Float32Array };
+type ConvCodes = { kind: 'codes'; q: QTensor; padCodes: Uint8Array | Int8Array };
+type ConvInput = ConvCodes | { kind: 'fp32'; data: Float32Array };
 
 /** Per axis: does the window read every input index, and does it read padding? */
 function axisCoverage(size: number, k: number, stride: number, pad: number, out: number): { covered: boolean; padded: boolean } {
@@ -98,7 +100,7 @@ function rowsOf(op: GemmOperand, r0: number, r1: number): GemmOperand {
 }
 
 /** X's codes for the conv, or null when the spec cannot quantize a conv input. */
-function convInput(spec: Parameters<typeof quantizeConvInputWith>[0], x: Float32Array, n: number, chw: number, padded: boolean): ConvInput | null {
+function convInput(spec: QuantSpec, x: Float32Array, n: number, chw: number, padded: boolean): ConvCodes | null {
   const q = quantizeConvInputWith(spec, x, n, chw, padded);
   return q && { kind: 'codes', q, padCodes: zeroCodes(q, n) };
 }
@@ -109,6 +111,7 @@ function convInput(spec: Parameters<typeof quantizeConvInputWith>[0], x: Float32
  */
 export function qconv2d(x: Tensor, w: Tensor, cfg: QGemmConfig, g: ConvGeometry): Tensor | null {
   const { slots } = cfg;
+  // (A forward X quantizer with an STE mask, sign, has no quantizeConvInput: such layers take the rows path.)
   const fxSpec = effectiveSpec(slots.forward.x, 'fp32');
   if (fxSpec === null) return null;
   const cy = axisCoverage(g.h, g.kh, g.stride, g.pad, g.oh), cx = axisCoverage(g.w, g.kw, g.stride, g.pad, g.ow);
@@ -126,14 +129,15 @@ export function qconv2d(x: Tensor, w: Tensor, cfg: QGemmConfig, g: ConvGeometry)
     xForGrad = xSlot === 'forward' ? xIn : spec === null ? { kind: 'fp32', data: x.data } : convInput(spec, x.data, n, chw, padded);
     if (xForGrad === null) return null;
   }
-  cfg.trace?.('forward', 'x', { q: (xIn as { q: QTensor }).q, transform: null });
+  cfg.trace?.('forward', 'x', { q: xIn.q, transform: null });
+  if (xForGrad?.kind === 'codes' && xForGrad !== xIn) cfg.trace?.('gradWeight', 'x', { q: xForGrad.q, transform: null });
 
   const plans = plansFor(cfg, K, oc, P, g.pad > 0);
   const fwSpec = effectiveSpec(slots.forward.w, 'fp32');
   const wOp = quantOperand(cfg, ['forward', 'w'], fwSpec, w.data, oc, K, P);
   const S = Math.max(1, Math.floor(convChunking.bytes / Math.max(1, 4 * P * K)));
   const be = backend();
-  const y = new Float32Array(n * oc * P);
+  const y = new Float32Array(n * oc * P); // every element written by the chunk transposes
   for (let s0 = 0; s0 < n; s0 += S) {
     const s1 = Math.min(n, s0 + S);
     const out = runGemm(colsOf(xIn, s0, s1, g, scratch), false, wOp, false, plans.forward, scratch);

@@ -49,6 +49,9 @@ struct ConvGeom {
 };
 void conv2d_forward(const ConvGeom& g, const float* x, const float* weight, float* y);
 void conv2d_backward(const ConvGeom& g, const float* x, const float* weight, const float* dy, float* dx, float* dw);
+// dW = Σ over sample groups of the per-group partials [groups, wsize], added in group order (thread-count
+// independent; conv.cc and conv_direct.cc).
+void sum_group_partials(const float* partial, int64_t groups, int64_t wsize, float* dw);
 void gemm_i8(int64_t m, int64_t n, int64_t k, int64_t kblock, const int8_t* a, const int8_t* b,
              const float* sa, const float* sb, float* c);
 void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t* b, int32_t* c);

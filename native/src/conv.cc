@@ -68,7 +68,10 @@ void conv2d_backward(const ConvGeom& g, const float* x, const float* weight, con
       }
     }
   });
-  if (!dw) return;
+  if (dw) sum_group_partials(partial.data(), groups, wsize, dw);
+}
+
+void sum_group_partials(const float* partial, int64_t groups, int64_t wsize, float* dw) {
   if (groups == 0) {
     std::memset(dw, 0, sizeof(float) * static_cast<size_t>(wsize));
     return;

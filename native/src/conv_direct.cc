@@ -240,18 +240,7 @@ void conv_direct_backward(const ConvGeom& g, const float* x, const float* weight
       }
     }
   });
-  if (!dw) return;
-  if (groups == 0) {
-    std::memset(dw, 0, sizeof(float) * static_cast<size_t>(wsize));
-    return;
-  }
-  parallel_range(wsize, 4096, [&](int64_t lo, int64_t hi) {
-    for (int64_t e = lo; e < hi; e++) {
-      float sum = partial[e];
-      for (int64_t grp = 1; grp < groups; grp++) sum += partial[grp * wsize + e];
-      dw[e] = sum;
-    }
-  });
+  if (dw) sum_group_partials(partial, groups, wsize, dw);
 }
 
 }  // namespace fqt

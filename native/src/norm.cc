@@ -45,8 +45,10 @@ inline double hsum(__m256d a, __m256d b) {
   return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
 }
 
-// Σ x and, with mu given, Σ (x − mu)² over one channel (8 floats per step into 2 × 4 float64 lanes).
-double sum_x(const float* x, int64_t n, int64_t c, int64_t hw, int64_t ch) {
+// Σ term(x) over one channel, 8 floats per step into 2 × 4 float64 lanes; `term` maps float64 lanes (and the
+// scalar tail) the same way: x itself for Σ x, (x − mu)² for Σ (x − mu)².
+template <class Lanes, class Scalar>
+double channel_sum(const float* x, int64_t n, int64_t c, int64_t hw, int64_t ch, Lanes term, Scalar term1) {
   __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
   double tail = 0;
   for (int64_t s = 0; s < n; s++) {
@@ -54,34 +56,23 @@ double sum_x(const float* x, int64_t n, int64_t c, int64_t hw, int64_t ch) {
     int64_t p = 0;
     for (; p + 8 <= hw; p += 8) {
       const __m256 v = _mm256_loadu_ps(xs + p);
-      a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-      a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+      a0 = _mm256_add_pd(a0, term(_mm256_cvtps_pd(_mm256_castps256_ps128(v))));
+      a1 = _mm256_add_pd(a1, term(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
     }
-    for (; p < hw; p++) tail += xs[p];
+    for (; p < hw; p++) tail += term1(static_cast<double>(xs[p]));
   }
   return hsum(a0, a1) + tail;
 }
 
+double sum_x(const float* x, int64_t n, int64_t c, int64_t hw, int64_t ch) {
+  return channel_sum(x, n, c, hw, ch, [](__m256d v) { return v; }, [](double v) { return v; });
+}
+
 double sum_sq_dev(const float* x, int64_t n, int64_t c, int64_t hw, int64_t ch, double mu) {
   const __m256d m = _mm256_set1_pd(mu);
-  __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-  double tail = 0;
-  for (int64_t s = 0; s < n; s++) {
-    const float* xs = x + (s * c + ch) * hw;
-    int64_t p = 0;
-    for (; p + 8 <= hw; p += 8) {
-      const __m256 v = _mm256_loadu_ps(xs + p);
-      const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m);
-      const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m);
-      a0 = _mm256_add_pd(a0, _mm256_mul_pd(d0, d0));
-      a1 = _mm256_add_pd(a1, _mm256_mul_pd(d1, d1));
-    }
-    for (; p < hw; p++) {
-      const double d = xs[p] - mu;
-      tail += d * d;
-    }
-  }
-  return hsum(a0, a1) + tail;
+  return channel_sum(x, n, c, hw, ch,
+      [m](__m256d v) { const __m256d d = _mm256_sub_pd(v, m); return _mm256_mul_pd(d, d); },
+      [mu](double v) { const double d = v - mu; return d * d; });
 }
 
 // o = f32((x − mu)·k + b) in float64, as the reference.

@@ -40,7 +40,7 @@ export interface QuantKernels {
 
   /**
    * im2col of byte codes (layout as FloatKernels.im2col) for quantized convolutions that quantize the conv input
-   * before im2col (quant/qconv.ts): a padded entry of sample s takes padCodes[s], the code of 0 in that sample's
+   * before im2col (quant/gemm/conv.ts): a padded entry of sample s takes padCodes[s], the code of 0 in that sample's
    * scale group. Pure byte copies (signed codes are copied as their bytes).
    */
   im2colCodes(codes: Int8Array | Uint8Array, n: number, c: number, h: number, w: number, kh: number, kw: number,

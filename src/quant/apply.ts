@@ -14,10 +14,8 @@ import { fail, show } from './validate.js';
 import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type Recipe, type RecipeSlots, SLOT_OPERANDS } from './recipe.js';
 import { specLabel, specOutputScale } from './quantizers/index.js';
 import type { QuantizedOperand } from './quantize.js';
-import { type GemmPath, MIN_INT_KBLOCK } from './gemm-plan.js';
 import { describeAddons, smpSamples } from './addons/index.js';
-import type { ConvGeometryLike } from './bit-gemm.js';
-import { effectiveSpec, type LayerPlans, makeQGemm, planLayer, savedActivation } from './qgemm.js';
+import { type ConvGeometryLike, effectiveSpec, type GemmPath, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planLayer, savedActivation } from './gemm/index.js';
 
 type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometryLike) => Tensor;
 

@@ -83,7 +83,7 @@ export interface QuantizeOptions {
   rounding: Rounding;
   /** Required for stochastic rounding. */
   draw?: Draw | null;
-  /** Widen every group's range to contain 0 (a conv input whose im2col rows hold padding zeros, quant/qconv.ts). */
+  /** Widen every group's range to contain 0 (a conv input whose im2col rows hold padding zeros, quant/gemm/conv.ts). */
   rangeIncludesZero?: boolean;
 }
 
@@ -131,7 +131,7 @@ export function qtensorBytes(q: QTensor): number {
  * Rows [r0, r1) of q as a QTensor sharing q's codes (a subarray) and the per-group parameters those rows use.
  * Possible when the grouping repeats with a period dividing r0 (tensor, column, per (column, pixel) with r0 a
  * multiple of the pixels) or has one group per rowDiv rows without wrapping (sample, row, K-block) and r0 is a
- * multiple of rowDiv: the chunked GEMMs of quant/qconv.ts cut at sample boundaries, which satisfies both.
+ * multiple of rowDiv: the chunked GEMMs of quant/gemm/conv.ts cut at sample boundaries, which satisfies both.
  */
 export function sliceRows(q: QTensor, r0: number, r1: number): QTensor {
   const g = q.grouping;

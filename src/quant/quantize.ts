@@ -57,7 +57,7 @@ export interface Quantizer<K extends QuantKind> {
   zeroNotExact?(spec: SpecOf<K>): boolean;
   /**
    * Quantize a conv input x[n, perSample] (one row per sample, NCHW order) for a conv that quantizes its input
-   * before im2col (quant/qconv.ts), so that im2col of the codes, padding taking the code of 0, are the codes of
+   * before im2col (quant/gemm/conv.ts), so that im2col of the codes, padding taking the code of 0, are the codes of
    * the conv's im2col rows. Null when the spec cannot: stochastic rounding (im2col would repeat one draw across
    * the window), or scale groups other than the tensor or the sample. `padded`: the im2col rows hold padding
    * zeros (min/max ranges must then contain 0). Absent = the conv quantizes its im2col rows.

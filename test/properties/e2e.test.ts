@@ -16,7 +16,7 @@ import { GemmLayer } from '../../src/nn/layers.js';
 import { applyRecipe } from '../../src/quant/apply.js';
 import { preset } from '../../src/quant/presets.js';
 import { qatOf, type RecipeSlots } from '../../src/quant/recipe.js';
-import { qgemm } from '../../src/quant/qgemm.js';
+import { qgemm } from '../../src/quant/gemm/index.js';
 import { dequantize, groupingOf, quantizeMatrix } from '../../src/quant/qtensor.js';
 import type { UniformSpec } from '../../src/quant/spec.js';
 import { assertBitEqual, assertUnbiased, normals, Welford, zTest } from '../quant/helpers.js';

@@ -1,5 +1,5 @@
 /**
- * quant/qconv.ts: a conv whose X quantizer is deterministic per tensor / per sample quantizes X before im2col.
+ * quant/gemm/conv.ts: a conv whose X quantizer is deterministic per tensor / per sample quantizes X before im2col.
  * Oracle: the rows path (im2col + qgemm, ops/conv.ts) on the same layer and seed. Uniform min/max quantizers must
  * give bit-identical Y and dX (the GEMM rows are split by sample only) and dW equal up to the float32 sum of the
  * K-chunks (bit-identical with one chunk); BHQ's T⁻¹ moves after col2im (float rounding only); SAWB takes its
@@ -14,8 +14,8 @@ import { conv2d, type LayerGemm } from '../../src/ops/conv.js';
 import { linearRows } from '../../src/ops/matmul.js';
 import { sum } from '../../src/ops/reduce.js';
 import { mul } from '../../src/ops/elementwise.js';
-import { makeQGemm, type QGemmConfig } from '../../src/quant/qgemm.js';
-import { convChunking } from '../../src/quant/qconv.js';
+import { makeQGemm, type QGemmConfig } from '../../src/quant/gemm/index.js';
+import { convChunking } from '../../src/quant/gemm/index.js';
 import { dequantize, type QTensor } from '../../src/quant/qtensor.js';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import type { RecipeSlots } from '../../src/quant/recipe.js';

@@ -16,19 +16,20 @@
  * coefficient per sample pair, so it commutes with col2im and is applied to dX (METHODS §1.5); on the grad-weight
  * GEMM (where it would mix along K) dY is dequantized with T⁻¹ first, as the rows path does.
  */
-import { backend } from '../backend/index.js';
-import { record } from '../autograd/graph.js';
-import { isGradEnabled } from '../autograd/mode.js';
-import type { ConvGeometry } from '../ops/conv.js';
-import { mul } from '../ops/elementwise.js';
-import { reshape } from '../ops/movement.js';
-import { Tensor } from '../tensor/tensor.js';
-import { type GemmOperand, GemmScratch, materialize, runGemm } from './gemm-exec.js';
-import { type QTensor, groupingOf, sliceRows } from './qtensor.js';
-import { accumulate, average, effectiveSpec, masked, plansFor, type QGemmConfig, quantOperand } from './qgemm.js';
-import { quantizeConvInputWith, specIsStochastic, specSteMask } from './quantizers/index.js';
-import type { QuantSpec } from './spec.js';
-import { applyBhq } from './transforms.js';
+import { backend } from '../../backend/index.js';
+import { record } from '../../autograd/graph.js';
+import { isGradEnabled } from '../../autograd/mode.js';
+import type { ConvGeometry } from '../../ops/conv.js';
+import { mul } from '../../ops/elementwise.js';
+import { reshape } from '../../ops/movement.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { type QTensor, groupingOf, sliceRows } from '../qtensor.js';
+import { quantizeConvInputWith, specSteMask } from '../quantizers/index.js';
+import type { QuantSpec } from '../spec.js';
+import { applyBhq } from '../transforms.js';
+import { accumulate, effectiveSpec, layerBackward, masked, plansFor, type QGemmConfig, quantOperand } from './layer.js';
+import { type GemmOperand, GemmScratch, materialize } from './operand.js';
+import { runGemm } from './run.js';
 
 /**
  * Bytes of float32 im2col rows one chunk of samples may span: bounds a quantized conv's transient memory (tests
@@ -145,12 +146,11 @@ export function qconv2d(x: Tensor, w: Tensor, cfg: QGemmConfig, g: ConvGeometry)
   }
 
   const wSlot = slots.gradInput.w;
-  const wForward = wSlot === 'forward' ? wOp : null;
+  let wForDx: GemmOperand | null = wSlot === 'forward' ? wOp : null;
   // The backward closures capture only what is named here: never x itself (its fp32 data is what this path frees).
   const wData = w.data, xShape = x.shape, wShape = w.shape;
   const needDx = x.requiresGrad;
   const giSpec = effectiveSpec(slots.gradInput.dy, 'fp32'), gwSpec = effectiveSpec(slots.gradWeight.dy, 'fp32');
-  const samples = [giSpec, gwSpec].some((s) => s !== null && specIsStochastic(s)) ? cfg.samples ?? 1 : 1;
 
   const gradInput = (dy: GemmOperand, wq: GemmOperand): Float32Array => {
     let dx: Float32Array = new Float32Array(n * chw);
@@ -178,23 +178,17 @@ export function qconv2d(x: Tensor, w: Tensor, cfg: QGemmConfig, g: ConvGeometry)
     // dY in GEMM rows: in the shared scratch too (the quantized dY operands below are separate arrays).
     const gRows = scratch.f32('dyRows', rows * oc);
     be.transpose(n, oc, P, grad.data, gRows);
-    let dx: Float32Array | null = null, dw: Float32Array | null = null;
-    let wOp2: GemmOperand | null = null;
-    for (let j = 0; j < samples; j++) {
-      let dyIn: GemmOperand | null = null;
-      if (needDx) {
-        dyIn = quantOperand(cfg, ['gradInput', 'dy'], giSpec, gRows, rows, oc, P);
-        wOp2 ??= wForward ?? quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, oc, K, P);
-        dx = accumulate(dx, gradInput(dyIn, wOp2));
-      }
-      if (xForGrad) {
-        const dyW = cfg.backwardDraws === 'shared' && dyIn !== null ? dyIn : quantOperand(cfg, ['gradWeight', 'dy'], gwSpec, gRows, rows, oc, P);
-        dw = accumulate(dw, gradWeight(dyW, xForGrad));
-      }
-    }
+    const { dx, dw } = layerBackward(cfg, {
+      quantizeDy: (gemm) => quantOperand(cfg, [gemm, 'dy'], gemm === 'gradInput' ? giSpec : gwSpec, gRows, rows, oc, P),
+      gradInput: needDx ? (dy) => {
+        wForDx ??= quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, oc, K, P);
+        return gradInput(dy, wForDx);
+      } : null,
+      gradWeight: xForGrad ? (dy) => gradWeight(dy, xForGrad!) : null,
+    });
     return [
-      dx && new Tensor(average(dx, samples), xShape),
-      masked(dw && new Tensor(average(dw, samples), wShape), fwSpec ? specSteMask(fwSpec, wData) : null),
+      dx && new Tensor(dx, xShape),
+      masked(dw && new Tensor(dw, wShape), fwSpec ? specSteMask(fwSpec, wData) : null),
     ];
   });
   return cfg.outputScale ? mul(out, reshape(cfg.outputScale, [oc, 1, 1])) : out;

@@ -237,11 +237,6 @@ KERNEL(CodesToI8) {
                    data<int32_t>(info, 6), D(info, 7) != 0, data<int8_t>(info, 8));
   return info.Env().Undefined();
 }
-KERNEL(Im2colCodes) {
-  fqt::im2col_codes(data<uint8_t>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
-                    I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<uint8_t>(info, 11), data<uint8_t>(info, 12));
-  return info.Env().Undefined();
-}
 KERNEL(CodeBlockSums) {
   fqt::code_block_sums(I(info, 0), I(info, 1), I(info, 2), data<int8_t>(info, 3), data<int32_t>(info, 4));
   return info.Env().Undefined();
@@ -268,7 +263,7 @@ const Entry kKernels[] = {
     {"dropoutMask", DropoutMask},
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
-    {"codesToI8", CodesToI8}, {"im2colCodes", Im2colCodes}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
 };
 
 std::string describe() {

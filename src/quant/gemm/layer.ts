@@ -67,14 +67,17 @@ export function savedActivation(slots: RecipeSlots): 'codes' | 'fp32' {
 
 const plansByConfig = new WeakMap<QGemmConfig, Map<string, LayerPlans>>();
 
-/** The plans of a layer call, computed once per geometry; onPlan hears about each new one. */
-export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padded: boolean): LayerPlans {
+/**
+ * The plans of a layer call, computed once per geometry (`fused`: the plans of the conv-level fused passes, when
+ * the caller runs them); onPlan hears about each new one.
+ */
+export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padded: boolean, fused?: LayerPlans): LayerPlans {
   let plans = plansByConfig.get(cfg);
   if (!plans) plansByConfig.set(cfg, (plans = new Map()));
-  const key = `${rps}:${inF}:${outF}:${padded}`;
+  const key = `${rps}:${inF}:${outF}:${padded}:${fused ? 'fused' : 'rows'}`;
   let p = plans.get(key);
   if (!p) {
-    p = planLayer(cfg.slots, inF, outF, rps, padded);
+    p = fused ?? planLayer(cfg.slots, inF, outF, rps, padded);
     plans.set(key, p);
     cfg.onPlan?.(rps, p);
   }
@@ -116,12 +119,12 @@ export function average(sum: Float32Array, s: number): Float32Array {
   return sum;
 }
 
-/** The two backward GEMMs of one layer call, given a quantized dY; null when that gradient is not needed. */
-export interface BackwardGemms {
+/** The two backward GEMMs of one layer call, given a quantized dY of type D; null when that gradient is not needed. */
+export interface BackwardGemms<D = GemmOperand> {
   /** Quantize dY for one backward GEMM slot (a fresh draw each call). */
-  quantizeDy(gemm: 'gradInput' | 'gradWeight'): GemmOperand;
-  gradInput: ((dy: GemmOperand) => Float32Array) | null;
-  gradWeight: ((dy: GemmOperand) => Float32Array) | null;
+  quantizeDy(gemm: 'gradInput' | 'gradWeight'): D;
+  gradInput: ((dy: D) => Float32Array) | null;
+  gradWeight: ((dy: D) => Float32Array) | null;
 }
 
 /** Number of SMP draws of a layer: cfg.samples when a dY slot is stochastic, else 1. */
@@ -131,11 +134,11 @@ export function smpDraws(cfg: QGemmConfig): number {
 }
 
 /** dX and dW (before STE masks) of one layer call: the SMP loop with shared or independent dY draws. */
-export function layerBackward(cfg: QGemmConfig, gemms: BackwardGemms): { dx: Float32Array | null; dw: Float32Array | null } {
+export function layerBackward<D>(cfg: QGemmConfig, gemms: BackwardGemms<D>): { dx: Float32Array | null; dw: Float32Array | null } {
   const samples = smpDraws(cfg);
   let dx: Float32Array | null = null, dw: Float32Array | null = null;
   for (let j = 0; j < samples; j++) {
-    let dyIn: GemmOperand | null = null;
+    let dyIn: D | null = null;
     if (gemms.gradInput) {
       dyIn = gemms.quantizeDy('gradInput');
       dx = accumulate(dx, gemms.gradInput(dyIn));

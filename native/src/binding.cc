@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common.h"
+#include "qconv.h"
 #include "thread_pool.h"
 
 namespace {
@@ -249,6 +250,35 @@ KERNEL(BlockHouseholder) {
   return info.Env().Undefined();
 }
 
+// A quantized operand of the fused convs: codes (Int8Array or Uint8Array) at i, then offset, scale, zero point.
+fqt::qconv::Operand q_operand(const Napi::CallbackInfo& info, size_t i) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* ptr = nullptr;
+  napi_value buffer;
+  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &ptr, &buffer, &offset);
+  size_t groups = 0;
+  const float* off = data<float>(info, i + 1, &groups);
+  return {static_cast<const uint8_t*>(ptr), type == napi_int8_array, off, data<float>(info, i + 2), data<int32_t>(info, i + 3),
+          static_cast<int64_t>(groups)};
+}
+fqt::ConvGeom q_geom(const Napi::CallbackInfo& info) {
+  const int32_t* v = data<int32_t>(info, 0);  // [n, c, h, w, oc, kh, kw, stride, pad, oh, ow]
+  return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]};
+}
+KERNEL(QconvForward) {
+  fqt::qconv_forward(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(QconvGradInput) {
+  fqt::qconv_grad_input(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(QconvGradWeight) {
+  fqt::qconv_grad_weight(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+
 struct Entry {
   const char* name;
   Napi::Value (*fn)(const Napi::CallbackInfo&);
@@ -264,6 +294,7 @@ const Entry kKernels[] = {
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };
 
 std::string describe() {

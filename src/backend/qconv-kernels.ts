@@ -16,8 +16,9 @@
  * Epilogue (float64, then one rounding to float32). For a sum over a set of terms t with codes (qa_t, qb_t) of the
  * first operand A (x forward; dy backward) and second operand B (w forward and grad-input; x grad-weight), groups
  * (oa, sa, za) and (ob, sb, zb), the integers U = Σ (qa−za)(qb−zb), Ua = Σ (qa−za), Ub = Σ (qb−zb), Kv = #terms:
- *   epi = ((sa·sb)·U) [+ ((oa·sb)·Ub) if oa ≠ 0] [+ ((ob·sa)·Ua) if ob ≠ 0] [+ ((Kv·oa)·ob) if oa ≠ 0 and ob ≠ 0]
- * evaluated left to right in float64 (= Σ_t value(qa_t)·value(qb_t) up to one float64 rounding per term); an empty
+ *   epi = (sa·sb)·U;  if oa ≠ 0: epi += (oa·sb)·Ub;  if ob ≠ 0: epi += (ob·sa)·Ua [+ (Kv·oa)·ob if oa ≠ 0]
+ * each product evaluated left to right, in float64 (the last term is added to (ob·sa)·Ua before it joins epi, so
+ * the kernels compute it once per output pixel) (= Σ_t value(qa_t)·value(qb_t) up to one float64 rounding per term); an empty
  * sum (Kv = 0, e.g. a batch of zero samples) is 0 whatever the groups' parameters.
  *   forward      y[n, o, oy, ox]  = f32(epi over (ci, ky, kx) valid)
  *   grad-input   dx[n, ci, iy, ix] = f32(epi over (o, ky, kx) with oy = (iy + pad − ky)/stride, ox likewise, integral

@@ -11,8 +11,7 @@ export function qconvEpilogue(u: number, ua: number, ub: number, kv: number, oa:
   if (kv === 0) return 0;
   let r = sa * sb * u;
   if (oa !== 0) r += oa * sb * ub;
-  if (ob !== 0) r += ob * sa * ua;
-  if (oa !== 0 && ob !== 0) r += kv * oa * ob;
+  if (ob !== 0) r += oa !== 0 ? ob * sa * ua + kv * oa * ob : ob * sa * ua;
   return r;
 }
 

@@ -28,6 +28,10 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, P = g.oh * g.ow, st = g.stride;
   if (g.oc * K == 0) return;
+  if (g.n == 0) {  // empty sums (an empty batch has no groups to read either)
+    std::fill(dw, dw + g.oc * K, 0.0f);
+    return;
+  }
   const bool feature = dy.groups == g.oc * P && P > 1;
   const int64_t n4 = round_up(std::max<int64_t>(g.n, 1), 4), nq = n4 / 4;
   const LaneBlocks lb = lane_blocks(g.c, L);

@@ -40,7 +40,8 @@
  *    This is y ← y − 2u(uᵀy) with u = (𝟙/√G − e_1)/‖𝟙/√G − e_1‖, i.e. H_G = I − wwᵀ/(1 − a), w = (a−1, a, …, a).
  *
  * 4. LUQ (METHODS §2.2–2.3; quantizers/sawb.ts, quantizers/luq.ts; kernels momentSums, quantizeLuq).
- *    SAWB forward, per tensor, statistics in float64 (kernel momentSums): clip = c1·√(Σx²/n) − c2·Σ|x|/n
+ *    SAWB forward, per tensor, statistics in float64 (kernel momentSums, sums blocked as its contract says):
+ *    clip = c1·√(Σx²/n) − c2·Σ|x|/n
  *    (clip ≤ 0 → max|x|, all-zero tensor → Δ = 1); Δ = ↑(2·clip/(Qp − Qn)), inv = f32(1/Δ); then §1 with
  *    offset 0, zp 0, nearest, codes [Qn, Qp] (clamp after rounding = rounding after clamp: Qn, Qp integers).
  *    LUQ gradient, per tensor: m = max|g| (kernel quantRange), α = f32(m·2^−kmax) (exact: a power-of-two

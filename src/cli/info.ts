@@ -18,7 +18,7 @@ const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes:
   cifar100: { inChannels: 3, inputSize: 32, classes: 100 },
 };
 
-const INFO_FLAGS = {
+export const INFO_FLAGS = {
   model: { type: 'string', help: 'with --recipe: show which GEMM path (int8, int8-blocked, b1, bitplane, fp32-dequant, fp32) each layer runs', choices: modelNames() },
   recipe: { type: 'string', help: 'quantization recipe: a preset or a JSON file' },
   dataset: { type: 'string', help: 'input geometry for --model', default: 'mnist', choices: Object.keys(GEOMETRY) },
@@ -52,7 +52,7 @@ export function infoCommand(argv: string[]): number {
   }
   if (f.model || f.recipe) {
     check(f.model && f.recipe, '--model and --recipe go together');
-    const spec = GEOMETRY[f.dataset!];
+    const spec = GEOMETRY[f.dataset];
     const model = createModel(f.model, spec, new Rng(0));
     const resolved = applyRecipe(model, resolveRecipe(f.recipe), { seed: 0, sampleShape: [spec.inChannels, spec.inputSize, spec.inputSize] });
     lines.push('', formatResolved(resolved));

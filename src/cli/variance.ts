@@ -21,7 +21,7 @@ import { measureBnNoise, type BnNoiseReport } from '../stats/bn-noise.js';
 import { bnLayers } from '../stats/bn-probe.js';
 import { bnHtmlSections, bnWarningLines, formatBnTable } from './variance-bn.js';
 
-const VARIANCE_FLAGS = {
+export const VARIANCE_COMMAND_FLAGS = {
   model: { type: 'string', help: 'model', default: 'resnet20', choices: modelNames() },
   dataset: { type: 'string', help: 'data set', default: 'fashion-mnist', choices: [...DATASET_NAMES] },
   data: { type: 'string', help: 'directory with the data set files' },
@@ -37,20 +37,20 @@ const VARIANCE_FLAGS = {
 } satisfies FlagSpecs;
 
 export function varianceCommand(argv: string[]): number {
-  const f = parseFlags('variance', VARIANCE_FLAGS, argv);
+  const f = parseFlags('variance', VARIANCE_COMMAND_FLAGS, argv);
   if (f.help) {
-    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_FLAGS));
+    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_COMMAND_FLAGS));
     return 0;
   }
-  const recipeNames = f.recipes!.split(',').map((s) => s.trim()).filter(Boolean);
+  const recipeNames = f.recipes.split(',').map((s) => s.trim()).filter(Boolean);
   check(recipeNames.length > 0, '--recipes needs at least one recipe');
   const recipes = recipeNames.map((r) => resolveRecipe(r));
-  const data = loadDataset(f.dataset!, { dataDir: f.data });
-  const loader = new DataLoader(data.train, { batchSize: f['batch-size']!, seed: f.seed!, dropLast: true, normalization: data.defaultNormalization });
-  check(loader.batchesPerEpoch >= f.batches!, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
-  const batches = Array.from({ length: f.batches! }, (_, b) => loader.batch(0, b));
+  const data = loadDataset(f.dataset, { dataDir: f.data });
+  const loader = new DataLoader(data.train, { batchSize: f['batch-size'], seed: f.seed, dropLast: true, normalization: data.defaultNormalization });
+  check(loader.batchesPerEpoch >= f.batches, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
+  const batches = Array.from({ length: f.batches }, (_, b) => loader.batch(0, b));
   const spec = { inChannels: data.train.channels, inputSize: data.train.height, classes: data.train.classes };
-  const model = createModel(f.model!, spec, new Rng(f.seed!));
+  const model = createModel(f.model, spec, new Rng(f.seed));
   if (f.checkpoint) model.loadStateDict(loadWeights(f.checkpoint));
   else process.stderr.write('fqt variance: no --checkpoint, measuring a randomly initialised model\n');
   model.train();
@@ -58,18 +58,18 @@ export function varianceCommand(argv: string[]): number {
   const reports: VarianceReport[] = [];
   for (const recipe of recipes) {
     process.stderr.write(`fqt variance: ${recipe.label}: ${f.draws} draws on ${f.batches} batches of ${f['batch-size']}…\n`);
-    reports.push(measureVariance({ model, recipe, batches, draws: f.draws!, seed: f.seed! }));
+    reports.push(measureVariance({ model, recipe, batches, draws: f.draws, seed: f.seed }));
   }
   const bn: BnNoiseReport[] = f['bn-diagnostics'] && bnLayers(model).length > 0
-    ? recipes.map((recipe) => measureBnNoise({ model, recipe, batch: batches[0], draws: f.draws!, seed: f.seed! })) : [];
+    ? recipes.map((recipe) => measureBnNoise({ model, recipe, batch: batches[0], draws: f.draws, seed: f.seed })) : [];
   process.stdout.write(formatTable(reports));
   if (bn.length) process.stdout.write(`\n${formatBnTable(bn)}`);
   for (const w of bnWarningLines(bn)) process.stderr.write(`fqt variance: warning: ${w}\n`);
-  mkdirSync(f.out!, { recursive: true });
+  mkdirSync(f.out, { recursive: true });
   const meta = { model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ?? null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed };
-  writeFileSync(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports, bn }, null, 2));
-  writeFileSync(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta, bnHtmlSections(bn)));
-  process.stdout.write(`wrote ${path.join(f.out!, 'variance.json')} and variance.html\n`);
+  writeFileSync(path.join(f.out, 'variance.json'), JSON.stringify({ ...meta, reports, bn }, null, 2));
+  writeFileSync(path.join(f.out, 'variance.html'), varianceHtml(reports, meta, bnHtmlSections(bn)));
+  process.stdout.write(`wrote ${path.join(f.out, 'variance.json')} and variance.html\n`);
   return 0;
 }
 

@@ -22,8 +22,8 @@
  *   fqt1-agp-scq             binary forward; AGP + SCQ with b = 4: per-sample 4-bit SR dY on the top N/4 samples
  *                            (grad-input), per-channel 4-bit SR dY on the top C/4 channels (grad-weight) (§3.4, §3.7)
  * All presets keep the first and last GemmLayer in fp32 unless stated; the binary ones also keep every 1×1 conv
- * (ResNet shortcut projections) fp32 ('@conv1x1'), as the paper does. Binary presets default to Adam (§3.5):
- * presetTraining() gives the optimizer and learning rate the CLI uses when none is given.
+ * (ResNet shortcut projections) fp32 ('@conv1x1'), as the paper does. Binary presets carry the training defaults
+ * `training: {optimizer: 'adam', lr: 1e-3}` (§3.5) as recipe data, inherited by recipes that extend them.
  */
 import { readFileSync } from 'node:fs';
 import { FqtError } from '../tensor/errors.js';
@@ -66,16 +66,14 @@ const signX: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'none' };
 const signW: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'channel' };
 const BINARY_OVERRIDES = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }, { match: '@conv1x1', fp32: true }];
 
+/** The 1-bit FQT paper trains with Adam (METHODS §3.5, §3.8). */
+const BINARY_TRAINING = { optimizer: 'adam', lr: 1e-3 };
+
 const binary = (label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe =>
-  build(label, description, { x: signX, w: signW }, gi, gw, { overrides: BINARY_OVERRIDES });
+  build(label, description, { x: signX, w: signW }, gi, gw, { overrides: BINARY_OVERRIDES, training: BINARY_TRAINING });
 
 /** Names of the 1-bit FQT presets (METHODS §3, §11). */
 export const BINARY_PRESETS = ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const;
-
-/** Default optimizer and peak learning rate of a preset whose paper uses something else than SGD (§3.5, §3.8). */
-export function presetTraining(name: string): { optimizer: 'adam'; lr: number } | null {
-  return (BINARY_PRESETS as readonly string[]).includes(name) ? { optimizer: 'adam', lr: 1e-3 } : null;
-}
 
 function buildPresets(): Map<string, Recipe> {
   const m = new Map<string, Recipe>();

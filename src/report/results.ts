@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { TrainConfig } from '../train/config.js';
 import type { EpochMetrics } from '../train/metrics.js';
 import type { GemmPath } from '../quant/gemm-plan.js';
+import type { Recipe } from '../quant/recipe.js';
 import { FqtError } from '../tensor/errors.js';
 
 /** OUT/compare.json: what `fqt compare` was asked to run. */
@@ -122,7 +123,7 @@ export function readManifest(dir: string): CompareManifest | null {
   return m;
 }
 
-interface RunJson { config: TrainConfig; recipe: string; stepsPerEpoch?: number; gemmPaths: { name: string; gemms: Record<'forward' | 'gradInput' | 'gradWeight', { path: GemmPath }> }[] | null }
+interface RunJson { config: TrainConfig; recipe: string; recipeData?: Recipe; stepsPerEpoch?: number; gemmPaths: { name: string; gemms: Record<'forward' | 'gradInput' | 'gradWeight', { path: GemmPath }> }[] | null }
 
 export function readRunJson(runDir: string): RunJson | null {
   const file = path.join(runDir, 'run.json');

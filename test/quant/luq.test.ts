@@ -245,5 +245,5 @@ test('LUQ paperCompat: α = max(g)/2^7 from the SIGNED max, hand values, no top 
   const plans = planLayer(recipe, 72, 16, 1);
   assert.deepEqual([plans.forward.path, plans.gradInput.path, plans.gradWeight.path], ['int8', 'fp32-dequant', 'fp32-dequant']);
   assert.match(plans.gradInput.reason ?? '', /wider than 8 bits/);
-  assert.match(recipe.label, /luq4\+|pc/);
+  assert.match(specLabel(PAPER), /paper-compat \(not a 4-bit format\)/, 'reports and fqt info say so');
 });

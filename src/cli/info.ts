@@ -11,7 +11,7 @@ import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
 
 /** Input geometry of each data set (so `fqt info` can resolve conv paths without loading data). */
-const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
+export const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
   mnist: { inChannels: 1, inputSize: 28, classes: 10 },
   'fashion-mnist': { inChannels: 1, inputSize: 28, classes: 10 },
   cifar10: { inChannels: 3, inputSize: 32, classes: 10 },

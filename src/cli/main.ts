@@ -9,6 +9,7 @@ import { TRAIN_FLAGS, trainCommand } from './train.js';
 import { VARIANCE_COMMAND_FLAGS, varianceCommand } from './variance.js';
 import { COMPARE_FLAGS, compareCommand } from './compare.js';
 import { REPORT_ARGS, REPORT_FLAGS, reportCommand } from './report.js';
+import { CONVERT_ARGS, CONVERT_FLAGS, convertCommand } from './convert.js';
 
 export interface Command {
   run: (argv: string[]) => number;
@@ -23,6 +24,7 @@ export const COMMANDS: Record<string, Command> = {
   compare: { run: compareCommand, summary: 'train several recipes × seeds and write a comparison report (HTML, JSON, CSV)', flags: COMPARE_FLAGS },
   report: { run: reportCommand, summary: 'rebuild the comparison report of saved runs without training', flags: REPORT_FLAGS, args: REPORT_ARGS },
   variance: { run: varianceCommand, summary: 'per-layer bias, quantization and sampling variance of FQT gradients', flags: VARIANCE_COMMAND_FLAGS },
+  convert: { run: convertCommand, summary: 'convert a safetensors weights file between PyTorch and fqt names and dtypes', flags: CONVERT_FLAGS, args: CONVERT_ARGS },
   info: { run: infoCommand, summary: 'show the version, backend and threads', flags: INFO_FLAGS },
 };
 

@@ -79,7 +79,7 @@ function loaders(c: RunConfig, data: RunData): Pick<Run, 'trainSet' | 'testSet' 
 
 function initWeights(model: Module, file: string, log: (line: string) => void): void {
   const r = initFromWeights(model, file);
-  log(`fqt: initialised ${r.loaded} tensors from ${file}` +
+  log(`fqt: initialised ${r.loaded} tensors from ${file}${r.renamed ? ` (${r.renamed} PyTorch names mapped to fqt's)` : ''}` +
     `${r.headReplaced.length ? `; new classifier head (${r.headReplaced.join(', ')}: class count differs)` : ''}` +
     `${r.defaulted.length ? `; ${r.defaulted.length} output scales start at 1` : ''}${r.ignored.length ? `; ${r.ignored.length} output scales in the file unused` : ''}`);
 }

@@ -87,7 +87,7 @@ for (const [command, c] of Object.entries(COMMANDS)) {
     it('unknown flags, single dashes, stray positionals and unlabelled negative numbers are one-line errors', () => {
       rejects(() => parse(['--no-such-flag']), new RegExp(`unknown flag --no-such-flag for 'fqt ${command}' \\(valid: --`), 'unknown flag');
       rejects(() => parse(['-x']), /two dashes/, 'single dash');
-      rejects(() => parse(['stray', 'extra']), /takes (no positional arguments|one directory)/, 'stray positionals');
+      rejects(() => parse(['stray', 'extra']), /takes (no positional arguments|one directory|an input and an output file)/, 'stray positionals');
       const numeric = Object.entries(c.flags).find(([, s]) => s.type === 'number' || s.type === 'int');
       if (numeric) rejects(() => parse([`--${numeric[0]}`, '-1']), /looks like a negative value: give it with '='/, 'negative value');
     });

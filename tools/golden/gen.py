@@ -155,29 +155,31 @@ def gen_cross_entropy():
 
 # ------------------------------------------------------------------------------- ResNet and SGD step
 class BasicBlock(nn.Module):
-    """Mirror of fqt's BasicBlock (src/nn/models/resnet.ts): post-activation, 1×1 conv + BN shortcut."""
+    """Mirror of fqt's BasicBlock (src/nn/models/resnet.ts): post-activation, 1×1 conv + BN shortcut.
+    shortcut_name 'downsample' gives torchvision's names for the same block."""
 
-    def __init__(self, in_c, out_c, stride):
+    def __init__(self, in_c, out_c, stride, shortcut_name='shortcut'):
         super().__init__()
+        self.shortcut_name = shortcut_name
         self.conv1 = nn.Conv2d(in_c, out_c, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_c)
         self.conv2 = nn.Conv2d(out_c, out_c, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_c)
         if stride != 1 or in_c != out_c:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride, 0, bias=False), nn.BatchNorm2d(out_c))
+            setattr(self, shortcut_name, nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride, 0, bias=False), nn.BatchNorm2d(out_c)))
         else:
-            self.shortcut = nn.Sequential()
+            setattr(self, shortcut_name, nn.Sequential())
 
     def forward(self, x):
         h = F.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(h))
-        return F.relu(y + self.shortcut(x))
+        return F.relu(y + getattr(self, self.shortcut_name)(x))
 
 
 class ResNet(nn.Module):
     """Mirror of fqt's ResNet with preActivation false: conv1 3×3 stem + bn1, stages, global avg pool, fc."""
 
-    def __init__(self, in_channels, classes, widths, blocks):
+    def __init__(self, in_channels, classes, widths, blocks, shortcut_name='shortcut'):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
@@ -185,7 +187,7 @@ class ResNet(nn.Module):
         for s, (w, nb) in enumerate(zip(widths, blocks)):
             layers = []
             for b in range(nb):
-                layers.append(BasicBlock(in_c, w, 2 if (b == 0 and s > 0) else 1))
+                layers.append(BasicBlock(in_c, w, 2 if (b == 0 and s > 0) else 1, shortcut_name))
                 in_c = w
             setattr(self, f'layer{s + 1}', nn.Sequential(*layers))
         self.n_stages = len(widths)
@@ -351,47 +353,6 @@ def repr_f32(v):
     return float('%.9g' % v)
 
 
-class TorchvisionBlock(nn.Module):
-    """torchvision's BasicBlock naming (conv1, bn1, conv2, bn2, downsample = 1×1 conv + BN) on fqt's CIFAR geometry."""
-
-    def __init__(self, in_c, out_c, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_c, out_c, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_c)
-        self.conv2 = nn.Conv2d(out_c, out_c, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_c)
-        self.downsample = None
-        if stride != 1 or in_c != out_c:
-            self.downsample = nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride, 0, bias=False), nn.BatchNorm2d(out_c))
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(h))
-        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
-
-
-class TorchResNet20(nn.Module):
-    """A PyTorch CIFAR ResNet-20 in torchvision's names: conv1, bn1, layer1..3 of 3 blocks (16/32/64), fc."""
-
-    def __init__(self, in_channels=3, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        in_c = 16
-        for s, w in enumerate([16, 32, 64]):
-            blocks = []
-            for b in range(3):
-                blocks.append(TorchvisionBlock(in_c, w, 2 if (b == 0 and s > 0) else 1))
-                in_c = w
-            setattr(self, f'layer{s + 1}', nn.Sequential(*blocks))
-        self.fc = nn.Linear(64, classes)
-
-    def forward(self, x):
-        h = F.relu(self.bn1(self.conv1(x)))
-        h = self.layer3(self.layer2(self.layer1(h)))
-        return self.fc(h.mean(dim=(2, 3)))
-
-
 def fill_kind(name, t):
     """How test/golden/torch-resnet20.test.ts regenerates tensor `name` from uniform(SEED, index, i)."""
     if name.endswith('num_batches_tracked'):
@@ -416,7 +377,8 @@ def gen_torch_resnet20():
     """A PyTorch ResNet-20 state dict (torchvision names, int64 num_batches_tracked) whose weights the TS test regenerates
     from fqt's counter RNG; the fixture keeps only the names, fill rules, the file's sha256 and torch's eval logits."""
     seed = 20240
-    model = TorchResNet20()
+    # A PyTorch CIFAR ResNet-20 in torchvision's names: conv1, bn1, layer1..3 of 3 blocks (16/32/64, downsample), fc.
+    model = ResNet(3, 10, [16, 32, 64], [3, 3, 3], shortcut_name='downsample')
     state = model.state_dict()
     entries, new_state = [], {}
     for index, (name, t) in enumerate(state.items()):

@@ -1,7 +1,4 @@
 /** `fqt info`: version, backend (and why native is not active), threads. */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { backend, backendNotice } from '../backend/index.js';
 import { nativeInfo } from '../backend/native.js';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
@@ -9,6 +6,7 @@ import { createModel, modelNames } from '../nn/models/index.js';
 import { applyRecipe, formatResolved, resolveRecipe } from '../quant/index.js';
 import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
+import { environment, packageVersion } from '../train/environment.js';
 
 /** Input geometry of each data set (so `fqt info` can resolve conv paths without loading data). */
 export const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
@@ -25,11 +23,6 @@ export const INFO_FLAGS = {
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
 
-export function packageVersion(): string {
-  const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
-
 export function infoCommand(argv: string[]): number {
   const f = parseFlags('info', INFO_FLAGS, argv);
   if (f.help) {
@@ -39,7 +32,7 @@ export function infoCommand(argv: string[]): number {
   const notice = backendNotice();
   const b = backend();
   const lines = [
-    `fqt ${packageVersion()} (node ${process.version})`,
+    `fqt ${packageVersion()} (node ${process.version})${environment().commit ? `, commit ${environment().commit}` : ''}`,
     `backend: ${b.name} — ${b.description}`,
   ];
   if (notice) lines.push(`note: ${notice.replace(/^fqt: /, '')}`);

@@ -13,6 +13,7 @@ import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { RESUME_KEYS, type RunConfig } from './config.js';
 import type { EpochMetrics } from './metrics.js';
 import type { Run } from './run-setup.js';
+import { environment } from './environment.js';
 
 /** Sums of the epoch in progress (for an exact resume inside an epoch). */
 export interface EpochSums {
@@ -80,13 +81,13 @@ export function saveRunCheckpoint(run: Run, state: RunState): void {
   saveCheckpoint(run.checkpointDir, { model: run.model.stateDict(), optimizer: run.optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
 }
 
-/** OUT/run.json: the config, the recipe and its GEMM path per layer, the backend, the data sizes. */
+/** OUT/run.json: the config, the recipe and its GEMM path per layer, the backend, the data sizes, the environment. */
 export function writeRunJson(run: Run, extra: Record<string, unknown> = {}): void {
   if (!run.out) return;
   mkdirSync(run.out, { recursive: true });
   writeFileSync(path.join(run.out, 'run.json'), JSON.stringify({
     config: run.config, recipe: run.recipeLabel, recipeData: run.recipe, gemmPaths: run.resolved?.layers ?? null, backend: backend().name,
     backendDescription: backend().description, parameters: run.model.parameterCount(), trainSamples: run.trainSet.n,
-    testSamples: run.testSet.n, stepsPerEpoch: run.stepsPerEpoch, ...extra,
+    testSamples: run.testSet.n, stepsPerEpoch: run.stepsPerEpoch, environment: environment(), ...extra,
   }, null, 2));
 }

@@ -32,7 +32,8 @@
         "-std=c++17", "-O3",
         "-ffp-contract=off",
         "-fno-math-errno",
-        "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized"
+        "-Wall", "-Wno-unused-function", "-Wno-maybe-uninitialized",
+        "-Wno-psabi"
       ],
       "conditions": [
         ["OS=='mac'", {

@@ -143,7 +143,7 @@ test('spec validation names the key; the 1-bit presets validate and default to A
   for (const [raw, path, role, re] of bad) assert.throws(() => parseQuantSpec(raw, path, role), (e: unknown) => e instanceof FqtError && re.test(e.message), JSON.stringify(raw));
   assert.deepEqual(parseQuantSpec({ kind: 'agp', bits: 4, granularity: 'column' }, 'g', 'dy'), { kind: 'agp', bits: 4, granularity: 'column', keepDivisor: 4, rescale: 'none' });
   assert.deepEqual(parseQuantSpec({ kind: 'sign' }, 'w', 'w'), { kind: 'sign', ste: 'clipped', scale: 'channel' });
-  for (const name of ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq']) {
+  for (const name of ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const) {
     const r = preset(name);
     assert.equal(r.label, name);
     assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, `${name} round-trips through JSON validation`);

@@ -20,7 +20,7 @@ import { dequantize, type QTensor } from '../../src/quant/qtensor.js';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import type { RecipeSlots } from '../../src/quant/recipe.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
-import { preset } from '../../src/quant/presets.js';
+import { preset, type PresetName } from '../../src/quant/presets.js';
 import { assertBitEqual, normals } from './helpers.js';
 
 interface Geo { n: number; c: number; h: number; oc: number; k: number; stride: number; pad: number }
@@ -31,7 +31,7 @@ const GEOS: Geo[] = [
   { n: 3, c: 3, h: 6, oc: 2, k: 3, stride: 1, pad: 0 },
 ];
 
-function slotsOf(name: string): RecipeSlots {
+function slotsOf(name: PresetName): RecipeSlots {
   const r = preset(name);
   return { forward: r.forward, gradInput: r.gradInput, gradWeight: r.gradWeight } as RecipeSlots;
 }
@@ -63,7 +63,7 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
 }
 
 test('uniform min/max X quantizers: Y and dX bit-identical to im2col + qgemm, dW identical in one chunk', () => {
-  for (const name of ['qat8', 'ptq8', 'ptq4', 'psq4', 'psq8']) {
+  for (const name of ['qat8', 'ptq8', 'ptq4', 'psq4', 'psq8'] as const) {
     for (const geo of GEOS) {
       const what = `${name} ${JSON.stringify(geo)}`;
       const a = run(slotsOf(name), geo, true), b = run(slotsOf(name), geo, false);
@@ -82,7 +82,7 @@ test('several chunks of samples: Y and dX stay bit-identical, dW equal up to the
   try {
     for (const bytes of [1, 2 * 4 * 81 * 27]) { // one sample per chunk; two samples per chunk (5 = 2 + 2 + 1)
       convChunking.bytes = bytes;
-      for (const name of ['qat8', 'ptq4', 'psq4']) {
+      for (const name of ['qat8', 'ptq4', 'psq4'] as const) {
         const geo = GEOS[0];
         const a = run(slotsOf(name), geo, true), b = run(slotsOf(name), geo, false);
         assertBitEqual(a.y, b.y, `${name} chunk ${bytes} Y`);

@@ -10,8 +10,8 @@ import { deriveLabel, parseRecipe, qatOf, RECIPE_VERSION } from '../../src/quant
 
 test('every preset validates, has its short label and survives a JSON round trip', () => {
   const names = presetNames();
-  for (const n of ['fp32', 'qat8', 'ptq8', 'ptq6', 'ptq5', 'ptq4', 'psq8', 'psq4', 'bhq8', 'bhq5', 'bhq4', 'statquant-compat']) assert.ok(names.includes(n), n);
-  for (const name of [...names, 'statquant-compat-bhq5']) {
+  for (const n of ['fp32', 'qat8', 'ptq8', 'ptq6', 'ptq5', 'ptq4', 'psq8', 'psq4', 'bhq8', 'bhq5', 'bhq4', 'statquant-compat'] as const) assert.ok(names.includes(n), n);
+  for (const name of [...names, 'statquant-compat-bhq5'] as const) {
     const r = preset(name);
     assert.equal(r.version, RECIPE_VERSION);
     assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, `${name} round trip`);

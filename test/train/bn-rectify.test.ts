@@ -14,7 +14,7 @@ import { add } from '../../src/ops/elementwise.js';
 import { crossEntropy } from '../../src/ops/loss.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { applyRecipe } from '../../src/quant/apply.js';
-import { preset, presetNames, recipeFromData } from '../../src/quant/presets.js';
+import { preset, presetNames, recipeFromData, type PresetName } from '../../src/quant/presets.js';
 import { BnRectifier } from '../../src/train/bn-rectify.js';
 import { bnRectifyLoss } from '../../src/ops/bn-rectify.js';
 import type { BnRectifySpec } from '../../src/quant/addons/bn-rectify.js';
@@ -113,14 +113,14 @@ test('recipe validation names the key; presets and labels say "reconstructed"; e
   for (const [raw, msg] of bad) assertFqtError(() => recipeFromData({ version: 1, addons: { bnRectify: raw } }), msg);
   assertFqtError(() => recipeFromData({ version: 1, addons: { smp2: {} } }), 'recipe.addons.smp2', 'bnRectify');
 
-  for (const name of ['ptq4-bnr', 'psq4-bnr', 'bhq4-bnr']) {
+  for (const name of ['ptq4-bnr', 'psq4-bnr', 'bhq4-bnr'] as const) {
     assert.ok(presetNames().includes(name));
     const r = preset(name);
     assert.equal(r.label, `${name}-recon`);
     assert.match(r.description!, /reconstructed, not the paper's published formula/);
     assert.deepEqual(r.addons, { bnRectify: { form: 'ratio', lambda: 1e-3 } });
     assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, 'JSON round trip');
-    assert.deepEqual(r.gradInput, preset(name.replace('-bnr', '')).gradInput);
+    assert.deepEqual(r.gradInput, preset(name.replace('-bnr', '') as PresetName).gradInput);
   }
   const hinge = recipeFromData({ version: 1, extends: 'psq4', addons: { bnRectify: { form: 'hinge', lambda: 1e-2 } } });
   assert.deepEqual(hinge.addons.bnRectify, { form: 'hinge', lambda: 1e-2, tau: 1 });

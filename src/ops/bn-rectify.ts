@@ -23,7 +23,11 @@ import { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { BatchStats } from './norm.js';
-import type { BnRectifySpec } from '../quant/addons/bn-rectify.js';
+
+/** The penalty's form and weight (validated as the recipe add-on `addons.bnRectify`, quant/addons/bn-rectify.ts). */
+export type BnRectifySpec =
+  | { form: 'ratio'; lambda: number }
+  | { form: 'hinge'; lambda: number; tau: number };
 
 /** One BN layer's contribution: its input z ([n, c] or [n, c, h, w]), γ, ε and (optionally) the batch statistics of z. */
 export interface BnRectifyTerm {

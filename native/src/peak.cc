@@ -11,10 +11,6 @@
 #include "gemm_i8.h"
 #include "thread_pool.h"
 
-// GCC 12 reports -Wuninitialized inside its own _mm512_reduce_add_* (the _mm256_undefined_pd() placeholder of
-// _mm512_extractf64x4_pd): a false positive in the compiler's header, silenced for this file only.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace fqt {
 namespace {
 

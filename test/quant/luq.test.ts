@@ -11,11 +11,16 @@ import { sawbClip } from '../../src/quant/quantizers/sawb.js';
 import type { LuqSpec, QuantSpec, SawbSpec } from '../../src/quant/spec.js';
 import { parseRecipe } from '../../src/quant/recipe.js';
 import { preset, recipeFromData } from '../../src/quant/presets.js';
-import { planLayer } from '../../src/quant/qgemm.js';
-import { runGemm } from '../../src/quant/gemm-exec.js';
+import { planLayer } from '../../src/quant/gemm/index.js';
+import { runGemm } from '../../src/quant/gemm/index.js';
 import { uniform } from '../../src/tensor/random.js';
 import { roundUpF32 } from '../../src/quant/rounding.js';
 import { assertFqtError } from '../helpers/errors.js';
+import { syntheticBlobs } from '../../src/data/synthetic.js';
+import { createModel } from '../../src/nn/models/index.js';
+import { fit } from '../../src/train/trainer.js';
+import { applyRecipe } from '../../src/quant/apply.js';
+import { Rng } from '../../src/tensor/random.js';
 import { normals } from './helpers.js';
 
 const LUQ: LuqSpec = { kind: 'luq', bits: 4 };
@@ -246,4 +251,16 @@ test('LUQ paperCompat: α = max(g)/2^7 from the SIGNED max, hand values, no top 
   assert.deepEqual([plans.forward.path, plans.gradInput.path, plans.gradWeight.path], ['int8', 'fp32-dequant', 'fp32-dequant']);
   assert.match(plans.gradInput.reason ?? '', /wider than 8 bits/);
   assert.match(specLabel(PAPER), /paper-compat \(not a 4-bit format\)/, 'reports and fqt info say so');
+});
+
+test('LUQ paperCompat trains a conv net end to end; its backward GEMMs are reported as fp32-dequant', () => {
+  const recipe = recipeFromData({ version: 1, extends: 'luq4', label: 'luq4-paper', gradInput: { dy: { kind: 'luq', paperCompat: true } }, gradWeight: { dy: { kind: 'luq', paperCompat: true } } });
+  const data = syntheticBlobs({ trainSize: 64, testSize: 32, classes: 4, channels: 1, size: 28, seed: 2 });
+  const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 4 }, new Rng(1));
+  const r = fit(model, data, { recipe, epochs: 1, batchSize: 16, lr: 0.02, quiet: true });
+  assert.ok(Number.isFinite(r.final!.train_loss));
+  const resolved = applyRecipe(createModel('lenet', { inChannels: 1, inputSize: 28, classes: 4 }, new Rng(1)), recipe, { sampleShape: [1, 28, 28] });
+  const hidden = resolved.layers.filter((l) => l.slots.gradInput.dy !== 'fp32');
+  assert.ok(hidden.length > 0);
+  for (const l of hidden) assert.deepEqual([l.gemms.gradInput.path, l.gemms.gradWeight.path], ['fp32-dequant', 'fp32-dequant'], l.name);
 });

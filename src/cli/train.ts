@@ -31,7 +31,7 @@ export const TRAIN_FLAGS = {
   recipe: { type: 'string', help: `quantization recipe: a preset (${presetNames().join(', ')}) or a JSON file`, default: 'fp32' },
   'bn-diagnostics': { type: 'bool', help: 'BatchNorm diagnostics: γ/σ, noise-to-signal before/after each BN, explosion warnings (epoch line, metrics, bn-diagnostics.jsonl)', default: false },
   'bn-diagnostics-every': { type: 'int', help: 'with --bn-diagnostics: sample one step in N (each costs one extra forward+backward)', default: 50, min: 1 },
-  init: { type: 'string', help: 'start from these weights (safetensors file or checkpoint directory); a classifier head with another class count is re-initialised' },
+  init: { type: 'string', help: 'start from these weights (safetensors file, fqt or PyTorch state dict, or checkpoint directory); a classifier head with another class count is re-initialised' },
   seed: { type: 'int', help: 'random seed (init, shuffling, dropout, stochastic rounding)', default: d.seed, min: 0 },
   'train-limit': { type: 'int', help: 'use only the first N training samples (0 = all)', default: 0, min: 0 },
   'test-limit': { type: 'int', help: 'use only the first N test samples (0 = all)', default: 0, min: 0 },

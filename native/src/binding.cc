@@ -10,6 +10,7 @@
 #include "common.h"
 #include "qconv.h"
 #include "thread_pool.h"
+#include "transformer_binding.h"
 
 namespace {
 
@@ -329,6 +330,11 @@ Napi::Value CreateBackend(const Napi::CallbackInfo& info) {
   b.Set("description", describe());
   Napi::Object names = Napi::Object::New(env);
   for (const Entry& e : kKernels) {
+    b.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+    names.Set(e.name, true);
+  }
+  for (size_t i = 0; i < fqt::kTransformerKernelCount; i++) {  // transformer_binding.cc
+    const fqt::TransformerEntry& e = fqt::kTransformerKernels[i];
     b.Set(e.name, Napi::Function::New(env, e.fn, e.name));
     names.Set(e.name, true);
   }

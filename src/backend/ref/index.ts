@@ -10,6 +10,8 @@ import { dropoutMask, softmaxCrossEntropy } from './loss.js';
 import { adamUpdate, sgdUpdate } from './optim.js';
 import { refQuantKernels } from './quant.js';
 import { refQconvKernels } from './qconv.js';
+import * as transformer from './transformer.js';
+import { hadamardTransform, quantizeMinifloat } from './lowp.js';
 
 export const refBackend: Backend = {
   name: 'ref',
@@ -24,4 +26,9 @@ export const refBackend: Backend = {
   sgdUpdate, adamUpdate,
   ...refQuantKernels,
   ...refQconvKernels,
+  layerNormForward: transformer.layerNormForward, layerNormBackward: transformer.layerNormBackward,
+  softmaxForward: transformer.softmaxForward, softmaxBackward: transformer.softmaxBackward,
+  activationForward: transformer.activationForward, activationBackward: transformer.activationBackward,
+  embeddingForward: transformer.embeddingForward, embeddingBackward: transformer.embeddingBackward,
+  sgemmBatched: transformer.sgemmBatched, hadamardTransform, quantizeMinifloat,
 };

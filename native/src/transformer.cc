@@ -1,7 +1,7 @@
 // Transformer kernels (src/backend/transformer-kernels.ts): LayerNorm / RMSNorm, row softmax (causal or not),
 // GELU / SiLU, embedding gather / scatter and the batched GEMM of attention. Statistics and exponentials in
 // float64 as in the reference (src/backend/ref/transformer.ts), rows in parallel; libm's exp / tanh may differ from
-// V8's in the last double bit, so results match the reference within the tolerance stated in
+// V8's in the last double bit (GELU's tanh is written with exp, which is fast), so results match the reference within the tolerance stated in
 // test/conformance/transformer.test.ts, and never depend on the thread count.
 #include <algorithm>
 #include <cmath>
@@ -83,6 +83,7 @@ void layernorm_backward(const float* x, const float* dy, int64_t rows, int64_t c
 
 void softmax_forward(const float* x, int64_t rows, int64_t cols, bool causal, float* out) {
   parallel_range(rows, grain(cols), [&](int64_t r0, int64_t r1) {
+    std::vector<double> e(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; r++) {
       const float* xr = x + r * cols;
       float* o = out + r * cols;
@@ -90,8 +91,8 @@ void softmax_forward(const float* x, int64_t rows, int64_t cols, bool causal, fl
       double mx = -INFINITY;
       for (int64_t c = 0; c <= last; c++) mx = std::max(mx, static_cast<double>(xr[c]));
       double z = 0;
-      for (int64_t c = 0; c <= last; c++) z += std::exp(xr[c] - mx);
-      for (int64_t c = 0; c < cols; c++) o[c] = c <= last ? static_cast<float>(std::exp(xr[c] - mx) / z) : 0.0f;
+      for (int64_t c = 0; c <= last; c++) z += e[c] = std::exp(xr[c] - mx);
+      for (int64_t c = 0; c < cols; c++) o[c] = c <= last ? static_cast<float>(e[c] / z) : 0.0f;
     }
   });
 }
@@ -113,7 +114,7 @@ const double kGeluK = std::sqrt(2.0 / M_PI);
 // act(v) (deriv = false) or act'(v) (deriv = true) in float64, as ref/transformer.ts `activation`.
 inline double act(int op, double v, bool deriv) {
   if (op == 0) {
-    const double t = std::tanh(kGeluK * (v + 0.044715 * v * v * v));
+    const double t = 1 - 2 / (std::exp(2 * kGeluK * (v + 0.044715 * v * v * v)) + 1);
     return deriv ? 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kGeluK * (1 + 3 * 0.044715 * v * v) : 0.5 * v * (1 + t);
   }
   const double s = 1 / (1 + std::exp(-v));

@@ -37,6 +37,8 @@ export interface RunConfig {
   bnDiagnostics?: number;
   /** Initial weights (safetensors file or checkpoint directory) for fine-tuning (train/init-weights.ts). */
   init?: string;
+  /** Clip the gradient to this global L2 norm before each optimizer step (optim/clip.ts); 0 or absent = off. */
+  clipNorm?: number;
 }
 
 /** A run of a built-in model on a built-in data set, by name (`train()`, `fqt train`). */
@@ -92,6 +94,7 @@ export function validateConfig(c: RunConfig): void {
   check(c.warmupEpochs >= 0 && c.warmupEpochs < c.epochs, `warm-up epochs must be in [0, epochs), got ${c.warmupEpochs}`);
   check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, `label smoothing must be in [0, 1), got ${c.labelSmoothing}`);
   check(c.bnDiagnostics === undefined || (Number.isInteger(c.bnDiagnostics) && c.bnDiagnostics >= 0), `bnDiagnostics (--bn-diagnostics-every) must be an integer ≥ 0, got ${c.bnDiagnostics}`);
+  check(c.clipNorm === undefined || (Number.isFinite(c.clipNorm) && c.clipNorm >= 0), `clipNorm (--clip-norm) must be a number ≥ 0, got ${c.clipNorm}`);
   check(Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32, `seed must be an integer in [0, 2^32), got ${c.seed}`);
 }
 

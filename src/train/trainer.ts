@@ -13,6 +13,7 @@ import { loadDataset } from '../data/registry.js';
 import type { Module } from '../nn/module.js';
 import { add } from '../ops/elementwise.js';
 import { crossEntropy } from '../ops/loss.js';
+import { clipGradNorm } from '../optim/clip.js';
 import { resolveRecipe } from '../quant/presets.js';
 import type { Recipe } from '../quant/recipe.js';
 import { FqtError } from '../tensor/errors.js';
@@ -159,11 +160,11 @@ function enterEpoch(run: Run, epoch: number, previous: string, log: (line: strin
 
 interface StepLoss { logits: Tensor; task: Tensor; total: Tensor; terms: [string, number][] }
 
-/** The step's forward: task loss plus every hook's loss term. */
-function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, labels: Int32Array): StepLoss {
+/** The step's forward: task loss (against the task's targets, train/task.ts) plus every hook's loss term. */
+function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, targets: Int32Array): StepLoss {
   for (const h of run.hooks) h.beforeForward?.(ctx);
   const logits = run.model.forward(x);
-  const task = crossEntropy(logits, labels, run.config.labelSmoothing);
+  const task = crossEntropy(logits, targets, run.config.labelSmoothing);
   let total = task;
   const terms: [string, number][] = [];
   for (const h of run.hooks) {
@@ -185,14 +186,17 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
     const batch = run.trainLoader.batch(ctx.epoch, b);
     const lr = ctx.lr ?? run.schedule.lrAt(step.globalStep, run.stepsPerEpoch);
     run.optimizer.setLr(lr);
-    for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, batch.labels).total);
-    const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, batch.labels);
+    const targets = run.task.targets(batch);
+    for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, targets).total);
+    const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, targets);
     checkFinite(run, task.item(), total.item(), terms, step, lr);
-    run.optimizer.step(grad(total));
+    const grads = grad(total);
+    if (run.config.clipNorm) clipGradNorm(grads, run.config.clipNorm);
+    run.optimizer.step(grads);
     for (const h of run.hooks) h.afterStep?.(step);
-    p.lossSum += task.item() * batch.labels.length;
-    p.correct += countCorrect(logits, batch.labels);
-    p.seen += batch.labels.length;
+    p.lossSum += task.item() * targets.length;
+    p.correct += countCorrect(logits, targets);
+    p.seen += targets.length;
     p.steps += 1;
     p.seconds += (performance.now() - t0) / 1000;
     state.batch = b + 1;
@@ -219,12 +223,12 @@ function checkFinite(run: Run, task: number, total: number, terms: [string, numb
 /** Evaluate, record the epoch's metrics (with every hook's fields), log, write metrics.jsonl and a checkpoint. */
 function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void): void {
   const p = state.partial;
-  const test = evaluate(run.model, run.testLoader);
+  const test = evaluate(run.model, run.testLoader, run.task);
   const lr = ctx.lr ?? run.schedule.lrAt(ctx.epoch * run.stepsPerEpoch + run.stepsPerEpoch - 1, run.stepsPerEpoch);
   const m: EpochMetrics = {
     epoch: ctx.epoch + 1, train_loss: p.lossSum / p.seen, train_acc: p.correct / p.seen, test_loss: test.loss, test_acc: test.accuracy,
     lr, images_per_s: p.seen / p.seconds, ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps), seconds: p.seconds, recipe: run.recipeLabel,
-    ...(ctx.phased ? { phase: ctx.phase } : {}),
+    ...(ctx.phased ? { phase: ctx.phase } : {}), ...run.task.metrics(p.lossSum / p.seen, test.loss),
   };
   const reports = run.hooks.map((h) => h.onEpochEnd?.(ctx) ?? null);
   for (const r of reports) if (r?.metrics) Object.assign(m, r.metrics);
@@ -233,7 +237,8 @@ function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOpti
   state.batch = 0;
   state.partial = emptySums();
   log(`epoch ${m.epoch}/${run.config.epochs}  train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%  ` +
-    `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step` +
+    `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%${typeof m.test_ppl === 'number' ? ` ppl ${m.test_ppl.toFixed(2)}` : ''}  ` +
+    `${m.images_per_s.toFixed(0)} ${run.task.kind === 'language-model' ? 'tokens' : 'img'}/s  ${m.ms_per_step.toFixed(1)} ms/step` +
     reports.map((r) => r?.suffix ?? '').join(''));
   for (const r of reports) for (const line of r?.lines ?? []) log(line);
   if (run.out) writeMetricsFile(run.out, state.history);

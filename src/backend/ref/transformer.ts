@@ -50,9 +50,10 @@ export function softmaxForward(x: Float32Array, rows: number, cols: number, caus
     const o = r * cols, last = causal ? r % cols : cols - 1;
     let mx = -Infinity;
     for (let c = 0; c <= last; c++) mx = Math.max(mx, x[o + c]);
+    const e = new Float64Array(last + 1);
     let z = 0;
-    for (let c = 0; c <= last; c++) z += Math.exp(x[o + c] - mx);
-    for (let c = 0; c < cols; c++) out[o + c] = c <= last ? Math.exp(x[o + c] - mx) / z : 0;
+    for (let c = 0; c <= last; c++) z += e[c] = Math.exp(x[o + c] - mx);
+    for (let c = 0; c < cols; c++) out[o + c] = c <= last ? e[c] / z : 0;
   }
 }
 
@@ -67,10 +68,10 @@ export function softmaxBackward(y: Float32Array, dy: Float32Array, rows: number,
 
 const GELU_K = Math.sqrt(2 / Math.PI);
 
-/** act(v) and act'(v) in float64. */
+/** act(v) and act'(v) in float64; tanh(u) is written 1 − 2/(exp(2u) + 1) (one exp, as the native kernel). */
 export function activation(op: ActivationOp, v: number): [number, number] {
   if (op === 'gelu') {
-    const u = GELU_K * (v + 0.044715 * v * v * v), t = Math.tanh(u);
+    const u = GELU_K * (v + 0.044715 * v * v * v), t = 1 - 2 / (Math.exp(2 * u) + 1);
     return [0.5 * v * (1 + t), 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * 0.044715 * v * v)];
   }
   const s = 1 / (1 + Math.exp(-v));

@@ -77,7 +77,8 @@ export function buildOptimizer(c: RunConfig, model: Module): Optimizer {
 function loaders(c: RunConfig, data: RunData): Pick<Run, 'trainSet' | 'testSet' | 'trainLoader' | 'testLoader'> {
   const trainSet = c.trainLimit > 0 ? head(data.train, c.trainLimit) : data.train;
   const testSet = c.testLimit > 0 ? head(data.test, c.testLimit) : data.test;
-  const normalization = data.normalization ?? data.defaultNormalization ?? channelStats(data.train);
+  // Token ids (language-model data) are never normalised.
+  const normalization = taskOf(trainSet).kind === 'language-model' ? 'none' : data.normalization ?? data.defaultNormalization ?? channelStats(data.train);
   check(!c.augment || taskOf(trainSet).kind === 'classification', () => `--augment crops and flips images; the '${c.dataset}' data set holds token windows`);
   const augment = c.augment ? { cropPadding: Math.max(1, Math.round(trainSet.height / 8)), hflip: c.dataset.startsWith('cifar') } : undefined;
   return {

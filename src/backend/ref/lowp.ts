@@ -33,8 +33,13 @@ export function hadamardTransform(x: Float32Array, rows: number, cols: number, b
 export const MINIFLOAT_GRIDS: Record<MinifloatCode, readonly [number, number, number]> = { 0: [1, 0, 6], 1: [3, -6, 448] };
 
 /** ⌊log2 a⌋ of a finite a > 0, exactly. */
+const f64 = new Float64Array(1), u32 = new Uint32Array(f64.buffer);
+
 export function floorLog2(a: number): number {
-  let e = Math.floor(Math.log2(a));
+  f64[0] = a;
+  const biased = (u32[1] >>> 20) & 0x7ff; // the float64 exponent field (little-endian high word)
+  if (biased !== 0) return biased - 1023;
+  let e = Math.floor(Math.log2(a)); // float64 subnormals (never float32 data)
   if (2 ** e > a) e--;
   else if (2 ** (e + 1) <= a) e++;
   return e;

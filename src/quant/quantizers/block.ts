@@ -45,7 +45,9 @@ export function checkFinite(x: Float32Array, what: string): void {
 
 /** Per-group max |x| from the group minima and maxima. */
 export function groupAmax(mins: Float32Array, maxs: Float32Array): Float64Array {
-  return Float64Array.from(mins, (m, g) => Math.max(-m, maxs[g]));
+  const out = new Float64Array(mins.length);
+  for (let g = 0; g < out.length; g++) out[g] = Math.max(-mins[g], maxs[g]);
+  return out;
 }
 
 /** The fields every block format's Quantizer shares. */

@@ -58,25 +58,35 @@ export function nvfp4TensorScale(amax: number): number {
   return amax > 0 ? Math.fround(amax / (6 * 448)) : 1;
 }
 
-/** Quantize x with one scale per group (`scales[g]` = the value of one element step of 1 on the grid). */
+/** Quantize x with one scale per group (`scales[g]`: the value of the grid point 1). */
 function quantizeGrid(s: BlockFormatSpec<'mxfp8' | 'mxfp4' | 'nvfp4'>, format: MinifloatCode, x: Float32Array, rows: number, cols: number,
   scales: Float64Array, draw: { seed: number; stream: number } | null): QTensor {
   const grouping = tileGrouping(s.block, rows, cols);
-  const scale = Float32Array.from(scales, (v) => Math.fround(v));
-  const inv = Float32Array.from(scale, (v) => (v > 0 ? Math.fround(1 / v) : 0));
-  const codes = format === 0 ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
+  const n = scales.length, fp4 = format === 0;
+  // E2M1 codes are 2·value: the affine scale of a code step is scale/2 (exact).
+  const scale = new Float32Array(n), inv = new Float32Array(n), step = new Float32Array(n);
+  for (let g = 0; g < n; g++) {
+    scale[g] = scales[g];
+    inv[g] = scale[g] > 0 ? 1 / scale[g] : 0;
+    step[g] = fp4 ? scale[g] / 2 : scale[g];
+  }
+  const codes = fp4 ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
   const stochastic = s.rounding === 'stochastic';
   if (rows * cols > 0) {
     backend().quantizeMinifloat(x, rows, cols, grouping.rowDiv, grouping.rowMod, grouping.colDiv, inv, format,
       stochastic ? 1 : 0, draw?.seed ?? 0, draw?.stream ?? 0, codes);
   }
-  // E2M1 codes are 2·value: the affine scale of a code step is scale/2 (exact).
-  const fp4 = format === 0;
   return {
     rows, cols, bits: fp4 ? 4 : 8, format: 'symmetric', signed: fp4, rounding: s.rounding, grouping, codes,
-    offset: new Float32Array(scale.length), scale: fp4 ? scale.map((v) => v / 2) : scale, zeroPoint: new Int32Array(scale.length),
+    offset: new Float32Array(n), scale: step, zeroPoint: new Int32Array(n),
     qmin: fp4 ? -12 : 0, qmax: fp4 ? 12 : 255, draw: stochastic ? draw : null, ...(fp4 ? {} : { levels: 'e4m3' as const }),
   };
+}
+
+/** Per-group max |x| of a tile grouping. */
+function tileAmax(x: Float32Array, rows: number, cols: number, block: readonly [number, number]): Float64Array {
+  const { mins, maxs } = rangeStats(x, rows, cols, tileGrouping(block, rows, cols));
+  return groupAmax(mins, maxs);
 }
 
 function mxQuantizer<K extends 'mxfp8' | 'mxfp4'>(kind: K): Quantizer<K> {
@@ -89,8 +99,8 @@ function mxQuantizer<K extends 'mxfp8' | 'mxfp4'>(kind: K): Quantizer<K> {
     codeBits: () => (format === 0 ? 5 : 19),
     quantize(s: S, x: Float32Array, rows: number, cols: number, ctx: QuantContext) {
       checkFinite(x, kind);
-      const { mins, maxs } = rangeStats(x, rows, cols, tileGrouping(s.block, rows, cols));
-      const scales = groupAmax(mins, maxs).map((a) => mxScale(a, format, s.rounding === 'stochastic'));
+      const scales = tileAmax(x, rows, cols, s.block);
+      for (let g = 0; g < scales.length; g++) scales[g] = mxScale(scales[g], format, s.rounding === 'stochastic');
       return { q: quantizeGrid(s, format, x, rows, cols, scales, ctx.draw), transform: null };
     },
   };
@@ -106,11 +116,12 @@ export const nvfp4Quantizer: Quantizer<'nvfp4'> = {
   codeBits: () => 5,
   quantize(s, x, rows, cols, ctx) {
     checkFinite(x, 'nvfp4');
-    const { mins, maxs } = rangeStats(x, rows, cols, tileGrouping(s.block, rows, cols));
-    const amax = groupAmax(mins, maxs);
-    const sT = nvfp4TensorScale(amax.reduce((a, b) => Math.max(a, b), 0));
+    const scales = tileAmax(x, rows, cols, s.block);
+    let amaxT = 0;
+    for (let g = 0; g < scales.length; g++) amaxT = Math.max(amaxT, scales[g]);
+    const sT = nvfp4TensorScale(amaxT);
     const round = s.rounding === 'stochastic' ? e4m3Up : e4m3Nearest;
-    const scales = amax.map((a) => (a > 0 ? round(a / (6 * sT)) * sT : 1));
+    for (let g = 0; g < scales.length; g++) scales[g] = scales[g] > 0 ? round(scales[g] / (6 * sT)) * sT : 1;
     return { q: quantizeGrid(s, 0, x, rows, cols, scales, ctx.draw), transform: null };
   },
 };

@@ -264,8 +264,9 @@ export function runBitGemm(path: Extract<GemmPath, 'b1' | 'bitplane' | 'bitplane
   m: number, n: number, k: number, kBlock: number | null = null): Float32Array {
   check(!b.pad || (bT && path !== 'b1'), 'internal: padding on the second operand is only corrected on the bit-plane paths (transposed X)');
   check(!a.pad || (!aT && path === 'b1'), 'internal: padding on the first operand is only corrected on the b1 path');
-  if (path === 'b1') return b1Gemm(a, aT, b, bT, m, n, k);
-  if (path === 'bitplane') return bitplaneGemm(a, aT, b, bT, m, n, k);
-  check(kBlock !== null && kBlock >= 1, 'internal: bitplane-blocked without a K-block');
-  return bitplaneBlockedGemm(a, aT, b, bT, m, n, k, kBlock);
+  check(path !== 'bitplane-blocked' || (kBlock !== null && kBlock >= 1), 'internal: bitplane-blocked without a K-block');
+  const c = path === 'b1' ? b1Gemm(a, aT, b, bT, m, n, k)
+    : path === 'bitplane' ? bitplaneGemm(a, aT, b, bT, m, n, k) : bitplaneBlockedGemm(a, aT, b, bT, m, n, k, kBlock!);
+  // A NaN input has no bit: its quantizer marked the operand with a NaN scale, and the product is NaN (issue 18).
+  return a.q.scale.some(Number.isNaN) || b.q.scale.some(Number.isNaN) ? c.fill(NaN) : c;
 }

@@ -4,6 +4,8 @@
       "target_name": "fqt_native",
       "sources": [
         "src/binding.cc",
+        "src/args.cc",
+        "src/signatures.cc",
         "src/cpu_features.cc",
         "src/thread_pool.cc",
         "src/sgemm.cc",

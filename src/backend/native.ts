@@ -25,6 +25,8 @@ export interface NativeInfo {
   features: Record<string, boolean>;
   /** Set when FQT_ISA asks for a tier the machine lacks. */
   isaError?: string;
+  /** The argument signature every binding is checked against (native/src/signatures.cc). */
+  signatures: Record<string, string>;
 }
 
 /** The raw addon: the backend factory plus controls used by tests and benchmarks. */

@@ -4,7 +4,8 @@
  * quantization variance, and minibatch sampling variance. Table on stdout, JSON and HTML in --out.
  * Models with BatchNorm also get the BN noise-amplification diagnostics (METHODS §4.1; cli/variance-bn.ts).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { fmtNum } from './progress.js';
@@ -67,8 +68,8 @@ export function varianceCommand(argv: string[]): number {
   for (const w of bnWarningLines(bn)) process.stderr.write(`fqt variance: warning: ${w}\n`);
   mkdirSync(f.out!, { recursive: true });
   const meta = { model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ?? null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed };
-  writeFileSync(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports, bn }, null, 2));
-  writeFileSync(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta, bnHtmlSections(bn)));
+  writeTextAtomic(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports, bn }, null, 2));
+  writeTextAtomic(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta, bnHtmlSections(bn)));
   process.stdout.write(`wrote ${path.join(f.out!, 'variance.json')} and variance.html\n`);
   return 0;
 }

@@ -5,7 +5,6 @@
  * the same numbers as an uninterrupted run (the loader order, the lr schedule and every random stream
  * depend only on (seed, position), and all state is in the checkpoint).
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { grad } from '../autograd/graph.js';
 import { backend } from '../backend/index.js';
@@ -19,10 +18,13 @@ import { createOptimizer, createSchedule, type Optimizer, type Schedule } from '
 import { FqtError, check } from '../tensor/errors.js';
 import { Rng, type RngState } from '../tensor/random.js';
 import { ProgressBar } from '../cli/progress.js';
-import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { RESUME_KEYS, type TrainConfig, validateConfig } from './config.js';
+import { hasCheckpoint, latestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type TrainConfig, validateConfig } from './config.js';
+import { appendLinesDurable, writeTextAtomic } from './atomic.js';
+import { openRunDir } from './run-dir.js';
+import { checkResumable, validateRunState } from './run-state.js';
 import { countCorrect, evaluate } from './evaluate.js';
-import { applyRecipe, resolveRecipe } from '../quant/index.js';
+import { applyRecipe, recipeToJSON, resolveRecipe } from '../quant/index.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
 import { enterPhase, type Phase, phaseAt, planPhases } from './phase.js';
 import { add } from '../ops/elementwise.js';
@@ -63,6 +65,8 @@ interface RunState {
   rng: RngState;
   quantRng: RngState;
   recipe: string;
+  /** The recipe's contents (recipeToJSON; null = fp32): a resume compares these, not the file path. */
+  recipeSpec?: string | null;
   history: EpochMetrics[];
   /** Sums of the epoch in progress (for an exact resume inside an epoch). */
   partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number; bnrSum?: number };
@@ -85,6 +89,12 @@ export function buildOptimizer(c: TrainConfig, model: Module): Optimizer {
 
 export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult {
   validateConfig(config);
+  // One writer per run directory, checked and locked before any data loads (train/run-dir.ts).
+  const run = opts.out ? openRunDir(opts.out, { resume: opts.resume, log: opts.log ?? ((l) => { if (!opts.quiet) process.stderr.write(`${l}\n`); }) }) : null;
+  try { return trainInRunDir(config, opts); } finally { run?.close(); }
+}
+
+function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
   const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
   const data = loadDataset(config.dataset, { dataDir: config.dataDir });
   const trainSet = config.trainLimit > 0 ? head(data.train, config.trainLimit) : data.train;
@@ -132,32 +142,28 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
   const ckptDir = opts.out ? path.join(opts.out, 'checkpoints') : null;
 
   let state: RunState = {
-    config, epoch: 0, batch: 0, rng: dropoutRng.state(), quantRng: quantRng.state(), recipe: recipeLabel, history: [],
+    config, epoch: 0, batch: 0, rng: dropoutRng.state(), quantRng: quantRng.state(), recipe: recipeLabel,
+    recipeSpec: recipe ? recipeToJSON(recipe) : null, history: [],
     partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 },
   };
   if (opts.resume) {
     check(ckptDir !== null, '--resume needs --out (the run directory to resume)');
-    const ck = latestCheckpoint(ckptDir);
+    const ck = latestCheckpoint(ckptDir, { warn: log, validate: (s, dir) => validateRunState(s, dir, { stepsPerEpoch: steps, batchSize: config.batchSize, trainSamples: trainSet.n }) });
     if (ck === null) {
       log(`fqt: no checkpoint in ${ckptDir}; starting from scratch`);
     } else {
       const saved = ck.state as unknown as RunState;
-      for (const key of RESUME_KEYS) {
-        if (saved.config[key] !== config[key]) {
-          throw new FqtError(`cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(saved.config[key])}, not ${JSON.stringify(config[key])}`);
-        }
-      }
+      checkResumable(ck.path, saved, config, state.recipeSpec ?? null);
       model.loadStateDict(ck.model);
       optimizer.loadStateDict(ck.optimizer);
       dropoutRng.setState(saved.rng);
       quantRng.setState(saved.quantRng);
-      state = { ...saved, config };
+      state = { ...saved, config, recipeSpec: state.recipeSpec };
       log(`fqt: resumed from ${ck.path} at epoch ${state.epoch + 1}, batch ${state.batch}/${steps}`);
     }
   }
   if (opts.out) {
-    mkdirSync(opts.out, { recursive: true });
-    writeFileSync(path.join(opts.out, 'run.json'), JSON.stringify({
+    writeTextAtomic(path.join(opts.out, 'run.json'), JSON.stringify({
       config, recipe: recipeLabel, gemmPaths: resolved?.layers ?? null, backend: backend().name, backendDescription: backend().description,
       parameters: model.parameterCount(), trainSamples: trainSet.n, testSamples: testSet.n, stepsPerEpoch: steps,
     }, null, 2));
@@ -196,12 +202,12 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
       if (!Number.isFinite(lossValue) || !Number.isFinite(total.item())) {
         const withPenalty = penalty !== null ? ` (BN rectification penalty ${penalty})` : '';
         throw new FqtError(`training diverged: loss is ${lossValue}${withPenalty} at epoch ${epoch + 1}, batch ${b + 1} ` +
-          `(lr ${lr.toPrecision(3)})${ckptDir ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
+          `(lr ${lr.toPrecision(3)})${ckptDir && hasCheckpoint(ckptDir) ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
       }
       optimizer.step(grad(total));
       if (sampled) {
         const rec = bnMonitor!.finish(epoch + 1, epoch * steps + b);
-        if (opts.out) appendFileSync(path.join(opts.out, 'bn-diagnostics.jsonl'), `${JSON.stringify(rec)}\n`);
+        if (opts.out) appendLinesDurable(path.join(opts.out, 'bn-diagnostics.jsonl'), [JSON.stringify(rec)]);
       }
       if (penalty !== null) p.bnrSum = (p.bnrSum ?? 0) + penalty;
       p.lossSum += lossValue * batch.labels.length;

@@ -16,8 +16,8 @@ namespace {
 constexpr int64_t kLimit = int64_t(1) << 53;  // every size expression stays below 2^53 (exact in a double)
 constexpr double kIntMax = 2147483647.0;
 
-// Expression nodes in a pool; kind: 'n' number, 'v' integer argument, 'l' #array, 'p' prod(array), 's' sum(array),
-// '+' '-' '*' '/' binary, 'c' cdiv, 'm' min.
+// Expression nodes in a pool; kind: 'n' number, 'v' integer argument, 'l' #array, 'e' array[a] (a: the index),
+// 'p' prod(array), 's' sum(array), '+' '-' '*' '/' binary, 'c' cdiv, 'm' min.
 struct Node {
   char kind;
   int64_t value;  // number, or the argument index for 'v' 'l' 'p' 's'
@@ -37,10 +37,16 @@ struct Arg {
   bool empty_ok = false;
 };
 
+struct Relation {
+  std::string op;
+  int a, b;
+};
+
 struct Constraint {
-  char t;  // 'r' relation, 'i' @in, 'v' @view
-  std::string op, text;
-  int a = -1, b = -1, c = -1;  // expressions (relation: a op b; @in: lo a, hi b; @view: offset a)
+  char t;  // 'r' relations (any of them must hold), 'i' @in, 'v' @view
+  std::string text;
+  std::vector<Relation> any;
+  int a = -1, b = -1;  // expressions (@in: lo a, hi b; @view: offset a)
   int arr = -1, strides = -1, shape = -1;  // argument indices
 };
 
@@ -101,6 +107,14 @@ struct ExprParser {
       return add({'n', v, -1, -1});
     }
     const std::string name = ident();
+    if (peek() == '[') {
+      i++;
+      int64_t index = 0;
+      if (!std::isdigit(static_cast<unsigned char>(peek()))) throw ParseError{"bad expression '" + src + "'"};
+      while (std::isdigit(static_cast<unsigned char>(peek()))) index = index * 10 + (src[i++] - '0');
+      expect(']');
+      return add({'e', find_arg(s, name), static_cast<int>(index), -1});
+    }
     if (peek() != '(') return add({'v', find_arg(s, name), -1, -1});
     i++;
     if (name == "prod" || name == "sum") {
@@ -213,18 +227,23 @@ Arg parse_arg_type(const std::string& tok, std::string* len_src) {
 Constraint parse_constraint(Spec& s, const std::string& tok) {
   Constraint c;
   c.text = tok;
-  if (tok.front() == '{') {
-    const std::string body = tok.substr(1, tok.size() - 2);
-    static const char* const kOps[] = {"==", "<=", ">=", "<", ">"};
-    for (const char* op : kOps) {
-      const size_t at = body.find(op);
-      if (at == std::string::npos) continue;
-      c.t = 'r';
-      c.op = op;
-      c.a = parse_expr(s, body.substr(0, at));
-      c.b = parse_expr(s, body.substr(at + std::strlen(op)));
-      return c;
+  if (tok.front() == '{' && tok.back() == '}') {
+    c.t = 'r';
+    std::string body = tok.substr(1, tok.size() - 2);
+    for (size_t bar; !body.empty(); body = bar == std::string::npos ? "" : body.substr(bar + 2)) {
+      bar = body.find("||");
+      const std::string rel = body.substr(0, bar);
+      static const char* const kOps[] = {"==", "<=", ">=", "<", ">"};
+      size_t at = std::string::npos;
+      const char* found = nullptr;
+      for (const char* op : kOps) {
+        const size_t p = rel.find(op);
+        if (p != std::string::npos && (at == std::string::npos || p < at)) at = p, found = op;
+      }
+      if (found == nullptr) throw ParseError{"bad constraint '" + tok + "'"};
+      c.any.push_back({found, parse_expr(s, rel.substr(0, at)), parse_expr(s, rel.substr(at + std::strlen(found)))});
     }
+    return c;
   } else if (tok.compare(0, 4, "@in(") == 0 && tok.back() == ')') {
     const std::vector<std::string> p = split(tok.substr(4, tok.size() - 5), ',');
     if (p.size() == 3) {
@@ -308,6 +327,11 @@ int64_t eval(const Spec& s, const std::vector<Value>& vals, int e) {
     case 'n': return n.value;
     case 'v': return static_cast<int64_t>(vals[n.value].num);
     case 'l': return static_cast<int64_t>(vals[n.value].length);
+    case 'e': {
+      const Value& v = vals[n.value];
+      if (static_cast<size_t>(n.a) >= v.length) throw Failure{s.args[n.value].name + " has no element " + std::to_string(n.a)};
+      return static_cast<int64_t>(element(v, static_cast<size_t>(n.a)));
+    }
     case 'p':
     case 's': {
       const Value& v = vals[n.value];
@@ -418,9 +442,13 @@ Value check_one(const Arg& a, const Napi::Value& v, size_t i) {
 
 void check_constraint(const Spec& s, const Constraint& c, const std::vector<Value>& vals) {
   if (c.t == 'r') {
-    const int64_t a = eval(s, vals, c.a), b = eval(s, vals, c.b);
-    const bool ok = c.op == "==" ? a == b : c.op == "<=" ? a <= b : c.op == ">=" ? a >= b : c.op == "<" ? a < b : a > b;
-    if (!ok) throw Failure{c.text.substr(1, c.text.size() - 2) + " does not hold (" + std::to_string(a) + " vs " + std::to_string(b) + ")"};
+    std::string values;
+    for (const Relation& r : c.any) {
+      const int64_t a = eval(s, vals, r.a), b = eval(s, vals, r.b);
+      if (r.op == "==" ? a == b : r.op == "<=" ? a <= b : r.op == ">=" ? a >= b : r.op == "<" ? a < b : a > b) return;
+      values += (values.empty() ? "" : "; ") + std::to_string(a) + " vs " + std::to_string(b);
+    }
+    throw Failure{c.text.substr(1, c.text.size() - 2) + " does not hold (" + values + ")"};
   } else if (c.t == 'i') {
     const Value& arr = vals[c.arr];
     const double lo = static_cast<double>(eval(s, vals, c.a)), hi = static_cast<double>(eval(s, vals, c.b));

@@ -69,9 +69,6 @@ void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div
 void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64_t cols, int64_t row_div,
                        int64_t row_mod, int64_t col_div, const float* offset, const float* scale,
                        const int32_t* zero_point, float* out);
-// im2col of byte codes; padded entries of sample s take pad_codes[s] (src/backend/quant-kernels.ts).
-void im2col_codes(const uint8_t* codes, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                  int64_t stride, int64_t pad, int64_t oh, int64_t ow, const uint8_t* pad_codes, uint8_t* out);
 void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                  const int32_t* shift, bool transpose, int8_t* out);
 void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out);

@@ -8,6 +8,13 @@ namespace fqt {
 #define GROUPS "rows:int cols:int rowDiv:pos rowMod:pos colDiv:pos"
 #define CONV "kh:pos kw:pos stride:pos pad:int oh:int ow:int {kh<=h+2*pad} {kw<=w+2*pad} {oh==(h+2*pad-kh)/stride+1} {ow==(w+2*pad-kw)/stride+1}"
 #define POOL "k:pos stride:pos pad:int oh:int ow:int {2*pad<=k} {k<=h+2*pad} {oh==(h+2*pad-k)/stride+1} {ow==(w+2*pad-k)/stride+1}"
+// Fused quantized convs: geo = [n, c, h, w, oc, kh, kw, stride, pad, oh, ow] (qconv-kernels.ts); kernels of at most
+// 64 taps per axis (the valid-tap masks are 64-bit); a group count of 1 means one group, else one per sample / channel.
+#define QGEO "{#geo==11} @in(geo,0,2147483648) {geo[5]>=1} {geo[6]>=1} {geo[5]<=64} {geo[6]<=64} {geo[7]>=1} " \
+  "{geo[5]<=geo[2]+2*geo[8]} {geo[6]<=geo[3]+2*geo[8]} {geo[9]==(geo[2]+2*geo[8]-geo[5])/geo[7]+1} {geo[10]==(geo[3]+2*geo[8]-geo[6])/geo[7]+1}"
+#define QX "geo[0]*geo[1]*geo[2]*geo[3]"
+#define QW "geo[4]*geo[1]*geo[5]*geo[6]"
+#define QY "geo[0]*geo[4]*geo[9]*geo[10]"
 #define UNARY "neg|exp|log|sqrt|abs|square|relu|step|scale|addScalar|powScalar|clamp|insideMask"
 
 const SignatureEntry kSignatures[] = {
@@ -19,8 +26,8 @@ const SignatureEntry kSignatures[] = {
     {"im2col", "x:f32[n*c*h*w] n:int c:int h:int w:int " CONV " out:f32[n*oh*ow*c*kh*kw]"},
     {"col2im", "cols:f32[n*oh*ow*c*kh*kw] n:int c:int h:int w:int " CONV " out:f32[n*c*h*w]"},
     {"conv2dForward", "x:f32[n*c*h*w] n:int c:int h:int w:int weight:f32[oc*c*kh*kw] oc:int " CONV " y:f32[n*oc*oh*ow]"},
-    {"conv2dBackward", "x:f32[n*c*h*w] n:int c:int h:int w:int weight:f32[oc*c*kh*kw] oc:int " CONV " dy:f32[n*oc*oh*ow] "
-                       "dx:f32?[n*c*h*w] dw:f32?[oc*c*kh*kw]"},
+    {"conv2dBackward", "x:f32 n:int c:int h:int w:int weight:f32 oc:int " CONV " dy:f32[n*oc*oh*ow] dx:f32?[n*c*h*w] dw:f32?[oc*c*kh*kw] "
+                       "{#dw==0||#x>=n*c*h*w} {#dx==0||#weight>=oc*c*kh*kw}"},
     {"unary", "op:" UNARY " x:f32 out:f32[#x] p0:num p1:num"},
     {"reluMasked", "x:f32 out:f32[#x] mask:u8[#x]"},
     {"maskGrad", "g:f32 mask:u8[#g] out:f32[#g]"},
@@ -49,14 +56,18 @@ const SignatureEntry kSignatures[] = {
                        "qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[rows*cols]"},
     {"dequantizeAffine", "codes:codes[rows*cols] " GROUPS " offset:f32[" G "] scale:f32[" G "] zeroPoint:i32[" G "] out:f32[rows*cols]"},
     {"codesToI8", "codes:codes[rows*cols] " GROUPS " shift:i32[" G "] transpose:0..1 out:i8[rows*cols]"},
-    {"im2colCodes", "codes:codes[n*c*h*w] n:int c:int h:int w:int " CONV " padCodes:codes[n] out:codes[n*oh*ow*c*kh*kw]"},
     {"codeBlockSums", "m:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]"},
     {"blockHouseholder", "x:f32[n*d] n:int d:int order:i32[n] groupSizes:i32 rowScale:f32[n] inverse:0..1 out:f32[n*d] "
                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
-    {"momentSums", "x:f32[n] n:int out:f64[4]"},
-    {"quantizeLuq", "x:f32[n] n:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n]"},
-    {"softmaxCrossEntropy", "logits:f32[n*classes] labels:i32[n] n:int classes:int smoothing:num losses:f32[n] dlogits:f32[n*classes] "
-                            "@in(labels,0,classes)"},
+    {"qconvForward", "geo:i32[11] x:codes[" QX "] xOffset:f32 xScale:f32[#xOffset] xZero:i32[#xOffset] w:codes[" QW "] "
+                     "wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] y:f32[" QY "] " QGEO " {#xOffset==1||#xOffset>=geo[0]||geo[0]==0} "
+                     "{#wOffset==1||#wOffset>=geo[4]}"},
+    {"qconvGradInput", "geo:i32[11] dy:codes[" QY "] dyOffset:f32 dyScale:f32[#dyOffset] dyZero:i32[#dyOffset] w:codes[" QW "] "
+                       "wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] dx:f32[" QX "] " QGEO " {#dyOffset==1||#dyOffset>=geo[0]||geo[0]==0} "
+                       "{#wOffset==1||#wOffset>=geo[4]}"},
+    {"qconvGradWeight", "geo:i32[11] dy:codes[" QY "] dyOffset:f32 dyScale:f32[#dyOffset] dyZero:i32[#dyOffset] x:codes[" QX "] "
+                        "xOffset:f32 xScale:f32[#xOffset] xZero:i32[#xOffset] dw:f32[" QW "] " QGEO " {#dyOffset==1||#dyOffset>=geo[4]||geo[0]==0} "
+                        "{#xOffset==1||#xOffset>=geo[0]||geo[0]==0}"},
     // The addon's own entry points (ADDON_SIGNATURES in src/backend/signatures.ts).
     {"createBackend", ""},
     {"info", ""},

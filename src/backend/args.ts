@@ -9,14 +9,15 @@ import type { Backend, KernelName } from './backend.js';
 import { KERNEL_SIGNATURES } from './signatures.js';
 
 type ArrayKind = 'f32' | 'f64' | 'i32' | 'u32' | 'i8' | 'u8' | 'codes';
-type Expr = { k: 'num'; v: number } | { k: 'var'; name: string } | { k: 'len'; name: string }
+type Expr = { k: 'num'; v: number } | { k: 'var'; name: string } | { k: 'len'; name: string } | { k: 'elem'; name: string; index: number }
   | { k: 'op'; op: string; a: Expr; b: Expr } | { k: 'fn'; fn: string; args: Expr[] } | { k: 'arr'; fn: 'prod' | 'sum'; name: string };
 type Arg = { name: string; text: string } & (
   | { t: 'int'; lo: number; hi: number }
   | { t: 'num'; lo: number; hi: number }
   | { t: 'str'; choices: string[] | null }
   | { t: 'array'; kind: ArrayKind; len: Expr | null; emptyOk: boolean });
-type Constraint = { t: 'rel'; op: string; a: Expr; b: Expr; text: string }
+type Relation = { op: string; a: Expr; b: Expr };
+type Constraint = { t: 'rel'; any: Relation[]; text: string }
   | { t: 'in'; arr: string; lo: Expr; hi: Expr; text: string }
   | { t: 'view'; buf: string; off: Expr; strides: string; shape: string; text: string };
 export interface Signature { args: Arg[]; constraints: Constraint[] }
@@ -46,6 +47,14 @@ function parseExpr(src: string): Expr {
     if (c === '#') { i++; return { k: 'len', name: ident() }; }
     if (/[0-9]/.test(c)) { const m = /^[0-9]+/.exec(src.slice(i))!; i += m[0].length; return { k: 'num', v: Number(m[0]) }; }
     const name = ident();
+    if (peek() === '[') {
+      i++;
+      const m = /^[0-9]+/.exec(src.slice(i));
+      if (!m) fail();
+      i += m![0].length;
+      expect(']');
+      return { k: 'elem', name, index: Number(m![0]) };
+    }
     if (peek() !== '(') return { k: 'var', name };
     i++;
     if (name === 'prod' || name === 'sum') { const arr = ident(); expect(')'); return { k: 'arr', fn: name, name: arr }; }
@@ -90,7 +99,15 @@ function parseArg(text: string): Arg {
 
 function parseConstraint(text: string): Constraint {
   let m: RegExpExecArray | null;
-  if ((m = /^\{(.+?)(==|<=|>=|<|>)(.+)\}$/.exec(text))) return { t: 'rel', op: m[2], a: parseExpr(m[1]), b: parseExpr(m[3]), text };
+  if (/^\{.+\}$/.test(text)) {
+    // {a<=b} or alternatives {a==b||c>=d}
+    const any = text.slice(1, -1).split('||').map((r): Relation => {
+      const rm = /^(.+?)(==|<=|>=|<|>)(.+)$/.exec(r);
+      if (!rm) throw new Error(`bad signature constraint '${text}'`);
+      return { op: rm[2], a: parseExpr(rm[1]), b: parseExpr(rm[3]) };
+    });
+    return { t: 'rel', any, text };
+  }
   if ((m = /^@in\((\w+),(.+),(.+)\)$/.exec(text))) return { t: 'in', arr: m[1], lo: parseExpr(m[2]), hi: parseExpr(m[3]), text };
   if ((m = /^@view\((\w+),(.+),(\w+),(\w+)\)$/.exec(text))) return { t: 'view', buf: m[1], off: parseExpr(m[2]), strides: m[3], shape: m[4], text };
   throw new Error(`bad signature constraint '${text}'`);
@@ -115,6 +132,10 @@ function evaluate(e: Expr, env: Env, fail: (msg: string) => never): number {
       case 'num': return x.v;
       case 'var': return env.ints.get(x.name)!;
       case 'len': return env.arrays.get(x.name)!.length;
+      case 'elem': {
+        const a = env.arrays.get(x.name)!;
+        return x.index < a.length ? a[x.index] : fail(`${x.name} has no element ${x.index}`);
+      }
       case 'arr': {
         const a = env.arrays.get(x.name)!;
         let r = x.fn === 'prod' ? 1 : 0;
@@ -166,9 +187,10 @@ function isArrayOf(v: unknown, kind: ArrayKind): v is ArrayLike<number> {
 function checkConstraint(c: Constraint, env: Env, fail: (msg: string) => never): void {
   const ev = (e: Expr): number => evaluate(e, env, fail);
   if (c.t === 'rel') {
-    const a = ev(c.a), b = ev(c.b);
-    const ok = c.op === '==' ? a === b : c.op === '<=' ? a <= b : c.op === '>=' ? a >= b : c.op === '<' ? a < b : a > b;
-    if (!ok) fail(`${c.text.slice(1, -1)} does not hold (${a} vs ${b})`);
+    const values = c.any.map((r) => [ev(r.a), ev(r.b)]);
+    const holds = (r: Relation, [a, b]: number[]): boolean =>
+      (r.op === '==' ? a === b : r.op === '<=' ? a <= b : r.op === '>=' ? a >= b : r.op === '<' ? a < b : a > b);
+    if (!c.any.some((r, i) => holds(r, values[i]))) fail(`${c.text.slice(1, -1)} does not hold (${values.map((v) => v.join(' vs ')).join('; ')})`);
   } else if (c.t === 'in') {
     const a = env.arrays.get(c.arr)!, lo = ev(c.lo), hi = ev(c.hi);
     for (let i = 0; i < a.length; i++) {

@@ -1,12 +1,14 @@
 import type { FloatKernels } from './float-kernels.js';
 import type { IntKernels } from './int-kernels.js';
 import type { QuantKernels } from './quant-kernels.js';
+import type { QconvKernels } from './qconv-kernels.js';
 
 export type { BinaryOp, FloatKernels, ReduceOp, UnaryOp } from './float-kernels.js';
 export type { IntKernels } from './int-kernels.js';
 export type { QuantKernels } from './quant-kernels.js';
+export type { QconvKernels } from './qconv-kernels.js';
 
-export type Kernels = FloatKernels & IntKernels & QuantKernels;
+export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels;
 export type KernelName = keyof Kernels;
 
 /**

@@ -38,14 +38,6 @@ export interface QuantKernels {
   codesToI8(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
     shift: Int32Array, transpose: number, out: Int8Array): void;
 
-  /**
-   * im2col of byte codes (layout as FloatKernels.im2col) for quantized convolutions that quantize the conv input
-   * before im2col (quant/qconv.ts): a padded entry of sample s takes padCodes[s], the code of 0 in that sample's
-   * scale group. Pure byte copies (signed codes are copied as their bytes).
-   */
-  im2colCodes(codes: Int8Array | Uint8Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
-    stride: number, pad: number, oh: number, ow: number, padCodes: Int8Array | Uint8Array, out: Int8Array | Uint8Array): void;
-
   /** out[i·nkb + kb] = Σ_{k ∈ block kb} a[i·k + k'] (int32), nkb = ceil(k / kBlock): the row sums of int8 codes. */
   codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array, out: Int32Array): void;
 

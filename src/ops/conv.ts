@@ -91,7 +91,7 @@ function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor 
 
 /**
  * A layer GEMM (nn/layers.ts): Y[rows, out] = X[rows, in]·W[out, in]ᵀ on im2col rows for a conv. A quantized GEMM
- * may also offer `conv`, a whole convolution that quantizes X before im2col (quant/qconv.ts), returning null
+ * may also offer `conv`, a whole convolution that quantizes X before im2col (quant/gemm/conv.ts), returning null
  * when its quantizers or the geometry do not allow it.
  */
 export interface LayerGemm {

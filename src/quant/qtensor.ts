@@ -83,20 +83,12 @@ export interface QuantizeOptions {
   rounding: Rounding;
   /** Required for stochastic rounding. */
   draw?: Draw | null;
-  /** Widen every group's range to contain 0 (a conv input whose im2col rows hold padding zeros, quant/qconv.ts). */
-  rangeIncludesZero?: boolean;
 }
 
 /** Quantize x[rows, cols] with min/max ranges per group (METHODS §0.3). */
 export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts: QuantizeOptions): QTensor {
   check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
   const { mins, maxs } = rangeStats(x, rows, cols, opts.grouping);
-  if (opts.rangeIncludesZero) {
-    for (let g = 0; g < mins.length; g++) {
-      mins[g] = Math.min(mins[g], 0);
-      maxs[g] = Math.max(maxs[g], 0);
-    }
-  }
   const p = affineParams(opts.format, opts.bits, mins, maxs);
   const codes = p.signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
   const stochastic = opts.rounding === 'stochastic';
@@ -125,26 +117,4 @@ export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.ro
 /** Bytes held by a QTensor (codes + per-group parameters). */
 export function qtensorBytes(q: QTensor): number {
   return q.codes.byteLength + q.offset.byteLength + q.scale.byteLength + q.zeroPoint.byteLength;
-}
-
-/**
- * Rows [r0, r1) of q as a QTensor sharing q's codes (a subarray) and the per-group parameters those rows use.
- * Possible when the grouping repeats with a period dividing r0 (tensor, column, per (column, pixel) with r0 a
- * multiple of the pixels) or has one group per rowDiv rows without wrapping (sample, row, K-block) and r0 is a
- * multiple of rowDiv: the chunked GEMMs of quant/qconv.ts cut at sample boundaries, which satisfies both.
- */
-export function sliceRows(q: QTensor, r0: number, r1: number): QTensor {
-  const g = q.grouping;
-  const rows = r1 - r0;
-  check(r0 >= 0 && r1 <= q.rows && r0 <= r1, () => `internal: rows [${r0}, ${r1}) of a ${q.rows}-row QTensor`);
-  const codes = q.codes.subarray(r0 * q.cols, r1 * q.cols);
-  const grouping = makeGrouping(rows, q.cols, g.rowDiv, g.rowMod, g.colDiv);
-  if (g.rowGroups === 1 || r0 % (g.rowDiv * g.rowMod) === 0) return { ...q, rows, codes, grouping };
-  check(g.rowDiv * g.rowMod >= q.rows && r0 % g.rowDiv === 0,
-    () => `internal: rows [${r0}, ${r1}) cut a scale group (rowDiv ${g.rowDiv}, rowMod ${g.rowMod})`);
-  const first = (r0 / g.rowDiv) * g.colGroups, last = Math.ceil(r1 / g.rowDiv) * g.colGroups;
-  return {
-    ...q, rows, codes, grouping: makeGrouping(rows, q.cols, g.rowDiv, Math.ceil(rows / g.rowDiv), g.colDiv),
-    offset: q.offset.subarray(first, last), scale: q.scale.subarray(first, last), zeroPoint: q.zeroPoint.subarray(first, last),
-  };
 }

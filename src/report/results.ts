@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TrainConfig } from '../train/config.js';
 import type { EpochMetrics } from '../train/metrics.js';
-import type { GemmPath } from '../quant/gemm-plan.js';
+import type { GemmPath } from '../quant/gemm/plan.js';
 import { FqtError } from '../tensor/errors.js';
 
 /** OUT/compare.json: what `fqt compare` was asked to run. */

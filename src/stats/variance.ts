@@ -18,7 +18,7 @@ import { crossEntropy } from '../ops/loss.js';
 import type { Module } from '../nn/module.js';
 import { applyRecipe, isGemmLayer, type GemmLayerLike, type ResolvedRecipe } from '../quant/apply.js';
 import { qatOf, type Recipe } from '../quant/recipe.js';
-import type { GemmPath } from '../quant/gemm-plan.js';
+import type { GemmPath } from '../quant/gemm/plan.js';
 
 export interface VarianceBatch {
   x: Tensor;

@@ -16,7 +16,7 @@ import { GemmLayer } from '../../src/nn/layers.js';
 import { applyRecipe } from '../../src/quant/apply.js';
 import { preset } from '../../src/quant/presets.js';
 import { qatOf, type RecipeSlots } from '../../src/quant/recipe.js';
-import { qgemm } from '../../src/quant/qgemm.js';
+import { qgemm } from '../../src/quant/gemm/index.js';
 import { dequantize, groupingOf, quantizeMatrix } from '../../src/quant/qtensor.js';
 import type { UniformSpec } from '../../src/quant/spec.js';
 import { assertBitEqual, assertUnbiased, normals, Welford, zTest } from '../quant/helpers.js';
@@ -87,7 +87,7 @@ test('conv net (LeNet, all layers quantized): per-sample BHQ over H·W rows and 
   const resolved = applyRecipe(model, recipe, { seed: 4 });
   const loss = crossEntropy(model.forward(x), y);
   assert.equal(resolved.layers[1].gemms.gradInput.path, 'int8', 'BHQ grad-input runs on int8 codes of T·dY');
-  assert.equal(resolved.layers[1].gemms.gradWeight.path, 'fp32-dequant');
+  assert.equal(resolved.layers[1].gemms.gradWeight.path, 'int8-blocked', 'per-(column, pixel) dY: one K-block per output pixel in the fused kernel');
   const K = 200;
   const w = new Welford(qat.length);
   for (let k = 0; k < K; k++) w.add(flat(loss));

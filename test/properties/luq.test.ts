@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import { dequantize } from '../../src/quant/qtensor.js';
 import type { QuantSpec, LuqSpec } from '../../src/quant/spec.js';
-import { qgemm, type QGemmConfig } from '../../src/quant/qgemm.js';
+import { qgemm, type QGemmConfig } from '../../src/quant/gemm/index.js';
 import { preset } from '../../src/quant/presets.js';
 import { parameter, Tensor } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/tensor/random.js';

@@ -9,6 +9,7 @@ import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from
 import { dropoutMask, softmaxCrossEntropy } from './loss.js';
 import { adamUpdate, sgdUpdate } from './optim.js';
 import { refQuantKernels } from './quant.js';
+import { refQconvKernels } from './qconv.js';
 
 export const refBackend: Backend = {
   name: 'ref',
@@ -22,4 +23,5 @@ export const refBackend: Backend = {
   softmaxCrossEntropy, dropoutMask,
   sgdUpdate, adamUpdate,
   ...refQuantKernels,
+  ...refQconvKernels,
 };

@@ -2,7 +2,7 @@
  * SMP add-on (METHODS §2.4): `addons.smp = {samples: s}` averages s independent draws of every stochastic
  * gradient quantizer. As in hardware, the average is never formed as a value: each backward GEMM runs s times
  * on its low-bit operands (a fresh draw of Q(dY) each time; with backwardDraws 'shared' one draw per sample
- * serves both GEMMs) and the s outputs are averaged (quant/qgemm.ts). Unbiased; quantization variance / s;
+ * serves both GEMMs) and the s outputs are averaged (quant/gemm/linear.ts). Unbiased; quantization variance / s;
  * s× the backward GEMM cost.
  */
 import { checkKeys, expectInt, expectObject } from '../validate.js';

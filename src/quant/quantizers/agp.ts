@@ -4,7 +4,7 @@
  * over all N·H·W rows; the grad-weight path, scale shape [C]) — and only the top k = max(1, floor(G / keepDivisor))
  * groups by score max|g| are kept: threshold = k-th largest score, keep ⇔ score ≥ threshold (ties at the
  * threshold keep a few more, as released). Pruned groups get offset = scale = 0, so they dequantize to exact
- * zeros and the bit-plane GEMM skips their rows (quant/bit-gemm.ts). The released code has no rescaling (AGP
+ * zeros and the bit-plane GEMM skips their rows (quant/gemm/bit.ts). The released code has no rescaling (AGP
  * is biased: it drops the pruned groups); rescale 'mass' multiplies the kept groups by Σ|g| / Σ|g·keep|, the
  * commented-out option of the released code, offered as a labelled extension (METHODS §11.3).
  */

@@ -4,7 +4,7 @@
  * GEMM path can consume it (the bit paths pack its signs for gemmB1 / gemmBitplane). On the weight slot,
  * scale 'channel' asks applyRecipe for a learnable per-output-channel scale a_c (init 1) on the GEMM output.
  * sign(0) = +1 means the zeros that im2col writes for conv padding are not representable: qgemm passes the
- * padding mask with the operand and the GEMM corrects for it (quant/bit-gemm.ts).
+ * padding mask with the operand and the GEMM corrects for it (quant/gemm/bit.ts).
  */
 import { backend } from '../../backend/index.js';
 import type { Quantizer } from '../quantize.js';

@@ -50,9 +50,14 @@ export const specZeroNotExact = (s: QuantSpec): boolean => of(s).zeroNotExact?.(
 /** Whether the layer gets a learnable per-output-channel scale (weight slot). */
 export const specOutputScale = (s: QuantSpec): boolean => of(s).outputScale?.(s) ?? false;
 
+/**
+ * Whether the spec can quantize a layer's input X as a tensor before any im2col (a conv input, conv-level fused
+ * passes): a deterministic quantizer with quantizeConvInput. Its groups are then the tensor or the sample.
+ */
+export const specQuantizesConvInput = (s: QuantSpec): boolean => of(s).quantizeConvInput !== undefined && !of(s).stochastic(s);
 /** X's codes for a conv that quantizes its input before im2col, or null when the spec cannot (quantize.ts). */
-export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number, padded: boolean): QTensor | null =>
-  of(s).quantizeConvInput?.(s, x, n, perSample, padded) ?? null;
+export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number): QTensor | null =>
+  of(s).quantizeConvInput?.(s, x, n, perSample) ?? null;
 export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   return of(s).quantize(s, x, rows, cols, ctx);
 }

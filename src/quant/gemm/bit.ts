@@ -1,5 +1,5 @@
 /**
- * The bit GEMM paths of gemm-plan.ts (METHODS §3.6), with exact integer parts:
+ * The bit GEMM paths of the path table (run.ts, METHODS §3.6), with exact integer parts:
  *   'b1'        C = A·Bᵀ for ±1 operands: gemmB1 (K − 2·popcount(a ⊕ b)).
  *   'bitplane'  A = unsigned affine codes, one group per GEMM row i: Â[i,k] = lo_i + Δ_i·q[i,k] (lo = offset −
  *               zp·scale, Δ = scale); B = ±1. Σ_k Â[i,k]·b[j,k] = lo_i·Σ_k b[j,k] + Δ_i·Σ_k q[i,k]·b[j,k], the
@@ -16,44 +16,15 @@
  *   'bitplane-blocked' (per-sample dY scales along K of the grad-weight GEMM): one such GEMM per K-block.
  * Everything runs through backend() kernels; the float epilogue (scales, zero points) is float32.
  */
-import { backend } from '../backend/index.js';
-import { check } from '../tensor/errors.js';
-import type { GemmPath } from './gemm-plan.js';
-import { dequantize, type QTensor } from './qtensor.js';
+import { backend } from '../../backend/index.js';
+import { check } from '../../tensor/errors.js';
+import { dequantize, type QTensor } from '../qtensor.js';
+import { specBitRole, specCodeBits, specMixesRows } from '../quantizers/index.js';
+import { type GemmOperand, type PadInfo, transposedF32 } from './operand.js';
+import { type GemmDims, type GemmPathImpl, type GemmPlan, kBlockOf, MIN_INT_KBLOCK, type OperandPlan, type PlanAnswer } from './plan.js';
 
-/** Zero padding of a conv's im2col rows: pad[p, k] = 1 where entry k of pixel row p is padding. */
-export interface PadInfo {
-  /** Output pixels per sample (P = oh·ow). */
-  pixels: number;
-  /** [P, K] zeros and ones. */
-  mask: Float32Array;
-}
-
-/** Geometry of a conv's im2col (ops/conv.ts passes it to the layer GEMM). */
-export interface ConvGeometryLike {
-  c: number; h: number; w: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number;
-}
-
-const padCache = new Map<string, PadInfo>();
-
-/** The padding mask of a conv geometry (null without padding): 1 − im2col of an all-ones sample. Cached. */
-export function padInfoOf(g: ConvGeometryLike): PadInfo | null {
-  if (g.pad === 0) return null;
-  const key = `${g.c},${g.h},${g.w},${g.kh},${g.kw},${g.stride},${g.pad}`;
-  let info = padCache.get(key);
-  if (!info) {
-    const be = backend();
-    const P = g.oh * g.ow, K = g.c * g.kh * g.kw;
-    const valid = new Float32Array(P * K), minusValid = new Float32Array(P * K), mask = new Float32Array(P * K);
-    be.im2col(new Float32Array(g.c * g.h * g.w).fill(1), 1, g.c, g.h, g.w, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, valid);
-    be.unary('addScalar', valid, minusValid, -1, 0);
-    be.unary('neg', minusValid, mask, 0, 0);
-    info = { pixels: P, mask };
-    if (padCache.size > 256) padCache.clear();
-    padCache.set(key, info);
-  }
-  return info;
-}
+/** Widest codes the bit-plane path takes (its code transposition goes through int8). */
+export const MAX_BITPLANE_BITS = 7;
 
 export interface BitOperand {
   q: QTensor;
@@ -61,13 +32,6 @@ export interface BitOperand {
 }
 
 const words = (k: number): number => (k + 31) >>> 5;
-
-/** x[rows, cols] transposed into a new array. */
-export function transposedF32(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  if (x.length > 0) backend().transpose(1, rows, cols, x, out);
-  return out;
-}
 
 /** Values whose sign is the ±1 value of a sign QTensor: code − 0.5 (cheaper than dequantizing). */
 function isSignTensor(q: QTensor): boolean {
@@ -259,14 +223,52 @@ function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: bool
   return c;
 }
 
-/** C[m, n] on a bit path; a and b are layer-layout operands consumed as-is or transposed. */
-export function runBitGemm(path: Extract<GemmPath, 'b1' | 'bitplane' | 'bitplane-blocked'>, a: BitOperand, aT: boolean, b: BitOperand, bT: boolean,
-  m: number, n: number, k: number, kBlock: number | null = null): Float32Array {
-  check(!b.pad || (bT && path !== 'b1'), 'internal: padding on the second operand is only corrected on the bit-plane paths (transposed X)');
-  check(!a.pad || (!aT && path === 'b1'), 'internal: padding on the first operand is only corrected on the b1 path');
-  check(path !== 'bitplane-blocked' || (kBlock !== null && kBlock >= 1), 'internal: bitplane-blocked without a K-block');
-  const c = path === 'b1' ? b1Gemm(a, aT, b, bT, m, n, k)
-    : path === 'bitplane' ? bitplaneGemm(a, aT, b, bT, m, n, k) : bitplaneBlockedGemm(a, aT, b, bT, m, n, k, kBlock!);
-  // A NaN input has no bit: its quantizer marked the operand with a NaN scale, and the product is NaN (issue 18).
-  return a.q.scale.some(Number.isNaN) || b.q.scale.some(Number.isNaN) ? c.fill(NaN) : c;
+type BitPath = 'b1' | 'bitplane' | 'bitplane-blocked';
+
+/** The bit path of two quantized operands, or null (METHODS §3.6). */
+function planBitGemm(a: OperandPlan, b: OperandPlan): GemmPlan | null {
+  if (a.spec === null || b.spec === null) return null;
+  const ra = specBitRole(a.spec), rb = specBitRole(b.spec);
+  if (rb !== 'sign') return null;
+  // A padded sign operand is corrected on A rows (forward X) or along K of B (grad-weight X), nowhere else.
+  if ((a.padded && (a.transposed || ra !== 'sign')) || (b.padded && !b.transposed)) return null;
+  if (ra === 'sign') return { path: 'b1', kBlock: null };
+  if (ra !== 'unsigned' || specMixesRows(a.spec) || specCodeBits(a.spec) > MAX_BITPLANE_BITS) return null;
+  const kb = kBlockOf(a);
+  if (kb === null) return { path: 'bitplane', kBlock: null };
+  // Blocks along K: padding is corrected per block only when a block is one sample (kb = rows per sample).
+  if (kb >= MIN_INT_KBLOCK && (!b.padded || kb === b.rowsPerSample)) return { path: 'bitplane-blocked', kBlock: kb };
+  return null;
 }
+
+/** C[m, n] on a bit path; a and b are layer-layout operands consumed as-is or transposed. */
+function runBitGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, dims: GemmDims): Float32Array {
+  const { m, n, k } = dims;
+  check(a.kind === 'quant' && b.kind === 'quant', 'internal: bit GEMM path with an fp32 operand');
+  check(a.value.transform === null && b.value.transform === null, 'internal: bit GEMM path with a row transform');
+  const A: BitOperand = { q: a.value.q, pad: a.pad }, B: BitOperand = { q: b.value.q, pad: b.pad };
+  check(!B.pad || (bT && plan.path !== 'b1'), 'internal: padding on the second operand is only corrected on the bit-plane paths (transposed X)');
+  check(!A.pad || (!aT && plan.path === 'b1'), 'internal: padding on the first operand is only corrected on the b1 path');
+  check(plan.path !== 'bitplane-blocked' || (plan.kBlock !== null && plan.kBlock >= 1), 'internal: bitplane-blocked without a K-block');
+  const c = plan.path === 'b1' ? b1Gemm(A, aT, B, bT, m, n, k)
+    : plan.path === 'bitplane' ? bitplaneGemm(A, aT, B, bT, m, n, k) : bitplaneBlockedGemm(A, aT, B, bT, m, n, k, plan.kBlock!);
+  // A NaN input has no bit: its quantizer marked the operand with a NaN scale, and the product is NaN (issue 18).
+  return A.q.scale.some(Number.isNaN) || B.q.scale.some(Number.isNaN) ? c.fill(NaN) : c;
+}
+
+/** Each bit path accepts exactly the plan planBitGemm picks for it. */
+function bitEntry(path: BitPath): GemmPathImpl {
+  return {
+    plan(a, b): PlanAnswer {
+      const p = planBitGemm(a, b);
+      return p !== null && p.path === path ? p : null;
+    },
+    run: runBitGemm,
+  };
+}
+
+export const bitPaths: { readonly [P in BitPath]: GemmPathImpl } = {
+  b1: bitEntry('b1'),
+  bitplane: bitEntry('bitplane'),
+  'bitplane-blocked': bitEntry('bitplane-blocked'),
+};

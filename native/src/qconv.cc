@@ -1,0 +1,123 @@
+// Fused integer convolutions: drivers of the three passes (see qconv.h for the integer identity and
+// src/backend/qconv-kernels.ts for the contract). Each output is computed by one task, in a fixed order, from exact
+// integer sums and the float64 epilogue of src/backend/ref/qconv.ts, so results are bit-identical to the reference
+// on every tier and thread count. Tiers: VNNI (vpdpbusd on zmm), AVX2 (u8·s8 quads by vpmaddwd on even/odd bytes,
+// exact), scalar; AVX-512 without VNNI runs the AVX2 kernels.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "qconv.h"
+#include "thread_pool.h"
+
+namespace fqt {
+namespace qconv {
+namespace {
+
+namespace scalar {
+struct VI {
+  static constexpr int L = 8;
+  struct V { int32_t x[L]; };
+  using PB = V;
+  using PA = int32_t;
+  static V zero() { return V{}; }
+  static V load(const uint8_t* p) {
+    V v;
+    std::memcpy(v.x, p, sizeof v.x);
+    return v;
+  }
+  static V loadi(const int32_t* p) {
+    V v;
+    std::memcpy(v.x, p, sizeof v.x);
+    return v;
+  }
+  static void store(int32_t* p, const V& v) { std::memcpy(p, v.x, sizeof v.x); }
+  static PB prep_b(const V& b) { return b; }
+  static PA prep_a(int32_t a) { return a; }
+  static V dp(V acc, const PB& b, PA a) {
+    for (int l = 0; l < L; l++) {
+      const uint32_t bq = static_cast<uint32_t>(b.x[l]), aq = static_cast<uint32_t>(a);
+      for (int t = 0; t < 4; t++)
+        acc.x[l] += static_cast<int32_t>((bq >> (8 * t)) & 0xff) * static_cast<int32_t>(static_cast<int8_t>(aq >> (8 * t)));
+    }
+    return acc;
+  }
+};
+static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 4, 4, 4, 4};
+static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 4, 4, 4, 4};
+#include "qconv_micro.h"
+}  // namespace scalar
+
+#if FQT_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+struct VI {
+  static constexpr int L = 8;
+  using V = __m256i;
+  struct PB { __m256i even, odd; };
+  struct PA { __m256i even, odd; };
+  static V zero() { return _mm256_setzero_si256(); }
+  static V load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static V loadi(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void store(int32_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  // u8 bytes b0 b1 b2 b3 of a lane → int16 pairs (b0, b2) and (b1, b3), zero-extended.
+  static PB prep_b(V b) { return {_mm256_and_si256(b, _mm256_set1_epi16(0xff)), _mm256_srli_epi16(b, 8)}; }
+  // s8 bytes a0 a1 a2 a3 → int16 pairs (a0, a2) and (a1, a3), sign-extended, broadcast.
+  static PA prep_a(int32_t a) {
+    const auto s = [&](int t) { return static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(static_cast<int8_t>(a >> (8 * t))))); };
+    return {_mm256_set1_epi32(static_cast<int32_t>(s(0) | (s(2) << 16))), _mm256_set1_epi32(static_cast<int32_t>(s(1) | (s(3) << 16)))};
+  }
+  // vpmaddwd: |255·128 + 255·128| < 2^31, exact.
+  static V dp(V acc, const PB& b, const PA& a) {
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(b.even, a.even), _mm256_madd_epi16(b.odd, a.odd)));
+  }
+};
+static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 4, 3, 2, 1};
+static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 4, 3, 2, 1};
+#include "qconv_micro.h"
+}  // namespace avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")
+namespace vnni {
+struct VI {
+  static constexpr int L = 16;
+  using V = __m512i;
+  using PB = __m512i;
+  using PA = __m512i;
+  static V zero() { return _mm512_setzero_si512(); }
+  static V load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static V loadi(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void store(int32_t* p, V v) { _mm512_storeu_si512(p, v); }
+  static PB prep_b(V b) { return b; }
+  static PA prep_a(int32_t a) { return _mm512_set1_epi32(a); }
+  static V dp(V acc, PB b, PA a) { return _mm512_dpbusd_epi32(acc, b, a); }  // b: u8, a: s8
+};
+static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 24, 12, 8, 6};
+static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 12, 8, 6, 5};
+#include "qconv_micro.h"
+}  // namespace vnni
+#pragma GCC pop_options
+#endif
+
+}  // namespace
+
+const Kernels& tier_kernels() {
+  static const Kernels s = scalar::make_tier();
+#if FQT_X86
+  static const Kernels a2 = avx2::make_tier();
+  static const Kernels v = vnni::make_tier();
+  const fqt::Tier t = active_tier();
+  if (t >= fqt::Tier::Avx512 && cpu().avx512vnni) return v;
+  if (t >= fqt::Tier::Avx2) return a2;
+#endif
+  return s;
+}
+
+}  // namespace qconv
+}  // namespace fqt

@@ -1,0 +1,106 @@
+// Helpers shared by the drivers of the fused integer convolutions (qconv_passes.cc, qconv_gw.cc): lane blocks,
+// valid-tap classes, the operands' affine groups, weight panels, the micro-kernel walk and the vectorised epilogue.
+#pragma once
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "qconv.h"
+
+namespace fqt {
+namespace qconv {
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// int32 R stays exact while (terms per sum)·128·255 < 2^31.
+constexpr int64_t kMaxTermsInt32 = (int64_t{1} << 31) / (128 * 255) - 1;
+
+// Vector blocks of L lanes over `lanes` outputs: blocks of up to kMaxNv vectors.
+struct LaneBlocks {
+  std::vector<int> nv;      // vectors per block
+  std::vector<int64_t> l0;  // first lane of each block
+  int64_t padded = 0;       // lanes rounded up to whole vectors
+};
+LaneBlocks lane_blocks(int64_t lanes, int L);
+
+// Valid-tap classes along one axis (see AxisClasses in qconv.h). forward: taps k with o·stride − pad + k in
+// [0, size); input: taps k with (i + pad − k) divisible by stride and (i + pad − k)/stride in [0, out).
+AxisClasses forward_classes(int64_t out, int64_t taps, int64_t stride, int64_t pad, int64_t size);
+AxisClasses input_classes(int64_t size, int64_t taps, int64_t stride, int64_t pad, int64_t out);
+
+// The affine groups of one operand, shifted into its byte domain (zero as double: every use is exact).
+struct Groups {
+  std::vector<double> offset, scale, zero;
+};
+Groups groups_of(const Operand& o, int shift);
+
+// The epilogue of src/backend/qconv-kernels.ts for one output (U, Ua, Ub exact integers held in doubles).
+inline double epilogue(double u, double ua, double ub, double kv, double oa, double sa, double ob, double sb) {
+  if (kv == 0) return 0.0;
+  double r = sa * sb * u;
+  if (oa != 0) r += oa * sb * ub;
+  if (ob != 0) r += oa != 0 ? ob * sa * ua + kv * oa * ob : ob * sa * ua;
+  return r;
+}
+
+// The vector operand of a conv-shaped pass: per lane block, per tap, [q][nv·L][4] unsigned bytes with value
+// get(lane, tap, k) (already shifted), 0 past `lanes` or `kdepth`. block_offset[b]: byte offset of block b.
+template <class Get>
+std::vector<uint8_t> pack_panels(const LaneBlocks& lb, int L, int64_t taps, int64_t kdepth, int64_t lanes, Get get,
+                                 std::vector<int64_t>* block_offset) {
+  const int64_t nq = round_up(kdepth, 4) / 4;
+  std::vector<uint8_t> out(static_cast<size_t>(taps * nq * lb.padded * 4));
+  block_offset->clear();
+  int64_t off = 0;
+  for (size_t b = 0; b < lb.nv.size(); b++) {
+    block_offset->push_back(off);
+    const int64_t width = lb.nv[b] * L;
+    for (int64_t t = 0; t < taps; t++) {
+      uint8_t* dst = out.data() + off + t * nq * width * 4;
+      for (int64_t q = 0; q < nq; q++)
+        for (int64_t j = 0; j < width; j++)
+          for (int64_t e = 0; e < 4; e++) {
+            const int64_t lane = lb.l0[b] + j, k = 4 * q + e;
+            dst[(q * width + j) * 4 + e] = lane < lanes && k < kdepth ? get(lane, t, k) : 0;
+          }
+    }
+    off += taps * nq * width * 4;
+  }
+  return out;
+}
+
+// One run of a conv-shaped pass: `count` outputs whose A data start at a and step by a_step bytes.
+struct Walk {
+  const int8_t* a;
+  int64_t a_step;
+  const int64_t* tap_a;         // A byte offset per tap
+  const uint8_t* const* tap_b;  // B panel per tap (of this lane block)
+  int ntaps;
+  int64_t nq;                   // quads of K per tap
+};
+
+// R of the run as doubles (exact integers) into r[count][nv·L], through MR-sized micro-kernel calls; taps are
+// split into chunks whose int32 sums stay exact.
+void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf);
+
+// Per-lane constants of the epilogue for one run of a conv-shaped pass (FWD, grad-input): U = R − zb·SA + c per
+// (output, lane), SA the output's Σ a' over all taps, then epi as in `epilogue` with the group parameters folded in.
+struct EpiLanes {
+  int64_t width;
+  const double* alpha;  // [width] sa·sb
+  const double* zb;     // [width] zb'
+  const double* c;      // [width] −za'·SB + K·za'·zb'
+  const double* kappa;  // [classes][width] (oa·sb)·Ub, or null when oa = 0
+  const double* gamma;  // [width] ob·sa, or null when every ob = 0 (then delta is null too)
+  const uint8_t* obnz;  // [width] ob ≠ 0 (with gamma)
+  const double* delta;  // [classes][width] (Kv·oa)·ob, or null when oa = 0
+  const double* kv;     // [classes] terms per output of each class
+  double kza;           // K·za' (Ua = SA − K·za')
+};
+
+// out[i][j] = f32(epi) for the run's outputs i (SA sa[i], class cls[i]) and lanes j < lanes.
+void epilogue_run(const EpiLanes& e, const double* r, const double* sa, const int32_t* cls, int64_t count, int64_t lanes,
+                  float* out);
+
+}  // namespace qconv
+}  // namespace fqt

@@ -105,6 +105,12 @@ KERNEL(MaskGrad) {
   fqt::mask_grad(g, data<uint8_t>(info, 1), data<float>(info, 2), static_cast<int64_t>(len));
   return info.Env().Undefined();
 }
+KERNEL(FirstNonFinite) {
+  size_t len = 0;
+  const float* x = data<float>(info, 0, &len);
+  data<double>(info, 1)[0] = static_cast<double>(fqt::first_non_finite(x, static_cast<int64_t>(len)));
+  return info.Env().Undefined();
+}
 KERNEL(Unary) {
   const std::string op = info[0].As<Napi::String>().Utf8Value();
   const int code = fqt::unary_op_code(op.c_str());
@@ -288,7 +294,7 @@ struct Entry {
 };
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"binary", Binary},
+    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},

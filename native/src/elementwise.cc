@@ -201,6 +201,25 @@ void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len) {
   });
 }
 
+int64_t first_non_finite(const float* x, int64_t len) {
+  // A float is non-finite iff its exponent bits are all ones. Blocks are OR-reduced on the bits (an integer
+  // reduction, so it vectorizes); only a block that holds one is scanned for the index.
+  constexpr int64_t kBlock = 1024;
+  for (int64_t b = 0; b < len; b += kBlock) {
+    const int64_t e = std::min(len, b + kBlock);
+    uint32_t any = 0;
+    for (int64_t i = b; i < e; i++) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof bits);
+      any |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (any == 0) continue;
+    for (int64_t i = b; i < e; i++)
+      if (!std::isfinite(x[i])) return i;
+  }
+  return -1;
+}
+
 void binary(int op, const float* a, const int32_t* as32, const float* b, const int32_t* bs32, const int32_t* shape32,
             int rank, float* out, int64_t total) {
   if (total == 0) return;

@@ -31,6 +31,7 @@ const SignatureEntry kSignatures[] = {
     {"unary", "op:" UNARY " x:f32 out:f32[#x] p0:num p1:num"},
     {"reluMasked", "x:f32 out:f32[#x] mask:u8[#x]"},
     {"maskGrad", "g:f32 mask:u8[#g] out:f32[#g]"},
+    {"firstNonFinite", "x:f32 out:f64[1]"},
     {"binary", "op:add|sub|mul|div|max|min|eq a:f32 aStrides:i32 b:f32 bStrides:i32 outShape:i32 out:f32 "
                "{#aStrides==#outShape} {#bStrides==#outShape} {#out==prod(outShape)} @view(a,0,aStrides,outShape) @view(b,0,bStrides,outShape)"},
     {"reduce", "op:sum|max x:f32[outer*len*inner] outer:int len:int inner:int out:f32[outer*inner]"},

@@ -125,6 +125,12 @@ export interface FloatKernels {
   softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, n: number, classes: number, smoothing: number,
     losses: Float32Array, dlogits: Float32Array): void;
 
+  /**
+   * out[0] = the index of the first non-finite element (NaN, ±∞) of x, or −1: the per-step divergence check of
+   * every gradient and weight (train/guard.ts), so it must cost far less than a step.
+   */
+  firstNonFinite(x: Float32Array, out: Float64Array): void;
+
   /** Dropout scale mask from the counter RNG: out[i] = uniform(seed, stream, i) ≥ p ? 1/(1−p) : 0. */
   dropoutMask(seed: number, stream: number, p: number, out: Float32Array): void;
 

@@ -10,10 +10,11 @@
  * Anything else (a missing tensor, a shape mismatch, an unknown tensor) is an FqtError naming the tensor.
  */
 import type { Module } from '../nn/module.js';
-import { FqtError } from '../tensor/errors.js';
+import { check, FqtError } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import { isGemmLayer, OUTPUT_SCALE_PARAM } from '../quant/apply.js';
 import { loadWeights } from './checkpoint.js';
+import { describeNonFinite } from './guard.js';
 
 export interface InitReport {
   loaded: number;
@@ -35,6 +36,9 @@ export function headPrefix(model: Module): string | null {
 
 export function initFromWeights(model: Module, file: string): InitReport {
   const weights = loadWeights(file);
+  // NaN / ±∞ initial weights would train on silently until a checkpoint refused them (issue 18).
+  const bad = describeNonFinite([...weights].map(([name, t]) => [name, t.data]));
+  check(bad === null, () => `--init ${file}: tensor ${bad} is non-finite; refusing to start from it`);
   const head = headPrefix(model);
   const isHead = (name: string): boolean => head !== null && (name === `${head}.weight` || name === `${head}.bias`);
   const own = model.stateDict();

@@ -49,10 +49,10 @@ export function validateRunState(state: Record<string, unknown>, ckpt: string, s
   const p = state.partial;
   if (!isObject(p)) bad('partial', 'an object', p);
   const part = p as Record<string, unknown>;
-  const seen = int('partial.seen', part.seen, 0, shape.trainSamples);
-  const expected = Math.min(batch * shape.batchSize, shape.trainSamples);
-  if (seen !== expected) bad('partial.seen', `${expected} (the samples of the ${batch} batches done in this epoch)`, seen);
+  // Steps skipped for a non-finite loss (--on-nonfinite skip) count as steps but add no samples.
+  const seen = int('partial.seen', part.seen, 0, Math.min(batch * shape.batchSize, shape.trainSamples));
   int('partial.steps', part.steps, batch, batch);
+  if (part.skipped !== undefined) int('partial.skipped', part.skipped, 0, batch);
   int('partial.correct', part.correct, 0, seen);
   num('partial.lossSum', part.lossSum);
   num('partial.seconds', part.seconds);

@@ -6,7 +6,6 @@
  * depend only on (seed, position), and all state is in the checkpoint).
  */
 import path from 'node:path';
-import { grad } from '../autograd/graph.js';
 import { backend } from '../backend/index.js';
 import { DataLoader } from '../data/loader.js';
 import { loadDataset } from '../data/registry.js';
@@ -19,9 +18,10 @@ import { FqtError, check } from '../tensor/errors.js';
 import { Rng, type RngState } from '../tensor/random.js';
 import { ProgressBar } from '../cli/progress.js';
 import { hasCheckpoint, latestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { type TrainConfig, validateConfig } from './config.js';
+import { checkBatchFitsData, type TrainConfig, validateConfig } from './config.js';
 import { appendLinesDurable, writeTextAtomic } from './atomic.js';
 import { openRunDir } from './run-dir.js';
+import { DivergenceGuard } from './guard.js';
 import { checkResumable, validateRunState } from './run-state.js';
 import { countCorrect, evaluate } from './evaluate.js';
 import { applyRecipe, recipeToJSON, resolveRecipe } from '../quant/index.js';
@@ -69,7 +69,7 @@ interface RunState {
   recipeSpec?: string | null;
   history: EpochMetrics[];
   /** Sums of the epoch in progress (for an exact resume inside an epoch). */
-  partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number; bnrSum?: number };
+  partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number; bnrSum?: number; skipped?: number };
 }
 
 function makeSchedule(c: TrainConfig): Schedule {
@@ -99,6 +99,7 @@ function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
   const data = loadDataset(config.dataset, { dataDir: config.dataDir });
   const trainSet = config.trainLimit > 0 ? head(data.train, config.trainLimit) : data.train;
   const testSet = config.testLimit > 0 ? head(data.test, config.testLimit) : data.test;
+  checkBatchFitsData(config, trainSet.n);
   const norm = data.defaultNormalization;
   const augment = config.augment ? { cropPadding: Math.max(1, Math.round(trainSet.height / 8)), hflip: config.dataset.startsWith('cifar') } : undefined;
   const trainLoader = new DataLoader(trainSet, { batchSize: config.batchSize, shuffle: true, seed: config.seed, normalization: norm, augment });
@@ -137,6 +138,7 @@ function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
       `${r.defaulted.length ? `; ${r.defaulted.length} output scales start at 1` : ''}${r.ignored.length ? `; ${r.ignored.length} output scales in the file unused` : ''}`);
   }
   const optimizer = buildOptimizer(config, model);
+  const guard = new DivergenceGuard(model.namedParameters(), config.onNonFinite);
   const schedule = makeSchedule(config);
   const steps = trainLoader.batchesPerEpoch;
   const ckptDir = opts.out ? path.join(opts.out, 'checkpoints') : null;
@@ -199,20 +201,24 @@ function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
       if (sampled) bnMonitor!.begin(() => forwardLoss(batch.x, batch.labels).total);
       const { logits, task, total, penalty } = forwardLoss(batch.x, batch.labels);
       const lossValue = task.item();
-      if (!Number.isFinite(lossValue) || !Number.isFinite(total.item())) {
-        const withPenalty = penalty !== null ? ` (BN rectification penalty ${penalty})` : '';
-        throw new FqtError(`training diverged: loss is ${lossValue}${withPenalty} at epoch ${epoch + 1}, batch ${b + 1} ` +
-          `(lr ${lr.toPrecision(3)})${ckptDir && hasCheckpoint(ckptDir) ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
+      // Loss, gradients and weights checked every step (train/guard.ts); null = a skipped step (--on-nonfinite skip).
+      const at = { epoch, batch: b, lr, penalty, checkpoint: ckptDir };
+      const grads = guard.gradients(lossValue, total, at);
+      if (grads !== null) {
+        optimizer.step(grads);
+        guard.checkWeights(at);
       }
-      optimizer.step(grad(total));
       if (sampled) {
         const rec = bnMonitor!.finish(epoch + 1, epoch * steps + b);
         if (opts.out) appendLinesDurable(path.join(opts.out, 'bn-diagnostics.jsonl'), [JSON.stringify(rec)]);
       }
-      if (penalty !== null) p.bnrSum = (p.bnrSum ?? 0) + penalty;
-      p.lossSum += lossValue * batch.labels.length;
-      p.correct += countCorrect(logits, batch.labels);
-      p.seen += batch.labels.length;
+      if (grads === null) p.skipped = (p.skipped ?? 0) + 1;
+      else {
+        if (penalty !== null) p.bnrSum = (p.bnrSum ?? 0) + penalty;
+        p.lossSum += lossValue * batch.labels.length;
+        p.correct += countCorrect(logits, batch.labels);
+        p.seen += batch.labels.length;
+      }
       p.steps += 1;
       p.seconds += (performance.now() - t0) / 1000;
       state.batch = b + 1;
@@ -237,6 +243,7 @@ function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
       recipe: recipeLabel,
       ...(phases ? { phase } : {}),
     };
+    if (config.onNonFinite === 'skip') m.skipped_steps = p.skipped ?? 0;
     if (rectifier) Object.assign(m, { bnr_penalty: (p.bnrSum ?? 0) / Math.max(1, p.steps), bnr_lambda: rectifier.spec.lambda });
     const diag = bnMonitor?.epochSummary() ?? null;
     if (diag) Object.assign(m, diag.metrics);

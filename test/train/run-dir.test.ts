@@ -86,7 +86,7 @@ test('a state.json that fails validation is skipped for the previous checkpoint,
   const cases: [(s: Record<string, any>) => void, RegExp][] = [
     [(s) => { s.state.batch = 99999; }, /state\.batch must be an integer in \[0, 2\], got 99999/],
     [(s) => { s.state.epoch = 'abc'; }, /state\.epoch must be an integer in \[0, 1000000\], got "abc"/],
-    [(s) => { s.state.partial.seen = -1; }, /state\.partial\.seen must be an integer in \[0, 64\], got -1/],
+    [(s) => { s.state.partial.seen = -1; }, /state\.partial\.seen must be an integer in \[0, 0\], got -1/],
     [(s) => { s.state.partial = null; }, /state\.partial must be an object, got null/],
     [(s) => { s.state.rng = null; }, /state\.rng must be an object \{seed, stream\}, got null/],
     [(s) => { s.state.history.pop(); }, /state\.history must be a list of 2 epoch records/],

@@ -28,6 +28,16 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
  * relu(NaN) = NaN, and its mask is 1: PyTorch's relu backward (threshold_backward on the output, zero where
  * out ≤ 0) passes the gradient at a NaN input, so NaN keeps flowing backward (checked against torch 1.13).
  */
+export function firstNonFinite(x: Float32Array, out: Float64Array): void {
+  out[0] = -1;
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) {
+      out[0] = i;
+      return;
+    }
+  }
+}
+
 export function reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void {
   for (let i = 0; i < x.length; i++) {
     const pos = x[i] > 0 || x[i] !== x[i];

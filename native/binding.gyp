@@ -6,6 +6,7 @@
         "src/binding.cc",
         "src/args.cc",
         "src/signatures.cc",
+        "src/signals.cc",
         "src/cpu_features.cc",
         "src/thread_pool.cc",
         "src/sgemm.cc",

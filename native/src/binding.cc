@@ -10,6 +10,7 @@
 #include <string>
 
 #include "args.h"
+#include "signals.h"
 #include "common.h"
 #include "qconv.h"
 #include "thread_pool.h"
@@ -409,7 +410,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                     fqt::tier_name(fqt::best_tier()) + ")";
     }
   }
-  const Entry entries[] = {{"createBackend", CreateBackend}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"info", Info}, {"peak", Peak}};
+  const Entry entries[] = {{"createBackend", CreateBackend}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"info", Info}, {"peak", Peak}, {"stopSignals", fqt::StopSignals}};
   for (const Entry& e : entries) exports.Set(e.name, fqt::checked_function(env, e.name, e.fn));
   return exports;
 }

@@ -75,6 +75,7 @@ const SignatureEntry kSignatures[] = {
     {"setIsa", "tier:str"},
     {"setThreads", "n:1..1024"},
     {"peak", "kind:fma|int8|int8exact|popcount tier:str seconds:num(0..60)"},
+    {"stopSignals", "action:install|poll|uninstall"},
 };
 const size_t kSignatureCount = sizeof(kSignatures) / sizeof(kSignatures[0]);
 

@@ -43,6 +43,9 @@ export interface NativeAddon {
    * 'int8exact' (the exact sequence gemmI8 uses), 'popcount' (2 ops per bit).
    */
   peak(kind: 'fma' | 'int8' | 'int8exact' | 'popcount', tier: IsaTier, seconds: number): number;
+  /** Record SIGINT / SIGTERM for a graceful stop of the synchronous training loop (train/signals.ts). */
+  stopSignals(action: 'install' | 'uninstall'): void;
+  stopSignals(action: 'poll'): number;
 }
 
 /** Package root: this file is dist/src/backend/native.js. */

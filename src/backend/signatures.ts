@@ -99,4 +99,5 @@ export const ADDON_SIGNATURES = {
   setIsa: 'tier:str',
   setThreads: 'n:1..1024',
   peak: 'kind:fma|int8|int8exact|popcount tier:str seconds:num(0..60)',
+  stopSignals: 'action:install|poll|uninstall',
 } as const;

@@ -22,6 +22,7 @@ import { checkBatchFitsData, type TrainConfig, validateConfig } from './config.j
 import { appendLinesDurable, writeTextAtomic } from './atomic.js';
 import { openRunDir } from './run-dir.js';
 import { DivergenceGuard } from './guard.js';
+import { type StopWatch, TrainingInterrupted, watchStopSignals } from './signals.js';
 import { checkResumable, validateRunState } from './run-state.js';
 import { countCorrect, evaluate } from './evaluate.js';
 import { applyRecipe, recipeToJSON, resolveRecipe } from '../quant/index.js';
@@ -91,10 +92,11 @@ export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult
   validateConfig(config);
   // One writer per run directory, checked and locked before any data loads (train/run-dir.ts).
   const run = opts.out ? openRunDir(opts.out, { resume: opts.resume, log: opts.log ?? ((l) => { if (!opts.quiet) process.stderr.write(`${l}\n`); }) }) : null;
-  try { return trainInRunDir(config, opts); } finally { run?.close(); }
+  const stop = watchStopSignals(); // SIGINT / SIGTERM finish the step and checkpoint (train/signals.ts)
+  try { return trainInRunDir(config, opts, stop); } finally { stop.close(); run?.close(); }
 }
 
-function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
+function trainInRunDir(config: TrainConfig, opts: TrainOptions, stop: StopWatch): TrainResult {
   const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
   const data = loadDataset(config.dataset, { dataDir: config.dataDir });
   const trainSet = config.trainLimit > 0 ? head(data.train, config.trainLimit) : data.train;
@@ -224,6 +226,11 @@ function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
       state.batch = b + 1;
       bar.update(b + 1, { loss: p.lossSum / p.seen, 'img/s': p.seen / Math.max(1e-9, p.seconds) });
       opts.onStep?.(epoch, b, lossValue);
+      const signal = stop.pending();
+      if (signal) {
+        save();
+        throw new TrainingInterrupted(signal, epoch, b + 1, ckptDir);
+      }
       if (opts.checkpointSeconds && b + 1 < steps && performance.now() - lastSave >= opts.checkpointSeconds * 1000) {
         save();
         lastSave = performance.now();
@@ -262,6 +269,8 @@ function trainInRunDir(config: TrainConfig, opts: TrainOptions): TrainResult {
     save();
     lastSave = performance.now();
     opts.onEpoch?.(m);
+    const signal = stop.pending(); // received during the evaluation: the epoch's checkpoint is written
+    if (signal && epoch + 1 < config.epochs) throw new TrainingInterrupted(signal, epoch + 1, 0, ckptDir);
   }
   const final = state.history[state.history.length - 1];
   return { config, history: state.history, final, model };

@@ -21,6 +21,7 @@
         "src/bitpack.cc",
         "src/quant.cc",
         "src/quant_prep.cc",
+        "src/quant_log.cc",
         "src/layout.cc",
         "src/conv.cc",
         "src/conv_direct.cc",

@@ -260,6 +260,16 @@ KERNEL(BlockHouseholder) {
   return info.Env().Undefined();
 }
 
+KERNEL(MomentSums) {
+  fqt::moment_sums(data<float>(info, 0), I(info, 1), data<double>(info, 2));
+  return info.Env().Undefined();
+}
+KERNEL(QuantizeLuq) {
+  // seed and stream are uint32 in JS (ToUint32 semantics via the int64 value modulo 2^32)
+  fqt::quantize_luq(data<float>(info, 0), I(info, 1), data<float>(info, 2)[0], I(info, 3), static_cast<uint32_t>(I(info, 4)),
+                    static_cast<uint32_t>(I(info, 5)), data<int8_t>(info, 6));
+  return info.Env().Undefined();
+}
 // A quantized operand of the fused convs: codes (Int8Array or Uint8Array) at i, then offset, scale, zero point.
 fqt::qconv::Operand q_operand(const Napi::CallbackInfo& info, size_t i) {
   napi_typedarray_type type;
@@ -304,6 +314,7 @@ const Entry kKernels[] = {
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "qconv.h"
+#include "qconv_util.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -37,6 +37,10 @@ struct VI {
   static void store(int32_t* p, const V& v) { std::memcpy(p, v.x, sizeof v.x); }
   static PB prep_b(const V& b) { return b; }
   static PA prep_a(int32_t a) { return a; }
+  static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
+    for (int64_t j = 0; j < width; j++)
+      for (int r = 0; r < rows; r++) out[j * out_stride + r] = in[r * width + j];
+  }
   static V dp(V acc, const PB& b, PA a) {
     for (int l = 0; l < L; l++) {
       const uint32_t bq = static_cast<uint32_t>(b.x[l]), aq = static_cast<uint32_t>(a);
@@ -48,6 +52,7 @@ struct VI {
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 4, 4, 4, 4};
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 4, 4, 4, 4};
+#include "qconv_tier.h"
 #include "qconv_micro.h"
 }  // namespace scalar
 
@@ -71,6 +76,10 @@ struct VI {
     const auto s = [&](int t) { return static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(static_cast<int8_t>(a >> (8 * t))))); };
     return {_mm256_set1_epi32(static_cast<int32_t>(s(0) | (s(2) << 16))), _mm256_set1_epi32(static_cast<int32_t>(s(1) | (s(3) << 16)))};
   }
+  static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
+    for (int64_t j = 0; j < width; j++)
+      for (int r = 0; r < rows; r++) out[j * out_stride + r] = in[r * width + j];
+  }
   // vpmaddwd: |255·128 + 255·128| < 2^31, exact.
   static V dp(V acc, const PB& b, const PA& a) {
     return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(b.even, a.even), _mm256_madd_epi16(b.odd, a.odd)));
@@ -78,6 +87,7 @@ struct VI {
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 4, 3, 2, 1};
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 4, 3, 2, 1};
+#include "qconv_tier.h"
 #include "qconv_micro.h"
 }  // namespace avx2
 #pragma GCC pop_options
@@ -97,9 +107,48 @@ struct VI {
   static PB prep_b(V b) { return b; }
   static PA prep_a(int32_t a) { return _mm512_set1_epi32(a); }
   static V dp(V acc, PB b, PA a) { return _mm512_dpbusd_epi32(acc, b, a); }  // b: u8, a: s8
+  // 16 rows of 16 lanes at a time through the unpack / 128-bit shuffle network (4 stages of 16 instructions).
+  static void transpose16(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
+    __m512i r[16];
+    for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_si512(in + i * width) : _mm512_setzero_si512();
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+      r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+      r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+      r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+      r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    // r[4b + k] holds, in 128-bit block q, lane 4q + (k order 0,1,2,3 → lanes 0,1,2,3 of the quad) of rows 4b..4b+3.
+    for (int i = 0; i < 4; i++) {
+      t[i] = _mm512_shuffle_i32x4(r[i], r[4 + i], 0x88);
+      t[4 + i] = _mm512_shuffle_i32x4(r[i], r[4 + i], 0xdd);
+      t[8 + i] = _mm512_shuffle_i32x4(r[8 + i], r[12 + i], 0x88);
+      t[12 + i] = _mm512_shuffle_i32x4(r[8 + i], r[12 + i], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+      r[i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88);
+      r[8 + i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xdd);
+      r[4 + i] = _mm512_shuffle_i32x4(t[4 + i], t[12 + i], 0x88);
+      r[12 + i] = _mm512_shuffle_i32x4(t[4 + i], t[12 + i], 0xdd);
+    }
+    // r[m] now holds lane m of rows 0..15.
+    const __mmask16 keep = rows >= 16 ? 0xffff : static_cast<__mmask16>((1u << rows) - 1);
+    for (int m = 0; m < 16; m++) _mm512_mask_storeu_epi32(out + m * out_stride, keep, r[m]);
+  }
+  static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
+    for (int r0 = 0; r0 < rows; r0 += 16)
+      for (int64_t j0 = 0; j0 < width; j0 += 16)
+        transpose16(in + r0 * width + j0, rows - r0 < 16 ? rows - r0 : 16, width, out + j0 * out_stride + r0, out_stride);
+  }
+
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 24, 12, 8, 6};
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 12, 8, 6, 5};
+#include "qconv_tier.h"
 #include "qconv_micro.h"
 }  // namespace vnni
 #pragma GCC pop_options

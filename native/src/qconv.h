@@ -33,14 +33,28 @@ struct Operand {
 // one pixel; adds into out when `accumulate`.
 using ConvMicro = void (*)(const int8_t* a, int64_t a_step, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps,
                            int64_t nq, int32_t* out);
-using GwMicro = void (*)(const int8_t* a, int64_t a_row_stride, const uint8_t* b, int64_t b_quad_stride, int64_t nq,
-                         int32_t* out, bool accumulate);
+using GwMicro = void (*)(const int8_t* a, int64_t a_row_stride, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride,
+                         int64_t nq, int32_t* out, bool accumulate);
 
 constexpr int kMaxNv = 4;
 constexpr int kMaxMr = 24;
 
+// out[j·out_stride + r] = in[r·width + j] for r < rows, j < width (width a multiple of the tier's lanes).
+using TransposeFn = void (*)(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride);
+
+struct Walk;
+struct EpiLanes;
+struct ClassRun;
+
 struct Kernels {
   int lanes;                      // L: int32 lanes of one vector
+  TransposeFn transpose;          // the micro-kernel tile, lane-major
+  // qconv_util.h: conv_walk, epilogue_lanes; qconv_gw.cc's per-pixel block epilogue (total[j] += epi).
+  void (*walk)(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf);
+  void (*epilogue)(const EpiLanes& e, const double* r, int64_t count, const double* sa, const std::vector<ClassRun>& runs,
+                   int64_t lanes, float* out, int64_t plane, int64_t step);
+  void (*flush)(const int32_t* acc, const int32_t* sum_b, int64_t lanes, double sA, double n, double oa, double sa, double za,
+                double ob, double sb, double zb, double* total);
   int conv_mr[kMaxNv + 1];        // largest MR of the conv micro-kernel per NV
   int gw_mr[kMaxNv + 1];          // MR of the grad-weight micro-kernel per NV
   ConvMicro conv[kMaxNv + 1][kMaxMr + 1];
@@ -63,19 +77,15 @@ struct AxisClasses {
   std::vector<uint64_t> masks;  // per class
 };
 
-// Packing (qconv_pack.cc); all parallel over samples or pixels.
-// x [n, c, h, w] → xp [n][h+2p][w+2p][c4] signed bytes (pads: the sample's za'; channels ≥ c: 0) and cs, the
-// per-pixel sums of a' over the real channels.
-void pack_input_nhwc(const Operand& x, const ConvGeom& g, int64_t c4, int8_t* xp, int32_t* cs);
-// dy rows [n·oh·ow, oc] → dp [n][ohp][owp][oc4] signed bytes at offset (oy0, ox0) of the padded grid, pads = za',
-// and cs per padded pixel.
-void pack_grad_nhwc(const Operand& dy, const ConvGeom& g, int64_t oc4, int64_t ohp, int64_t owp, int64_t oy0, int64_t ox0,
-                    int8_t* dp, int32_t* cs);
-// dy rows → dg [oc][oh·ow][n4] signed bytes (samples ≥ n: 0) and sa[oc][oh·ow] = Σ_n a'.
-void pack_grad_by_channel(const Operand& dy, const ConvGeom& g, int64_t n4, int8_t* dg, int32_t* sa);
-// x [n, c, h, w] → xg [h·w][n4/4][cl][4] unsigned bytes (samples ≥ n, channels ≥ c: 0) and sb[h·w][cl] = Σ_n b'
-// (0 past c).
-void pack_input_by_pixel(const Operand& x, const ConvGeom& g, int64_t n4, int64_t cl, uint8_t* xg, int32_t* sb);
+// Packing (qconv_pack.cc); all parallel over samples or pixels. Sources are NHWC codes [n][rows][cols][ch] (the
+// conv input, or dY in layer layout); `shift` moves them into the A (signed) or B (unsigned) byte domain.
+// Padded NHWC: out [n][rp][cp][ch4], the source at (top, left), absent pixels holding the sample's shifted zero
+// point (zero[n or 0] + shift) and channels ≥ ch holding 0; sums [n][rp][cp] of the real channels.
+void pack_nhwc(const Operand& src, int shift, int64_t n, int64_t rows, int64_t cols, int64_t ch, int64_t ch4, int64_t rp,
+               int64_t cp, int64_t top, int64_t left, int8_t* out, int32_t* sums);
+// Sample quads: out [pixel][n4/4][chl][4] (samples ≥ n, channels ≥ ch: 0) and sums [pixel][chl] = Σ_n (0 past ch).
+void pack_quads(const Operand& src, int shift, int64_t n, int64_t pixels, int64_t ch, int64_t n4, int64_t chl, uint8_t* out,
+                int32_t* sums);
 
 }  // namespace qconv
 

@@ -21,23 +21,6 @@ void valid_range(int64_t k, int64_t size, int64_t out, int64_t stride, int64_t p
   *hi = size - 1 + pad - k < 0 ? 0 : std::min<int64_t>(out, (size - 1 + pad - k) / stride + 1);
 }
 
-// total[j] += f64 epilogue of one per-pixel block for lanes j < lanes (A's group fixed; B = X per tensor).
-void feature_flush(const int32_t* __restrict acc, const int32_t* __restrict sumB, int64_t lanes, double sA, double n, double oa, double sa,
-                   double za, double ob, double sb, double zb, double* __restrict total) {
-  if (n == 0) return;
-  const double alpha = sa * sb, cst = -zb * sA + n * za * zb, beta = oa * sb;
-  const double eps = ob != 0 ? (oa != 0 ? ob * sa * (sA - n * za) + n * oa * ob : ob * sa * (sA - n * za)) : 0.0;
-  if (oa == 0 && ob == 0) {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst);
-  } else if (ob == 0) {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst) + beta * (sumB[j] - n * zb);
-  } else if (oa == 0) {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst) + eps;
-  } else {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst) + beta * (sumB[j] - n * zb) + eps;
-  }
-}
-
 }  // namespace
 
 void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, float* dw) {
@@ -45,7 +28,7 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, P = g.oh * g.ow, st = g.stride;
   if (g.oc * K == 0) return;
-  if (g.n == 0) {  // an empty sum is 0 whatever the groups (a batch of no samples has none to read)
+  if (g.n == 0) {  // empty sums (an empty batch has no groups to read either)
     std::fill(dw, dw + g.oc * K, 0.0f);
     return;
   }
@@ -53,12 +36,13 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
   const int64_t n4 = round_up(std::max<int64_t>(g.n, 1), 4), nq = n4 / 4;
   const LaneBlocks lb = lane_blocks(g.c, L);
   const int64_t cl = lb.padded;
-  std::vector<int8_t> dgr(static_cast<size_t>(g.oc * P * n4));
-  std::vector<int32_t> sumA(static_cast<size_t>(g.oc * P));
+  // Both operands as sample quads: dY [pixel][quad][oc][4] (broadcast rows o are 4 bytes apart), X [pixel][quad][cl][4].
+  std::vector<uint8_t> dgr(static_cast<size_t>(P * nq * g.oc * 4));
+  std::vector<int32_t> sumA(static_cast<size_t>(P * g.oc));
   std::vector<uint8_t> xg(static_cast<size_t>(g.h * g.w * nq * cl * 4));
   std::vector<int32_t> sumB(static_cast<size_t>(g.h * g.w * cl));
-  pack_grad_by_channel(dy, g, n4, dgr.data(), sumA.data());
-  pack_input_by_pixel(x, g, n4, cl, xg.data(), sumB.data());
+  pack_quads(dy, shift_a(dy), g.n, P, g.oc, n4, g.oc, dgr.data(), sumA.data());
+  pack_quads(x, shift_b(x), g.n, g.h * g.w, g.c, n4, cl, xg.data(), sumB.data());
   const Groups gd = groups_of(dy, shift_a(dy)), gx = groups_of(x, shift_b(x));
   const double zb = gx.zero[0], sb = gx.scale[0], ob = gx.offset[0], n = static_cast<double>(g.n);
   int nvMax = 1;
@@ -84,18 +68,18 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
       for (int64_t ox = oxLo; ox < oxHi; ox++) {
         const int64_t p = oy * g.ow + ox, pix = (oy * st - g.pad + ky) * g.w + (ox * st - g.pad + kx);
         const int32_t* sB = sumB.data() + pix * cl + l0;
-        tk.gw[nv][rows](dgr.data() + (o0 * P + p) * n4, P * n4, xg.data() + pix * nq * cl * 4 + l0 * 4, cl * 4, nq, acc.data(),
-                        !feature && sinceFlush > 0);
+        tk.gw[nv][rows](reinterpret_cast<const int8_t*>(dgr.data()) + (p * nq * g.oc + o0) * 4, 4, g.oc * 4,
+                        xg.data() + pix * nq * cl * 4 + l0 * 4, cl * 4, nq, acc.data(), !feature && sinceFlush > 0);
         pixels++;
         if (feature) {
           for (int64_t r = 0; r < rows; r++) {
             const size_t gi = static_cast<size_t>(p * g.oc + o0 + r);
-            feature_flush(acc.data() + r * width, sB, lanes, sumA[static_cast<size_t>((o0 + r) * P + p)], n, gd.offset[gi], gd.scale[gi],
+            tk.flush(acc.data() + r * width, sB, lanes, sumA[static_cast<size_t>(p * g.oc + o0 + r)], n, gd.offset[gi], gd.scale[gi],
                           gd.zero[gi], ob, sb, zb, total.data() + r * width);
           }
           continue;
         }
-        for (int64_t r = 0; r < rows; r++) saValid[static_cast<size_t>(r)] += sumA[static_cast<size_t>((o0 + r) * P + p)];
+        for (int64_t r = 0; r < rows; r++) saValid[static_cast<size_t>(r)] += sumA[static_cast<size_t>(p * g.oc + o0 + r)];
         for (int64_t j = 0; j < lanes; j++) sbValid[static_cast<size_t>(j)] += sB[j];
         if (++sinceFlush == flushEvery) {
           for (int64_t e = 0; e < rows * width; e++) total[static_cast<size_t>(e)] += acc[static_cast<size_t>(e)];

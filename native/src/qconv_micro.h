@@ -37,8 +37,8 @@ static void conv_micro(const int8_t* a, int64_t a_step, const int64_t* tap_a, co
 }
 
 template <int MR, int NV>
-static void gw_micro(const int8_t* a, int64_t a_row_stride, const uint8_t* b, int64_t b_quad_stride, int64_t nq,
-                     int32_t* out, bool accumulate) {
+static void gw_micro(const int8_t* a, int64_t a_row_stride, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride,
+                     int64_t nq, int32_t* out, bool accumulate) {
   typename VI::V acc[MR][NV];
 #pragma GCC unroll 24
   for (int r = 0; r < MR; r++)
@@ -51,7 +51,7 @@ static void gw_micro(const int8_t* a, int64_t a_row_stride, const uint8_t* b, in
 #pragma GCC unroll 24
     for (int r = 0; r < MR; r++) {
       int32_t av;
-      std::memcpy(&av, a + r * a_row_stride + 4 * q, 4);
+      std::memcpy(&av, a + r * a_row_stride + q * a_quad_stride, 4);
       const typename VI::PA pa = VI::prep_a(av);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) acc[r][v] = VI::dp(acc[r][v], bv[v], pa);
@@ -73,6 +73,10 @@ static void fill_nv(qconv::Kernels& t, std::integer_sequence<int, Ms...>) {
 static qconv::Kernels make_tier() {
   qconv::Kernels t{};
   t.lanes = VI::L;
+  t.transpose = &VI::transpose;
+  t.walk = &walk;
+  t.epilogue = &epilogue;
+  t.flush = &flush;
   for (int nv = 1; nv <= qconv::kMaxNv; nv++) {
     t.conv_mr[nv] = CONV_MR[nv];
     t.gw_mr[nv] = GW_MR[nv];

@@ -1,5 +1,6 @@
 // Helpers of the fused integer convolutions (see qconv_util.h).
 #include "qconv_util.h"
+#include "scratch.h"
 
 namespace fqt {
 namespace qconv {
@@ -56,54 +57,13 @@ Groups groups_of(const Operand& o, int shift) {
   return g;
 }
 
-void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf) {
-  const int64_t width = nv * tk.lanes;
-  const int64_t per_tap = 4 * w.nq, chunk = std::max<int64_t>(1, kMaxTermsInt32 / std::max<int64_t>(1, per_tap));
-  for (int64_t r0 = 0; r0 < count; r0 += tk.conv_mr[nv]) {
-    const int mr = static_cast<int>(std::min<int64_t>(tk.conv_mr[nv], count - r0));
-    double* dst = r + r0 * width;
-    for (int t0 = 0; t0 < w.ntaps; t0 += static_cast<int>(chunk)) {
-      const int nt = static_cast<int>(std::min<int64_t>(chunk, w.ntaps - t0));
-      tk.conv[nv][mr](w.a + r0 * w.a_step, w.a_step, w.tap_a + t0, w.tap_b + t0, nt, w.nq, buf);
-      if (t0 == 0)
-        for (int64_t e = 0; e < mr * width; e++) dst[e] = static_cast<double>(buf[e]);
-      else
-        for (int64_t e = 0; e < mr * width; e++) dst[e] += static_cast<double>(buf[e]);
-    }
-    if (w.ntaps == 0) std::fill(dst, dst + mr * width, 0.0);
-  }
+template <class T>
+T* scratch(int slot, int64_t count) {
+  return thread_scratch(slot).as<T>(static_cast<size_t>(std::max<int64_t>(1, count)));
 }
-
-void epilogue_run(const EpiLanes& e, const double* r, const double* sa, const int32_t* cls, int64_t count, int64_t lanes,
-                  float* out) {
-  const int64_t width = e.width;
-  for (int64_t i = 0; i < count; i++) {
-    const double* __restrict ri = r + i * width;
-    float* __restrict oi = out + i * width;
-    const int64_t c = cls[i];
-    if (e.kv[c] == 0) {
-      std::fill(oi, oi + lanes, 0.0f);
-      continue;
-    }
-    const double s = sa[i], ua = s - e.kza;
-    const double* __restrict alpha = e.alpha;
-    const double* __restrict zb = e.zb;
-    const double* __restrict cc = e.c;
-    if (e.kappa == nullptr && e.gamma == nullptr) {
-      for (int64_t j = 0; j < lanes; j++) oi[j] = static_cast<float>(alpha[j] * (ri[j] - zb[j] * s + cc[j]));
-    } else if (e.gamma == nullptr) {
-      const double* __restrict kap = e.kappa + c * width;
-      for (int64_t j = 0; j < lanes; j++) oi[j] = static_cast<float>(alpha[j] * (ri[j] - zb[j] * s + cc[j]) + kap[j]);
-    } else {
-      for (int64_t j = 0; j < lanes; j++) {
-        double v = alpha[j] * (ri[j] - zb[j] * s + cc[j]);
-        if (e.kappa) v += e.kappa[c * width + j];
-        if (e.obnz[j]) v += e.delta ? e.gamma[j] * ua + e.delta[c * width + j] : e.gamma[j] * ua;
-        oi[j] = static_cast<float>(v);
-      }
-    }
-  }
-}
+template double* scratch<double>(int, int64_t);
+template int32_t* scratch<int32_t>(int, int64_t);
+template int64_t* scratch<int64_t>(int, int64_t);
 
 }  // namespace qconv
 }  // namespace fqt

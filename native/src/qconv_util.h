@@ -79,28 +79,40 @@ struct Walk {
   int64_t nq;                   // quads of K per tap
 };
 
-// R of the run as doubles (exact integers) into r[count][nv·L], through MR-sized micro-kernel calls; taps are
-// split into chunks whose int32 sums stay exact.
-void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf);
+// R of the run, lane-major, as doubles (exact integers): r[j·count + i] for lane j < nv·L and output i < count,
+// through MR-sized micro-kernel calls; taps are split into chunks whose int32 sums stay exact. buf: ≥ 2·kMaxMr·nv·L.
+inline void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf) { tk.walk(tk, nv, w, count, r, buf); }
 
-// Per-lane constants of the epilogue for one run of a conv-shaped pass (FWD, grad-input): U = R − zb·SA + c per
-// (output, lane), SA the output's Σ a' over all taps, then epi as in `epilogue` with the group parameters folded in.
+// Per-lane constants of the epilogue of one lane block (forward, grad-input): with SA the output's Σ a' over all its
+// taps, U = R − zb·SA + c, then the epilogue of qconv-kernels.ts with the groups folded in.
 struct EpiLanes {
   int64_t width;
-  const double* alpha;  // [width] sa·sb
-  const double* zb;     // [width] zb'
-  const double* c;      // [width] −za'·SB + K·za'·zb'
-  const double* kappa;  // [classes][width] (oa·sb)·Ub, or null when oa = 0
-  const double* gamma;  // [width] ob·sa, or null when every ob = 0 (then delta is null too)
-  const uint8_t* obnz;  // [width] ob ≠ 0 (with gamma)
-  const double* delta;  // [classes][width] (Kv·oa)·ob, or null when oa = 0
-  const double* kv;     // [classes] terms per output of each class
-  double kza;           // K·za' (Ua = SA − K·za')
+  std::vector<double> alpha;  // [width] sa·sb
+  std::vector<double> zb;     // [width] zb'
+  std::vector<double> c;      // [width] −za'·SB + K·za'·zb'
+  std::vector<double> kappa;  // [classes][width] (oa·sb)·Ub, empty when oa = 0
+  std::vector<double> gamma;  // [width] ob·sa, empty when every ob = 0
+  std::vector<uint8_t> obnz;  // [width] ob ≠ 0
+  std::vector<double> delta;  // [classes][width] (Kv·oa)·ob, empty when oa = 0 or gamma is empty
+  const double* kv = nullptr; // [classes] terms per output of each class
+  double kza = 0;             // K·za' (Ua = SA − K·za')
 };
 
-// out[i][j] = f32(epi) for the run's outputs i (SA sa[i], class cls[i]) and lanes j < lanes.
-void epilogue_run(const EpiLanes& e, const double* r, const double* sa, const int32_t* cls, int64_t count, int64_t lanes,
-                  float* out);
+// Outputs of equal valid-tap class: [begin, end) of a run's outputs and the class.
+struct ClassRun {
+  int64_t begin, end;
+  int64_t cls;
+};
+
+// out[j·plane + i·step] = f32(epi) for lanes j < lanes and the run's outputs i (R lane-major [width][count], SA sa[i]).
+inline void epilogue_lanes(const Kernels& tk, const EpiLanes& e, const double* r, int64_t count, const double* sa,
+                           const std::vector<ClassRun>& runs, int64_t lanes, float* out, int64_t plane, int64_t step) {
+  tk.epilogue(e, r, count, sa, runs, lanes, out, plane, step);
+}
+
+// The thread's scratch of `count` elements of T in slot `slot` (contents undefined).
+template <class T>
+T* scratch(int slot, int64_t count);
 
 }  // namespace qconv
 }  // namespace fqt

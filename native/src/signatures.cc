@@ -60,6 +60,8 @@ const SignatureEntry kSignatures[] = {
     {"codeBlockSums", "m:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]"},
     {"blockHouseholder", "x:f32[n*d] n:int d:int order:i32[n] groupSizes:i32 rowScale:f32[n] inverse:0..1 out:f32[n*d] "
                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
+    {"momentSums", "x:f32[n] n:int out:f64[4]"},
+    {"quantizeLuq", "x:f32[n] n:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n]"},
     {"qconvForward", "geo:i32[11] x:codes[" QX "] xOffset:f32 xScale:f32[#xOffset] xZero:i32[#xOffset] w:codes[" QW "] "
                      "wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] y:f32[" QY "] " QGEO " {#xOffset==1||#xOffset>=geo[0]||geo[0]==0} "
                      "{#wOffset==1||#wOffset>=geo[4]}"},

@@ -8,7 +8,7 @@
  *
  * Operands are integer codes (Uint8Array: unsigned, Int8Array: signed) with one affine group per scale group:
  * value(q) = offset_g + (q − zero_g)·scale_g (quant/qtensor.ts). Group counts select the granularity:
- *   x  [n, c, h, w]          forward: 1 (tensor) or n (sample); grad-weight: 1
+ *   x  [n, h, w, c] (NHWC)   forward: 1 (tensor) or n (sample); grad-weight: 1
  *   w  [oc, K]               forward: 1 or oc (row); grad-input: 1
  *   dy [n·oh·ow, oc] (rows)  grad-input: 1 or n (sample); grad-weight: 1, oc (column: group o) or oc·oh·ow
  *                            (feature: group p·oc + o for output pixel p, StatQuant's per-column, METHODS §1.3)

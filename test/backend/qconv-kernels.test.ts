@@ -39,7 +39,7 @@ describe('reference fused integer convs = float64 conv of the dequantized operan
             for (let ci = 0; ci < c; ci++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
               const iy = oy * s - p + ky, ix = ox * s - p + kx;
               if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              const t = value(x, ((b * c + ci) * h + iy) * w + ix, xg === 1 ? 0 : b) * value(wt, o * K + (ci * kh + ky) * kw + kx, wg === 1 ? 0 : o);
+              const t = value(x, ((b * h + iy) * w + ix) * c + ci, xg === 1 ? 0 : b) * value(wt, o * K + (ci * kh + ky) * kw + kx, wg === 1 ? 0 : o);
               sum += t; m += Math.abs(t);
             }
             const i = ((b * oc + o) * oh + oy) * ow + ox;
@@ -93,7 +93,7 @@ describe('reference fused integer convs = float64 conv of the dequantized operan
           for (let ci = 0; ci < c; ci++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
             const iy = oy * s - p + ky, ix = ox * s - p + kx;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            const t = d * value(x, ((b * c + ci) * h + iy) * w + ix, 0), i = o * K + (ci * kh + ky) * kw + kx;
+            const t = d * value(x, ((b * h + iy) * w + ix) * c + ci, 0), i = o * K + (ci * kh + ky) * kw + kx;
             want[i] += t; mag[i] += Math.abs(t);
           }
         }

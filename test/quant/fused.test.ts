@@ -83,7 +83,8 @@ function floatOracle(r: Run, geo: Geo, seedDy: Float32Array, samples: number): {
   const oh = convOutSize(h, k, stride, pad), ow = convOutSize(w, k, stride, pad), P = oh * ow;
   const find = (gemm: string, operand: string) => r.trace.filter((t) => t.gemm === gemm && t.operand === operand);
   const xq = find('forward', 'x')[0], wq = find('forward', 'w')[0];
-  const xv = dequantize(xq.q.q), wv = dequantize(wq.q.q);
+  const xNhwc = dequantize(xq.q.q), wv = dequantize(wq.q.q), xv = new Float32Array(xNhwc.length);
+  refBackend.transpose(n, h * w, c, xNhwc, xv); // the conv input's codes are kept in NHWC order
   const y = new Float32Array(n * oc * P);
   refBackend.conv2dForward(xv, n, c, h, w, wv, oc, k, k, stride, pad, oh, ow, y);
   const nchw = (op: QuantizedOperand | null): Float32Array => {

@@ -38,7 +38,7 @@ export const refQconvKernels: QconvKernels = {
                 for (let kx = 0; kx < kw; kx++) {
                   const ix = ox * s - p + kx;
                   if (ix < 0 || ix >= w) continue;
-                  const qa = x[((b * c + ci) * h + iy) * w + ix] - xz[gx];
+                  const qa = x[((b * h + iy) * w + ix) * c + ci] - xz[gx];
                   const qb = wc[o * K + (ci * kh + ky) * kw + kx] - wz[gw];
                   u += qa * qb; ua += qa; ub += qb; kv++;
                 }
@@ -99,7 +99,7 @@ export const refQconvKernels: QconvKernels = {
                 const ga = feature ? pix * oc + o : dys.length === 1 ? 0 : o;
                 for (let b = 0; b < n; b++) {
                   const qa = dy[(b * P + pix) * oc + o] - dyz[ga];
-                  const qb = x[((b * c + ci) * h + iy) * w + ix] - xz[0];
+                  const qb = x[((b * h + iy) * w + ix) * c + ci] - xz[0];
                   u += qa * qb; ua += qa; ub += qb; kv++;
                 }
                 if (feature) {

@@ -1,7 +1,7 @@
 /**
  * Reference kernels of LUQ (METHODS §2.2–2.3): SAWB statistics and logarithmic stochastic rounding, the
- * literal implementation of quant/rounding.ts §4. There is no native twin yet: every backend runs these
- * (withFallback), so the codes are identical on every backend by construction.
+ * literal implementation of quant/rounding.ts §4. Native twins: native/src/quant_log.cc (bit-exact, conformance
+ * test test/conformance/quant.test.ts).
  */
 import { streamKey, uniformAt } from '../../tensor/random.js';
 

@@ -14,8 +14,14 @@ import type { ConvRunners, LayerPass, PlanAnswer } from './plan.js';
 
 const EMPTY = new Float32Array(0);
 
-function xValues(x: ConvInput): Float32Array {
-  return x.kind === 'fp32' ? x.data : dequantize(x.q);
+/** X in NCHW: the fp32 original, or the dequantized NHWC codes transposed back. */
+function xValues(x: ConvInput, g: LayerGeometry): Float32Array {
+  if (x.kind === 'fp32') return x.data;
+  const nhwc = dequantize(x.q), hw = g.h * g.w;
+  if (hw === 1 || g.c === 1 || nhwc.length === 0) return nhwc;
+  const out = new Float32Array(nhwc.length);
+  backend().transpose(g.n, hw, g.c, nhwc, out);
+  return out;
 }
 
 /** dY in NCHW: the fp32 original, or the dequantized rows (BHQ inverse applied) transposed back. */
@@ -48,10 +54,10 @@ function runners(path: 'fp32' | 'fp32-dequant'): ConvRunners {
     forward(x, w, g) {
       const y = new Float32Array(g.n * g.oc * g.oh * g.ow);
       if (isLinear(g)) {
-        backend().sgemm(g.n, g.oc, g.c, xValues(x), materialize(w, false), y);
+        backend().sgemm(g.n, g.oc, g.c, xValues(x, g), materialize(w, false), y);
         return y;
       }
-      backend().conv2dForward(xValues(x), g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, y);
+      backend().conv2dForward(xValues(x, g), g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, y);
       return y;
     },
     gradInput(dy, w, g) {
@@ -67,10 +73,10 @@ function runners(path: 'fp32' | 'fp32-dequant'): ConvRunners {
     gradWeight(dy, x, g) {
       const dw = new Float32Array(g.oc * g.c * g.kh * g.kw);
       if (isLinear(g)) {
-        backend().sgemmT(g.oc, g.c, g.n, dyNchw(dy, g), 1, xValues(x), 1, dw);
+        backend().sgemmT(g.oc, g.c, g.n, dyNchw(dy, g), 1, xValues(x, g), 1, dw);
         return dw;
       }
-      backend().conv2dBackward(xValues(x), g.n, g.c, g.h, g.w, EMPTY, g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow,
+      backend().conv2dBackward(xValues(x, g), g.n, g.c, g.h, g.w, EMPTY, g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow,
         dyNchw(dy, g), EMPTY, dw);
       return dw;
     },

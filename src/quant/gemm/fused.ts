@@ -38,10 +38,19 @@ function runners(plan: GemmPlan): ConvRunners {
   return r;
 }
 
-/** X as the fused passes take it: its codes as a conv input [n, c·h·w], or fp32. */
-function convInput(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, x: Float32Array, n: number, chw: number): ConvInput {
+/**
+ * X as the fused passes take it: its codes as a conv input in NHWC order, or fp32 (NCHW). A tensor or sample group
+ * holds the same values in either order, so the codes are those of X itself; only their order changes.
+ */
+function convInput(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, x: Float32Array, g: LayerGeometry): ConvInput {
   if (spec === null) return { kind: 'fp32', data: x };
-  const q = quantizeConvInputWith(spec, x, n, chw);
+  const hw = g.h * g.w, chw = g.c * hw;
+  let nhwc = x;
+  if (hw > 1 && g.c > 1 && x.length > 0) {
+    nhwc = new Float32Array(x.length);
+    backend().transpose(g.n, g.c, hw, x, nhwc);
+  }
+  const q = quantizeConvInputWith(spec, nhwc, g.n, chw);
   check(q !== null, 'internal: the fused plan admitted an X quantizer that cannot quantize a conv input');
   cfg.trace?.(where[0], where[1], { q, transform: null });
   return { kind: 'codes', q };
@@ -62,9 +71,9 @@ function convGrad(cfg: QGemmConfig, gemm: 'gradInput' | 'gradWeight', spec: Quan
  */
 export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeometry, plans: LayerPlans, yShape: number[]): Tensor {
   const { slots } = cfg;
-  const P = g.oh * g.ow, K = g.c * g.kh * g.kw, chw = g.c * g.h * g.w;
+  const P = g.oh * g.ow, K = g.c * g.kh * g.kw;
   const fx = effectiveSpec(slots.forward.x, 'fp32'), fw = effectiveSpec(slots.forward.w, 'fp32');
-  const xIn = convInput(cfg, ['forward', 'x'], fx, x.data, g.n, chw);
+  const xIn = convInput(cfg, ['forward', 'x'], fx, x.data, g);
   const wOp = quantOperand(cfg, ['forward', 'w'], fw, w.data, g.oc, K, P);
   const y = runners(plans.forward).forward(xIn, wOp, g);
 
@@ -73,7 +82,7 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
   const xMask = recording && x.requiresGrad && fx ? specSteMask(fx, x.data) : null;
   const xSlot = slots.gradWeight.x;
   const xForGrad: ConvInput | null = !recording || !w.requiresGrad ? null
-    : xSlot === 'forward' ? xIn : convInput(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), x.data, g.n, chw);
+    : xSlot === 'forward' ? xIn : convInput(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), x.data, g);
   const wSlot = slots.gradInput.w, wData = w.data, xShape = x.shape, wShape = w.shape;
   let wForDx: GemmOperand | null = wSlot === 'forward' ? wOp : null;
   const needDx = x.requiresGrad;

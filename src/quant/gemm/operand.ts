@@ -92,8 +92,9 @@ export function geometryArray(g: LayerGeometry): Int32Array {
 }
 
 /**
- * What a fused layer keeps of its input X for the grad-weight pass: X's codes as a conv input ([n, c·h·w] in NCHW
- * order, quantized before any im2col), or the fp32 activation when the grad-weight X slot is fp32.
+ * What a fused layer keeps of its input X for the grad-weight pass: X's codes as a conv input ([n, h·w·c], NHWC
+ * order: the integer kernels read channels contiguously; quantized before any im2col), or the fp32 activation
+ * (NCHW) when the grad-weight X slot is fp32.
  */
 export type ConvInput = { kind: 'codes'; q: import('../qtensor.js').QTensor } | { kind: 'fp32'; data: Float32Array };
 

@@ -22,6 +22,8 @@ function baseline(sig: string): unknown[] {
     if (a.t === 'int') return Math.max(a.lo, Math.min(a.hi, 2));
     if (a.t === 'num') return Number.isFinite(a.lo) ? a.lo : 0.5;
     if (a.t === 'str') return a.choices ? a.choices[0] : 'scalar';
+    // A valid conv geometry [n, c, h, w, oc, kh, kw, stride, pad, oh, ow] for the fused conv kernels.
+    if (a.name === 'geo') return Int32Array.of(1, 2, 4, 4, 2, 3, 3, 1, 1, 4, 4);
     return ARRAYS[a.kind](64);
   });
 }
@@ -37,6 +39,13 @@ function calls(sig: string): unknown[][] {
   const out: unknown[][] = [[], base, [...base, 1], base.slice(0, -1)];
   for (let i = 0; i < base.length; i++) for (const v of BAD_VALUES) out.push(base.map((b, j) => (j === i ? v : b)));
   const ints = parseSignature(sig).args.map((a) => a.t === 'int');
+  // Geometry arrays: every element at its extremes.
+  base.forEach((b, j) => {
+    if (!(b instanceof Int32Array) || b.length !== 11) return;
+    for (let e = 0; e < 11; e++) {
+      for (const v of [0, -1, 65, 1000, 2 ** 31 - 1]) out.push(base.map((x, k) => (k === j ? Int32Array.from(b, (g, i) => (i === e ? v : g)) : x)));
+    }
+  });
   // Huge dimensions over empty buffers, and everything at its extreme.
   for (const big of [2 ** 31 - 1, 2 ** 20]) out.push(base.map((b, j) => (ints[j] ? big : ArrayBuffer.isView(b) ? new (b.constructor as new (n: number) => unknown)(0) : b)));
   const zero = base.map((b, j) => (ints[j] ? 0 : ArrayBuffer.isView(b) ? new (b.constructor as new (n: number) => unknown)(0) : b));

@@ -5,6 +5,7 @@
       "sources": [
         "src/binding.cc",
         "src/args.cc",
+        "src/args_parse.cc",
         "src/signatures.cc",
         "src/signals.cc",
         "src/cpu_features.cc",

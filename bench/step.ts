@@ -16,12 +16,12 @@ import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { backend } from '../src/backend/index.js';
 import { grad } from '../src/autograd/graph.js';
-import { createModel } from '../src/nn/models/index.js';
+import { createModel, type ModelName } from '../src/nn/models/index.js';
 import { crossEntropy } from '../src/ops/index.js';
 import { Adam, SGD } from '../src/optim/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { applyRecipe, presetTraining, resolveRecipe } from '../src/quant/index.js';
+import { applyRecipe, resolveRecipe } from '../src/quant/index.js';
 import { emit, flag, option, round } from './util.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
@@ -65,10 +65,10 @@ export function main(args: string[]): void {
     return;
   }
   const rng = new Rng(0);
-  const model = createModel(modelName, { inChannels: 1, inputSize: 28, classes: 10 }, rng);
+  const model = createModel(modelName as ModelName, { inChannels: 1, inputSize: 28, classes: 10 }, rng);
   const recipe = resolveRecipe(recipeName);
   const resolved = applyRecipe(model, recipe, { seed: 1, sampleShape: [1, 28, 28] });
-  const adam = presetTraining(recipeName)?.optimizer === 'adam';
+  const adam = recipe.training?.optimizer === 'adam';
   const opt = adam ? new Adam(model.namedParameters(), { lr: 1e-3 })
     : new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
   const xs = new Float32Array(batch * 28 * 28);

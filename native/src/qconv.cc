@@ -147,7 +147,7 @@ struct VI {
 
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 24, 12, 8, 6};
-static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 12, 8, 6, 5};
+static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 16, 10, 8, 6};
 #include "qconv_tier.h"
 #include "qconv_micro.h"
 }  // namespace vnni

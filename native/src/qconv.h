@@ -43,18 +43,19 @@ constexpr int kMaxMr = 24;
 using TransposeFn = void (*)(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride);
 
 struct Walk;
-struct EpiLanes;
-struct ClassRun;
+struct PlaneEpi;
 
 struct Kernels {
   int lanes;                      // L: int32 lanes of one vector
   TransposeFn transpose;          // the micro-kernel tile, lane-major
-  // qconv_util.h: conv_walk, epilogue_lanes; qconv_gw.cc's per-pixel block epilogue (total[j] += epi).
-  void (*walk)(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf);
-  void (*epilogue)(const EpiLanes& e, const double* r, int64_t count, const double* sa, const std::vector<ClassRun>& runs,
-                   int64_t lanes, float* out, int64_t plane, int64_t step);
-  void (*flush)(const int32_t* acc, const int32_t* sum_b, int64_t lanes, double sA, double n, double oa, double sa, double za,
-                double ob, double sb, double zb, double* total);
+  // qconv_util.h: conv_walk, plane_epilogue; qconv_gw.cc's per-pixel block epilogue (total[j] += epi).
+  void (*walk)(const Kernels& tk, int nv, const Walk& w, int64_t count, const double* add, double* r, int64_t lane_stride,
+               int64_t step, int32_t* buf);
+  void (*epilogue)(const PlaneEpi& e, const double* r, int64_t r_stride, const double* sa, float* out, int64_t plane);
+  // rows r of acc[r·width + j] (lanes j < lanes): A's group r at oas/sas/zas[r·g_step], its Σ a' at sum_a[r·sa_step].
+  void (*flush)(const int32_t* acc, int64_t width, int64_t rows, const int32_t* sum_b, int64_t lanes, const int32_t* sum_a, int64_t sa_step,
+                const double* oas, const double* sas, const double* zas, int64_t g_step, double n, double ob, double sb, double zb,
+                double* total);
   int conv_mr[kMaxNv + 1];        // largest MR of the conv micro-kernel per NV
   int gw_mr[kMaxNv + 1];          // MR of the grad-weight micro-kernel per NV
   ConvMicro conv[kMaxNv + 1][kMaxMr + 1];
@@ -79,7 +80,7 @@ struct AxisClasses {
 
 // Packing (qconv_pack.cc); all parallel over samples or pixels. Sources are NHWC codes [n][rows][cols][ch] (the
 // conv input, or dY in layer layout); `shift` moves them into the A (signed) or B (unsigned) byte domain.
-// Padded NHWC: out [n][rp][cp][ch4], the source at (top, left), absent pixels holding the sample's shifted zero
+// Padded NHWC (the broadcast operand: shift = shift_a, out holds int8 values): out [n][rp][cp][ch4], the source at (top, left), absent pixels holding the sample's shifted zero
 // point (zero[n or 0] + shift) and channels ≥ ch holding 0; sums [n][rp][cp] of the real channels.
 void pack_nhwc(const Operand& src, int shift, int64_t n, int64_t rows, int64_t cols, int64_t ch, int64_t ch4, int64_t rp,
                int64_t cp, int64_t top, int64_t left, int8_t* out, int32_t* sums);

@@ -47,8 +47,9 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
   const double zb = gx.zero[0], sb = gx.scale[0], ob = gx.offset[0], n = static_cast<double>(g.n);
   int nvMax = 1;
   for (const int nv : lb.nv) nvMax = std::max(nvMax, nv);
-  const int64_t mrTask = tk.gw_mr[nvMax];
-  const int64_t oblocks = (g.oc + mrTask - 1) / mrTask, nlb = static_cast<int64_t>(lb.nv.size());
+  // Blocks of output channels: balanced, at most the micro-kernel's rows, and at least two (two threads).
+  const int64_t oblocks = std::max<int64_t>(std::min<int64_t>(2, g.oc), (g.oc + tk.gw_mr[nvMax] - 1) / tk.gw_mr[nvMax]);
+  const int64_t mrTask = (g.oc + oblocks - 1) / oblocks, nlb = static_cast<int64_t>(lb.nv.size());
   // Pixels between flushes of the int32 sums (one pixel adds n4 terms per output).
   const int64_t flushEvery = std::max<int64_t>(1, kMaxTermsInt32 / n4);
 
@@ -72,11 +73,9 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
                         xg.data() + pix * nq * cl * 4 + l0 * 4, cl * 4, nq, acc.data(), !feature && sinceFlush > 0);
         pixels++;
         if (feature) {
-          for (int64_t r = 0; r < rows; r++) {
-            const size_t gi = static_cast<size_t>(p * g.oc + o0 + r);
-            tk.flush(acc.data() + r * width, sB, lanes, sumA[static_cast<size_t>(p * g.oc + o0 + r)], n, gd.offset[gi], gd.scale[gi],
-                          gd.zero[gi], ob, sb, zb, total.data() + r * width);
-          }
+          const size_t gi = static_cast<size_t>(p * g.oc + o0);
+          tk.flush(acc.data(), width, rows, sB, lanes, sumA.data() + p * g.oc + o0, 1, gd.offset.data() + gi, gd.scale.data() + gi,
+                   gd.zero.data() + gi, 1, n, ob, sb, zb, total.data());
           continue;
         }
         for (int64_t r = 0; r < rows; r++) saValid[static_cast<size_t>(r)] += sumA[static_cast<size_t>(p * g.oc + o0 + r)];

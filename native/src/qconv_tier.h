@@ -3,7 +3,8 @@
 // grad-weight per-pixel epilogue. Included once per tier inside its `#pragma GCC target` region (after the traits
 // VI), so the float64 loops vectorise at the tier's width; the arithmetic is the same on every tier.
 
-static void walk(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t count, double* r, int32_t* buf) {
+static void walk(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t count, const double* add, double* r,
+                 int64_t lane_stride, int64_t step, int32_t* buf) {
   const int64_t width = nv * tk.lanes;
   const int64_t per_tap = 4 * w.nq, chunk = std::max<int64_t>(1, qconv::kMaxTermsInt32 / std::max<int64_t>(1, per_tap));
   int32_t* t32 = buf + qconv::kMaxMr * width;
@@ -15,73 +16,65 @@ static void walk(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t
       else std::fill(buf, buf + mr * width, 0);
       VI::transpose(buf, mr, width, t32, mr);
       for (int64_t j = 0; j < width; j++) {
-        double* __restrict dst = r + j * count + r0;
+        double* __restrict dst = r + j * lane_stride + r0 * step;
         const int32_t* __restrict src = t32 + j * mr;
-        if (t0 == 0)
-          for (int i = 0; i < mr; i++) dst[i] = static_cast<double>(src[i]);
-        else
+        const double a = t0 == 0 ? add[j] : 0.0;
+        if (step == 1 && t0 == 0)
+          for (int i = 0; i < mr; i++) dst[i] = static_cast<double>(src[i]) + a;
+        else if (step == 1)
           for (int i = 0; i < mr; i++) dst[i] += static_cast<double>(src[i]);
+        else if (t0 == 0)
+          for (int i = 0; i < mr; i++) dst[i * step] = static_cast<double>(src[i]) + a;
+        else
+          for (int i = 0; i < mr; i++) dst[i * step] += static_cast<double>(src[i]);
       }
     }
   }
 }
 
-static void epilogue(const qconv::EpiLanes& e, const double* r, int64_t count, const double* sa, const std::vector<qconv::ClassRun>& runs,
-                     int64_t lanes, float* out, int64_t plane, int64_t step) {
-  const int64_t width = e.width;
+// (Everything the loops read is copied to locals first: the float stores must not be taken to alias the descriptor.)
+static void epilogue(const qconv::PlaneEpi& e, const double* r, int64_t r_stride, const double* sa, float* out, int64_t plane) {
+  const double* __restrict s = sa;
+  const int64_t lanes = e.lanes, count = e.count, ub_stride = e.ub_stride;
+  const double* alpha = e.alpha;
+  const double* zb = e.zb;
+  const double* beta = e.beta;
+  const double* ubase = e.ub;
   for (int64_t j = 0; j < lanes; j++) {
-    const double a = e.alpha[static_cast<size_t>(j)], z = e.zb[static_cast<size_t>(j)], cj = e.c[static_cast<size_t>(j)];
-    const double* __restrict rj = r + j * count;
-    const double* __restrict s = sa;
+    const double a = alpha[j], z = zb[j];
+    const double* __restrict rj = r + j * r_stride;
     float* __restrict oj = out + j * plane;
-    for (const qconv::ClassRun& run : runs) {
-      const int64_t b0 = run.begin, b1 = run.end;
-      if (e.kv[run.cls] == 0) {
-        for (int64_t i = b0; i < b1; i++) oj[i * step] = 0.0f;
-        continue;
-      }
-      const bool ob = !e.gamma.empty() && e.obnz[static_cast<size_t>(j)];
-      if (e.kappa.empty() && !ob) {
-        if (step == 1)
-          for (int64_t i = b0; i < b1; i++) oj[i] = static_cast<float>(a * (rj[i] - z * s[i] + cj));
-        else
-          for (int64_t i = b0; i < b1; i++) oj[i * step] = static_cast<float>(a * (rj[i] - z * s[i] + cj));
-      } else if (!ob) {
-        const double k = e.kappa[static_cast<size_t>(run.cls * width + j)];
-        if (step == 1)
-          for (int64_t i = b0; i < b1; i++) oj[i] = static_cast<float>(a * (rj[i] - z * s[i] + cj) + k);
-        else
-          for (int64_t i = b0; i < b1; i++) oj[i * step] = static_cast<float>(a * (rj[i] - z * s[i] + cj) + k);
-      } else {
-        const double g = e.gamma[static_cast<size_t>(j)];
-        const bool hasK = !e.kappa.empty(), hasD = !e.delta.empty();
-        const double k = hasK ? e.kappa[static_cast<size_t>(run.cls * width + j)] : 0.0;
-        const double d = hasD ? e.delta[static_cast<size_t>(run.cls * width + j)] : 0.0;
-        for (int64_t i = b0; i < b1; i++) {
-          double v = a * (rj[i] - z * s[i] + cj);
-          if (hasK) v += k;
-          v += hasD ? g * (s[i] - e.kza) + d : g * (s[i] - e.kza);
-          oj[i * step] = static_cast<float>(v);
-        }
-      }
+    if (beta == nullptr) {
+      for (int64_t p = 0; p < count; p++) oj[p] = static_cast<float>(a * (rj[p] - z * s[p]));
+    } else {
+      const double b = beta[j];
+      const double* __restrict ub = ubase + j * ub_stride;
+      for (int64_t p = 0; p < count; p++) oj[p] = static_cast<float>(a * (rj[p] - z * s[p]) + b * ub[p]);
     }
   }
 }
 
-// total[j] += f64 epilogue of one per-pixel block for lanes j < lanes (A's group fixed; B = X per tensor).
-static void flush(const int32_t* __restrict acc, const int32_t* __restrict sumB, int64_t lanes, double sA, double n, double oa, double sa,
-                   double za, double ob, double sb, double zb, double* __restrict total) {
+// total[r][j] += the f64 epilogue of one per-pixel block (grad-weight, per-feature dY) for rows r (A's groups) and
+// lanes j < lanes (B = X per tensor).
+static void flush(const int32_t* acc, int64_t width, int64_t rows, const int32_t* sumB, int64_t lanes, const int32_t* sumA, int64_t sa_step,
+                  const double* oas, const double* sas, const double* zas, int64_t g_step, double n, double ob, double sb, double zb,
+                  double* total) {
   if (n == 0) return;
-  const double alpha = sa * sb, cst = -zb * sA + n * za * zb, beta = oa * sb;
-  const double eps = ob != 0 ? (oa != 0 ? ob * sa * (sA - n * za) + n * oa * ob : ob * sa * (sA - n * za)) : 0.0;
-  if (oa == 0 && ob == 0) {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst);
-  } else if (ob == 0) {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst) + beta * (sumB[j] - n * zb);
-  } else if (oa == 0) {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst) + eps;
-  } else {
-    for (int64_t j = 0; j < lanes; j++) total[j] += alpha * (acc[j] - za * sumB[j] + cst) + beta * (sumB[j] - n * zb) + eps;
+  const int32_t* __restrict sbv = sumB;
+  for (int64_t r = 0; r < rows; r++) {
+    const double sA = sumA[r * sa_step], oa = oas[r * g_step], sa = sas[r * g_step], za = zas[r * g_step];
+    const double alpha = sa * sb, cst = -zb * sA + n * za * zb, beta = oa * sb;
+    const double eps = ob != 0 ? (oa != 0 ? ob * sa * (sA - n * za) + n * oa * ob : ob * sa * (sA - n * za)) : 0.0;
+    const int32_t* __restrict a = acc + r * width;
+    double* __restrict tot = total + r * width;
+    if (oa == 0 && ob == 0) {
+      for (int64_t j = 0; j < lanes; j++) tot[j] += alpha * (a[j] - za * sbv[j] + cst);
+    } else if (ob == 0) {
+      for (int64_t j = 0; j < lanes; j++) tot[j] += alpha * (a[j] - za * sbv[j] + cst) + beta * (sbv[j] - n * zb);
+    } else if (oa == 0) {
+      for (int64_t j = 0; j < lanes; j++) tot[j] += alpha * (a[j] - za * sbv[j] + cst) + eps;
+    } else {
+      for (int64_t j = 0; j < lanes; j++) tot[j] += alpha * (a[j] - za * sbv[j] + cst) + beta * (sbv[j] - n * zb) + eps;
+    }
   }
 }
-

@@ -79,35 +79,29 @@ struct Walk {
   int64_t nq;                   // quads of K per tap
 };
 
-// R of the run, lane-major, as doubles (exact integers): r[j·count + i] for lane j < nv·L and output i < count,
-// through MR-sized micro-kernel calls; taps are split into chunks whose int32 sums stay exact. buf: ≥ 2·kMaxMr·nv·L.
-inline void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, double* r, int32_t* buf) { tk.walk(tk, nv, w, count, r, buf); }
+// R + add[j] of the run (exact integers as doubles) into r[j·lane_stride + i·step] for lanes j < nv·L and outputs
+// i < count, through MR-sized micro-kernel calls; taps are split into chunks whose int32 sums stay exact.
+// buf: ≥ 2·kMaxMr·nv·L int32.
+inline void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, const double* add, double* r, int64_t lane_stride,
+                      int64_t step, int32_t* buf) {
+  tk.walk(tk, nv, w, count, add, r, lane_stride, step, buf);
+}
 
-// Per-lane constants of the epilogue of one lane block (forward, grad-input): with SA the output's Σ a' over all its
-// taps, U = R − zb·SA + c, then the epilogue of qconv-kernels.ts with the groups folded in.
-struct EpiLanes {
-  int64_t width;
-  std::vector<double> alpha;  // [width] sa·sb
-  std::vector<double> zb;     // [width] zb'
-  std::vector<double> c;      // [width] −za'·SB + K·za'·zb'
-  std::vector<double> kappa;  // [classes][width] (oa·sb)·Ub, empty when oa = 0
-  std::vector<double> gamma;  // [width] ob·sa, empty when every ob = 0
-  std::vector<uint8_t> obnz;  // [width] ob ≠ 0
-  std::vector<double> delta;  // [classes][width] (Kv·oa)·ob, empty when oa = 0 or gamma is empty
-  const double* kv = nullptr; // [classes] terms per output of each class
-  double kza = 0;             // K·za' (Ua = SA − K·za')
+// The forward / grad-input epilogue over a span of positions of one lane block, with r = R + c (see qconv.h):
+//   out[j·plane + p] = f32((sa·sb_j)·(r − zb_j·SA[p]) [+ (oa·sb_j)·Ub_j[p]])
+// Ub_j[p]: Σ (b' − zb') over position p's valid taps; beta (= oa·sb_j) and ub are null when oa = 0. The terms of
+// W offsets (ob ≠ 0) and positions without valid taps are patched afterwards by the scalar `epilogue`.
+struct PlaneEpi {
+  int64_t lanes, count;
+  const double* alpha;  // [lanes]
+  const double* zb;     // [lanes]
+  const double* beta;   // [lanes] or null
+  const double* ub;     // [lanes][ub_stride] or null
+  int64_t ub_stride;
 };
-
-// Outputs of equal valid-tap class: [begin, end) of a run's outputs and the class.
-struct ClassRun {
-  int64_t begin, end;
-  int64_t cls;
-};
-
-// out[j·plane + i·step] = f32(epi) for lanes j < lanes and the run's outputs i (R lane-major [width][count], SA sa[i]).
-inline void epilogue_lanes(const Kernels& tk, const EpiLanes& e, const double* r, int64_t count, const double* sa,
-                           const std::vector<ClassRun>& runs, int64_t lanes, float* out, int64_t plane, int64_t step) {
-  tk.epilogue(e, r, count, sa, runs, lanes, out, plane, step);
+inline void plane_epilogue(const Kernels& tk, const PlaneEpi& e, const double* r, int64_t r_stride, const double* sa, float* out,
+                           int64_t plane) {
+  tk.epilogue(e, r, r_stride, sa, out, plane);
 }
 
 // The thread's scratch of `count` elements of T in slot `slot` (contents undefined).

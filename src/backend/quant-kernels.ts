@@ -53,7 +53,10 @@ export interface QuantKernels {
 
   /**
    * Whole-array statistics for SAWB clipping (METHODS §2.2), accumulated in float64 in index order:
-   * out[0] = Σ x², out[1] = Σ |x|, out[2] = max |x|, out[3] = min x (n = 0: 0, 0, 0, +∞). NaN propagates.
+   * out[0] = Σ x², out[1] = Σ |x|, out[2] = max |x|, out[3] = min x (n = 0: 0, 0, 0, +∞; a zero minimum is +0). Any NaN
+   * makes every statistic NaN. The sums are blocked so that native code can vectorise and parallelise them with the
+   * same result (quant/rounding.ts §4): per chunk of MOMENT_CHUNK elements, eight float64 partial sums p[i mod 8] in
+   * index order, the chunk's sum ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)), then the chunks added in order.
    */
   momentSums(x: Float32Array, n: number, out: Float64Array): void;
 

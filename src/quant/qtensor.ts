@@ -39,6 +39,11 @@ export interface QTensor {
   readonly qmin: number;
   readonly qmax: number;
   readonly draw: Draw | null;
+  /**
+   * How codes map to values. Absent: affine (above). 'log2': per tensor, code c ≠ 0 is sign(c)·scale·2^(|c| − 1)
+   * (LUQ paperCompat, whose levels exceed int8 affine codes); such an operand only ever runs fp32-dequant.
+   */
+  readonly levels?: 'log2';
 }
 
 export function makeGrouping(rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number): Grouping {
@@ -105,10 +110,13 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts
   };
 }
 
-/** x̂[rows, cols] = offset + (code − zeroPoint)·scale. */
+/** x̂[rows, cols] = offset + (code − zeroPoint)·scale (affine), or sign(c)·scale·2^(|c| − 1) (levels 'log2'). */
 export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.rows * q.cols)): Float32Array {
   const g = q.grouping;
-  if (q.rows > 0 && q.cols > 0) {
+  if (q.levels === 'log2') {
+    const a = q.scale[0];
+    for (let i = 0; i < q.rows * q.cols; i++) out[i] = q.codes[i] === 0 ? 0 : Math.fround(Math.sign(q.codes[i]) * a * 2 ** (Math.abs(q.codes[i]) - 1));
+  } else if (q.rows > 0 && q.cols > 0) {
     backend().dequantizeAffine(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, q.offset, q.scale, q.zeroPoint, out);
   }
   return out;

@@ -1,17 +1,22 @@
 /** The configuration of one training run: plain JSON, saved in checkpoints and compared on --resume. */
 import { check } from '../tensor/errors.js';
-import { modelNames } from '../nn/models/index.js';
-import { DATASET_NAMES } from '../data/registry.js';
-import { OPTIMIZER_NAMES } from '../optim/index.js';
+import type { ModelName } from '../nn/models/index.js';
+import type { DatasetName } from '../data/registry.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/index.js';
+import type { Recipe } from '../quant/recipe.js';
 import { ON_NONFINITE } from './guard.js';
 
-export interface TrainConfig {
+/**
+ * What a run records (run.json, checkpoints). `model` / `dataset` name a built-in one, or describe the Module /
+ * data set object given to `fit()` (e.g. 'MyNet', 'custom').
+ */
+export interface RunConfig {
   model: string;
   dataset: string;
   dataDir?: string;
   epochs: number;
   batchSize: number;
-  optimizer: string;
+  optimizer: OptimizerName;
   lr: number;
   momentum: number;
   weightDecay: number;
@@ -37,6 +42,12 @@ export interface TrainConfig {
   onNonFinite?: 'stop' | 'skip';
 }
 
+/** A run of a built-in model on a built-in data set, by name (`train()`, `fqt train`). */
+export interface TrainConfig extends RunConfig {
+  model: ModelName;
+  dataset: DatasetName;
+}
+
 export const DEFAULT_CONFIG: TrainConfig = {
   model: 'lenet',
   dataset: 'mnist',
@@ -58,13 +69,29 @@ export const DEFAULT_CONFIG: TrainConfig = {
   testLimit: 0,
 };
 
+/** Keys a recipe's training defaults (recipe.training) may fill. */
+type RecipeDefaulted = 'optimizer' | 'lr' | 'weightDecay' | 'schedule' | 'warmupEpochs';
+
+/**
+ * A full config from the keys the caller gave: each absent key comes from the recipe's training defaults
+ * (e.g. the 1-bit presets' Adam at lr 1e-3), then from DEFAULT_CONFIG. Explicit keys always win.
+ */
+export function withTrainingDefaults<M extends string, D extends string>(given: Partial<RunConfig> & { model: M; dataset: D }, recipe: Recipe | null):
+  RunConfig & { model: M; dataset: D } {
+  const t = recipe?.training ?? {};
+  const fromRecipe: Partial<Pick<RunConfig, RecipeDefaulted>> = {};
+  for (const k of ['optimizer', 'lr', 'weightDecay', 'schedule', 'warmupEpochs'] as const) if (t[k] !== undefined) (fromRecipe as Record<string, unknown>)[k] = t[k];
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as typeof given;
+  return { ...DEFAULT_CONFIG, ...fromRecipe, ...defined };
+}
+
 /**
  * The allowed values of every field (issue 18), next to the definition so that the CLI flags and the library API
  * share them: numeric ranges (inclusive unless `open`), integer or not, and closed enumerations. Each error names
  * the field, its flag and the allowed values.
  */
 type Range = { flag: string; min: number; max: number; int?: boolean; openMin?: boolean; openMax?: boolean };
-export const CONFIG_RANGES: { readonly [K in keyof TrainConfig]?: Range } = {
+export const CONFIG_RANGES: { readonly [K in keyof RunConfig]?: Range } = {
   epochs: { flag: 'epochs', min: 1, max: 100_000, int: true },
   batchSize: { flag: 'batch-size', min: 1, max: 1 << 20, int: true },
   lr: { flag: 'lr', min: 0, max: 1000, openMin: true },
@@ -80,9 +107,8 @@ export const CONFIG_RANGES: { readonly [K in keyof TrainConfig]?: Range } = {
   bnDiagnostics: { flag: 'bn-diagnostics-every', min: 0, max: 1e9, int: true },
 };
 
-export const CONFIG_CHOICES: { readonly [K in keyof TrainConfig]?: { flag: string; values: () => readonly string[] } } = {
-  model: { flag: 'model', values: modelNames },
-  dataset: { flag: 'dataset', values: () => DATASET_NAMES },
+/** Model and data set names are checked where they are looked up (they may also name a fit() Module or data). */
+export const CONFIG_CHOICES: { readonly [K in keyof RunConfig]?: { flag: string; values: () => readonly string[] } } = {
   optimizer: { flag: 'optimizer', values: () => OPTIMIZER_NAMES },
   schedule: { flag: 'schedule', values: () => ['constant', 'cosine', 'step'] },
   onNonFinite: { flag: 'on-nonfinite', values: () => ON_NONFINITE },
@@ -92,15 +118,15 @@ function showRange(r: Range): string {
   return `${r.int ? 'an integer' : 'a number'} in ${r.openMin ? '(' : '['}${r.min}, ${r.max}${r.openMax ? ')' : ']'}`;
 }
 
-export function validateConfig(c: TrainConfig): void {
-  for (const [key, r] of Object.entries(CONFIG_RANGES) as [keyof TrainConfig, Range][]) {
+export function validateConfig(c: RunConfig): void {
+  for (const [key, r] of Object.entries(CONFIG_RANGES) as [keyof RunConfig, Range][]) {
     const v = c[key];
     if (v === undefined && (key === 'bnDiagnostics')) continue;
     const ok = typeof v === 'number' && Number.isFinite(v) && (!r.int || Number.isInteger(v)) &&
       (r.openMin ? v > r.min : v >= r.min) && (r.openMax ? v < r.max : v <= r.max);
     check(ok, () => `${key} (--${r.flag}) must be ${showRange(r)}, got ${JSON.stringify(v) ?? String(v)}`);
   }
-  for (const [key, choice] of Object.entries(CONFIG_CHOICES) as [keyof TrainConfig, { flag: string; values: () => readonly string[] }][]) {
+  for (const [key, choice] of Object.entries(CONFIG_CHOICES) as [keyof RunConfig, { flag: string; values: () => readonly string[] }][]) {
     const v = c[key];
     if (v === undefined && key === 'onNonFinite') continue;
     check(typeof v === 'string' && choice.values().includes(v),
@@ -111,10 +137,10 @@ export function validateConfig(c: TrainConfig): void {
 }
 
 /** The batch size must fit the training data (a larger one would train on one short batch per epoch). */
-export function checkBatchFitsData(c: TrainConfig, trainSamples: number): void {
+export function checkBatchFitsData(c: RunConfig, trainSamples: number): void {
   check(c.batchSize <= trainSamples,
     () => `batchSize (--batch-size) must be at most the ${trainSamples} training samples${c.trainLimit > 0 ? ` (--train-limit ${c.trainLimit})` : ''}, got ${c.batchSize}`);
 }
 
 /** Keys whose change makes a checkpoint incompatible with a resumed run. */
-export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'dataset', 'batchSize', 'optimizer', 'seed', 'trainLimit', 'recipe', 'augment'];
+export const RESUME_KEYS: (keyof RunConfig)[] = ['model', 'dataset', 'batchSize', 'optimizer', 'seed', 'trainLimit', 'recipe', 'augment'];

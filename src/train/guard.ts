@@ -20,8 +20,8 @@ export interface StepPlace {
   epoch: number; // 0-based
   batch: number; // 0-based
   lr: number;
-  /** BN-rectification penalty of the step, if any (part of the loss). */
-  penalty?: number | null;
+  /** What else the loss holds, for the message (e.g. ' (extra loss terms: bn-rectify 0.3)'). */
+  note?: string;
   /** The run's checkpoint directory (named as untouched when it holds a checkpoint). */
   checkpoint?: string | null;
 }
@@ -57,8 +57,7 @@ export class DivergenceGuard {
   gradients(loss: number, total: Tensor, at: StepPlace): GradStore | null {
     const totalValue = total.item();
     if (!Number.isFinite(loss) || !Number.isFinite(totalValue)) {
-      const penalty = at.penalty !== null && at.penalty !== undefined ? ` (BN rectification penalty ${at.penalty})` : '';
-      return this.reject(`loss is ${Number.isFinite(loss) ? totalValue : loss}${penalty}`, at);
+      return this.reject(`loss is ${Number.isFinite(loss) ? totalValue : loss}${at.note ?? ''}`, at);
     }
     const grads = grad(total);
     const bad = describeNonFinite(this.params.flatMap(([name, p]): [string, Float32Array][] => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { FqtError } from '../tensor/errors.js';
 import { removeStaleTemporaries } from './atomic.js';
 import { acquireRunLock, LOCK_FILE, type RunLock } from './lock.js';
+import { type StopWatch, watchStopSignals } from './signals.js';
 
 /** The first existing ancestor of `p` (or `p`) that is not a directory, or null. */
 function fileInTheWay(p: string): string | null {
@@ -57,4 +58,20 @@ export function openRunDir(out: string, opts: { resume?: boolean; log: (line: st
     opts.log(`fqt: removed ${removed.length} leftover temporary file(s) of an interrupted run: ${removed.join(', ')}`);
   }
   return { lock, close: () => lock.release() };
+}
+
+/**
+ * Run `body` with the run directory of `opts.out` open and locked (when given) and SIGINT / SIGTERM recorded
+ * (train/signals.ts): everything a run does happens inside, from loading its data on.
+ */
+export function inRunDir<T>(opts: { out?: string; resume?: boolean; quiet?: boolean; log?: (line: string) => void }, body: (stop: StopWatch) => T): T {
+  const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
+  const dir = opts.out ? openRunDir(opts.out, { resume: opts.resume, log }) : null;
+  const stop = watchStopSignals();
+  try {
+    return body(stop);
+  } finally {
+    stop.close();
+    dir?.close();
+  }
 }

@@ -1,77 +1,98 @@
 /**
- * Validation of the run state a checkpoint carries (state.json "state", written by the trainer) before a resume
- * trusts it (issue 18): types, ranges and the relations between the fields, each error naming the field. A state
- * that fails is skipped for the previous checkpoint (train/checkpoint.ts). Also the resume compatibility check:
- * the keys that must not change, and the recipe compared by its contents, not by the file path that named it.
+ * The resumable state of a run: position (next epoch and batch), random streams, history, the sums of the epoch
+ * in progress and the hooks' epoch state. It is what a checkpoint's state.json holds besides weights and optimizer
+ * buffers; `resumeState` restores it (refusing a checkpoint trained with another config) and `saveRunCheckpoint`
+ * writes it atomically with the weights.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { check, FqtError } from '../tensor/errors.js';
-import { RESUME_KEYS, type TrainConfig } from './config.js';
+import { backend } from '../backend/index.js';
+import { check } from '../tensor/errors.js';
+import { recipeToJSON } from '../quant/recipe.js';
+import { writeTextAtomic } from './atomic.js';
+import { checkResumable, validateRunState } from './state-check.js';
+import type { RngState } from '../tensor/random.js';
+import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+import type { EpochMetrics } from './metrics.js';
+import type { Run } from './run-setup.js';
+import { environment } from './environment.js';
 
-/** What the state of the run being resumed must be consistent with. */
-export interface RunShape {
-  stepsPerEpoch: number;
-  batchSize: number;
-  trainSamples: number;
+/** Sums of the epoch in progress (for an exact resume inside an epoch). */
+export interface EpochSums {
+  lossSum: number;
+  correct: number;
+  seen: number;
+  seconds: number;
+  steps: number;
+  /** Steps dropped for a non-finite loss or gradient (--on-nonfinite skip, train/guard.ts). */
+  skipped?: number;
+  /** Each hook's saved epoch state, by hook key. */
+  hooks?: Record<string, unknown>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const show = (v: unknown): string => (v === undefined ? 'missing' : JSON.stringify(v) ?? String(v));
+export interface RunState {
+  config: RunConfig;
+  /** Next batch to run. */
+  epoch: number;
+  batch: number;
+  rng: RngState;
+  quantRng: RngState;
+  recipe: string;
+  /** The recipe's contents (recipeToJSON; null = fp32): a resume compares these, not the file path. */
+  recipeSpec?: string | null;
+  history: EpochMetrics[];
+  partial: EpochSums;
+}
 
-/** Throws naming `state.<field>` unless the state is a well-formed resume point of a run of this shape. */
-export function validateRunState(state: Record<string, unknown>, ckpt: string, shape: RunShape): void {
-  const where = path.join(ckpt, 'state.json');
-  const bad = (field: string, rule: string, v: unknown): never => {
-    throw new FqtError(`${where}: state.${field} must be ${rule}, got ${show(v)}`);
+export function emptySums(): EpochSums {
+  return { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 };
+}
+
+/** A fresh state, or with `resume` the newest checkpoint's (weights, optimizer, streams, hooks restored). */
+export function resumeState(run: Run, resume: boolean, log: (line: string) => void): RunState {
+  const fresh: RunState = {
+    config: run.config, epoch: 0, batch: 0, rng: run.dropoutRng.state(), quantRng: run.quantRng.state(), recipe: run.recipeLabel,
+    recipeSpec: run.recipe ? recipeToJSON(run.recipe) : null, history: [], partial: emptySums(),
   };
-  const int = (field: string, v: unknown, lo: number, hi: number): number =>
-    (Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi ? (v as number) : bad(field, `an integer in [${lo}, ${hi}]`, v));
-  const num = (field: string, v: unknown, lo = 0): number =>
-    (typeof v === 'number' && Number.isFinite(v) && v >= lo ? v : bad(field, `a finite number ≥ ${lo}`, v));
-
-  if (!isObject(state.config)) bad('config', 'an object', state.config);
-  if (typeof state.recipe !== 'string') bad('recipe', 'a string', state.recipe);
-  for (const key of ['rng', 'quantRng']) {
-    const r = state[key];
-    if (!isObject(r)) bad(key, 'an object {seed, stream}', r);
-    int(`${key}.seed`, (r as Record<string, unknown>).seed, 0, 2 ** 32 - 1);
-    int(`${key}.stream`, (r as Record<string, unknown>).stream, 0, 2 ** 32 - 1);
+  if (!resume) return fresh;
+  const dir = run.checkpointDir;
+  check(dir !== null, '--resume needs --out (the run directory to resume)');
+  // A checkpoint failing its hashes or the state checks is skipped for the previous one (train/state-check.ts).
+  const shape = { stepsPerEpoch: run.stepsPerEpoch, batchSize: run.config.batchSize, trainSamples: run.trainSet.n };
+  const ck = latestCheckpoint(dir, { warn: log, validate: (s, d) => validateRunState(s, d, shape) });
+  if (ck === null) {
+    log(`fqt: no checkpoint in ${dir}; starting from scratch`);
+    return fresh;
   }
-  const epoch = int('epoch', state.epoch, 0, 1e6);
-  const batch = int('batch', state.batch, 0, shape.stepsPerEpoch);
-  const history = Array.isArray(state.history) ? state.history : bad('history', 'an array', state.history);
-  if (history.length !== epoch) bad('history', `a list of ${epoch} epoch records (one per finished epoch)`, `${history.length} records`);
-  history.forEach((m: unknown, i: number) => {
-    if (!isObject(m)) bad(`history[${i}]`, 'an object', m);
-    int(`history[${i}].epoch`, (m as Record<string, unknown>).epoch, i + 1, i + 1);
-    for (const k of ['train_loss', 'test_loss', 'train_acc', 'test_acc', 'seconds']) num(`history[${i}].${k}`, (m as Record<string, unknown>)[k]);
-  });
-  const p = state.partial;
-  if (!isObject(p)) bad('partial', 'an object', p);
-  const part = p as Record<string, unknown>;
-  // Steps skipped for a non-finite loss (--on-nonfinite skip) count as steps but add no samples.
-  const seen = int('partial.seen', part.seen, 0, Math.min(batch * shape.batchSize, shape.trainSamples));
-  int('partial.steps', part.steps, batch, batch);
-  if (part.skipped !== undefined) int('partial.skipped', part.skipped, 0, batch);
-  int('partial.correct', part.correct, 0, seen);
-  num('partial.lossSum', part.lossSum);
-  num('partial.seconds', part.seconds);
-  if (part.bnrSum !== undefined) num('partial.bnrSum', part.bnrSum);
+  const saved = ck.state as unknown as RunState;
+  checkResumable(ck.path, saved, run.config, fresh.recipeSpec ?? null);
+  run.model.loadStateDict(ck.model);
+  run.optimizer.loadStateDict(ck.optimizer);
+  run.dropoutRng.setState(saved.rng);
+  run.quantRng.setState(saved.quantRng);
+  for (const h of run.hooks) if (saved.partial.hooks?.[h.key] !== undefined) h.loadEpoch?.(saved.partial.hooks[h.key]);
+  log(`fqt: resumed from ${ck.path} at epoch ${saved.epoch + 1}, batch ${saved.batch}/${run.stepsPerEpoch}`);
+  return { ...saved, config: run.config, recipeSpec: fresh.recipeSpec };
 }
 
-/**
- * Throws unless a checkpoint saved by a run with `saved` config and recipe contents can be resumed with `config`:
- * the RESUME_KEYS must match, and the recipe must have the same contents (a recipe file edited mid-run is refused,
- * the same recipe under another path is fine). Checkpoints from before recipe contents were saved compare the name.
- */
-export function checkResumable(ckpt: string, saved: { config: TrainConfig; recipeSpec?: unknown }, config: TrainConfig, recipeSpec: string | null): void {
-  for (const key of RESUME_KEYS) {
-    if (key === 'recipe' && typeof saved.recipeSpec === 'string') continue;
-    check(saved.config[key] === config[key],
-      () => `cannot resume ${ckpt}: it was trained with ${key} = ${JSON.stringify(saved.config[key])}, not ${JSON.stringify(config[key])}`);
-  }
-  if (typeof saved.recipeSpec === 'string' && saved.recipeSpec !== (recipeSpec ?? 'fp32')) {
-    throw new FqtError(`cannot resume ${ckpt}: the recipe ${config.recipe ?? 'fp32'} has other contents than the one it was trained with ` +
-      '(was the recipe file edited? use a new --out for the new recipe)');
-  }
+/** Write a checkpoint of the run as it stands (no-op without an output directory). */
+export function saveRunCheckpoint(run: Run, state: RunState): void {
+  if (!run.checkpointDir) return;
+  state.rng = run.dropoutRng.state();
+  state.quantRng = run.quantRng.state();
+  const hooks = Object.fromEntries(run.hooks.flatMap((h) => (h.saveEpoch ? [[h.key, h.saveEpoch()]] : [])));
+  if (Object.keys(hooks).length > 0) state.partial.hooks = hooks;
+  saveCheckpoint(run.checkpointDir, { model: run.model.stateDict(), optimizer: run.optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
+}
+
+/** OUT/run.json: the config, the recipe and its GEMM path per layer, the backend, the data sizes, the environment. */
+export function writeRunJson(run: Run, extra: Record<string, unknown> = {}): void {
+  if (!run.out) return;
+  mkdirSync(run.out, { recursive: true });
+  writeTextAtomic(path.join(run.out, 'run.json'), JSON.stringify({
+    config: run.config, recipe: run.recipeLabel, recipeData: run.recipe, gemmPaths: run.resolved?.layers ?? null, backend: backend().name,
+    backendDescription: backend().description, parameters: run.model.parameterCount(), trainSamples: run.trainSet.n,
+    testSamples: run.testSet.n, stepsPerEpoch: run.stepsPerEpoch, environment: environment(), ...extra,
+  }, null, 2));
 }

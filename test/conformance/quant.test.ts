@@ -18,7 +18,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { backend, setBackend, withFallback } from '../../src/backend/index.js';
 import { createModel } from '../../src/nn/models/index.js';
 import { applyRecipe } from '../../src/quant/apply.js';
-import { preset } from '../../src/quant/presets.js';
+import { preset, type PresetName } from '../../src/quant/presets.js';
 import { crossEntropy } from '../../src/ops/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { grad } from '../../src/autograd/graph.js';
@@ -307,7 +307,7 @@ if (typeof nut === 'string') {
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
     const saved = backend();
-    const run = (be: Backend, recipe: string): Float32Array[] => {
+    const run = (be: Backend, recipe: PresetName): Float32Array[] => {
       setBackend(be);
       const r = new Rng(3);
       const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 10 }, r);
@@ -327,7 +327,7 @@ if (typeof nut === 'string') {
       return [Float32Array.from(losses), ...model.namedParameters().map(([, p]) => p.data)];
     };
     try {
-      for (const recipe of ['psq4', 'bhq4', 'luq4']) {
+      for (const recipe of ['psq4', 'bhq4', 'luq4'] as const) {
         const a = run(withFallback(raw), recipe), b = run(withFallback(noQuant), recipe);
         assert.ok(a[0].every(Number.isFinite), 'finite losses');
         a.forEach((t, i) => assertBitExact(t, b[i], `${recipe} step, ${i === 0 ? 'losses' : `parameter ${i - 1}`}`));

@@ -18,9 +18,9 @@ import { readCifarBatch } from '../../src/data/cifar.js';
 import { loadRecipeFile, preset, presetNames } from '../../src/quant/presets.js';
 import { recipeToJSON } from '../../src/quant/recipe.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { validateRunState } from '../../src/train/run-state.js';
+import { validateRunState } from '../../src/train/state-check.js';
 import { train } from '../../src/train/trainer.js';
-import { DEFAULT_CONFIG } from '../../src/train/config.js';
+import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/config.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fqt-fuzz-'));
 const timeout = Math.max(60_000, RUNS * 20);
@@ -104,7 +104,7 @@ test('recipe JSON parser', { timeout }, () => {
 
 test('checkpoint JSON (state.json, latest.json)', { timeout }, () => {
   const out = path.join(dir, 'run');
-  const cfg = { ...DEFAULT_CONFIG, model: 'mlp', dataset: 'synthetic', epochs: 2, batchSize: 32, trainLimit: 64, testLimit: 32 };
+  const cfg: TrainConfig = { ...DEFAULT_CONFIG, model: 'mlp', dataset: 'synthetic', epochs: 2, batchSize: 32, trainLimit: 64, testLimit: 32 };
   train(cfg, { out, quiet: true });
   const ckpts = path.join(out, 'checkpoints');
   const pointerFile = path.join(ckpts, 'latest.json');

@@ -55,7 +55,7 @@ function fqtTolerances(params: readonly Tensor[], qat: Float32Array) {
 }
 
 test('mean of K FQT gradients → QAT gradient (z-test per parameter), all layers quantized', (t) => {
-  for (const name of ['statquant-compat-psq4', 'statquant-compat-bhq4', 'statquant-compat-ptq5']) {
+  for (const name of ['statquant-compat-psq4', 'statquant-compat-bhq4', 'statquant-compat-ptq5'] as const) {
     const recipe = preset(name);
     const model = makeModel();
     applyRecipe(model, qatOf(recipe), { seed: 1 });
@@ -115,7 +115,7 @@ function qatReferenceGemm(slots: RecipeSlots) {
 }
 
 test('gradient quantization off (qatOf) ⇒ FQT gradient equals an independent QAT reference bit-exactly', () => {
-  for (const name of ['statquant-compat-bhq4', 'psq5']) {
+  for (const name of ['statquant-compat-bhq4', 'psq5'] as const) {
     const recipe = preset(name);
     const a = makeModel(), b = makeModel();
     const resolved = applyRecipe(a, qatOf(recipe), { seed: 3 });

@@ -21,7 +21,7 @@ import type { QuantizedOperand } from '../../src/quant/quantize.js';
 import { dequantize } from '../../src/quant/qtensor.js';
 import type { RecipeSlots } from '../../src/quant/recipe.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
-import { preset } from '../../src/quant/presets.js';
+import { preset, type PresetName } from '../../src/quant/presets.js';
 import { smpSamples } from '../../src/quant/addons/index.js';
 import { normals } from './helpers.js';
 
@@ -33,9 +33,9 @@ const GEOS: Geo[] = [
   { n: 3, c: 3, h: 6, w: 5, oc: 2, k: 3, stride: 1, pad: 0 },
   { n: 2, c: 3, h: 6, w: 6, oc: 4, k: 1, stride: 2, pad: 0 },
 ];
-const RECIPES = ['qat8', 'ptq8', 'ptq4', 'psq4', 'psq8', 'bhq4', 'luq4', 'luq4-smp2'];
+const RECIPES = ['qat8', 'ptq8', 'ptq4', 'psq4', 'psq8', 'bhq4', 'luq4', 'luq4-smp2'] as const;
 
-function recipeConfig(name: string, seed: number, trace: Traced[]): QGemmConfig {
+function recipeConfig(name: PresetName, seed: number, trace: Traced[]): QGemmConfig {
   const r = preset(name);
   return {
     slots: { forward: r.forward, gradInput: r.gradInput, gradWeight: r.gradWeight } as RecipeSlots,
@@ -54,7 +54,7 @@ function data(seed: number, n: number): Float32Array {
   return d;
 }
 
-function runConv(name: string, geo: Geo, fused: boolean): Run {
+function runConv(name: PresetName, geo: Geo, fused: boolean): Run {
   const trace: Traced[] = [];
   const q = makeQGemm(recipeConfig(name, 11, trace));
   const gemm: LayerGemm = fused ? q : (a, b, rps, g) => q(a, b, rps, g); // no conv entry: the rows path
@@ -124,7 +124,7 @@ test('fused convs equal the float conv of their dequantized operands (every pres
 });
 
 test('fused convs and the rows path draw the same dY codes; unpadded, they agree to float rounding', () => {
-  for (const name of ['qat8', 'ptq8', 'ptq4', 'psq4', 'bhq4']) {
+  for (const name of ['qat8', 'ptq8', 'ptq4', 'psq4', 'bhq4'] as const) {
     for (const geo of GEOS.slice(0, 4)) {
       const what = `${name} ${JSON.stringify(geo)}`;
       const a = runConv(name, geo, true), b = runConv(name, geo, false);
@@ -161,8 +161,8 @@ test('fused linear layers equal the rows path to float rounding; with gradient q
 
 test('plans: every pass of the presets runs fused; integer where the scales allow, fp32-dequant with the reason otherwise', () => {
   const shape = { oc: 16, k: 144, rowsPerSample: 784 };
-  const slotsOf = (name: string) => { const r = preset(name); return { forward: r.forward, gradInput: r.gradInput, gradWeight: r.gradWeight } as RecipeSlots; };
-  const paths = (name: string) => {
+  const slotsOf = (name: PresetName) => { const r = preset(name); return { forward: r.forward, gradInput: r.gradInput, gradWeight: r.gradWeight } as RecipeSlots; };
+  const paths = (name: PresetName) => {
     const p = planFusedLayer(slotsOf(name), shape);
     assert.ok(p, `${name}: fused`);
     for (const g of Object.values(p)) assert.equal(g.fused, true, `${name}: every pass is a conv-level kernel`);

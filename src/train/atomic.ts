@@ -86,6 +86,11 @@ export function appendLinesDurable(file: string, lines: readonly string[]): void
 /** Temporary names this module and checkpoints create (`.tmp-<name>-<pid>-<hex>`), and the older `<name>.tmp-<pid>`. */
 const TEMP_NAMES = [/^\.tmp-.+-(\d+)-[0-9a-f]{8}$/, /^.+\.tmp-(\d+)$/];
 
+/** Whether `name` is a temporary file name of this module or of checkpoints. */
+export function isTemporaryName(name: string): boolean {
+  return TEMP_NAMES.some((re) => re.test(name));
+}
+
 /** Whether process `pid` exists on this machine. */
 export function processAlive(pid: number): boolean {
   try {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FqtError } from '../tensor/errors.js';
-import { removeStaleTemporaries } from './atomic.js';
+import { isTemporaryName, removeStaleTemporaries } from './atomic.js';
 import { acquireRunLock, LOCK_FILE, type RunLock } from './lock.js';
 import { type StopWatch, watchStopSignals } from './signals.js';
 
@@ -42,8 +42,11 @@ export function openRunDir(out: string, opts: { resume?: boolean; log: (line: st
     const st = fs.statSync(out, { throwIfNoEntry: false });
     if (st === undefined) throw new FqtError(`--resume: there is no run directory ${out} (check --out)`);
     if (!st.isDirectory()) throw fsError(out, Object.assign(new Error(''), { code: 'EEXIST' }));
-    const marks = ['run.json', 'checkpoints', LOCK_FILE].filter((m) => fs.existsSync(path.join(out, m)));
-    if (marks.length === 0) throw new FqtError(`--resume: ${out} is not a run directory (no run.json, checkpoints/ or lock; check --out)`);
+    // A run killed right after creating its directory leaves it empty (or with a temporary file): resumable, from
+    // scratch. Any other directory without a run's files is refused: --out probably names the wrong one.
+    const names = fs.readdirSync(out);
+    const isRun = names.length === 0 || names.some((n) => n === 'run.json' || n === 'checkpoints' || n === LOCK_FILE || isTemporaryName(n));
+    if (!isRun) throw new FqtError(`--resume: ${out} is not a run directory (no run.json, checkpoints/ or lock; check --out)`);
   }
   let lock: RunLock;
   try {

@@ -53,8 +53,14 @@ test('a bad --out fails before any data loads, with one line naming the path', (
   assertFqtError(() => train(cfg, { ...quiet(), out: file }), `run directory (--out) ${file}: is a file, not a directory`);
   assertFqtError(() => train(cfg, { ...quiet(), out: path.join(file, 'run') }), `${file} is a file, not a directory`);
   assertFqtError(() => train(cfg, { ...quiet(), out: path.join(dir, 'typo'), resume: true }), `--resume: there is no run directory ${path.join(dir, 'typo')}`);
+  fs.mkdirSync(path.join(dir, 'other'));
+  fs.writeFileSync(path.join(dir, 'other', 'notes.txt'), 'not a run');
+  assertFqtError(() => train(cfg, { ...quiet(), out: path.join(dir, 'other'), resume: true }), 'is not a run directory');
+  // An empty directory is what a run killed right after creating it leaves: resumable (from scratch).
   fs.mkdirSync(path.join(dir, 'empty'));
-  assertFqtError(() => train(cfg, { ...quiet(), out: path.join(dir, 'empty'), resume: true }), 'is not a run directory');
+  const lines: string[] = [];
+  train(CONFIG, { ...quiet(lines), out: path.join(dir, 'empty'), resume: true });
+  assert.match(lines.join('\n'), /no checkpoint in .*empty\/checkpoints; starting from scratch/);
   let sysErr: string | undefined;
   try { fs.mkdirSync('/sys/fqt-probe'); fs.rmdirSync('/sys/fqt-probe'); } catch (e) { sysErr = (e as NodeJS.ErrnoException).code; }
   if (sysErr === 'EPERM' || sysErr === 'EROFS' || sysErr === 'EACCES') {

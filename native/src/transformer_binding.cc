@@ -1,8 +1,10 @@
 // N-API entries of the transformer and low-precision-format kernels (same argument order as
-// src/backend/transformer-kernels.ts and lowp-kernels.ts); binding.cc adds them to the backend object.
+// src/backend/transformer-kernels.ts and lowp-kernels.ts); binding.cc registers them through checked_function
+// (args.h), so each call was checked against its line in signatures.cc before it reaches these accessors.
 #include <napi.h>
 
 #include <cstring>
+#include <string>
 
 #include "transformer.h"
 #include "transformer_binding.h"
@@ -84,6 +86,11 @@ Napi::Value SgemmBatched(const Napi::CallbackInfo& info) {
   return done(info);
 }
 Napi::Value HadamardTransform(const Napi::CallbackInfo& info) {
+  const int64_t block = I(info, 3);
+  if ((block & (block - 1)) != 0) {
+    Napi::Error::New(info.Env(), "hadamardTransform: block " + std::to_string(block) + " is not a power of two").ThrowAsJavaScriptException();
+    return done(info);
+  }
   hadamard_transform(arr<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), arr<float>(info, 4), I(info, 5) != 0,
                      arr<float>(info, 6));
   return done(info);

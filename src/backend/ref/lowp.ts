@@ -7,6 +7,7 @@ const fr = Math.fround;
 
 export function hadamardTransform(x: Float32Array, rows: number, cols: number, block: number, signs: Float32Array,
   inverse: number, out: Float32Array): void {
+  if ((block & (block - 1)) !== 0) throw new Error(`hadamardTransform: block ${block} is not a power of two`);
   const c = fr(1 / Math.sqrt(block));
   const full = Math.floor(cols / block) * block;
   const y = new Float32Array(block);

@@ -14,6 +14,7 @@ namespace fqt {
 
 void hadamard_transform(const float* x, int64_t rows, int64_t cols, int64_t block, const float* signs, bool inverse,
                         float* out) {
+  if (cols == 0) return;  // empty rows: nothing to write
   const float c = static_cast<float>(1.0 / std::sqrt(static_cast<double>(block)));
   const int64_t full = cols / block * block;
   parallel_range(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)), [&](int64_t r0, int64_t r1) {
@@ -67,6 +68,7 @@ uint8_t e4m3_byte(double v) {
 
 void quantize_minifloat(const float* x, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                         const float* inv, int format, bool stochastic, uint32_t seed, uint32_t stream, uint8_t* codes) {
+  if (cols == 0) return;  // empty rows: nothing to write
   const Grid& g = kGrids[format];
   const int64_t col_groups = (cols + col_div - 1) / col_div;
   const uint32_t key = rng_stream_key(seed, stream);

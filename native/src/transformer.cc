@@ -151,6 +151,7 @@ void embedding_backward(const int32_t* ids, int64_t n, const float* dy, int64_t 
 
 void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, bool ta, const float* b, bool tb,
                    float* c) {
+  if (m == 0 || n == 0) return;  // nothing to write (and no loop over a huge, empty batch)
   if (batch < num_threads()) {
     for (int64_t i = 0; i < batch; i++) sgemm_t(m, n, k, a + i * m * k, ta, b + i * n * k, tb, c + i * m * n);
     return;

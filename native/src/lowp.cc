@@ -48,7 +48,7 @@ struct Grid {
 const Grid kGrids[2] = {{1, 0, 6.0}, {3, -6, 448.0}};
 
 double round_minifloat(double a, const Grid& g, double u, bool stochastic) {
-  if (a == 0) return 0;
+  if (a == 0 || !std::isfinite(a)) return 0;
   if (a >= g.max) return g.max;
   const int e = std::max(std::ilogb(a), g.emin);
   const double ulp = std::ldexp(1.0, e - g.m);

@@ -22,7 +22,7 @@ export interface LowpKernels {
    * Round x[rows, cols] onto a minifloat grid with one scale per group (quant/rounding.ts §6): t = f32(x·inv[g]);
    * nearest (RNE) or stochastic rounding between the neighbouring grid points of |t| (saturating at the largest
    * value). Codes: E2M1 → Int8Array of 2·value (integers −12..12); E4M3 → Uint8Array of the E4M3 bit pattern.
-   * Inputs are finite (checked in quant/).
+   * A non-finite t (NaN input, or the zero inv of a NaN scale) gives code 0: the NaN is carried by the group's scale.
    */
   quantizeMinifloat(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
     inv: Float32Array, format: MinifloatCode, stochastic: number, seed: number, stream: number,

@@ -69,7 +69,8 @@
  * 6. Minifloat grids (kernel quantizeMinifloat, METHODS §5.3–5.4; quantizers/minifloat.ts). Mantissa bits M,
  *    smallest exponent emin, largest value MAX:  E2M1 M = 1, emin = 0, MAX = 6 (magnitudes 0 .5 1 1.5 2 3 4 6);
  *    E4M3 (OCP E4M3FN) M = 3, emin = −6, MAX = 448 (subnormals k·2^−9). Per element with g = group(r, c):
- *        t = f32(x·inv[g]);  a = |t|;  a = 0 → 0;  else e = max(⌊log2 a⌋, emin) (exact), ulp = 2^(e − M),
+ *        t = f32(x·inv[g]);  a = |t|;  a = 0 or t not finite → 0 (a NaN group keeps its NaN in the scale, issue 18);
+ *        else e = max(⌊log2 a⌋, emin) (exact), ulp = 2^(e − M),
  *        s = a/ulp (exact);  nearest: m = roundHalfEven(s);  stochastic: m = floor(s + u) (a float64 sum), u = uniform(seed, stream, i)
  *        q = min(m·ulp, MAX)  (saturating: values beyond MAX become MAX, never infinite);  value = sign(t)·q (no −0)
  *    E2M1 code = 2·value (an int8 in −12..12, so a GEMM on codes is an integer GEMM, scale/2 per group);

@@ -40,7 +40,8 @@ test('npm pack: the tarball has the library, the CLI, the addon sources and the 
     'native/src/binding.cc', 'docs/METHODS.md', 'docs/DESIGN.md', 'LICENSE', 'README.md', 'package.json']) {
     assert.ok(files.includes(need), `tarball lacks ${need}`);
   }
-  assert.ok(info.size < 400_000, `tarball size ${info.size} bytes`);
+  // Budget: 400 kB before the transformer layers and block formats (issue 16, about +25 kB compressed).
+  assert.ok(info.size < 450_000, `tarball size ${info.size} bytes`);
   process.stdout.write(`# tarball ${info.filename}: ${files.length} files, ${info.size} bytes (${info.unpackedSize} unpacked)\n`);
   packed = path.join(dir, info.filename);
 });

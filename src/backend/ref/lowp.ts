@@ -48,7 +48,7 @@ export function floorLog2(a: number): number {
 
 /** |t| rounded onto the grid (u: the uniform of stochastic rounding, or null for nearest); quant/rounding.ts §6. */
 export function roundMinifloat(a: number, format: MinifloatCode, u: number | null): number {
-  if (a === 0) return 0;
+  if (a === 0 || !Number.isFinite(a)) return 0;
   const [M, emin, MAX] = MINIFLOAT_GRIDS[format];
   if (a >= MAX) return MAX;
   const ulp = 2 ** (Math.max(floorLog2(a), emin) - M);

@@ -1,9 +1,8 @@
 /**
  * What the block formats share (spec.ts BlockFormatSpec): parsing of the tile and rounding, the tile grouping, and
- * the finiteness check (a NaN or ±Inf operand is an error naming the format: a block scale cannot represent it).
+ * the group maxima. NaN semantics as every quantizer (issue 18): a NaN or ±Inf element makes its group's scale NaN,
+ * so the dequantized group — and the GEMM output — is NaN, and the trainer's divergence guard reports it.
  */
-import { backend } from '../../backend/index.js';
-import { FqtError } from '../../tensor/errors.js';
 import type { Quantizer } from '../quantize.js';
 import { makeGrouping, type Grouping } from '../qtensor.js';
 import { type BlockFormatSpec, type OperandRole, ROUNDINGS } from '../spec.js';
@@ -32,21 +31,13 @@ export function tileGrouping(block: readonly [number, number], rows: number, col
   return makeGrouping(rows, cols, block[0], Math.max(1, Math.ceil(rows / block[0])), block[1]);
 }
 
-/** Throw when x holds NaN or ±Inf (Σx² in float64 is finite iff every element is). */
-export function checkFinite(x: Float32Array, what: string): void {
-  if (x.length === 0) return;
-  const s = new Float64Array(4);
-  backend().momentSums(x, x.length, s);
-  if (!Number.isFinite(s[0])) {
-    const i = x.findIndex((v) => !Number.isFinite(v));
-    throw new FqtError(`${what}: the operand holds ${x[i]} at element ${i}; a block-scaled format cannot represent NaN or ±Inf`);
-  }
-}
-
-/** Per-group max |x| from the group minima and maxima. */
+/** Per-group max |x| from the group minima and maxima (NaN when the group holds NaN or ±Inf). */
 export function groupAmax(mins: Float32Array, maxs: Float32Array): Float64Array {
   const out = new Float64Array(mins.length);
-  for (let g = 0; g < out.length; g++) out[g] = Math.max(-mins[g], maxs[g]);
+  for (let g = 0; g < out.length; g++) {
+    const a = Math.max(-mins[g], maxs[g]);
+    out[g] = Number.isFinite(a) ? a : NaN;
+  }
   return out;
 }
 

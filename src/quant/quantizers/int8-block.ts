@@ -7,14 +7,13 @@
  */
 import type { Quantizer } from '../quantize.js';
 import { quantizeMatrix } from '../qtensor.js';
-import { blockCommon, checkFinite, parseBlockSpec, tileGrouping } from './block.js';
+import { blockCommon, parseBlockSpec, tileGrouping } from './block.js';
 
 export const int8BlockQuantizer: Quantizer<'int8-block'> = {
   ...blockCommon('int8-block', 'int8-block'),
   parse: (raw, path, role) => parseBlockSpec('int8-block', raw, path, role, (r) => (r === 'w' ? [128, 128] : [1, 128])),
   codeBits: () => 8,
   quantize(s, x, rows, cols, ctx) {
-    checkFinite(x, 'int8-block');
     const q = quantizeMatrix(x, rows, cols, { format: 'symmetric', bits: 8, rounding: s.rounding, draw: ctx.draw, grouping: tileGrouping(s.block, rows, cols) });
     return { q, transform: null };
   },

@@ -8,7 +8,8 @@
  *     s_b = E4M3(amax_b/(6·s_T)), rounded to nearest (the published recipe) or, for stochastic rounding, up to the
  *     next E4M3 value (so amax_b/(s_b·s_T) ≤ 6: no clipping). A tile whose s_b underflows E4M3 (amax_b < 2^−10·6·s_T
  *     under nearest) quantizes to zeros.
- * A zero tile (amax 0) gets scale 1 and codes 0. NaN / ±Inf input is an error.
+ * A zero tile (amax 0) gets scale 1 and codes 0. A NaN / ±Inf element makes its tile's scale NaN (nvfp4: the tensor
+ * scale, so every tile), so the dequantized values and the GEMM output are NaN (issue 18's NaN semantics).
  * GEMM operands: E2M1 codes are stored as 2·value (integers −12..12, scale/2 per group), so FP4 × FP4 GEMMs run on
  * the int8 kernels with the tile scales in the epilogue (int8-blocked, K-block = the tile side along K, ≥ 16);
  * E4M3 values are not small integers (19 bits as multiples of 2^−9), so MXFP8 GEMMs run fp32-dequant.
@@ -19,13 +20,14 @@ import type { MinifloatCode } from '../../backend/backend.js';
 import type { QuantContext, Quantizer } from '../quantize.js';
 import { type QTensor, rangeStats } from '../qtensor.js';
 import type { BlockFormatSpec, OperandRole } from '../spec.js';
-import { blockCommon, checkFinite, groupAmax, parseBlockSpec, tileGrouping } from './block.js';
+import { blockCommon, groupAmax, parseBlockSpec, tileGrouping } from './block.js';
 
 /** E8M0 exponent range. */
 const E8M0_MIN = -127, E8M0_MAX = 127;
 
 /** The MX scale of a tile (file comment). */
 export function mxScale(amax: number, format: MinifloatCode, stochastic: boolean): number {
+  if (Number.isNaN(amax)) return NaN;
   if (!(amax > 0)) return 1;
   const [M, , MAX] = MINIFLOAT_GRIDS[format];
   const emax = floorLog2(MAX); // 2 for E2M1 (6 = 1.5·2²), 8 for E4M3 (448 = 1.75·2⁸)
@@ -55,6 +57,7 @@ export function e4m3Nearest(v: number): number {
 
 /** The NVFP4 per-tensor scale s_T = f32(amax/(6·448)) (1 for an all-zero tensor). */
 export function nvfp4TensorScale(amax: number): number {
+  if (Number.isNaN(amax)) return NaN;
   return amax > 0 ? Math.fround(amax / (6 * 448)) : 1;
 }
 
@@ -67,7 +70,7 @@ function quantizeGrid(s: BlockFormatSpec<'mxfp8' | 'mxfp4' | 'nvfp4'>, format: M
   const scale = new Float32Array(n), inv = new Float32Array(n), step = new Float32Array(n);
   for (let g = 0; g < n; g++) {
     scale[g] = scales[g];
-    inv[g] = scale[g] > 0 ? 1 / scale[g] : 0;
+    inv[g] = scale[g] > 0 ? 1 / scale[g] : 0; // a NaN scale: inv 0, codes 0, and the NaN stays in the scale
     step[g] = fp4 ? scale[g] / 2 : scale[g];
   }
   const codes = fp4 ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
@@ -98,7 +101,6 @@ function mxQuantizer<K extends 'mxfp8' | 'mxfp4'>(kind: K): Quantizer<K> {
     // FP4 codes 2·value fit int8; E4M3 values are multiples of 2^−9 up to 448: 19-bit integers (fp32-dequant).
     codeBits: () => (format === 0 ? 5 : 19),
     quantize(s: S, x: Float32Array, rows: number, cols: number, ctx: QuantContext) {
-      checkFinite(x, kind);
       const scales = tileAmax(x, rows, cols, s.block);
       for (let g = 0; g < scales.length; g++) scales[g] = mxScale(scales[g], format, s.rounding === 'stochastic');
       return { q: quantizeGrid(s, format, x, rows, cols, scales, ctx.draw), transform: null };
@@ -115,13 +117,12 @@ export const nvfp4Quantizer: Quantizer<'nvfp4'> = {
   parse: (raw, path, role) => parseBlockSpec('nvfp4', raw, path, role, () => [1, 16]),
   codeBits: () => 5,
   quantize(s, x, rows, cols, ctx) {
-    checkFinite(x, 'nvfp4');
     const scales = tileAmax(x, rows, cols, s.block);
     let amaxT = 0;
-    for (let g = 0; g < scales.length; g++) amaxT = Math.max(amaxT, scales[g]);
+    for (let g = 0; g < scales.length; g++) amaxT = Math.max(amaxT, scales[g]); // NaN when any tile is
     const sT = nvfp4TensorScale(amaxT);
     const round = s.rounding === 'stochastic' ? e4m3Up : e4m3Nearest;
-    for (let g = 0; g < scales.length; g++) scales[g] = scales[g] > 0 ? round(scales[g] / (6 * sT)) * sT : 1;
+    for (let g = 0; g < scales.length; g++) scales[g] = Number.isNaN(sT) ? NaN : scales[g] > 0 ? round(scales[g] / (6 * sT)) * sT : 1;
     return { q: quantizeGrid(s, 0, x, rows, cols, scales, ctx.draw), transform: null };
   },
 };

@@ -12,6 +12,7 @@ import { dequantize, type QTensor } from '../../src/quant/qtensor.js';
 import { parseQuantSpec, quantizeWith } from '../../src/quant/quantizers/index.js';
 import { e4m3Nearest, e4m3Up, mxScale, nvfp4TensorScale } from '../../src/quant/quantizers/minifloat.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
+import { planGemm, runGemm, type GemmOperand } from '../../src/quant/gemm/index.js';
 import { assertFqtError } from '../helpers/errors.js';
 import { assertUnbiased, codeCoordinate, groupOf, normals, srVariance, Welford } from './helpers.js';
 
@@ -156,4 +157,33 @@ describe('block formats: stochastic rounding is unbiased (z-test, METHODS §8)',
       assertUnbiased({ meanZ2: sumZ2 / tested, maxZ, tested, maxBound: Math.sqrt(2 * Math.log((2 * tested) / 1e-3)) }, `${kind} stochastic`);
     });
   }
+});
+
+describe('block formats: GEMM paths', () => {
+  const plan = (a: QuantSpec, b: QuantSpec, aT = false, bT = false, k = 64) =>
+    planGemm({ spec: a, cols: k, transposed: aT, rowsPerSample: 1 }, { spec: b, cols: k, transposed: bT, rowsPerSample: 1 });
+  it('FP4 and int8-block take int8-blocked with the tile side along K; MXFP8 and small tiles run fp32-dequant, saying why', () => {
+    const nvx = spec({ kind: 'nvfp4' }), nvw = spec({ kind: 'nvfp4', block: [16, 16] }, 'w'), col = spec({ kind: 'nvfp4', block: [16, 1] }, 'dy');
+    assert.deepEqual([plan(nvx, nvw).path, plan(nvx, nvw).kBlock], ['int8-blocked', 16]);
+    assert.deepEqual([plan(nvx, nvw, false, true).path, plan(nvx, nvw, false, true).kBlock], ['int8-blocked', 16]); // Wᵀ of grad-input
+    assert.deepEqual([plan(col, col, true, true).path, plan(col, col, true, true).kBlock], ['int8-blocked', 16]); // grad-weight, K = rows
+    assert.equal(plan(spec({ kind: 'mxfp4' }), spec({ kind: 'mxfp4' }, 'w')).kBlock, 32);
+    const p8 = plan(spec({ kind: 'mxfp8' }), spec({ kind: 'mxfp8' }, 'w'));
+    assert.equal(p8.path, 'fp32-dequant');
+    assert.match(p8.reason ?? '', /wider than 8 bits/);
+    assert.equal(plan(nvx, nvx, false, true).path, 'fp32-dequant'); // a 1×16 tile read transposed changes scale every row
+    assert.equal(plan(spec({ kind: 'int8-block', block: [1, 8] }), spec({ kind: 'int8-block', block: [1, 8] }, 'w')).path, 'fp32-dequant');
+  });
+  it('the integer path with tile scales equals the dequantized fp32 GEMM (nvfp4, mxfp4, int8-block, both orientations)', () => {
+    for (const kind of ['nvfp4', 'mxfp4', 'int8-block']) {
+      const t = kind === 'mxfp4' ? 32 : 16;
+      const a = quant(spec({ kind, block: [1, t] }), normals(21, 24 * 96, 2), 24, 96);
+      const b = quant(spec({ kind, block: [t, t] }, 'w'), normals(22, 40 * 96), 40, 96);
+      const A: GemmOperand = { kind: 'quant', value: a }, B: GemmOperand = { kind: 'quant', value: b };
+      const p = plan(spec({ kind, block: [1, t] }), spec({ kind, block: [t, t] }, 'w'), false, false, 96);
+      assert.equal(p.path, 'int8-blocked');
+      const c = runGemm(A, false, B, false, p), d = runGemm(A, false, B, false, { path: 'fp32-dequant', kBlock: null });
+      for (let i = 0; i < c.length; i++) assert.ok(Math.abs(c[i] - d[i]) <= 1e-4 * (1 + Math.abs(d[i])), `${kind}: C[${i}] ${c[i]} vs ${d[i]}`);
+    }
+  });
 });

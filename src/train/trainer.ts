@@ -26,8 +26,6 @@ import { type EpochMetrics, writeMetricsFile } from './metrics.js';
 import { emptySums, resumeState, type RunState, saveRunCheckpoint, writeRunJson } from './run-state.js';
 import { type RunData, setupRun, type Run } from './run-setup.js';
 
-export { buildOptimizer } from './run-setup.js';
-
 /** Progress of the epoch in progress, after each step (for a progress bar). */
 export interface StepProgress {
   /** 0-based epoch and the number of steps done in it. */

@@ -248,6 +248,18 @@ KERNEL(CodesToI8) {
                    data<int32_t>(info, 6), D(info, 7) != 0, data<int8_t>(info, 8));
   return info.Env().Undefined();
 }
+KERNEL(PackNibbles) {
+  size_t n = 0;
+  const uint8_t* codes = data<uint8_t>(info, 0, &n);
+  fqt::pack_nibbles(codes, static_cast<int64_t>(n), data<uint8_t>(info, 1));
+  return info.Env().Undefined();
+}
+KERNEL(UnpackNibbles) {
+  size_t n = 0;
+  uint8_t* out = data<uint8_t>(info, 1, &n);
+  fqt::unpack_nibbles(data<uint8_t>(info, 0), static_cast<int64_t>(n), is_int8_array(info, 1), out);
+  return info.Env().Undefined();
+}
 KERNEL(CodeBlockSums) {
   fqt::code_block_sums(I(info, 0), I(info, 1), I(info, 2), data<int8_t>(info, 3), data<int32_t>(info, 4));
   return info.Env().Undefined();
@@ -313,7 +325,7 @@ const Entry kKernels[] = {
     {"dropoutMask", DropoutMask},
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
-    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
     {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };

@@ -72,6 +72,8 @@ void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64
 void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                  const int32_t* shift, bool transpose, int8_t* out);
 void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out);
+void pack_nibbles(const uint8_t* codes, int64_t n, uint8_t* out);
+void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* out);
 // LUQ (src/backend/quant-kernels.ts momentSums / quantizeLuq).
 void moment_sums(const float* x, int64_t n, double* out);
 void quantize_luq(const float* x, int64_t n, float alpha, int64_t kmax, uint32_t seed, uint32_t stream, int8_t* codes);

@@ -57,6 +57,8 @@ const SignatureEntry kSignatures[] = {
                        "qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[rows*cols]"},
     {"dequantizeAffine", "codes:codes[rows*cols] " GROUPS " offset:f32[" G "] scale:f32[" G "] zeroPoint:i32[" G "] out:f32[rows*cols]"},
     {"codesToI8", "codes:codes[rows*cols] " GROUPS " shift:i32[" G "] transpose:0..1 out:i8[rows*cols]"},
+    {"packNibbles", "codes:codes out:u8[cdiv(#codes,2)]"},
+    {"unpackNibbles", "packed:u8 out:codes {cdiv(#out,2)<=#packed}"},
     {"codeBlockSums", "m:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]"},
     {"blockHouseholder", "x:f32[n*d] n:int d:int order:i32[n] groupSizes:i32 rowScale:f32[n] inverse:0..1 out:f32[n*d] "
                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},

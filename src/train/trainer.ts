@@ -18,11 +18,12 @@ import type { Recipe } from '../quant/recipe.js';
 import { FqtError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type RunConfig, type TrainConfig, validateConfig, withTrainingDefaults } from './config.js';
-import { countCorrect, evaluate } from './evaluate.js';
+import { countCorrect } from './evaluate.js';
 import type { EpochContext, StepContext, TrainHook } from './hooks.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
 import { emptySums, resumeState, type RunState, saveRunCheckpoint, writeRunJson } from './run-state.js';
 import { type RunData, setupRun, type Run } from './run-setup.js';
+import { type DataParallel, singleProcess } from './parallel.js';
 
 export { buildOptimizer } from './run-setup.js';
 
@@ -65,6 +66,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Extra hooks (train/hooks.ts), called after those of the recipe's add-ons. */
   hooks?: TrainHook[];
+  /** Data-parallel training over several processes (train/parallel.ts; src/dist joins a gloo group). Default: one process. */
+  parallel?: DataParallel;
 }
 
 export interface TrainResult {
@@ -100,18 +103,21 @@ export type FitOptions = Partial<Omit<RunConfig, 'model' | 'dataset' | 'recipe'>
 
 /** Train the caller's Module on the caller's data (same loop, checkpoints and resume as `train`). */
 export function fit(model: Module, data: FitData, options: FitOptions = {}): TrainResult {
-  const { recipe: given, modelName, out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, ...keys } = options;
+  const { recipe: given, modelName, out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, parallel, ...keys } = options;
   const recipe = typeof given === 'string' ? (given === 'fp32' ? null : resolveRecipe(given)) : given ?? null;
   const config: RunConfig = withTrainingDefaults({ ...keys, model: modelName ?? model.constructor.name, dataset: data.name ?? 'custom' }, recipe);
   if (recipe) config.recipe = typeof given === 'string' ? given : recipe.label;
   validateConfig(config);
-  return runTraining(config, model, data, recipe, { out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks });
+  return runTraining(config, model, data, recipe, { out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, parallel });
 }
 
-function runTraining(config: RunConfig, model: Module | string, data: RunData, recipe: Recipe | null, opts: TrainOptions): TrainResult {
+function runTraining(config: RunConfig, model: Module | string, data: RunData, recipe: Recipe | null, given: TrainOptions): TrainResult {
+  const par = given.parallel ?? singleProcess;
+  const opts = par.rankOptions(given);
   const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
-  const run = setupRun(config, model, data, recipe, opts.out ?? null, opts.hooks ?? [], log);
+  const run = setupRun(config, model, data, recipe, opts.out ?? null, [...(opts.hooks ?? []), ...par.hooks], log);
   const state = resumeState(run, opts.resume ?? false, log);
+  par.start(run, state);
   writeRunJson(run);
   log(startLine(run));
   run.model.train();
@@ -121,8 +127,8 @@ function runTraining(config: RunConfig, model: Module | string, data: RunData, r
     for (let epoch = state.epoch; epoch < config.epochs && !stopped; epoch++) {
       const ctx = enterEpoch(run, epoch, phase, log);
       phase = ctx.phase;
-      stopped = runSteps(run, state, ctx, opts);
-      if (!stopped) finishEpoch(run, state, ctx, opts, log);
+      stopped = runSteps(run, state, ctx, opts, par);
+      if (!stopped) finishEpoch(run, state, ctx, opts, log, par);
     }
   } finally {
     for (const h of run.hooks) h.detach?.();
@@ -176,28 +182,30 @@ function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, labels: Int32Array)
 }
 
 /** The epoch's remaining steps; true when onStep asked to stop (after a checkpoint of that position). */
-function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions): boolean {
+function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, par: DataParallel): boolean {
   const p = state.partial;
   let lastSave = performance.now();
   for (let b = state.batch; b < run.stepsPerEpoch; b++) {
     const t0 = performance.now();
     const step: StepContext = { ...ctx, batch: b, globalStep: ctx.epoch * run.stepsPerEpoch + b };
-    const batch = run.trainLoader.batch(ctx.epoch, b);
+    const batch = par.batch(run.trainLoader, ctx.epoch, b);
     const lr = ctx.lr ?? run.schedule.lrAt(step.globalStep, run.stepsPerEpoch);
     run.optimizer.setLr(lr);
     for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, batch.labels).total);
     const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, batch.labels);
     checkFinite(run, task.item(), total.item(), terms, step, lr);
-    run.optimizer.step(grad(total));
+    const grads = grad(total);
+    const sums = par.reduceStep(run, grads, { lossSum: task.item() * batch.labels.length, correct: countCorrect(logits, batch.labels), seen: batch.labels.length }, step);
+    run.optimizer.step(grads);
     for (const h of run.hooks) h.afterStep?.(step);
-    p.lossSum += task.item() * batch.labels.length;
-    p.correct += countCorrect(logits, batch.labels);
-    p.seen += batch.labels.length;
+    p.lossSum += sums.lossSum;
+    p.correct += sums.correct;
+    p.seen += sums.seen;
     p.steps += 1;
     p.seconds += (performance.now() - t0) / 1000;
     state.batch = b + 1;
     opts.onProgress?.({ epoch: ctx.epoch, epochs: run.config.epochs, done: b + 1, total: run.stepsPerEpoch, loss: p.lossSum / p.seen, imagesPerSecond: p.seen / Math.max(1e-9, p.seconds) });
-    if (opts.onStep?.(ctx.epoch, b, task.item()) === 'stop') {
+    if (opts.onStep?.(ctx.epoch, b, sums.lossSum / sums.seen) === 'stop') {
       saveRunCheckpoint(run, state);
       return true;
     }
@@ -217,9 +225,9 @@ function checkFinite(run: Run, task: number, total: number, terms: [string, numb
 }
 
 /** Evaluate, record the epoch's metrics (with every hook's fields), log, write metrics.jsonl and a checkpoint. */
-function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void): void {
+function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void, par: DataParallel): void {
   const p = state.partial;
-  const test = evaluate(run.model, run.testLoader);
+  const test = par.evaluate(run.model, run.testLoader);
   const lr = ctx.lr ?? run.schedule.lrAt(ctx.epoch * run.stepsPerEpoch + run.stepsPerEpoch - 1, run.stepsPerEpoch);
   const m: EpochMetrics = {
     epoch: ctx.epoch + 1, train_loss: p.lossSum / p.seen, train_acc: p.correct / p.seen, test_loss: test.loss, test_acc: test.accuracy,

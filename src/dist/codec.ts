@@ -101,7 +101,6 @@ function uniformCodec(mode: CodedMode, bits: number, bucket: number): BucketCode
 function luqCodec(bucket: number): BucketCodec {
   const kmax = luqKmax(4);
   const blockBytes = 4 + bucket / 2;
-  const nibble = new Uint8Array(bucket);
   return {
     mode: 'luq4', bucket, blockBytes, label: `LUQ 4-bit (e3, sr), one α per ${bucket}-element bucket`,
     encode(x, out, seed, first, phase) {
@@ -116,11 +115,8 @@ function luqCodec(bucket: number): BucketCodec {
       }
       backend().quantizeLuq(scaled, x.length, Float32Array.of(1), kmax, seed, 2 * first + phase, codes);
       for (let k = 0; k < count; k++) {
-        for (let i = 0; i < bucket; i++) {
-          const c = codes[k * bucket + i]; // 0 or ±2^e, e = 0..6
-          nibble[i] = c === 0 ? 0 : (32 - Math.clz32(Math.abs(c))) | (c < 0 ? 8 : 0);
-        }
-        packCodes(nibble, 0, bucket, 4, out, k * blockBytes + 4);
+        const at = k * blockBytes + 4, from = k * bucket;
+        for (let i = 0; i < bucket; i += 2) out[at + (i >> 1)] = LUQ_NIBBLE[codes[from + i] + 64] | (LUQ_NIBBLE[codes[from + i + 1] + 64] << 4);
       }
     },
     decode(bytes, out) {
@@ -129,16 +125,25 @@ function luqCodec(bucket: number): BucketCodec {
       const codes = new Int8Array(count * bucket), alpha = new Float32Array(count);
       for (let k = 0; k < count; k++) {
         alpha[k] = view.getFloat32(k * blockBytes, true);
-        unpackCodes(bytes, k * blockBytes + 4, bucket, 4, nibble, 0);
-        for (let i = 0; i < bucket; i++) {
-          const m = nibble[i] & 7;
-          codes[k * bucket + i] = m === 0 ? 0 : (nibble[i] & 8 ? -1 : 1) << (m - 1);
+        const at = k * blockBytes + 4, to = k * bucket;
+        for (let i = 0; i < bucket; i += 2) {
+          const b = bytes[at + (i >> 1)];
+          codes[to + i] = LUQ_CODE[b & 15];
+          codes[to + i + 1] = LUQ_CODE[b >> 4];
         }
       }
       dequantize(bucketTensor(count, bucket, 4, 'symmetric', codes, new Float32Array(count), alpha, new Int32Array(count)), out.subarray(0, count * bucket));
     },
   };
 }
+
+/** LUQ's 4-bit wire code: 0 ↔ 0, α·2^e ↔ e + 1, −α·2^e ↔ 8 | (e + 1) (e = 0..6); LUQ_NIBBLE is indexed by code + 64. */
+const LUQ_CODE = Int8Array.from({ length: 16 }, (_, n) => ((n & 7) === 0 ? 0 : (n & 8 ? -1 : 1) * 2 ** ((n & 7) - 1)));
+const LUQ_NIBBLE = (() => {
+  const t = new Uint8Array(129);
+  LUQ_CODE.forEach((c, n) => { if (n !== 8) t[c + 64] = n; });
+  return t;
+})();
 
 /** The codes of `count` buckets as a QTensor with one scale group per bucket (row). */
 function bucketTensor(count: number, bucket: number, bits: number, format: 'zeroAligned' | 'symmetric', codes: Uint8Array | Int8Array,

@@ -67,8 +67,11 @@ function prefixLines(child: ChildProcess, rank: number): void {
   child.stderr?.on('end', () => { if (buf) process.stderr.write(`[rank ${rank}] ${buf}\n`); });
 }
 
-/** Start `workers` processes of `fqt <args>` (args without --workers) on this machine; resolves with the exit code. */
-export async function launchWorkers(args: string[], workers: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/**
+ * Start `workers` processes of `node script <args>` on this machine (default script: `fqt`, args without --workers);
+ * resolves with the exit code.
+ */
+export async function launchWorkers(args: string[], workers: number, env: NodeJS.ProcessEnv = process.env, script = FQT_BIN): Promise<number> {
   const nodes = intVar(env, 'NNODES', 1) ?? 1, nodeRank = intVar(env, 'NODE_RANK', 0) ?? 0;
   if (nodeRank >= nodes) throw new FqtError(`NODE_RANK=${nodeRank} is outside [0, ${nodes}) (NNODES=${nodes})`);
   if (nodes > 1 && (!env.MASTER_ADDR || !env.MASTER_PORT)) throw new FqtError(`NNODES=${nodes}: set MASTER_ADDR and MASTER_PORT (rank 0's host and a free port) on every node`);
@@ -79,7 +82,7 @@ export async function launchWorkers(args: string[], workers: number, env: NodeJS
   };
   const children = Array.from({ length: workers }, (_, local) => {
     const rank = nodeRank * workers + local;
-    const child = spawn(process.execPath, [FQT_BIN, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: { ...env, ...common, RANK: String(rank), LOCAL_RANK: String(local) },
       stdio: rank === 0 ? 'inherit' : ['ignore', 'ignore', 'pipe'],
     });

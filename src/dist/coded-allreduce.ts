@@ -9,8 +9,10 @@
  *      bit-identical on every rank.
  * Each element is rounded `size` times, each time unbiasedly given everything before, so by the tower rule the
  * result is an unbiased estimate of the exact sum; its variance is the sum of the rounding variances of the
- * partial sums. Random numbers: `seed` must differ per (step, rank) — the caller derives it — and phase/block
- * select the stream (dist/codec.ts), so no draw is ever reused.
+ * partial sums. Random numbers: `seed` must differ per (step, rank) — allreduceSeed — and phase/block select the
+ * stream (dist/codec.ts), so no draw is ever reused.
+ * Values that must not be quantized (BatchNorm statistics, loss sums) ride in the same ring as raw float32 blocks
+ * after the quantized ones, summed exactly in float32: one ring per step, so the latency is paid once.
  */
 import { bitsAt, streamKey } from '../tensor/random.js';
 import type { BucketCodec } from './codec.js';
@@ -30,24 +32,47 @@ export class CodedAllreduce {
 
   constructor(private readonly group: ProcessGroup, readonly codec: BucketCodec) {}
 
-  /** x ← Σ over ranks of x, quantized on the wire; x.length must be a multiple of the bucket. */
-  run(x: Float32Array, seed: number): void {
+  /** Blocks on the wire for `values` quantized and `exact` float32 values. */
+  blocksFor(values: number, exact: number): { coded: number; raw: number } {
+    return { coded: Math.ceil(values / this.codec.bucket), raw: Math.ceil(exact / (this.codec.blockBytes / 4)) };
+  }
+
+  /**
+   * x ← Σ over ranks of x, quantized on the wire (x.length a multiple of the bucket), and exact ← Σ exact in
+   * float32 (the same bits on every rank).
+   */
+  run(x: Float32Array, seed: number, exact: Float32Array = new Float32Array(0)): void {
     const { bucket, blockBytes } = this.codec;
-    const blocks = x.length / bucket;
-    if (this.wire.length !== blocks * blockBytes) {
-      this.wire = new Uint8Array(blocks * blockBytes);
-      this.scratch = new Uint8Array(blocks * blockBytes);
-      this.partial = new Float32Array(x.length);
+    const { coded, raw } = this.blocksFor(x.length, exact.length);
+    if (this.wire.length !== (coded + raw) * blockBytes) {
+      this.wire = new Uint8Array((coded + raw) * blockBytes);
+      this.scratch = new Uint8Array((coded + raw) * blockBytes);
+      this.partial = new Float32Array(coded * bucket);
     }
-    const { wire, scratch, partial } = this;
-    this.codec.encode(x, wire, seed, 0, 0);
+    const { wire, scratch } = this;
+    const rawWire = new Float32Array(wire.buffer, coded * blockBytes, (raw * blockBytes) / 4);
+    this.codec.encode(x, wire.subarray(0, coded * blockBytes), seed, 0, 0);
+    rawWire.fill(0).set(exact);
     this.group.allreduceBlocks(wire, blockBytes, scratch, (first, count) => {
-      const sum = partial.subarray(0, count * bucket);
-      this.codec.decode(scratch.subarray(0, count * blockBytes), sum);
-      const own = x.subarray(first * bucket, (first + count) * bucket);
-      for (let i = 0; i < sum.length; i++) sum[i] += own[i];
-      this.codec.encode(sum, wire.subarray(first * blockBytes, (first + count) * blockBytes), seed, first, 1);
+      const codedCount = Math.max(0, Math.min(count, coded - first));
+      if (codedCount > 0) this.reduceCoded(x, seed, first, codedCount);
+      if (codedCount < count) {
+        const from = ((first + codedCount - coded) * blockBytes) / 4, n = ((count - codedCount) * blockBytes) / 4;
+        const got = new Float32Array(scratch.buffer, codedCount * blockBytes, n);
+        for (let i = 0; i < n; i++) rawWire[from + i] += got[i];
+      }
     });
-    this.codec.decode(wire, x);
+    this.codec.decode(wire.subarray(0, coded * blockBytes), x);
+    exact.set(rawWire.subarray(0, exact.length));
+  }
+
+  /** Received quantized blocks [first, first + count) (in scratch) + this rank's own values, quantized again. */
+  private reduceCoded(x: Float32Array, seed: number, first: number, count: number): void {
+    const { bucket, blockBytes } = this.codec;
+    const sum = this.partial.subarray(0, count * bucket);
+    this.codec.decode(this.scratch.subarray(0, count * blockBytes), sum);
+    const own = x.subarray(first * bucket, (first + count) * bucket);
+    for (let i = 0; i < sum.length; i++) sum[i] += own[i];
+    this.codec.encode(sum, this.wire.subarray(first * blockBytes, (first + count) * blockBytes), seed, first, 1);
   }
 }

@@ -6,9 +6,8 @@
  *             errors of the ranks: for SR on unrelated values the correlation is 1/2).
  *   batch     global batch b of the one-process order, cut into `size` contiguous shards (sizes differ by ≤ 1).
  *   reduceStep  gradients scaled by shard/global batch size, then summed over ranks — fp32 through gloo's
- *             float all-reduce, or compressed (dist/coded-allreduce.ts); BatchNorm running statistics are
- *             averaged and the step's loss / accuracy sums added, in one small fp32 all-reduce (fused with the
- *             gradients in fp32 mode).
+ *             float all-reduce, or compressed (dist/coded-allreduce.ts); in the same all-reduce, exact float32
+ *             sums average the BatchNorm running statistics and add the step's loss / accuracy sums.
  *   evaluate  each rank evaluates a contiguous shard of the test set; the sums are added.
  * The hook reports per epoch: workers, all-reduce mode, bytes this rank sent per step (and what fp32 would
  * have sent), and milliseconds per step spent in communication (quantization included).
@@ -118,8 +117,7 @@ export class GlooDataParallel implements DataParallel {
     extras.set([local.lossSum, local.correct, local.seen], e);
     if (this.coded) {
       flat.fill(0, o);
-      this.coded.run(flat, allreduceSeed(this.runSeed, step.globalStep, this.rank));
-      this.group.allreduceSum(extras);
+      this.coded.run(flat, allreduceSeed(this.runSeed, step.globalStep, this.rank), extras);
     } else {
       this.group.allreduceSum(flat);
     }

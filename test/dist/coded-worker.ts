@@ -1,8 +1,9 @@
 /**
  * A worker of test/dist/allreduce.test.ts (started with WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT and
  * FQT_CODED_WORKER = output prefix, rank r writes PREFIX.r.json; imported as a test file it does nothing). Rank r all-reduces its fixed gradient
- * DRAWS times per compressed mode, each time with a fresh seed, and writes per-element sums and sums of squares
- * of the results (rank 0) and a checksum of every result it got (all ranks: they must be bit-identical).
+ * DRAWS times per compressed mode, each time with a fresh seed and EXACT float32 values alongside, and writes
+ * per-element sums and sums of squares of the results, a checksum of every result (they must be bit-identical on
+ * every rank) and whether the exact values came back as their sums.
  */
 import { writeFileSync } from 'node:fs';
 import { bucketCodec } from '../../src/dist/codec.js';
@@ -14,6 +15,8 @@ export const DRAWS = 200;
 export const ELEMENTS = 2048;
 export const BUCKET = 256;
 export const MODES = ['psq8', 'psq4', 'luq4'] as const;
+/** Float32 values summed exactly in the same ring (integers: any order of the sum gives the same bits). */
+export const EXACT = 150;
 
 /** Rank r's gradient: heavy-tailed, N(0,1)·exp(N(0,1)), zero at every 7th element on every rank. */
 export function rankGradient(rank: number): Float32Array {
@@ -26,15 +29,17 @@ export function rankGradient(rank: number): Float32Array {
 async function main(out: string): Promise<void> {
   const group = await ProcessGroup.join({ rank: Number(process.env.RANK), size: Number(process.env.WORLD_SIZE), timeoutSeconds: 30 });
   const g = rankGradient(group.rank);
-  const result: Record<string, { sum: number[]; sumSq: number[]; checksum: number; bytesPerCall: number }> = {};
+  const result: Record<string, { sum: number[]; sumSq: number[]; checksum: number; bytesPerCall: number; exactOk: boolean }> = {};
   for (const mode of MODES) {
     const coded = new CodedAllreduce(group, bucketCodec(mode, BUCKET));
     const sum = new Float64Array(ELEMENTS), sumSq = new Float64Array(ELEMENTS);
-    let checksum = 0;
+    let checksum = 0, exactOk = true;
     const sent0 = group.allreduceBytesSent;
     for (let k = 0; k < DRAWS; k++) {
       const x = g.slice();
-      coded.run(x, allreduceSeed(1, k, group.rank));
+      const exact = Float32Array.from({ length: EXACT }, (_, i) => i + 1000 * group.rank + k);
+      coded.run(x, allreduceSeed(1, k, group.rank), exact);
+      exactOk &&= exact.every((v, i) => v === group.size * (i + k) + 1000 * (group.size * (group.size - 1)) / 2);
       const bits = new Uint32Array(x.buffer);
       for (let i = 0; i < ELEMENTS; i++) {
         sum[i] += x[i];
@@ -42,7 +47,7 @@ async function main(out: string): Promise<void> {
         checksum = (Math.imul(checksum, 31) + bits[i]) >>> 0;
       }
     }
-    result[mode] = { sum: [...sum], sumSq: [...sumSq], checksum, bytesPerCall: (group.allreduceBytesSent - sent0) / DRAWS };
+    result[mode] = { sum: [...sum], sumSq: [...sumSq], checksum, bytesPerCall: (group.allreduceBytesSent - sent0) / DRAWS, exactOk };
   }
   group.barrier();
   group.close();

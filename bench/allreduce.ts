@@ -2,8 +2,9 @@
  * `npm run bench -- allreduce [--workers 2] [--repeats 15]`: gloo all-reduce over loopback between worker processes
  * (docs/DISTRIBUTED.md, "Scaling on paper"). JSON lines from rank 0, medians:
  *   fp32 all-reduce of 1 KiB … 16 MiB: seconds, bytes sent per rank (gloo's ring), bus bandwidth = bytes sent / time;
- *   each compressed mode on a ResNet-20-sized gradient (272 186 values, Fashion-MNIST input): seconds including quantization, bytes.
- * The latency α and bandwidth β of the model t = α·hops + bytes/β are fitted (least squares) on the fp32 rows.
+ *   each mode on a ResNet-20-sized gradient (272 186 values, Fashion-MNIST input): seconds including quantization, bytes;
+ *   each codec alone (rank 0): nanoseconds per value to quantize and pack, and to unpack and dequantize.
+ * The latency α and bandwidth β of the ring model t = 2(N − 1)·α + sent/β are read off the fp32 rows.
  */
 import { fileURLToPath } from 'node:url';
 import { ALLREDUCE_MODES, bucketCodec } from '../src/dist/codec.js';
@@ -41,16 +42,28 @@ async function worker(args: string[], rank: number, size: number): Promise<void>
     }, repeats);
     if (rank === 0) emit({ bench: 'allreduce-resnet20', mode, workers: size, values: RESNET20_PARAMS, sentPerRank: (group.allreduceBytesSent - before) / (repeats + 1), seconds: round(seconds) });
   }
-  if (rank === 0) emit({ bench: 'allreduce-model', workers: size, ...latencyBandwidth(fit, size) });
+  if (rank === 0) {
+    for (const mode of ALLREDUCE_MODES.filter((m) => m !== 'fp32')) {
+      const codec = bucketCodec(mode), blocks = Math.ceil(RESNET20_PARAMS / codec.bucket);
+      const x = new Float32Array(blocks * codec.bucket), bytes = new Uint8Array(blocks * codec.blockBytes);
+      x.set(g);
+      const encode = medianSeconds(() => codec.encode(x, bytes, 1, 0, 0), repeats), decode = medianSeconds(() => codec.decode(bytes, x), repeats);
+      emit({ bench: 'codec', mode, values: x.length, encodeNsPerValue: round((1e9 * encode) / x.length), decodeNsPerValue: round((1e9 * decode) / x.length) });
+    }
+    emit({ bench: 'allreduce-model', workers: size, ...latencyBandwidth(fit, size) });
+  }
   group.barrier();
   group.close();
 }
 
-/** Least-squares fit of t = a + sent/β; a = α·2(N − 1) (the ring's hops). */
+/**
+ * The ring model t = 2(N − 1)·α + sent/β: α from the smallest message (an upper bound: it includes 1 KiB of
+ * transfer), β from the messages of ≥ 1 MiB with the latency terms removed (the best one: load only slows it).
+ */
 function latencyBandwidth(rows: [number, number][], size: number): { alphaSeconds: number; betaMBps: number } {
-  const n = rows.length, mx = rows.reduce((s, r) => s + r[0], 0) / n, my = rows.reduce((s, r) => s + r[1], 0) / n;
-  const slope = rows.reduce((s, r) => s + (r[0] - mx) * (r[1] - my), 0) / rows.reduce((s, r) => s + (r[0] - mx) ** 2, 0);
-  return { alphaSeconds: round((my - slope * mx) / (2 * (size - 1))), betaMBps: round(1 / slope / 1e6) };
+  const hops = 2 * (size - 1), alpha = rows[0][1] / hops;
+  const beta = Math.max(...rows.filter(([sent]) => sent >= 1 << 20).map(([sent, t]) => sent / Math.max(1e-9, t - hops * alpha)));
+  return { alphaSeconds: round(alpha), betaMBps: round(beta / 1e6) };
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * Worker processes, with torchrun's environment conventions:
  *   - a process with WORLD_SIZE > 1 in its environment is one worker: RANK (0 … WORLD_SIZE − 1), MASTER_ADDR and
- *     MASTER_PORT (for env:// rendezvous), LOCAL_RANK optional. torchrun itself can start fqt this way
- *     (`torchrun --nproc-per-node 2 --no-python fqt train …`), and so can any scheduler, on one host or many;
+ *     MASTER_PORT (for env:// rendezvous: rank 0 listens there, so it must be free), LOCAL_RANK optional; any
+ *     scheduler can start workers this way, on one host or many;
  *   - `launchWorkers` starts N such workers of the same command on this machine (`fqt train --workers N`): ranks
  *     NODE_RANK·N … NODE_RANK·N + N − 1 of NNODES·N (NNODES = 1 and MASTER_ADDR = 127.0.0.1 by default, a free
  *     MASTER_PORT), FQT_THREADS = cores / N unless set. Rank 0 keeps the terminal (progress, result); the other

@@ -83,6 +83,7 @@ export function trainCommand(argv: string[]): number | Promise<number> {
   const started = performance.now();
   const opts = { recipe, out: f.out, resume: f.resume, checkpointSeconds: f['checkpoint-seconds'], ...cliReporters(f.quiet) };
   const worker = workerEnv();
+  if (worker && f.workers > 1) throw new FqtError(`--workers ${f.workers} starts workers, but this process already is one (WORLD_SIZE=${worker.size}, RANK=${worker.rank} in its environment): drop one of them`);
   if (worker) return trainWorker(worker, f, config, recipe, opts).then((r) => (r ? printDone(r, started, f.out) : 0));
   if (f.workers > 1) return launchTraining(argv, f, config);
   return printDone(train(config, opts), started, f.out);

@@ -110,3 +110,9 @@ test('without the gloo addon, data-parallel training fails with one line naming 
   assert.match(r.reason, /gloo addon was not built .*apt-get install libgloo-dev/);
   assert.doesNotMatch(r.reason, /\n/);
 });
+
+test('--workers inside a worker (WORLD_SIZE set) is refused with one line', () => {
+  const r = runFqt([...ARGS, '--workers', '2', '--out', path.join(tmp(), 'x')], { WORLD_SIZE: '2', RANK: '0' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr.trim(), /^fqt train: --workers 2 starts workers, but this process already is one \(WORLD_SIZE=2, RANK=0 in its environment\): drop one of them$/);
+});

@@ -1,8 +1,10 @@
 /**
- * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--no-torch]`: one training
+ * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--rounds R] [--no-torch]`: one training
  * step (1×28×28 inputs, 10 classes, forward + backward + optimizer) on the active backend: median ms/step, peak
  * RSS and the number of layer GEMMs on each path, per recipe, with ratios to the fp32 step of the same model.
- * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; the child also reports
+ * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; with --rounds R every recipe
+ * runs R times, the recipes interleaved round by round (so drifting background load hits them alike), and the median
+ * over rounds is reported next to the per-round values. The child also reports
  * `savedForBackwardMiB`, the memory one forward pass keeps for the backward (deterministic, unlike peak RSS, which
  * depends on when the garbage collector runs). The optimizer is
  * SGD with momentum, or Adam for recipes whose preset trains with Adam (1-bit FQT, METHODS §3.5). For the
@@ -29,19 +31,40 @@ const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.
 
 interface StepRecord { msPerStep: number; peakRssMiB: number; savedForBackwardMiB?: number; recipe: string }
 
-/** The fp32 step and every recipe of --recipes, each in a child process; returns the fp32 ms/step. */
+function runChild(model: string, recipe: string, steps: number, batch: number): (StepRecord & Record<string, unknown>) | string {
+  const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
+    { encoding: 'utf8', env: process.env });
+  if (child.status !== 0) return (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ');
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+/** The fp32 step and every recipe of --recipes, each in child processes, round by round; returns the fp32 ms/step. */
 function recipesInChildren(args: string[], model: string, steps: number, batch: number): number {
   const recipes = option(args, 'recipes', 'fp32').split(',').filter((r) => r !== '');
   if (!recipes.includes('fp32')) recipes.unshift('fp32');
+  const rounds = Math.max(1, Number(option(args, 'rounds', '1')));
+  const runs = new Map<string, (StepRecord & Record<string, unknown>)[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const recipe of recipes) {
+      const rec = runChild(model, recipe, steps, batch);
+      if (typeof rec === 'string') {
+        emit({ bench: 'step', impl: 'fqt', recipe, round: r, error: rec });
+        continue;
+      }
+      runs.set(recipe, [...(runs.get(recipe) ?? []), rec]);
+    }
+  }
   const results = new Map<string, StepRecord>();
   for (const recipe of recipes) {
-    const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
-      { encoding: 'utf8', env: process.env });
-    if (child.status !== 0) {
-      emit({ bench: 'step', impl: 'fqt', recipe, error: (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ') });
-      continue;
-    }
-    const rec = JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
+    const all = runs.get(recipe);
+    if (!all) continue;
+    const ms = median(all.map((x) => x.msPerStep)), rss = median(all.map((x) => x.peakRssMiB));
+    const rec = { ...all[0], msPerStep: ms, peakRssMiB: rss, ...(rounds > 1 ? { rounds: all.map((x) => x.msPerStep) } : {}) };
     results.set(recipe, rec);
     const base = results.get('fp32');
     emit({

@@ -4,6 +4,10 @@
       "target_name": "fqt_native",
       "sources": [
         "src/binding.cc",
+        "src/args.cc",
+        "src/args_parse.cc",
+        "src/signatures.cc",
+        "src/signals.cc",
         "src/cpu_features.cc",
         "src/thread_pool.cc",
         "src/sgemm.cc",

@@ -41,6 +41,14 @@ struct VI {
     for (int64_t j = 0; j < width; j++)
       for (int r = 0; r < rows; r++) out[j * out_stride + r] = in[r * width + j];
   }
+  // out[i] = f32(a·((R_i + c) − z·s_i) [+ b·ub_i]) for i < n (the forward / grad-input epilogue, qconv_util.h).
+  static void epilogue_span(const int32_t* __restrict r, const double* __restrict s, const double* __restrict ub, int n, double a, double c,
+                            double z, double b, float* __restrict out) {
+    if (ub == nullptr)
+      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]));
+    else
+      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]) + b * ub[i]);
+  }
   static V dp(V acc, const PB& b, PA a) {
     for (int l = 0; l < L; l++) {
       const uint32_t bq = static_cast<uint32_t>(b.x[l]), aq = static_cast<uint32_t>(a);
@@ -79,6 +87,14 @@ struct VI {
   static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
     for (int64_t j = 0; j < width; j++)
       for (int r = 0; r < rows; r++) out[j * out_stride + r] = in[r * width + j];
+  }
+  // out[i] = f32(a·((R_i + c) − z·s_i) [+ b·ub_i]) for i < n (the forward / grad-input epilogue, qconv_util.h).
+  static void epilogue_span(const int32_t* __restrict r, const double* __restrict s, const double* __restrict ub, int n, double a, double c,
+                            double z, double b, float* __restrict out) {
+    if (ub == nullptr)
+      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]));
+    else
+      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]) + b * ub[i]);
   }
   // vpmaddwd: |255·128 + 255·128| < 2^31, exact.
   static V dp(V acc, const PB& b, const PA& a) {
@@ -139,6 +155,18 @@ struct VI {
     const __mmask16 keep = rows >= 16 ? 0xffff : static_cast<__mmask16>((1u << rows) - 1);
     for (int m = 0; m < 16; m++) _mm512_mask_storeu_epi32(out + m * out_stride, keep, r[m]);
   }
+  // The epilogue span on 8 lanes of float64 with masked tails (same operations, same order as the generic one).
+  static void epilogue_span(const int32_t* r, const double* s, const double* ub, int n, double a, double c, double z, double b, float* out) {
+    const __m512d va = _mm512_set1_pd(a), vc = _mm512_set1_pd(c), vz = _mm512_set1_pd(z), vb = _mm512_set1_pd(b);
+    for (int i = 0; i < n; i += 8) {
+      const __mmask8 m = n - i >= 8 ? 0xff : static_cast<__mmask8>((1u << (n - i)) - 1);
+      const __m512d R = _mm512_cvtepi32_pd(_mm256_maskz_loadu_epi32(m, r + i));
+      const __m512d S = _mm512_maskz_loadu_pd(m, s + i);
+      __m512d v = _mm512_mul_pd(va, _mm512_sub_pd(_mm512_add_pd(R, vc), _mm512_mul_pd(vz, S)));
+      if (ub != nullptr) v = _mm512_add_pd(v, _mm512_mul_pd(vb, _mm512_maskz_loadu_pd(m, ub + i)));
+      _mm256_mask_storeu_ps(out + i, m, _mm512_cvtpd_ps(v));
+    }
+  }
   static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
     for (int r0 = 0; r0 < rows; r0 += 16)
       for (int64_t j0 = 0; j0 < width; j0 += 16)
@@ -146,7 +174,7 @@ struct VI {
   }
 
 };
-static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 24, 12, 8, 6};
+static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 16, 8, 5, 4};
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 16, 10, 8, 6};
 #include "qconv_tier.h"
 #include "qconv_micro.h"

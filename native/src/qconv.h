@@ -28,10 +28,10 @@ struct Operand {
   int64_t groups;
 };
 
-// Micro-kernels of one ISA tier (qconv_micro.h). conv: MR outputs × NV vectors of L lanes over a list of taps,
-// each tap nq quads of K; writes int32 R to out[MR][NV·L]. gw: MR rows × NV vectors over nq quads of samples at
+// Micro-kernels of one ISA tier (qconv_micro.h). conv: MR outputs (A data of output r at a + off[r]) × NV vectors of
+// L lanes over a list of taps, each tap nq quads of K; writes int32 R to out[MR][NV·L]. gw: MR rows × NV vectors over nq quads of samples at
 // one pixel; adds into out when `accumulate`.
-using ConvMicro = void (*)(const int8_t* a, int64_t a_step, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps,
+using ConvMicro = void (*)(const int8_t* a, const int64_t* off, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps,
                            int64_t nq, int32_t* out);
 using GwMicro = void (*)(const int8_t* a, int64_t a_row_stride, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride,
                          int64_t nq, int32_t* out, bool accumulate);
@@ -43,15 +43,14 @@ constexpr int kMaxMr = 24;
 using TransposeFn = void (*)(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride);
 
 struct Walk;
-struct PlaneEpi;
+struct TileEpi;
 
 struct Kernels {
   int lanes;                      // L: int32 lanes of one vector
   TransposeFn transpose;          // the micro-kernel tile, lane-major
-  // qconv_util.h: conv_walk, plane_epilogue; qconv_gw.cc's per-pixel block epilogue (total[j] += epi).
-  void (*walk)(const Kernels& tk, int nv, const Walk& w, int64_t count, const double* add, double* r, int64_t lane_stride,
-               int64_t step, int32_t* buf);
-  void (*epilogue)(const PlaneEpi& e, const double* r, int64_t r_stride, const double* sa, float* out, int64_t plane);
+  // qconv_util.h: conv_run; qconv_gw.cc's per-pixel block epilogue (total[j] += epi).
+  void (*run)(const Kernels& tk, int nv, const Walk& w, int64_t count, int64_t pos0, int64_t step, const double* sA, const TileEpi& e,
+              float* out, int64_t plane, int32_t* buf);
   // rows r of acc[r·width + j] (lanes j < lanes): A's group r at oas/sas/zas[r·g_step], its Σ a' at sum_a[r·sa_step].
   void (*flush)(const int32_t* acc, int64_t width, int64_t rows, const int32_t* sum_b, int64_t lanes, const int32_t* sum_a, int64_t sa_step,
                 const double* oas, const double* sas, const double* zas, int64_t g_step, double n, double ob, double sb, double zb,
@@ -70,13 +69,6 @@ inline int shift_b(const Operand& o) { return o.is_signed ? 128 : 0; }
 inline int32_t code(const Operand& o, int64_t i) {
   return o.is_signed ? static_cast<int32_t>(static_cast<int8_t>(o.codes[i])) : static_cast<int32_t>(o.codes[i]);
 }
-
-// Valid-tap classes along one axis: for each output index the bitmask of kernel taps that land in range, the
-// distinct masks, and each index's class id.
-struct AxisClasses {
-  std::vector<int32_t> id;      // per index
-  std::vector<uint64_t> masks;  // per class
-};
 
 // Packing (qconv_pack.cc); all parallel over samples or pixels. Sources are NHWC codes [n][rows][cols][ch] (the
 // conv input, or dY in layer layout); `shift` moves them into the A (signed) or B (unsigned) byte domain.

@@ -6,7 +6,7 @@
 // and the compile-time maxima CONV_MR[NV], GW_MR[NV].
 
 template <int MR, int NV>
-static void conv_micro(const int8_t* a, int64_t a_step, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps,
+static void conv_micro(const int8_t* a, const int64_t* off, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps,
                        int64_t nq, int32_t* out) {
   typename VI::V acc[MR][NV];
 #pragma GCC unroll 24
@@ -23,7 +23,7 @@ static void conv_micro(const int8_t* a, int64_t a_step, const int64_t* tap_a, co
 #pragma GCC unroll 24
       for (int r = 0; r < MR; r++) {
         int32_t av;
-        std::memcpy(&av, at + r * a_step + 4 * q, 4);
+        std::memcpy(&av, at + off[r] + 4 * q, 4);
         const typename VI::PA pa = VI::prep_a(av);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[r][v] = VI::dp(acc[r][v], b[v], pa);
@@ -74,8 +74,7 @@ static qconv::Kernels make_tier() {
   qconv::Kernels t{};
   t.lanes = VI::L;
   t.transpose = &VI::transpose;
-  t.walk = &walk;
-  t.epilogue = &epilogue;
+  t.run = &run;
   t.flush = &flush;
   for (int nv = 1; nv <= qconv::kMaxNv; nv++) {
     t.conv_mr[nv] = CONV_MR[nv];

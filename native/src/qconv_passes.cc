@@ -1,9 +1,7 @@
 // Forward and grad-input passes of the fused integer convolutions (see qconv.h): implicit convolutions of a
-// broadcast operand laid out NHWC on a padded grid with the weights as the vector operand. A task is one sample:
-// its output rows are walked with conv_walk into a lane-major plane of R + c (exact), which plane_epilogue turns into
-// float32 outputs in one vectorised pass per lane; the rare terms (W offsets, positions without valid taps) are
-// patched with the scalar epilogue. The arithmetic is that of src/backend/ref/qconv.ts; every output belongs to one
-// task, so results do not depend on the thread count.
+// broadcast operand laid out NHWC on a padded grid with the weights as the vector operand. A task is one sample; each
+// row of outputs is one conv_run (micro-kernel tiles finished in place by the vectorised epilogue). The arithmetic is
+// that of src/backend/ref/qconv.ts; every output belongs to one task, so results do not depend on the thread count.
 #include <algorithm>
 #include <vector>
 
@@ -14,11 +12,6 @@ namespace fqt {
 using namespace qconv;
 
 namespace {
-
-// Positions per chunk of a task's plane: the lane-major R buffer stays ≤ 256 KiB per thread.
-int64_t chunk_rows(int64_t row_len, int64_t width, int64_t rows) {
-  return std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t{1} << 15) / std::max<int64_t>(1, row_len * width)));
-}
 
 // For every output position of a plane: Σ over the reduced channels of its valid taps of (b' − zb') per lane
 // (ub[lane][pos]) and the number of valid terms (kv[pos]). valid(pos, tap); term(lane, tap) = Σ (b' − zb').
@@ -44,21 +37,48 @@ struct LaneB {
   bool anyOb = false;
 };
 
-// Patch the outputs the plane epilogue does not cover: the W-offset terms (ob ≠ 0) and positions without valid
-// taps. r = R + c (lane-major, r_stride), ua[p] = SA − K(p)·za', kv[p], ub[lane][positions].
-void patch_outputs(const LaneB& lb, int64_t l0, int64_t lanes, double oa, double sa, const double* r, int64_t r_stride, const double* sA,
-                   const double* ua, const double* kv, const double* ub, int64_t ub_stride, int64_t p0, int64_t count, float* out,
-                   int64_t plane) {
-  for (int64_t p = 0; p < count; p++) {
-    const double k = kv[p0 + p];
-    if (k != 0 && !lb.anyOb) continue;
-    for (int64_t j = 0; j < lanes; j++) {
-      const size_t l = static_cast<size_t>(l0 + j);
-      if (k != 0 && lb.ob[l] == 0) continue;
-      const double u = r[j * r_stride + p] - lb.zb[l] * sA[p];
-      out[j * plane + p] = static_cast<float>(epilogue(u, ua[p], ub[(l0 + j) * ub_stride + p0 + p], k, oa, sa, lb.ob[l], lb.sb[l]));
+// sA[oy·ow + ox] = Σ over the taps of the window sums cs of padded pixel (oy·stride, ox·stride) + tap_pix[t].
+void window_sums(const int32_t* cs, int64_t wp, int64_t oh, int64_t ow, int64_t stride, const std::vector<int64_t>& tap_pix, double* sA) {
+  const int64_t st = stride;
+  for (int64_t oy = 0; oy < oh; oy++) {
+    double* __restrict sr = sA + oy * ow;
+    const int32_t* crow = cs + oy * st * wp;
+    std::fill(sr, sr + ow, 0.0);
+    for (const int64_t tp : tap_pix) {
+      const int32_t* __restrict ct = crow + tp;
+      if (st == 1)
+        for (int64_t ox = 0; ox < ow; ox++) sr[ox] += ct[ox];
+      else
+        for (int64_t ox = 0; ox < ow; ox++) sr[ox] += ct[ox * st];
     }
   }
+}
+
+// Per-lane epilogue constants of one task and lane block (TileEpi points into these).
+struct LaneConsts {
+  std::vector<double> alpha, beta, c, zb, ob, sb;
+  void resize(int64_t width) {
+    for (auto* v : {&alpha, &beta, &c, &zb, &ob, &sb}) v->assign(static_cast<size_t>(width), 0.0);
+  }
+};
+
+// TileEpi of lanes [l0, l0 + width) for A's group (oa, sa, za') and per-lane B groups in bl, with c_j from sb_all[j]
+// (Σ b' over the run's K terms) and kall = K.
+TileEpi tile_epi(LaneConsts& lc, const LaneB& bl, int64_t l0, int64_t width, int64_t lanes, double oa, double sa, double za,
+                 const double* sb_all, double kall, const std::vector<double>& ub, int64_t ub_stride, const std::vector<double>& kv,
+                 bool anyEmpty) {
+  lc.resize(width);
+  for (int64_t j = 0; j < lanes; j++) {
+    const size_t l = static_cast<size_t>(l0 + j), i = static_cast<size_t>(j);
+    lc.alpha[i] = sa * bl.sb[l];
+    lc.beta[i] = oa * bl.sb[l];
+    lc.c[i] = -za * sb_all[j] + kall * za * bl.zb[l];
+    lc.zb[i] = bl.zb[l], lc.ob[i] = bl.ob[l], lc.sb[i] = bl.sb[l];
+  }
+  const bool generic = bl.anyOb || anyEmpty;
+  return {width, lanes, lc.alpha.data(), lc.zb.data(), lc.c.data(), oa != 0 ? lc.beta.data() : nullptr,
+          oa != 0 || generic ? ub.data() + l0 * ub_stride : nullptr, ub_stride, generic, lc.ob.data(), lc.sb.data(), kv.data(), oa, sa,
+          kall * za};
 }
 
 }  // namespace
@@ -68,6 +88,10 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, P = g.oh * g.ow;
   if (g.n * g.oc * P == 0) return;
+  if (g.c == 0) {  // empty sums
+    std::fill(y, y + g.n * g.oc * P, 0.0f);
+    return;
+  }
   const int64_t c4 = round_up(g.c, 4), hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
   std::vector<int8_t> xp(static_cast<size_t>(g.n * hp * wp * c4));
   std::vector<int32_t> cs(static_cast<size_t>(g.n * hp * wp));
@@ -105,52 +129,29 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
   std::vector<std::vector<const uint8_t*>> tap_b(lb.nv.size());
   for (size_t b = 0; b < lb.nv.size(); b++)
     for (int64_t t = 0; t < T; t++) tap_b[b].push_back(panels.data() + block_off[b] + t * (c4 / 4) * lb.nv[b] * L * 4);
-  const int64_t rowsPerChunk = chunk_rows(g.ow, kMaxNv * L, g.oh), chunk = rowsPerChunk * g.ow;
+  const bool anyEmpty = std::find(kv.begin(), kv.end(), 0.0) != kv.end();
+  // Output p = (oy, ox) reads its window from padded pixel (oy·stride, ox·stride): tiles run across rows.
+  std::vector<int64_t> off(static_cast<size_t>(P));
+  for (int64_t p = 0; p < P; p++) off[static_cast<size_t>(p)] = ((p / g.ow) * g.stride * wp + (p % g.ow) * g.stride) * c4;
 
   parallel_for(g.n, [&](int64_t s, int) {
     const size_t xg = static_cast<size_t>(x.groups == 1 ? 0 : s);
     const double oa = gx.offset[xg], sa = gx.scale[xg], za = gx.zero[xg];
     const int32_t* csn = cs.data() + s * hp * wp;
-    double* r = scratch<double>(0, chunk * kMaxNv * L);
-    int32_t* buf = scratch<int32_t>(1, 2 * kMaxMr * kMaxNv * L);
-    double* sA = scratch<double>(2, 2 * chunk);
-    double* ua = sA + chunk;
-    double* lane = scratch<double>(3, 4 * kMaxNv * L);  // c, alpha, beta per lane of a block
-    for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rowsPerChunk) {
-      const int64_t rows = std::min<int64_t>(rowsPerChunk, g.oh - oy0), p0 = oy0 * g.ow, count = rows * g.ow;
-      // SA per output: the channel sums of its window (all taps; absent ones hold the zero point).
-      for (int64_t row = 0; row < rows; row++) {
-        const int32_t* crow = csn + (oy0 + row) * g.stride * wp;
-        double* sr = sA + row * g.ow;
-        std::fill(sr, sr + g.ow, 0.0);
-        for (int64_t t = 0; t < T; t++) {
-          const int32_t* ct = crow + tap_pix[static_cast<size_t>(t)];
-          for (int64_t ox = 0; ox < g.ow; ox++) sr[ox] += ct[ox * g.stride];
-        }
-        for (int64_t ox = 0; ox < g.ow; ox++) ua[row * g.ow + ox] = sr[ox] - static_cast<double>(K) * za;
-      }
-      for (size_t b = 0; b < lb.nv.size(); b++) {
-        const int64_t l0 = lb.l0[b], lanes = std::min<int64_t>(lb.nv[b] * L, g.oc - l0);
-        double* c = lane;
-        double* alpha = lane + kMaxNv * L;
-        double* beta = lane + 2 * kMaxNv * L;
-        for (int64_t j = 0; j < lb.nv[b] * L; j++) {
-          const size_t l = static_cast<size_t>(std::min<int64_t>(l0 + j, g.oc - 1));
-          c[j] = -za * sbAll[l] + static_cast<double>(K) * za * bl.zb[l];
-          alpha[j] = sa * bl.sb[l];
-          beta[j] = oa * bl.sb[l];
-        }
-        for (int64_t row = 0; row < rows; row++) {
-          const int8_t* arow = xp.data() + (s * hp + (oy0 + row) * g.stride) * wp * c4;
-          conv_walk(tk, lb.nv[b], {arow, g.stride * c4, tap_a.data(), tap_b[b].data(), static_cast<int>(T), c4 / 4}, g.ow, c, r + row * g.ow,
-                    count, 1, buf);
-        }
-        float* out = y + (s * g.oc + l0) * P + p0;
-        const PlaneEpi e{lanes, count, alpha, bl.zb.data() + l0, oa != 0 ? beta : nullptr, oa != 0 ? ub.data() + l0 * P + p0 : nullptr, P};
-        plane_epilogue(tk, e, r, count, sA, out, P);
-        patch_outputs(bl, l0, lanes, oa, sa, r, count, sA, ua, kv.data(), ub.data(), P, p0, count, out, P);
-      }
-    }
+    int32_t* buf = scratch<int32_t>(1, 4 * kMaxMr * kMaxNv * L);
+    double* sA = scratch<double>(2, P);
+    // SA per output: the channel sums of its window (all taps; absent ones hold the zero point).
+    window_sums(csn, wp, g.oh, g.ow, g.stride, tap_pix, sA);
+    thread_local std::vector<LaneConsts> lc;
+    lc.resize(lb.nv.size());
+    std::vector<TileEpi> epi;
+    for (size_t b = 0; b < lb.nv.size(); b++)
+      epi.push_back(tile_epi(lc[b], bl, lb.l0[b], lb.nv[b] * L, std::min<int64_t>(lb.nv[b] * L, g.oc - lb.l0[b]), oa, sa, za,
+                             sbAll.data() + lb.l0[b], static_cast<double>(K), ub, P, kv, anyEmpty));
+    const int8_t* xs = xp.data() + s * hp * wp * c4;
+    for (size_t b = 0; b < lb.nv.size(); b++)
+      conv_run(tk, lb.nv[b], {xs, off.data(), tap_a.data(), tap_b[b].data(), static_cast<int>(T), c4 / 4}, P, 0, 1, sA, epi[b],
+               y + (s * g.oc + lb.l0[b]) * P, P, buf);
   });
 }
 
@@ -159,6 +160,10 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, st = g.stride, HW = g.h * g.w;
   if (g.n * g.c * HW == 0) return;
+  if (g.oc == 0) {  // empty sums
+    std::fill(dx, dx + g.n * g.c * HW, 0.0f);
+    return;
+  }
   const auto floor_div = [&](int64_t v) { return (v - (((v % st) + st) % st)) / st; };
   // dY on a padded grid covering every floor((i + pad − k)/stride), in range or not.
   const int64_t oy0 = std::min<int64_t>(0, floor_div(g.pad - (g.kh - 1))), ox0 = std::min<int64_t>(0, floor_div(g.pad - (g.kw - 1)));
@@ -205,73 +210,87 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
         for (const int64_t t : ph.taps)
           for (int64_t o = 0; o < g.oc; o++) ph.sb[static_cast<size_t>(ci)] += wcode(o, t, ci);
     }
-  const int64_t rowsPerChunk = chunk_rows(g.w, kMaxNv * L, g.h), chunk = rowsPerChunk * g.w;
+  const bool anyEmpty = std::find(kv.begin(), kv.end(), 0.0) != kv.end();
+  // A run of a phase steps one dY pixel per output; with stride 1 one run covers the whole plane (tiles across rows).
+  std::vector<int64_t> step(static_cast<size_t>(std::max<int64_t>(g.w, HW)));
+  for (size_t i = 0; i < step.size(); i++) step[i] = static_cast<int64_t>(i) * oc4;
+  std::vector<int64_t> planeOff;
+  if (st == 1) {
+    planeOff.resize(static_cast<size_t>(HW));
+    for (int64_t p = 0; p < HW; p++) planeOff[static_cast<size_t>(p)] = ((p / g.w) * owp + p % g.w) * oc4;
+  }
 
   parallel_for(g.n, [&](int64_t s, int) {
     const size_t dgi = static_cast<size_t>(dy.groups == 1 ? 0 : s);
     const double oa = gd.offset[dgi], sa = gd.scale[dgi], za = gd.zero[dgi];
     const int8_t* dpn = dp.data() + s * ohp * owp * oc4;
     const int32_t* csn = cs.data() + s * ohp * owp;
-    double* r = scratch<double>(0, chunk * kMaxNv * L);
-    int32_t* buf = scratch<int32_t>(1, 2 * kMaxMr * kMaxNv * L);
-    double* sA = scratch<double>(2, 2 * chunk);
-    double* ua = sA + chunk;
-    double* lane = scratch<double>(3, 3 * kMaxNv * L + st * st * kMaxNv * L);
-    int64_t tap_a[64], tap_p[64];
-    const uint8_t* tb[64];
-    const auto run_taps = [&](int64_t iy, int64_t rxp, const Phase& ph) {
-      for (size_t k = 0; k < ph.taps.size(); k++) {
-        const int64_t t = ph.taps[k];
-        tap_p[k] = (floor_div(iy + g.pad - t / g.kw) - oy0) * owp + (floor_div(rxp + g.pad - t % g.kw) - ox0);
+    int32_t* buf = scratch<int32_t>(1, 4 * kMaxMr * kMaxNv * L);
+    double* sA = scratch<double>(2, HW);
+    thread_local std::vector<int64_t> tapBuf;
+    thread_local std::vector<const uint8_t*> tbBuf;
+    tapBuf.resize(static_cast<size_t>(2 * T));
+    tbBuf.resize(static_cast<size_t>(T));
+    int64_t* tap_a = tapBuf.data();
+    int64_t* tap_p = tapBuf.data() + T;
+    const uint8_t** tb = tbBuf.data();
+    // Epilogue constants per (phase, lane block): c_j sums over the phase's taps.
+    const size_t nb = lb.nv.size();
+    thread_local std::vector<LaneConsts> lc;
+    lc.resize(phases.size() * nb);
+    std::vector<TileEpi> epi;
+    for (size_t phi = 0; phi < phases.size(); phi++)
+      for (size_t b = 0; b < nb; b++) {
+        const int64_t width = lb.nv[b] * L, l0 = lb.l0[b];
+        epi.push_back(tile_epi(lc[phi * nb + b], bl, l0, width, std::min<int64_t>(width, g.c - l0), oa, sa, za, phases[phi].sb.data() + l0,
+                               static_cast<double>(g.oc * static_cast<int64_t>(phases[phi].taps.size())), ub, HW, kv, anyEmpty));
+      }
+    if (st == 1) {
+      // One phase: the taps read at a fixed offset from each input pixel's dY window origin (iy − oy0 + pad − ky, ...).
+      const Phase& ph = phases[0];
+      const int64_t ntaps = static_cast<int64_t>(ph.taps.size());
+      for (int64_t k = 0; k < ntaps; k++) {
+        const int64_t t = ph.taps[static_cast<size_t>(k)];
+        tap_p[k] = (g.pad - t / g.kw - oy0) * owp + (g.pad - t % g.kw - ox0);
         tap_a[k] = tap_p[k] * oc4;
       }
-    };
-    for (int64_t iy0 = 0; iy0 < g.h; iy0 += rowsPerChunk) {
-      const int64_t rows = std::min<int64_t>(rowsPerChunk, g.h - iy0), p0 = iy0 * g.w, count = rows * g.w;
-      for (int64_t row = 0; row < rows; row++)
-        for (int64_t rxp = 0; rxp < std::min<int64_t>(st, g.w); rxp++) {
-          const int64_t iy = iy0 + row;
-          const Phase& ph = phases[static_cast<size_t>(((iy + g.pad) % st) * st + (rxp + g.pad) % st)];
-          const double kall = static_cast<double>(g.oc) * static_cast<double>(ph.taps.size());
-          run_taps(iy, rxp, ph);
-          // SA of the run's outputs: tap by tap over the contiguous dY channel sums.
-          double* sr = sA + row * g.w + rxp;
-          const int64_t n = (g.w - rxp + st - 1) / st;
-          for (int64_t j = 0; j < n; j++) sr[j * st] = 0.0;
-          for (size_t k = 0; k < ph.taps.size(); k++) {
-            const int32_t* ct = csn + tap_p[k];
-            for (int64_t j = 0; j < n; j++) sr[j * st] += ct[j];
-          }
-          for (int64_t j = 0; j < n; j++) ua[row * g.w + rxp + j * st] = sr[j * st] - kall * za;
+      for (int64_t p = 0; p < HW; p++) {
+        const int64_t base = planeOff[static_cast<size_t>(p)] / oc4;
+        int64_t a = 0;
+        for (int64_t k = 0; k < ntaps; k++) a += csn[base + tap_p[k]];
+        sA[p] = static_cast<double>(a);
+      }
+      for (size_t b = 0; b < nb; b++) {
+        const int64_t width = lb.nv[b] * L;
+        for (int64_t k = 0; k < ntaps; k++) tb[k] = panels.data() + block_off[b] + ph.taps[static_cast<size_t>(k)] * (oc4 / 4) * width * 4;
+        conv_run(tk, lb.nv[b], {dpn, planeOff.data(), tap_a, tb, static_cast<int>(ntaps), oc4 / 4}, HW, 0, 1, sA, epi[b],
+                 dx + (s * g.c + lb.l0[b]) * HW, HW, buf);
+      }
+      return;
+    }
+    for (int64_t iy = 0; iy < g.h; iy++) {
+      for (int64_t rxp = 0; rxp < std::min<int64_t>(st, g.w); rxp++) {  // first input column of one x-phase
+        const size_t phi = static_cast<size_t>(((iy + g.pad) % st) * st + (rxp + g.pad) % st);
+        const Phase& ph = phases[phi];
+        const int64_t ntaps = static_cast<int64_t>(ph.taps.size()), count = (g.w - rxp + st - 1) / st;
+        // The dY pixel each tap reads for the run's first input pixel; the run then steps one dY pixel at a time.
+        for (int64_t k = 0; k < ntaps; k++) {
+          const int64_t t = ph.taps[static_cast<size_t>(k)];
+          tap_p[k] = (floor_div(iy + g.pad - t / g.kw) - oy0) * owp + (floor_div(rxp + g.pad - t % g.kw) - ox0);
+          tap_a[k] = tap_p[k] * oc4;
         }
-      for (size_t b = 0; b < lb.nv.size(); b++) {
-        const int64_t l0 = lb.l0[b], width = lb.nv[b] * L, lanes = std::min<int64_t>(width, g.c - l0);
-        double* alpha = lane;
-        double* beta = lane + kMaxNv * L;
-        double* cph = lane + 3 * kMaxNv * L;  // c per phase and lane
-        for (int64_t j = 0; j < width; j++) {
-          const size_t l = static_cast<size_t>(std::min<int64_t>(l0 + j, g.c - 1));
-          alpha[j] = sa * bl.sb[l];
-          beta[j] = oa * bl.sb[l];
-          for (size_t phi = 0; phi < phases.size(); phi++) {
-            const double kall = static_cast<double>(g.oc) * static_cast<double>(phases[phi].taps.size());
-            cph[static_cast<int64_t>(phi) * width + j] = -za * phases[phi].sb[static_cast<size_t>(l0 + j)] + kall * za * bl.zb[l];
-          }
+        std::fill(sA, sA + count, 0.0);
+        for (int64_t k = 0; k < ntaps; k++) {
+          const int32_t* __restrict ct = csn + tap_p[k];
+          double* __restrict sr = sA;
+          for (int64_t j = 0; j < count; j++) sr[j] += ct[j];
         }
-        for (int64_t row = 0; row < rows; row++)
-          for (int64_t rxp = 0; rxp < std::min<int64_t>(st, g.w); rxp++) {
-            const int64_t iy = iy0 + row;
-            const size_t phi = static_cast<size_t>(((iy + g.pad) % st) * st + (rxp + g.pad) % st);
-            const Phase& ph = phases[phi];
-            run_taps(iy, rxp, ph);
-            for (size_t k = 0; k < ph.taps.size(); k++) tb[k] = panels.data() + block_off[b] + ph.taps[k] * (oc4 / 4) * width * 4;
-            conv_walk(tk, lb.nv[b], {dpn, oc4, tap_a, tb, static_cast<int>(ph.taps.size()), oc4 / 4}, (g.w - rxp + st - 1) / st,
-                      cph + static_cast<int64_t>(phi) * width, r + row * g.w + rxp, count, st, buf);
-          }
-        float* out = dx + (s * g.c + l0) * HW + p0;
-        const PlaneEpi e{lanes, count, alpha, bl.zb.data() + l0, oa != 0 ? beta : nullptr, oa != 0 ? ub.data() + l0 * HW + p0 : nullptr, HW};
-        plane_epilogue(tk, e, r, count, sA, out, HW);
-        patch_outputs(bl, l0, lanes, oa, sa, r, count, sA, ua, kv.data(), ub.data(), HW, p0, count, out, HW);
+        for (size_t b = 0; b < nb; b++) {
+          const int64_t width = lb.nv[b] * L, l0 = lb.l0[b];
+          for (int64_t k = 0; k < ntaps; k++) tb[k] = panels.data() + block_off[b] + ph.taps[static_cast<size_t>(k)] * (oc4 / 4) * width * 4;
+          conv_run(tk, lb.nv[b], {dpn, step.data(), tap_a, tb, static_cast<int>(ntaps), oc4 / 4}, count, iy * g.w + rxp, st, sA, epi[phi * nb + b],
+                   dx + (s * g.c + l0) * HW, HW, buf);
+        }
       }
     }
   });

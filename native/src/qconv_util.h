@@ -1,5 +1,5 @@
 // Helpers shared by the drivers of the fused integer convolutions (qconv_passes.cc, qconv_gw.cc): lane blocks,
-// valid-tap classes, the operands' affine groups, weight panels, the micro-kernel walk and the vectorised epilogue.
+// the operands' affine groups, weight panels, and the runs of micro-kernel tiles with their vectorised epilogue.
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -22,11 +22,6 @@ struct LaneBlocks {
   int64_t padded = 0;       // lanes rounded up to whole vectors
 };
 LaneBlocks lane_blocks(int64_t lanes, int L);
-
-// Valid-tap classes along one axis (see AxisClasses in qconv.h). forward: taps k with o·stride − pad + k in
-// [0, size); input: taps k with (i + pad − k) divisible by stride and (i + pad − k)/stride in [0, out).
-AxisClasses forward_classes(int64_t out, int64_t taps, int64_t stride, int64_t pad, int64_t size);
-AxisClasses input_classes(int64_t size, int64_t taps, int64_t stride, int64_t pad, int64_t out);
 
 // The affine groups of one operand, shifted into its byte domain (zero as double: every use is exact).
 struct Groups {
@@ -69,39 +64,42 @@ std::vector<uint8_t> pack_panels(const LaneBlocks& lb, int L, int64_t taps, int6
   return out;
 }
 
-// One run of a conv-shaped pass: `count` outputs whose A data start at a and step by a_step bytes.
+// One run of a conv-shaped pass: `count` outputs, the A data of output i at a + off[i].
 struct Walk {
   const int8_t* a;
-  int64_t a_step;
+  const int64_t* off;
   const int64_t* tap_a;         // A byte offset per tap
   const uint8_t* const* tap_b;  // B panel per tap (of this lane block)
   int ntaps;
   int64_t nq;                   // quads of K per tap
 };
 
-// R + add[j] of the run (exact integers as doubles) into r[j·lane_stride + i·step] for lanes j < nv·L and outputs
-// i < count, through MR-sized micro-kernel calls; taps are split into chunks whose int32 sums stay exact.
-// buf: ≥ 2·kMaxMr·nv·L int32.
-inline void conv_walk(const Kernels& tk, int nv, const Walk& w, int64_t count, const double* add, double* r, int64_t lane_stride,
-                      int64_t step, int32_t* buf) {
-  tk.walk(tk, nv, w, count, add, r, lane_stride, step, buf);
-}
-
-// The forward / grad-input epilogue over a span of positions of one lane block, with r = R + c (see qconv.h):
-//   out[j·plane + p] = f32((sa·sb_j)·(r − zb_j·SA[p]) [+ (oa·sb_j)·Ub_j[p]])
-// Ub_j[p]: Σ (b' − zb') over position p's valid taps; beta (= oa·sb_j) and ub are null when oa = 0. The terms of
-// W offsets (ob ≠ 0) and positions without valid taps are patched afterwards by the scalar `epilogue`.
-struct PlaneEpi {
-  int64_t lanes, count;
-  const double* alpha;  // [lanes]
-  const double* zb;     // [lanes]
-  const double* beta;   // [lanes] or null
-  const double* ub;     // [lanes][ub_stride] or null
+// The epilogue constants of one lane block for one run of outputs of a forward or grad-input pass (qconv.h): with
+// R the run's integer sums and SA each output's Σ a' over all its taps (absent ones hold the zero point),
+//   out[j·plane + pos] = f32((sa·sb_j)·(R + c_j − zb_j·SA) [+ (oa·sb_j)·Ub_j(pos)])
+// where Ub_j(pos) = Σ (b' − zb') over the valid taps of the output at plane position pos. The terms of W offsets
+// (ob ≠ 0) and outputs without valid taps go through the scalar `epilogue` (generic).
+struct TileEpi {
+  int64_t width, lanes;   // the block's vector lanes; its real lanes
+  const double* alpha;    // [width] sa·sb_j
+  const double* zb;       // [width] zb'_j
+  const double* c;        // [width] −za'·SB_j + K·za'·zb'_j over the run's terms
+  const double* beta;     // [width] oa·sb_j, or null when oa = 0
+  const double* ub;       // ub[j·ub_stride + pos], or null when oa = 0 and not generic
   int64_t ub_stride;
+  bool generic;           // some ob ≠ 0, or some output of the plane has no valid tap
+  const double* ob;       // [width] (generic)
+  const double* sb;       // [width] (generic)
+  const double* kv;       // [plane positions] valid terms (generic)
+  double oa, sa, kza;     // A's group; K·za' (generic: Ua = SA − K·za')
 };
-inline void plane_epilogue(const Kernels& tk, const PlaneEpi& e, const double* r, int64_t r_stride, const double* sa, float* out,
-                           int64_t plane) {
-  tk.epilogue(e, r, r_stride, sa, out, plane);
+
+// A run of `count` outputs: R through the micro-kernels (tiles of balanced MR; taps in chunks whose int32 sums stay
+// exact), finished in place by the epilogue: output i is plane position pos0 + i·step, sA[i] its Σ a'.
+// buf: ≥ 2·kMaxMr·kMaxNv·L int32 and kMaxMr·kMaxNv·L doubles after them.
+inline void conv_run(const Kernels& tk, int nv, const Walk& w, int64_t count, int64_t pos0, int64_t step, const double* sA,
+                     const TileEpi& e, float* out, int64_t plane, int32_t* buf) {
+  tk.run(tk, nv, w, count, pos0, step, sA, e, out, plane, buf);
 }
 
 // The thread's scratch of `count` elements of T in slot `slot` (contents undefined).

@@ -3,6 +3,7 @@
  * anything else prints one line too, with the stack only under FQT_DEBUG=1.
  */
 import { FqtError } from '../tensor/errors.js';
+import { resumeCommand, TrainingInterrupted } from '../train/signals.js';
 import type { FlagSpecs, Positionals } from './args.js';
 import { INFO_FLAGS, infoCommand } from './info.js';
 import { TRAIN_FLAGS, trainCommand } from './train.js';
@@ -49,15 +50,20 @@ export function main(argv: string[]): void {
   try {
     const code = c.run(rest);
     if (typeof code === 'number') process.exitCode = code;
-    else code.then((n) => { process.exitCode = n; }, (err) => fail(command, err));
+    else code.then((n) => { process.exitCode = n; }, (err) => fail(command, rest, err));
   } catch (err) {
-    fail(command, err);
+    fail(command, rest, err);
   }
 }
 
-function fail(command: string, err: unknown): void {
+function fail(command: string, rest: string[], err: unknown): void {
   // On a terminal the progress bar may own the current line; start the error on a fresh one.
   const lead = process.stderr.isTTY ? '\n' : '';
+  if (err instanceof TrainingInterrupted) {
+    process.stderr.write(`${lead}fqt ${command}: ${err.message}\nresume with: ${resumeCommand(command, rest)}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
   if (err instanceof FqtError) {
     process.stderr.write(`${lead}fqt ${command}: ${err.message}\n`);
   } else {

@@ -6,10 +6,11 @@ import type { FlagSpecs, Parsed } from './args.js';
 import { ALLREDUCE_MODES, DEFAULT_BUCKET } from '../dist/codec.js';
 import { GlooDataParallel } from '../dist/data-parallel.js';
 import { DEFAULT_DIST_TIMEOUT_SECONDS, ProcessGroup } from '../dist/group.js';
-import { launchWorkers, withoutWorkersFlag, type WorkerEnv } from '../dist/launch.js';
+import { launchWorkers, type WorkerEnv } from '../dist/launch.js';
 import { distAddon } from '../dist/native.js';
 import type { Recipe } from '../quant/recipe.js';
 import { type TrainConfig, validateConfig } from '../train/config.js';
+import { TrainingInterrupted } from '../train/signals.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
 
 export const DIST_FLAGS = {
@@ -26,17 +27,24 @@ type DistParsed = Parsed<typeof DIST_FLAGS>;
 export function launchTraining(argv: readonly string[], f: DistParsed, config: TrainConfig): Promise<number> {
   distAddon('fqt train --workers');
   validateConfig(config);
-  return launchWorkers(['train', ...withoutWorkersFlag(argv)], f.workers);
+  return launchWorkers(['train', ...argv], f.workers);
 }
 
-/** One worker: join the group, train with rank 0 writing the run, leave together. */
-export async function trainWorker(w: WorkerEnv, f: DistParsed, config: TrainConfig, recipe: Recipe | null, opts: TrainOptions): Promise<TrainResult | null> {
+/**
+ * One worker: join the group, train with rank 0 writing the run, leave together; the exit code. Rank 0 reports the
+ * result through `done` (and a stop by Ctrl-C, like one process); the other ranks stop silently.
+ */
+export async function trainWorker(w: WorkerEnv, f: DistParsed, config: TrainConfig, recipe: Recipe | null, opts: TrainOptions,
+  done: (r: TrainResult) => number): Promise<number> {
   const job = { ...config, dataDir: undefined, allreduce: f.allreduce, bucket: f['allreduce-bucket'] };
   const group = await ProcessGroup.join({ rank: w.rank, size: w.size, init: f['dist-init'], timeoutSeconds: f['dist-timeout'], job });
   try {
     const result = train(config, { ...opts, recipe, parallel: new GlooDataParallel(group, { allreduce: f.allreduce, bucket: f['allreduce-bucket'] }) });
     group.barrier();
-    return w.rank === 0 ? result : null;
+    return w.rank === 0 ? done(result) : 0;
+  } catch (err) {
+    if (err instanceof TrainingInterrupted && w.rank > 0) return err.exitCode;
+    throw err;
   } finally {
     group.close();
   }

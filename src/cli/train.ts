@@ -10,8 +10,9 @@ import { RECIPE_SCHEDULES } from '../quant/recipe-training.js';
 import { FqtError } from '../tensor/errors.js';
 import { cliReporters } from './progress.js';
 import { DIST_FLAGS, launchTraining, trainWorker } from './train-dist.js';
-import { workerEnv } from '../dist/launch.js';
+import { LAUNCHED, workerEnv } from '../dist/launch.js';
 import type { TrainResult } from '../train/trainer.js';
+import { ON_NONFINITE } from '../train/guard.js';
 
 const d = DEFAULT_CONFIG;
 export const TRAIN_FLAGS = {
@@ -41,6 +42,7 @@ export const TRAIN_FLAGS = {
   out: { type: 'string', help: 'run directory: metrics.jsonl, checkpoints/, run.json', default: 'runs/latest' },
   resume: { type: 'bool', help: 'continue from the newest checkpoint in --out', default: false },
   'checkpoint-seconds': { type: 'number', help: 'also checkpoint inside an epoch every N seconds (0 = epoch ends only)', default: 60, min: 0 },
+  'on-nonfinite': { type: 'string', help: 'a step with a non-finite loss or gradient: stop training, or skip the step and count it', default: 'stop', choices: ON_NONFINITE },
   quiet: { type: 'bool', help: 'no progress bar or epoch lines', default: false },
   ...DIST_FLAGS,
   help: { type: 'bool', help: 'show this help', default: false },
@@ -69,6 +71,7 @@ export function trainConfigFromFlags(f: Parsed<typeof TRAIN_FLAGS>, recipe: Reci
   if (recipe) config.recipe = f.recipe;
   if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every'];
   if (f.init) config.init = f.init;
+  if (f['on-nonfinite'] === 'skip') config.onNonFinite = 'skip';
   return config;
 }
 
@@ -83,8 +86,8 @@ export function trainCommand(argv: string[]): number | Promise<number> {
   const started = performance.now();
   const opts = { recipe, out: f.out, resume: f.resume, checkpointSeconds: f['checkpoint-seconds'], ...cliReporters(f.quiet) };
   const worker = workerEnv();
-  if (worker && f.workers > 1) throw new FqtError(`--workers ${f.workers} starts workers, but this process already is one (WORLD_SIZE=${worker.size}, RANK=${worker.rank} in its environment): drop one of them`);
-  if (worker) return trainWorker(worker, f, config, recipe, opts).then((r) => (r ? printDone(r, started, f.out) : 0));
+  if (worker && f.workers > 1 && process.env[LAUNCHED] !== String(f.workers)) throw new FqtError(`--workers ${f.workers} starts workers, but this process already is one (WORLD_SIZE=${worker.size}, RANK=${worker.rank} in its environment): drop one of them`);
+  if (worker) return trainWorker(worker, f, config, recipe, opts, (r) => printDone(r, started, f.out));
   if (f.workers > 1) return launchTraining(argv, f, config);
   return printDone(train(config, opts), started, f.out);
 }

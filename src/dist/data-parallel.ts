@@ -81,7 +81,7 @@ export class GlooDataParallel implements DataParallel {
     this.buffers = run.model.namedBuffers().map(([, b]) => b);
     const total = this.params.reduce((s, p) => s + p.size, 0);
     const bucket = this.coded?.codec.bucket ?? 1;
-    const extras = this.buffers.reduce((s, b) => s + b.size, 0) + 3;
+    const extras = this.buffers.reduce((s, b) => s + b.size, 0) + 4;
     this.flat = new Float32Array(Math.ceil(total / bucket) * bucket + (this.coded ? 0 : extras));
     this.extras = this.coded ? new Float32Array(extras) : this.flat.subarray(total, total + extras);
     const bytes = this.group.broadcastBytes(this.rank === 0 ? sendStart(run, state) : null, 0);
@@ -114,7 +114,7 @@ export class GlooDataParallel implements DataParallel {
       for (let i = 0; i < b.size; i++) extras[e + i] = b.data[i] / this.size;
       e += b.size;
     }
-    extras.set([local.lossSum, local.correct, local.seen], e);
+    extras.set([local.lossSum, local.correct, local.seen, local.stops], e);
     if (this.coded) {
       flat.fill(0, o);
       this.coded.run(flat, allreduceSeed(this.runSeed, step.globalStep, this.rank), extras);
@@ -134,7 +134,7 @@ export class GlooDataParallel implements DataParallel {
     this.comm.bytes += this.group.allreduceBytesSent - sent0;
     this.comm.seconds += (performance.now() - t0) / 1000;
     this.comm.steps += 1;
-    return { lossSum: extras[e], correct: extras[e + 1], seen: extras[e + 2] };
+    return { loss: extras[e] / extras[e + 2], lossSum: extras[e], correct: extras[e + 1], seen: extras[e + 2], stops: extras[e + 3] };
   }
 
   evaluate(model: Module, loader: DataLoader): EvalResult {
@@ -149,9 +149,15 @@ export class GlooDataParallel implements DataParallel {
     return { loss: sums[2] ? sums[0] / sums[2] : NaN, accuracy: sums[2] ? sums[1] / sums[2] : NaN, samples: sums[2] };
   }
 
+  anyStopped(stopped: boolean): boolean {
+    const flag = Float32Array.of(stopped ? 1 : 0);
+    this.group.allreduceSum(flag);
+    return flag[0] > 0;
+  }
+
   /** Bytes this rank sends per step with fp32 all-reduce (the baseline of the compression factor). */
   fp32BytesPerStep(): number {
-    const n = this.params.reduce((s, p) => s + p.size, 0) + this.buffers.reduce((s, b) => s + b.size, 0) + 3;
+    const n = this.params.reduce((s, p) => s + p.size, 0) + this.buffers.reduce((s, b) => s + b.size, 0) + 4;
     return ringBytesSent(n, 4, this.size, this.rank);
   }
 

@@ -7,7 +7,8 @@
  *     NODE_RANK·N … NODE_RANK·N + N − 1 of NNODES·N (NNODES = 1 and MASTER_ADDR = 127.0.0.1 by default, a free
  *     MASTER_PORT), FQT_THREADS = cores / N unless set. Rank 0 keeps the terminal (progress, result); the other
  *     workers' error output is shown prefixed by their rank. When a worker fails, the others are stopped and the
- *     launcher exits with the failed worker's code.
+ *     launcher exits with the failed worker's code. Ctrl-C stops every worker after the same step (the trainer
+ *     agrees on it in the step's all-reduce), rank 0 writes a checkpoint, and the launcher exits with 130.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -51,6 +52,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Set by launchWorkers in each worker's environment: the --workers count that started it. */
+export const LAUNCHED = 'FQT_LAUNCHED_WORKERS';
+
 /** bin/fqt.js of this package (this file is dist/src/dist/launch.js). */
 const FQT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'fqt.js');
 
@@ -68,8 +72,8 @@ function prefixLines(child: ChildProcess, rank: number): void {
 }
 
 /**
- * Start `workers` processes of `node script <args>` on this machine (default script: `fqt`, args without --workers);
- * resolves with the exit code.
+ * Start `workers` processes of `node script <args>` on this machine (default script: `fqt`; the args keep --workers,
+ * so a worker's resume hint is the user's command); resolves with the first non-zero exit code, or 0.
  */
 export async function launchWorkers(args: string[], workers: number, env: NodeJS.ProcessEnv = process.env, script = FQT_BIN): Promise<number> {
   const nodes = intVar(env, 'NNODES', 1) ?? 1, nodeRank = intVar(env, 'NODE_RANK', 0) ?? 0;
@@ -83,21 +87,26 @@ export async function launchWorkers(args: string[], workers: number, env: NodeJS
   const children = Array.from({ length: workers }, (_, local) => {
     const rank = nodeRank * workers + local;
     const child = spawn(process.execPath, [script, ...args], {
-      env: { ...env, ...common, RANK: String(rank), LOCAL_RANK: String(local) },
+      env: { ...env, ...common, RANK: String(rank), LOCAL_RANK: String(local), [LAUNCHED]: String(workers) },
       stdio: rank === 0 ? 'inherit' : ['ignore', 'ignore', 'pipe'],
     });
     if (rank !== 0) prefixLines(child, rank);
     return { rank, child };
   });
-  const forward = (sig: NodeJS.Signals): void => { for (const { child } of children) child.kill(sig); };
-  process.on('SIGINT', forward);
+  // Ctrl-C reaches every process of the terminal's foreground group, the workers included: the launcher only stays
+  // alive for it (forwarding it would be the second signal, which ends a worker at once). SIGTERM usually targets
+  // the launcher alone: it is forwarded.
+  const ignore = (): void => undefined;
+  const forward = (): void => { for (const { child } of children) child.kill('SIGTERM'); };
+  process.on('SIGINT', ignore);
   process.on('SIGTERM', forward);
   try {
     let failed = false;
     const codes = await Promise.all(children.map(({ rank, child }) => new Promise<number>((resolve) => {
       child.on('exit', (code, signal) => {
         const c = code ?? 1;
-        if (c !== 0 && !failed) {
+        // 130 / 143: stopped by a signal after a checkpoint (every worker was signalled and stops at the same step).
+        if (c !== 0 && c !== 130 && c !== 143 && !failed) {
           failed = true;
           process.stderr.write(`fqt: worker rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${c}`}; stopping the others\n`);
           for (const o of children) if (o.child.exitCode === null && o.child.signalCode === null) o.child.kill('SIGTERM');
@@ -107,17 +116,7 @@ export async function launchWorkers(args: string[], workers: number, env: NodeJS
     })));
     return codes.find((c) => c !== 0) ?? 0;
   } finally {
-    process.off('SIGINT', forward);
+    process.off('SIGINT', ignore);
     process.off('SIGTERM', forward);
   }
-}
-
-/** argv without --workers (and its value). */
-export function withoutWorkersFlag(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--workers') i++;
-    else if (!argv[i].startsWith('--workers=')) out.push(argv[i]);
-  }
-  return out;
 }

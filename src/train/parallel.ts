@@ -1,6 +1,7 @@
 /**
- * How the steps of a run are shared among processes (data parallelism). The trainer calls a DataParallel at five
- * points — options per rank, the start state, the step's batch, the step's gradients and sums, the evaluation —
+ * How the steps of a run are shared among processes (data parallelism). The trainer calls a DataParallel at six
+ * points — options per rank, the start state, the step's batch, the step's gradients and sums, the evaluation, the
+ * stop signal at an epoch's end —
  * and knows nothing else about it; `singleProcess` is the identity. The gloo implementation is src/dist/.
  *
  * The contract that makes N processes train one model: every rank holds the same weights, optimizer state and
@@ -18,11 +19,16 @@ import type { Run } from './run-setup.js';
 import type { RunState } from './run-state.js';
 import type { TrainOptions } from './trainer.js';
 
-/** Sums of one step over the samples a process saw: Σ loss·n, correct predictions, samples. */
+/** One step's numbers: over the samples a process saw, or over every process after reduceStep. */
 export interface StepSums {
+  /** Mean task loss. */
+  loss: number;
+  /** Σ loss·n, correct predictions, samples. */
   lossSum: number;
   correct: number;
   seen: number;
+  /** Processes that received a stop signal (SIGINT / SIGTERM) before the step's all-reduce. */
+  stops: number;
 }
 
 export interface DataParallel {
@@ -38,11 +44,14 @@ export interface DataParallel {
   batch(loader: DataLoader, epoch: number, b: number): Batch;
   /**
    * Replace `grads` (of this rank's mean loss over its shard) by the gradient of the global batch's mean loss,
-   * the same on every rank; returns the step's sums over all ranks.
+   * the same on every rank; returns the step's sums over all ranks (so the divergence guard and a stop signal
+   * decide alike on every rank).
    */
   reduceStep(run: Run, grads: GradStore, local: StepSums, step: StepContext): StepSums;
   /** Test loss and accuracy over the whole test set. */
   evaluate(model: Module, loader: DataLoader): EvalResult;
+  /** Whether any process received a stop signal (`stopped`: this one did), so that all stop at the same point. */
+  anyStopped(stopped: boolean): boolean;
 }
 
 /** One process: the identity. */
@@ -55,4 +64,5 @@ export const singleProcess: DataParallel = {
   batch: (loader, epoch, b) => loader.batch(epoch, b),
   reduceStep: (_run, _grads, local) => local,
   evaluate,
+  anyStopped: (stopped) => stopped,
 };

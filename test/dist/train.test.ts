@@ -10,12 +10,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDistAddon } from '../../src/dist/native.js';
 import { loadWeights } from '../../src/train/checkpoint.js';
-import { BIN, runFqt } from '../cli/run-cli.js';
+import { BIN, ROOT, runFqt } from '../cli/run-cli.js';
 import { NO_GLOO, startWorkers } from './workers.js';
 
 const ARGS = ['train', '--model', 'mlp', '--dataset', 'synthetic', '--batch-size', '32', '--seed', '3', '--quiet'];
@@ -115,4 +116,27 @@ test('--workers inside a worker (WORLD_SIZE set) is refused with one line', () =
   const r = runFqt([...ARGS, '--workers', '2', '--out', path.join(tmp(), 'x')], { WORLD_SIZE: '2', RANK: '0' });
   assert.equal(r.status, 1);
   assert.match(r.stderr.trim(), /^fqt train: --workers 2 starts workers, but this process already is one \(WORLD_SIZE=2, RANK=0 in its environment\): drop one of them$/);
+});
+
+test('Ctrl-C stops every worker after the same step: one checkpoint, exit 130, a resume hint with --workers that finishes the run', { skip: NO_GLOO, timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const full = path.join(dir, 'full'), stopped = path.join(dir, 'stopped');
+  const args = [...ARGS, '--epochs', '4', '--batch-size', '16'];
+  assert.equal(runFqt([...args, '--out', full]).status, 0);
+  // Its own process group, as a terminal's foreground job: SIGINT reaches the launcher and both workers.
+  const launcher = spawn(process.execPath, [BIN, ...args, '--out', stopped, '--workers', '2'], { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FQT_QUIET: '1' } });
+  let stderr = '';
+  launcher.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const exited = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !existsSync(path.join(stopped, 'metrics.jsonl'))) await new Promise((r) => setTimeout(r, 5));
+  process.kill(-launcher.pid!, 'SIGINT');
+  assert.equal(await exited, 130, stderr);
+  const lines = stderr.trim().split('\n');
+  assert.match(lines[0], /^fqt train: stopped by SIGINT at epoch \d+, batch \d+; checkpoint saved in /);
+  assert.match(lines[1], /^resume with: fqt train .* --workers 2 --resume$/);
+  assert.equal(lines.length, 2, 'the other worker stops silently');
+  const resumed = runFqt([...args, '--out', stopped, '--workers', '2', '--resume']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.ok(maxWeightDifference(full, stopped) <= 1e-6);
 });

@@ -10,6 +10,7 @@
  * multiply dX and dW, and a learnable output scale a_c multiplies Y, as on the rows path (linear.ts).
  */
 import { record } from '../../autograd/graph.js';
+import { setRecompute } from '../../autograd/saved.js';
 import { isGradEnabled } from '../../autograd/mode.js';
 import { backend } from '../../backend/index.js';
 import { mul } from '../../ops/elementwise.js';
@@ -111,7 +112,12 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
       masked(dw && new Tensor(dw, wShape), fw ? specSteMask(fw, wData) : null),
     ];
   });
-  if (!cfg.outputScale) return out;
+  if (!cfg.outputScale) {
+    // Y is a deterministic function of the codes this layer keeps anyway (when the grad-weight pass keeps the forward
+    // X codes): a consumer that needs Y in its backward (batch norm) recomputes it instead of holding its float32 values.
+    if (xForGrad === xIn && xIn.kind === 'codes') setRecompute(out, () => runners(plans.forward).forward(xIn, wOp, g));
+    return out;
+  }
   return mul(out, yShape.length === 4 ? reshape(cfg.outputScale, [g.oc, 1, 1]) : cfg.outputScale);
 }
 

@@ -16,15 +16,22 @@ import { checkKeys, expectOneOf, fail } from '../validate.js';
 /**
  * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1; NaN also gives 1, as 1 − 1{x < 0}). One pass: this runs on
  * every binary layer's im2col rows, so it is written as a plain loop rather than a chain of elementwise kernels.
+ * A NaN cannot be a ±1 code (torch.sign(NaN) = NaN): it makes the group's offset and scale NaN, so every GEMM
+ * path gives NaN (the bit paths check the scale, quant/bit-gemm.ts).
  */
 export function signQTensor(x: Float32Array, rows: number, cols: number): QTensor {
   const n = rows * cols;
   const codes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) codes[i] = x[i] < 0 ? 0 : 1;
+  let nan = false;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    codes[i] = v < 0 ? 0 : 1;
+    if (v !== v) nan = true;
+  }
   const grouping = groupingOf('tensor', rows, cols, 1);
   return {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,
-    offset: Float32Array.of(-1), scale: Float32Array.of(2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
+    offset: Float32Array.of(nan ? NaN : -1), scale: Float32Array.of(nan ? NaN : 2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
   };
 }
 

@@ -84,6 +84,10 @@ KERNEL(Transpose) {
   fqt::transpose(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4));
   return info.Env().Undefined();
 }
+KERNEL(TransposeCodes) {
+  fqt::transpose_bytes(I(info, 0), I(info, 1), I(info, 2), data<uint8_t>(info, 3), data<uint8_t>(info, 4));
+  return info.Env().Undefined();
+}
 KERNEL(Im2col) {
   fqt::im2col(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
               I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<float>(info, 11));
@@ -317,7 +321,7 @@ struct Entry {
 };
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
+    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},

@@ -84,6 +84,7 @@ void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides,
                   int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);
 void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float* out);
 void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out);  // one matrix, calling thread
+void transpose_bytes(int64_t batch, int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out);
 void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
             int64_t stride, int64_t pad, int64_t oh, int64_t ow, float* out);
 void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,

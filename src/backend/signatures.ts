@@ -39,6 +39,7 @@ export const KERNEL_SIGNATURES: { readonly [K in KernelName]: string } = {
   copyStrided: 'src:f32 srcOffset:int srcStrides:i32 shape:i32 dst:f32 dstOffset:int dstStrides:i32 ' +
     '{#srcStrides==#shape} {#dstStrides==#shape} @view(src,srcOffset,srcStrides,shape) @view(dst,dstOffset,dstStrides,shape)',
   transpose: 'batch:int rows:int cols:int x:f32[batch*rows*cols] out:f32[batch*rows*cols]',
+  transposeCodes: 'batch:int rows:int cols:int x:codes[batch*rows*cols] out:codes[batch*rows*cols]',
   im2col: `x:f32[n*c*h*w] n:int c:int h:int w:int ${CONV} out:f32[n*oh*ow*c*kh*kw]`,
   col2im: `cols:f32[n*oh*ow*c*kh*kw] n:int c:int h:int w:int ${CONV} out:f32[n*c*h*w]`,
   conv2dForward: `x:f32[n*c*h*w] n:int c:int h:int w:int weight:f32[oc*c*kh*kw] oc:int ${CONV} y:f32[n*oc*oh*ow]`,

@@ -41,19 +41,22 @@ function runners(plan: GemmPlan): ConvRunners {
 }
 
 /**
- * X as the fused passes take it: its codes as a conv input in NHWC order, or fp32 (NCHW). A tensor or sample group
- * holds the same values in either order, so the codes are those of X itself; only their order changes.
+ * X as the fused passes take it: its codes as a conv input in NHWC order, or fp32 (NCHW). The groups (per tensor or
+ * per sample) and the deterministic rounding do not depend on the order, so X is quantized as it lies (NCHW) and
+ * only its 1-byte codes are transposed.
  */
 function convInput(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, x: Float32Array, g: LayerGeometry): ConvInput {
   if (spec === null) return { kind: 'fp32', data: x };
   const hw = g.h * g.w, chw = g.c * hw;
-  let nhwc = x;
-  if (hw > 1 && g.c > 1 && x.length > 0) {
-    nhwc = new Float32Array(x.length);
-    backend().transpose(g.n, g.c, hw, x, nhwc);
-  }
-  const q = quantizeConvInputWith(spec, nhwc, g.n, chw);
+  const q = quantizeConvInputWith(spec, x, g.n, chw);
   check(q !== null, 'internal: the fused plan admitted an X quantizer that cannot quantize a conv input');
+  if (hw > 1 && g.c > 1 && x.length > 0) {
+    const nhwc = q.codes instanceof Int8Array ? new Int8Array(q.codes.length) : new Uint8Array(q.codes.length);
+    backend().transposeCodes(g.n, g.c, hw, q.codes, nhwc);
+    const out = { ...q, codes: nhwc };
+    cfg.trace?.(where[0], where[1], { q: out, transform: null });
+    return { kind: 'codes', q: out };
+  }
   cfg.trace?.(where[0], where[1], { q, transform: null });
   return { kind: 'codes', q };
 }

@@ -7,23 +7,27 @@
  *   backend  backend/                            (kernels over typed arrays)
  *   core     tensor/ (rest) → autograd/ → ops/ → quant/   (in that order: ops never know about quantization)
  *   middle   nn/, optim/, data/
- *   top      stats/ → train/ → report/ → cli/    (the trainer reaches the CLI through callbacks)
+ *   top      stats/ → train/ → dist/ → report/ → cli/   (the trainer reaches the CLI through callbacks and data
+ *            parallelism through train/parallel.ts's interface; src/dist/ implements it on gloo)
  *   src/index.ts, the public API, may import anything.
  */
 const layer = (dirs) => `^src/(${dirs.join('|')})/`;
 const BASE = '^src/tensor/(errors|random)[.]ts$';
+const MIDDLE = ['nn', 'optim', 'data'];
+const TOP = ['stats', 'train', 'dist', 'report', 'cli'];
 
 /** [name, from (path regex), forbidden targets (path regex), why]. */
 const RULES = [
   ['base-imports-nothing', BASE, '^src/(?!tensor/(errors|random)[.]ts$)', 'errors and the RNG sit below everything'],
   ['backend-is-lowest', layer(['backend']), `^src/(?!backend/|tensor/(errors|random)[.]ts$)`, 'kernels see typed arrays only'],
-  ['tensor-below-autograd', layer(['tensor']), layer(['autograd', 'ops', 'quant', 'nn', 'optim', 'data', 'stats', 'train', 'report', 'cli']), 'core order'],
-  ['autograd-below-ops', layer(['autograd']), layer(['ops', 'quant', 'nn', 'optim', 'data', 'stats', 'train', 'report', 'cli']), 'core order'],
-  ['ops-below-quant', layer(['ops']), layer(['quant', 'nn', 'optim', 'data', 'stats', 'train', 'report', 'cli']), 'core order'],
-  ['core-below-middle', layer(['quant']), layer(['nn', 'optim', 'data', 'stats', 'train', 'report', 'cli']), 'layer order'],
-  ['middle-below-top', layer(['nn', 'optim', 'data']), layer(['stats', 'train', 'report', 'cli']), 'layer order'],
-  ['stats-below-train', layer(['stats']), layer(['train', 'report', 'cli']), 'stats uses neither train nor cli'],
-  ['train-below-report', layer(['train']), layer(['report', 'cli']), 'the trainer reports through callbacks'],
+  ['tensor-below-autograd', layer(['tensor']), layer(['autograd', 'ops', 'quant', ...MIDDLE, ...TOP]), 'core order'],
+  ['autograd-below-ops', layer(['autograd']), layer(['ops', 'quant', ...MIDDLE, ...TOP]), 'core order'],
+  ['ops-below-quant', layer(['ops']), layer(['quant', ...MIDDLE, ...TOP]), 'core order'],
+  ['core-below-middle', layer(['quant']), layer([...MIDDLE, ...TOP]), 'layer order'],
+  ['middle-below-top', layer(MIDDLE), layer(TOP), 'layer order'],
+  ['stats-below-train', layer(['stats']), layer(['train', 'dist', 'report', 'cli']), 'stats uses neither train nor cli'],
+  ['train-below-dist', layer(['train']), layer(['dist', 'report', 'cli']), 'the trainer knows parallelism and progress as interfaces'],
+  ['dist-below-report', layer(['dist']), layer(['report', 'cli']), 'dist/ may use train/'],
   ['report-below-cli', layer(['report']), layer(['cli']), 'nothing below cli imports it'],
 ];
 

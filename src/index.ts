@@ -3,11 +3,11 @@
  * and schedules; data sets and the loader; quantization recipes (data), presets and applyRecipe; the trainer
  * (`train` by name, `fit` for your own Module and data) with checkpoints and resume; safetensors and PyTorch names.
  */
-export { Tensor, tensor, zeros, full, scalar, parameter } from './tensor/tensor.js';
+export { Tensor, tensor, zeros, full, scalar, parameter, type Node } from './tensor/tensor.js';
 export { Rng, uniform, type RngState } from './tensor/random.js';
 export { FqtError } from './tensor/errors.js';
 export { type Shape, shapeSize } from './tensor/shape.js';
-export { grad, GradStore, type Node } from './autograd/graph.js';
+export { grad, GradStore } from './autograd/graph.js';
 export { noGrad, isGradEnabled } from './autograd/mode.js';
 export * from './ops/index.js';
 export { backend, setBackend, refBackend, withFallback, type Backend, type KernelName } from './backend/index.js';

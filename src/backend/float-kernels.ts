@@ -151,5 +151,3 @@ export interface FloatKernels {
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
 }
-
-export type FloatKernelName = keyof FloatKernels;

@@ -40,5 +40,3 @@ export interface IntKernels {
    */
   gemmBitplane(m: number, n: number, k: number, bits: number, planes: Uint32Array, b: Uint32Array, c: Int32Array): void;
 }
-
-export type IntKernelName = keyof IntKernels;

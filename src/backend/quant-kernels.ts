@@ -77,5 +77,3 @@ export interface QuantKernels {
    */
   quantizeLuq(x: Float32Array, n: number, alpha: Float32Array, kmax: number, seed: number, stream: number, codes: Int8Array): void;
 }
-
-export type QuantKernelName = keyof QuantKernels;

@@ -21,10 +21,9 @@ import { bitsAt, streamKey } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import type { TrainHook } from '../train/hooks.js';
-import type { DataParallel, StepSums } from '../train/parallel.js';
+import type { DataParallel, RankOptions, StepSums } from '../train/parallel.js';
 import type { Run } from '../train/run-setup.js';
 import type { RunState } from '../train/run-state.js';
-import type { TrainOptions } from '../train/trainer.js';
 import { bucketCodec, type AllreduceMode, DEFAULT_BUCKET } from './codec.js';
 import { allreduceSeed, CodedAllreduce } from './coded-allreduce.js';
 import type { ProcessGroup } from './group.js';
@@ -70,7 +69,7 @@ export class GlooDataParallel implements DataParallel {
     this.hooks = [this.hook()];
   }
 
-  rankOptions(opts: TrainOptions): TrainOptions {
+  rankOptions<O extends RankOptions>(opts: O): O {
     if (this.rank === 0) return opts;
     return { ...opts, out: undefined, resume: false, quiet: true, log: () => undefined, onProgress: undefined };
   }

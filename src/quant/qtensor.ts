@@ -121,8 +121,3 @@ export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.ro
   }
   return out;
 }
-
-/** Bytes held by a QTensor (codes + per-group parameters). */
-export function qtensorBytes(q: QTensor): number {
-  return q.codes.byteLength + q.offset.byteLength + q.scale.byteLength + q.zeroPoint.byteLength;
-}

@@ -16,7 +16,7 @@ import type { QuantSpec } from './spec.js';
 import { parseQuantSpec, specCode, specIsStochastic } from './quantizers/index.js';
 import { addonsLabel, parseAddons, type RecipeAddons } from './addons/index.js';
 import { parseTraining, type RecipeTraining } from './recipe-training.js';
-import { checkKeys, expectObject, expectOneOf, expectString, fail, isPlainObject, show } from './validate.js';
+import { checkKeys, expectObject, expectOneOf, expectString, fail, show } from './validate.js';
 
 export const RECIPE_VERSION = 1;
 
@@ -195,8 +195,4 @@ export function qatOf(r: Recipe): Recipe {
 /** A deep copy that is plain JSON (for run metadata and checkpoints). */
 export function recipeToJSON(r: Recipe): string {
   return JSON.stringify(r, null, 2);
-}
-
-export function isRecipe(v: unknown): v is Recipe {
-  return isPlainObject(v) && v.version === RECIPE_VERSION && typeof v.label === 'string';
 }

@@ -57,7 +57,7 @@
  *    of two), stored as the log code c = sign(g)·(k' + 1) for ±α·2^k' (|c| ≤ 127). Not a 4-bit format.
  */
 
-export { householderCoefficients, roundHalfEven } from '../backend/ref/quant-math.js';
+export { roundHalfEven } from '../backend/ref/quant-math.js';
 
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);

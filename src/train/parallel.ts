@@ -17,7 +17,6 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import type { StepContext, TrainHook } from './hooks.js';
 import type { Run } from './run-setup.js';
 import type { RunState } from './run-state.js';
-import type { TrainOptions } from './trainer.js';
 
 /** One step's numbers: over the samples a process saw, or over every process after reduceStep. */
 export interface StepSums {
@@ -31,13 +30,22 @@ export interface StepSums {
   stops: number;
 }
 
+/** The run options a rank may change: TrainOptions has them (declared here, trainer.ts and this file import no loop). */
+export interface RankOptions {
+  out?: string;
+  resume?: boolean;
+  quiet?: boolean;
+  log?: (line: string) => void;
+  onProgress?: unknown;
+}
+
 export interface DataParallel {
   readonly rank: number;
   readonly size: number;
   /** Hooks of the run (e.g. the epoch metrics of the all-reduce: bytes sent, time). */
   readonly hooks: readonly TrainHook[];
   /** The run options of this rank (ranks > 0 write no files and no log lines). */
-  rankOptions(opts: TrainOptions): TrainOptions;
+  rankOptions<O extends RankOptions>(opts: O): O;
   /** After setup (and rank 0's resume): every rank takes rank 0's weights, optimizer state and run state. */
   start(run: Run, state: RunState): void;
   /** This rank's shard of global batch `b` of `epoch`. */

@@ -28,8 +28,6 @@ import { emptySums, resumeState, type RunState, saveRunCheckpoint, writeRunJson 
 import { type RunData, setupRun, type Run } from './run-setup.js';
 import { type DataParallel, singleProcess } from './parallel.js';
 
-export { buildOptimizer } from './run-setup.js';
-
 /** Progress of the epoch in progress, after each step (for a progress bar). */
 export interface StepProgress {
   /** 0-based epoch and the number of steps done in it. */

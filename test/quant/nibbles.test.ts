@@ -5,6 +5,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { fitsNibbles, packNibbleCodes, unpackNibbleCodes } from '../../src/quant/nibbles.js';
 import { makeGrouping, quantizeMatrix } from '../../src/quant/qtensor.js';
 import type { IntFormat } from '../../src/quant/spec.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 function quantized(format: IntFormat, bits: number, rows: number, cols: number) {
   const x = new Float32Array(rows * cols);
@@ -12,7 +13,7 @@ function quantized(format: IntFormat, bits: number, rows: number, cols: number) 
   return quantizeMatrix(x, rows, cols, { format, bits, grouping: makeGrouping(rows, cols, 1, rows, cols), rounding: 'nearest' });
 }
 
-test('4-bit codes (unsigned and signed, odd counts) survive packing bit for bit with their scales and groups', () => {
+forEachBackend('4-bit codes (unsigned and signed, odd counts) survive packing bit for bit with their scales and groups', () => {
   for (const format of ['asymmetric', 'symmetric'] as const) {
     for (const [rows, cols] of [[3, 5], [16, 64], [1, 1], [0, 4]]) {
       const q = quantized(format, 4, rows, cols);

@@ -4,6 +4,7 @@
       "target_name": "fqt_native",
       "sources": [
         "src/binding.cc",
+        "src/binding_bconv.cc",
         "src/cpu_features.cc",
         "src/thread_pool.cc",
         "src/sgemm.cc",
@@ -11,6 +12,10 @@
         "src/gemm_i8_amx.cc",
         "src/gemm_b1.cc",
         "src/bitpack.cc",
+        "src/bconv_pack.cc",
+        "src/bconv_fwd.cc",
+        "src/bconv_gi.cc",
+        "src/bconv_gw.cc",
         "src/quant.cc",
         "src/quant_prep.cc",
         "src/layout.cc",

@@ -7,30 +7,19 @@
 #include <cstdlib>
 #include <string>
 
+#include "binding_util.h"
 #include "common.h"
 #include "thread_pool.h"
 
 namespace {
 
 using fqt::Tier;
+using fqt_napi::D;
+using fqt_napi::data;
+using fqt_napi::Entry;
+using fqt_napi::I;
 
 std::string g_isa_error;  // set when FQT_ISA names a tier this machine lacks
-
-// Data pointer of a typed array (already offset by byteOffset).
-template <class T>
-T* data(const Napi::CallbackInfo& info, size_t i, size_t* len = nullptr) {
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* ptr = nullptr;
-  napi_value buffer;
-  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &ptr, &buffer, &offset);
-  if (len) *len = length;
-  return static_cast<T*>(ptr);
-}
-int64_t I(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
-double D(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
-
-#define KERNEL(name) Napi::Value name(const Napi::CallbackInfo& info)
 
 KERNEL(Sgemm) {
   fqt::sgemm(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4), data<float>(info, 5));
@@ -254,10 +243,6 @@ KERNEL(BlockHouseholder) {
   return info.Env().Undefined();
 }
 
-struct Entry {
-  const char* name;
-  Napi::Value (*fn)(const Napi::CallbackInfo&);
-};
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
     {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"binary", Binary},
@@ -291,10 +276,14 @@ Napi::Value CreateBackend(const Napi::CallbackInfo& info) {
   b.Set("name", "native");
   b.Set("description", describe());
   Napi::Object names = Napi::Object::New(env);
-  for (const Entry& e : kKernels) {
+  auto add = [&](const Entry& e) {
     b.Set(e.name, Napi::Function::New(env, e.fn, e.name));
     names.Set(e.name, true);
-  }
+  };
+  for (const Entry& e : kKernels) add(e);
+  size_t nb = 0;
+  const Entry* bconv = fqt_napi::bconv_entries(&nb);
+  for (size_t i = 0; i < nb; i++) add(bconv[i]);
   Napi::ObjectReference* keep = new Napi::ObjectReference(Napi::Persistent(names));  // lives as long as the addon
   b.Set("supports", Napi::Function::New(env, [keep](const Napi::CallbackInfo& ci) -> Napi::Value {
           return Napi::Boolean::New(ci.Env(), ci.Length() > 0 && keep->Value().Has(ci[0]));

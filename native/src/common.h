@@ -75,6 +75,12 @@ void im2col_codes(const uint8_t* codes, int64_t n, int64_t c, int64_t h, int64_t
 void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                  const int32_t* shift, bool transpose, int8_t* out);
 void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out);
+// One run of quantize_affine on the calling thread (the fused binary conv kernels, bconv*.cc): n elements of one
+// group, element i with RNG index idx0 + i·idx_step (mod 2^32) of the stream key rng_stream_key(seed, stream).
+void quantize_run(const float* x, int64_t n, float offset, float inv, int32_t zero_point, double qmin, double qmax,
+                  bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes);
+// One run of quant_range's update rule on the calling thread: *lo / *hi updated by x[0..n) (NaN sticks).
+void range_run(const float* x, int64_t n, float* lo, float* hi);
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out);
 

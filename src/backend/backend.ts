@@ -1,3 +1,4 @@
+import type { BinaryConvKernels } from './bconv-kernels.js';
 import type { FloatKernels } from './float-kernels.js';
 import type { IntKernels } from './int-kernels.js';
 import type { QuantKernels } from './quant-kernels.js';
@@ -5,8 +6,9 @@ import type { QuantKernels } from './quant-kernels.js';
 export type { BinaryOp, FloatKernels, ReduceOp, UnaryOp } from './float-kernels.js';
 export type { IntKernels } from './int-kernels.js';
 export type { QuantKernels } from './quant-kernels.js';
+export type { BinaryConvKernels } from './bconv-kernels.js';
 
-export type Kernels = FloatKernels & IntKernels & QuantKernels;
+export type Kernels = FloatKernels & IntKernels & QuantKernels & BinaryConvKernels;
 export type KernelName = keyof Kernels;
 
 /**

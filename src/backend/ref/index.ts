@@ -9,6 +9,7 @@ import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from
 import { dropoutMask, softmaxCrossEntropy } from './loss.js';
 import { adamUpdate, sgdUpdate } from './optim.js';
 import { refQuantKernels } from './quant.js';
+import * as bconv from './bconv.js';
 
 export const refBackend: Backend = {
   name: 'ref',
@@ -22,4 +23,8 @@ export const refBackend: Backend = {
   softmaxCrossEntropy, dropoutMask,
   sgdUpdate, adamUpdate,
   ...refQuantKernels,
+  packSignsClip: bconv.packSignsClip, unpackSigns: bconv.unpackSigns, maskBits: bconv.maskBits,
+  sampleChannelRange: bconv.sampleChannelRange, binaryConvForward: bconv.binaryConvForward,
+  binaryConvScaleGrad: bconv.binaryConvScaleGrad, binaryConvGradInput: bconv.binaryConvGradInput,
+  binaryConvGradWeight: bconv.binaryConvGradWeight,
 };

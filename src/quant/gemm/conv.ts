@@ -27,6 +27,7 @@ import { type QTensor, groupingOf, sliceRows } from '../qtensor.js';
 import { quantizeConvInputWith, specSteMask } from '../quantizers/index.js';
 import type { QuantSpec } from '../spec.js';
 import { applyBhq } from '../transforms.js';
+import { binaryConv2d } from './bconv.js';
 import { accumulate, effectiveSpec, layerBackward, masked, plansFor, type QGemmConfig, quantOperand } from './layer.js';
 import { type GemmOperand, GemmScratch, materialize } from './operand.js';
 import { runGemm } from './run.js';
@@ -111,6 +112,9 @@ function convInput(spec: QuantSpec, x: Float32Array, n: number, chw: number, pad
  * null when this layer's X quantizers or the geometry do not allow it (the caller then runs im2col + qgemm).
  */
 export function qconv2d(x: Tensor, w: Tensor, cfg: QGemmConfig, g: ConvGeometry): Tensor | null {
+  // Binary layers (sign X × sign W) run on packed bits (bconv.ts) when their backward quantizers fit.
+  const binary = binaryConv2d(x, w, cfg, g);
+  if (binary !== null) return binary;
   const { slots } = cfg;
   // (A forward X quantizer with an STE mask, sign, has no quantizeConvInput: such layers take the rows path.)
   const fxSpec = effectiveSpec(slots.forward.x, 'fp32');

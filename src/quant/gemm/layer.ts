@@ -13,6 +13,7 @@ import type { Rng } from '../../tensor/random.js';
 import type { BackwardSlot, GemmName, RecipeSlots, Slot } from '../recipe.js';
 import type { QuantSpec } from '../spec.js';
 import type { QuantizedOperand } from '../quantize.js';
+import type { Draw } from '../qtensor.js';
 import { quantizeWith, specIsStochastic, specZeroNotExact } from '../quantizers/index.js';
 import type { GemmOperand, PadInfo } from './operand.js';
 import type { GemmPlan } from './plan.js';
@@ -83,11 +84,16 @@ export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: numbe
 
 export type Where = [GemmName, 'x' | 'w' | 'dy'];
 
+/** The draw of one quantization with `spec`: a fresh stream of the layer's Rng when stochastic, else null. */
+export function nextDraw(cfg: QGemmConfig, spec: QuantSpec): Draw | null {
+  return specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
+}
+
 /** One operand of a layer GEMM, quantized with `spec` (a fresh RNG stream when stochastic), or fp32 when null. */
 export function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: Float32Array, rows: number, cols: number, rps: number,
   pad: PadInfo | null = null): GemmOperand {
   if (spec === null) return { kind: 'fp32', data, rows, cols };
-  const draw = specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
+  const draw = nextDraw(cfg, spec);
   const value = quantizeWith(spec, data, rows, cols, { rowsPerSample: rps, draw });
   cfg.trace?.(where[0], where[1], value);
   return pad && specZeroNotExact(spec) ? { kind: 'quant', value, pad } : { kind: 'quant', value };
@@ -116,12 +122,15 @@ export function average(sum: Float32Array, s: number): Float32Array {
   return sum;
 }
 
-/** The two backward GEMMs of one layer call, given a quantized dY; null when that gradient is not needed. */
-export interface BackwardGemms {
+/**
+ * The two backward GEMMs of one layer call, given a quantized dY; null when that gradient is not needed. D is the
+ * quantized dY the GEMMs consume (a GemmOperand on the rows paths, a code description for the fused bit kernels).
+ */
+export interface BackwardGemms<D = GemmOperand> {
   /** Quantize dY for one backward GEMM slot (a fresh draw each call). */
-  quantizeDy(gemm: 'gradInput' | 'gradWeight'): GemmOperand;
-  gradInput: ((dy: GemmOperand) => Float32Array) | null;
-  gradWeight: ((dy: GemmOperand) => Float32Array) | null;
+  quantizeDy(gemm: 'gradInput' | 'gradWeight'): D;
+  gradInput: ((dy: D) => Float32Array) | null;
+  gradWeight: ((dy: D) => Float32Array) | null;
 }
 
 /** Number of SMP draws of a layer: cfg.samples when a dY slot is stochastic, else 1. */
@@ -131,11 +140,11 @@ export function smpDraws(cfg: QGemmConfig): number {
 }
 
 /** dX and dW (before STE masks) of one layer call: the SMP loop with shared or independent dY draws. */
-export function layerBackward(cfg: QGemmConfig, gemms: BackwardGemms): { dx: Float32Array | null; dw: Float32Array | null } {
+export function layerBackward<D = GemmOperand>(cfg: QGemmConfig, gemms: BackwardGemms<D>): { dx: Float32Array | null; dw: Float32Array | null } {
   const samples = smpDraws(cfg);
   let dx: Float32Array | null = null, dw: Float32Array | null = null;
   for (let j = 0; j < samples; j++) {
-    let dyIn: GemmOperand | null = null;
+    let dyIn: D | null = null;
     if (gemms.gradInput) {
       dyIn = gemms.quantizeDy('gradInput');
       dx = accumulate(dx, gemms.gradInput(dyIn));

@@ -20,6 +20,7 @@ import type { ConvGeometry } from '../../ops/conv.js';
 import { check } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { specSteMask } from '../quantizers/index.js';
+import { binaryLinear } from './bconv.js';
 import { effectiveSpec, layerBackward, masked, plansFor, type QGemmConfig, quantOperand } from './layer.js';
 import { type GemmOperand, padInfoOf } from './operand.js';
 import { runGemm } from './run.js';
@@ -30,6 +31,9 @@ export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1,
   const [rows, inF] = x.shape, outF = w.shape[0];
   const rps = rowsPerSample;
   check(Number.isInteger(rps) && rps >= 1 && rows % rps === 0, () => `qgemm: ${rows} rows are not a whole number of samples of ${rps} rows`);
+  // A binary linear layer (one row per sample) runs on packed bits as a 1×1 conv (bconv.ts) when its recipe fits.
+  const binary = geometry === undefined && rps === 1 ? binaryLinear(x, w, cfg) : null;
+  if (binary !== null) return binary;
   const { slots } = cfg;
   const pad = geometry ? padInfoOf(geometry) : null;
   check(pad === null || pad.pixels === rps, () => `qgemm: conv geometry has ${pad!.pixels} output pixels but rowsPerSample is ${rps}`);

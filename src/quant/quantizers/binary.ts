@@ -50,10 +50,12 @@ export const signQuantizer: Quantizer<'sign'> = {
   zeroNotExact: () => true,
   outputScale: (s) => s.scale === 'channel',
 
+  steClip: (s) => (s.ste === 'clipped' ? 1 : null),
   steMask(s, x) {
-    if (s.ste === 'identity') return null;
+    const c = signQuantizer.steClip!(s);
+    if (c === null) return null;
     const mask = new Float32Array(x.length);
-    backend().unary('insideMask', x, mask, -1, 1);
+    backend().unary('insideMask', x, mask, -c, c);
     return mask;
   },
 

@@ -11,6 +11,7 @@
         "src/gemm_i8.cc",
         "src/gemm_i8_amx.cc",
         "src/gemm_b1.cc",
+        "src/gemm_b1_lanes.cc",
         "src/bitpack.cc",
         "src/bconv_pack.cc",
         "src/bconv_fwd.cc",

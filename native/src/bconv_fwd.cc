@@ -1,13 +1,18 @@
-// Binary conv forward and the output-scale gradient (bconv.h): per chunk of samples, the sign bits of X are laid
-// out as a zero-bordered channel-packed image (pixel = C bits rounded up to whole bytes), each output pixel's row
-// is kh segments of kw consecutive pixels (kw·C contiguous bits, one to a few 64-bit words), and gemm_b1 runs
-// the chunk's rows against W's rows in the same order. gemm_b1 counts a padding tap as x = −1 (its bits are 0); a
-// per-(pixel, channel) table adds back Σ_ch w± of the padded taps, so padding contributes exactly 0.
+// Binary conv forward and the output-scale gradient (bconv.h): per sample, the sign bits of X are laid out as a
+// zero-bordered channel-packed image (pixel = C bits rounded up to whole bytes); the GEMM row of an output pixel is
+// kh segments of kw consecutive pixels (kw·C contiguous bits, one to a few 64-bit words), XOR-popcounted against W's
+// rows in the same order by the lane GEMM of gemm_b1_lanes.cc. Convs put the sample's output pixels in the vector
+// lanes (the pixel rows transposed into the lane GEMM's B, W's rows as A: results arrive per channel, contiguous in
+// NCHW); layers with fewer than 8 output pixels (linear) put the channels in the lanes and read each pixel's row from
+// the image as the GEMM asks for it. A padding tap counts as x = −1 (its bits are 0); a per-(pixel, channel) table
+// adds back Σ_ch w± of the padded taps, so padding contributes exactly 0.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "bconv.h"
 #include "common.h"
+#include "gemm_b1_lanes.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -40,20 +45,20 @@ struct FwdLayout {
 };
 
 // Sample s's sign bits (packSigns layout, row s of c·h·w bits) as the padded channel-packed image: blocks of 8
-// channels × 8 consecutive pixels are one 8×8 bit transpose.
+// channels × 8 pixels of an image row are one 8×8 bit transpose.
 void build_image(const BGeom& g, const FwdLayout& L, const uint32_t* x_signs, int64_t s, uint8_t* img) {
   std::memset(img, 0, static_cast<size_t>(L.img_bytes));
   const uint32_t* row = x_signs + s * words32(g.chw());
   const int64_t hw = g.hw();
-  for (int64_t cb = 0; cb < L.cbb; cb++) {
-    for (int64_t p0 = 0; p0 < hw; p0 += 8) {
-      uint64_t m = 0;
-      const int64_t len = std::min<int64_t>(8, hw - p0);
-      for (int64_t t = 0; t < 8 && cb * 8 + t < g.c; t++) m |= bit_field(row, (cb * 8 + t) * hw + p0, len) << (8 * t);
-      const uint64_t tr = transpose8(m);
-      for (int64_t k = 0; k < 8 && p0 + k < hw; k++) {
-        const int64_t y = (p0 + k) / g.w, x = (p0 + k) % g.w;
-        img[((y + g.pad) * L.wp + x + g.pad) * L.cbb + cb] = static_cast<uint8_t>(tr >> (8 * k));
+  for (int64_t y = 0; y < g.h; y++) {
+    uint8_t* out = img + ((y + g.pad) * L.wp + g.pad) * L.cbb;
+    for (int64_t x0 = 0; x0 < g.w; x0 += 8) {
+      const int64_t len = std::min<int64_t>(8, g.w - x0);
+      for (int64_t cb = 0; cb < L.cbb; cb++) {
+        uint64_t m = 0;
+        for (int64_t t = 0; t < 8 && cb * 8 + t < g.c; t++) m |= bit_field(row, (cb * 8 + t) * hw + y * g.w + x0, len) << (8 * t);
+        const uint64_t tr = transpose8(m);
+        for (int64_t k = 0; k < len; k++) out[(x0 + k) * L.cbb + cb] = static_cast<uint8_t>(tr >> (8 * k));
       }
     }
   }
@@ -88,9 +93,10 @@ std::vector<uint64_t> weight_rows(const BGeom& g, const FwdLayout& L, const uint
   return rows;
 }
 
-// corr[p·oc + o] = Σ over the padded taps of output pixel p of Σ_ch w±[o, ch, tap] (0 for interior pixels).
+// corr[o·P + p] = Σ over the padded taps of output pixel p of Σ_ch w±[o, ch, tap] (0 for interior pixels).
 std::vector<int32_t> padding_correction(const BGeom& g, const uint32_t* w_signs) {
-  std::vector<int32_t> corr(static_cast<size_t>(g.P() * g.oc), 0);
+  const int64_t P = g.P();
+  std::vector<int32_t> corr(static_cast<size_t>(P * g.oc), 0);
   if (g.pad == 0) return corr;
   const int64_t K = g.K(), T = g.taps();
   std::vector<int32_t> tapsum(static_cast<size_t>(g.oc * T), 0);
@@ -103,72 +109,185 @@ std::vector<int32_t> padding_correction(const BGeom& g, const uint32_t* w_signs)
         for (int64_t j = 0; j < g.kw; j++) {
           const int64_t y = oy * g.stride - g.pad + i, x = ox * g.stride - g.pad + j;
           if (y >= 0 && y < g.h && x >= 0 && x < g.w) continue;
-          for (int64_t o = 0; o < g.oc; o++) corr[(oy * g.ow + ox) * g.oc + o] += tapsum[o * T + i * g.kw + j];
+          for (int64_t o = 0; o < g.oc; o++) corr[o * P + oy * g.ow + ox] += tapsum[o * T + i * g.kw + j];
         }
   return corr;
 }
 
-// z of every output of the batch, chunk by chunk: epi(s, z) gets sample s's z as [P, oc] int32 rows (exact).
+// Exact z of a tile of outputs: channels [o0, o0 + noc) × pixels [p0, p0 + np), z(o, p) = c[e] − kfix + corr[e] with
+// e = (o − o0)·os + (p − p0)·ps. A tile of one channel has ps = 1 (contiguous pixels).
+struct ZTile {
+  const int32_t *c, *corr;
+  int32_t kfix;
+  int64_t o0, noc, p0, np, os, ps;
+  int32_t z(int64_t e) const { return c[e] - kfix + corr[e]; }
+};
+
+// What both orientations share: the layout, W's rows, the correction.
+struct FwdCommon {
+  const BGeom& g;
+  FwdLayout L;
+  std::vector<uint64_t> wrows;
+  std::vector<int32_t> corr;
+  int32_t kfix;  // the zero bits past C and past kw·C count as +1 in k − 2·popcount
+  FwdCommon(const BGeom& g_, const uint32_t* w_signs)
+      : g(g_), L(g_), wrows(weight_rows(g_, L, w_signs)), corr(padding_correction(g_, w_signs)),
+        kfix(static_cast<int32_t>(L.kbits - g_.K())) {}
+};
+
+// Pixels in lanes: A = W's rows (channel o), B = the sample's pixel rows; store gets channel o's P results.
 template <class Epi>
-void forward_z(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, Epi&& epi) {
-  if (g.n <= 0 || g.oc <= 0 || g.P() <= 0) return;
-  const FwdLayout L(g);
-  const std::vector<uint64_t> wrows = weight_rows(g, L, w_signs);
-  const std::vector<int32_t> corr = padding_correction(g, w_signs);
-  const int64_t P = g.P(), rw = L.row_words64();
-  const int32_t kfix = static_cast<int32_t>(L.kbits - g.K());  // the zero bits past C and past kw·C count as +1
-  const int64_t per_sample = P * std::max<int64_t>(rw * 8, g.oc * 4);
-  const int64_t S = std::max<int64_t>(1, std::min<int64_t>(g.n, (8 << 20) / per_sample));
-  const auto rows = uninit_array<uint64_t>(S * P * rw);
-  const auto z = uninit_array<int32_t>(S * P * g.oc);
-  for (int64_t s0 = 0; s0 < g.n; s0 += S) {
-    const int64_t ns = std::min(S, g.n - s0);
-    parallel_for(ns, [&](int64_t t, int) {
-      const auto img = uninit_array<uint8_t>(L.img_bytes);
-      build_image(g, L, x_signs, s0 + t, img.get());
-      for (int64_t p = 0; p < P; p++) image_row(g, L, img.get(), p / g.ow, p % g.ow, rows.get() + (t * P + p) * rw);
-    });
-    gemm_b1(ns * P, g.oc, L.kbits, reinterpret_cast<const uint32_t*>(rows.get()),
-            reinterpret_cast<const uint32_t*>(wrows.data()), z.get());
-    parallel_for(ns, [&](int64_t t, int) {
-      int32_t* zs = z.get() + t * P * g.oc;
-      for (int64_t i = 0; i < P * g.oc; i++) zs[i] = zs[i] - kfix + corr[i];
-      epi(s0 + t, zs);
-    });
+struct ChannelRows {
+  const FwdCommon& f;
+  Epi& epi;
+  static int64_t load(const void* ctx, int64_t o, uint64_t* aw) {
+    const auto& r = *static_cast<const ChannelRows*>(ctx);
+    std::memcpy(aw, r.f.wrows.data() + o * r.f.L.row_words64(), sizeof(uint64_t) * static_cast<size_t>(r.f.L.row_words64()));
+    return 0;
   }
+  static void store(const void* ctx, int64_t o, const int32_t* c) {
+    const auto& r = *static_cast<const ChannelRows*>(ctx);
+    const int64_t P = r.f.g.P();
+    r.epi(ZTile{c, r.f.corr.data() + o * P, r.f.kfix, o, 1, 0, P, 0, 1});
+  }
+};
+
+// B = the sample's pixel rows transposed: bt[(i·sw + w)·np + p] = word w of kernel row i of output pixel p.
+void pixels_in_lanes(const FwdCommon& f, const uint8_t* img, LaneB* bt) {
+  const BGeom& g = f.g;
+  const int64_t sw = f.L.sw, np = bt->np, ow = g.ow, st = g.stride * f.L.cbb, wp = f.L.wp, cbb = f.L.cbb;
+  const uint64_t lm = f.L.last_mask;
+  uint64_t* out = bt->bt.data();
+  for (int64_t i = 0; i < g.kh; i++)
+    for (int64_t w = 0; w < sw; w++) {
+      const uint64_t mask = w + 1 == sw ? lm : ~0ull;
+      for (int64_t oy = 0; oy < g.oh; oy++) {
+        const uint8_t* src = img + (oy * g.stride + i) * wp * cbb + 8 * w;
+        uint64_t* o = out + (i * sw + w) * np + oy * ow;
+        for (int64_t ox = 0; ox < ow; ox++) {
+          uint64_t v;
+          std::memcpy(&v, src + ox * st, 8);
+          o[ox] = v & mask;
+        }
+      }
+    }
+}
+
+// Channels in lanes (fewer than 8 pixels): A = the pixel rows read from the image, B = W's rows.
+template <class Epi>
+struct PixelRows {
+  const FwdCommon& f;
+  const uint8_t* img;
+  Epi& epi;
+  int32_t* corr;  // [oc]: channel o's correction of the current pixel
+  static int64_t load(const void* ctx, int64_t p, uint64_t* aw) {
+    const auto& r = *static_cast<const PixelRows*>(ctx);
+    image_row(r.f.g, r.f.L, r.img, p / r.f.g.ow, p % r.f.g.ow, aw);
+    return 0;
+  }
+  static void store(const void* ctx, int64_t p, const int32_t* c) {
+    const auto& r = *static_cast<const PixelRows*>(ctx);
+    const int64_t P = r.f.g.P(), oc = r.f.g.oc;
+    for (int64_t o = 0; o < oc; o++) r.corr[o] = r.f.corr[o * P + p];
+    r.epi(ZTile{c, r.corr, r.f.kfix, 0, oc, p, 1, 1, 0});
+  }
+};
+
+// z of every output, sample by sample on the pool: make_epi(s) gives sample s's epilogue, called with ZTiles that
+// cover each channel's pixels in increasing order.
+template <class MakeEpi>
+void forward_z(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, MakeEpi&& make_epi) {
+  if (g.n <= 0 || g.oc <= 0 || g.P() <= 0) return;
+  const FwdCommon f(g, w_signs);
+  const int64_t P = g.P();
+  const bool lanes_are_pixels = P >= 8;
+  const LaneB wb = lanes_are_pixels ? LaneB(int64_t{0}, f.L.kbits) : LaneB(f.wrows.data(), g.oc, f.L.kbits);
+  parallel_for(g.n, [&](int64_t s, int) {
+    const auto img = uninit_array<uint8_t>(f.L.img_bytes);
+    const auto corr = uninit_array<int32_t>(g.oc);
+    build_image(g, f.L, x_signs, s, img.get());
+    auto epi = make_epi(s);
+    if (lanes_are_pixels) {
+      LaneB bt(P, f.L.kbits);
+      pixels_in_lanes(f, img.get(), &bt);
+      using Src = ChannelRows<decltype(epi)>;
+      const Src src{f, epi};
+      gemm_lanes_rows(0, g.oc, 0, bt, LaneRows{&Src::load, &Src::store, &src});
+    } else {
+      using Src = PixelRows<decltype(epi)>;
+      const Src src{f, img.get(), epi, corr.get()};
+      gemm_lanes_rows(0, P, 0, wb, LaneRows{&Src::load, &Src::store, &src});
+    }
+  });
 }
 
 }  // namespace
 
 void binary_conv_forward(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* scale, float* y) {
-  const int64_t P = g.P();
-  forward_z(g, x_signs, w_signs, [&](int64_t s, const int32_t* z) {
-    for (int64_t o = 0; o < g.oc; o++) {
-      float* yo = y + (s * g.oc + o) * P;
-      if (scale) {
-        const double a = scale[o];
-        for (int64_t p = 0; p < P; p++) yo[p] = static_cast<float>(a * z[p * g.oc + o]);
-      } else {
-        for (int64_t p = 0; p < P; p++) yo[p] = static_cast<float>(z[p * g.oc + o]);
+  const int64_t P = g.P(), oc = g.oc;
+  forward_z(g, x_signs, w_signs, [&](int64_t s) {
+    float* ys = y + s * oc * P;
+    // f32(a·z) = the float32 product of a and the exact float32 z (|z| < 2^24).
+    return [=](const ZTile& t) {
+      for (int64_t o = t.o0; o < t.o0 + t.noc; o++) {
+        const float a = scale ? scale[o] : 1.0f;
+        const int64_t e0 = (o - t.o0) * t.os;
+        float* yo = ys + o * P + t.p0;
+        if (t.ps == 1) {
+          const int32_t *c = t.c + e0, *corr = t.corr + e0;
+          for (int64_t q = 0; q < t.np; q++) yo[q] = a * static_cast<float>(c[q] - t.kfix + corr[q]);
+        } else {
+          for (int64_t q = 0; q < t.np; q++) yo[q] = a * static_cast<float>(t.z(e0 + q * t.ps));
+        }
       }
-    }
+    };
   });
 }
 
+// acc[k] += Σ_p d[k·P + p]·z[k·P + p] for k < 8 (a tail of fewer channels: pass nk < 8), each chain in pixel order;
+// eight independent chains in registers instead of one latency-bound chain per channel.
+inline void dot_chains(const float* __restrict d, const int32_t* __restrict z, int64_t P, int64_t nk, double* acc) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (nk == 8) {
+    for (int64_t p = 0; p < P; p++)
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) a[k] += static_cast<double>(d[k * P + p]) * z[k * P + p];
+  } else {
+    for (int64_t p = 0; p < P; p++)
+      for (int64_t k = 0; k < nk; k++) a[k] += static_cast<double>(d[k * P + p]) * z[k * P + p];
+  }
+  for (int64_t k = 0; k < nk; k++) acc[k] = a[k];
+}
+
 void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* dy, float* da) {
-  const int64_t P = g.P();
-  std::vector<double> part(static_cast<size_t>(std::max<int64_t>(0, g.n * g.oc)), 0.0);
-  forward_z(g, x_signs, w_signs, [&](int64_t s, const int32_t* z) {
-    for (int64_t o = 0; o < g.oc; o++) {
-      const float* d = dy + (s * g.oc + o) * P;
-      double acc = 0;
-      for (int64_t p = 0; p < P; p++) acc += static_cast<double>(d[p]) * z[p * g.oc + o];
-      part[s * g.oc + o] = acc;
-    }
+  const int64_t P = g.P(), oc = g.oc;
+  // s_n[o] = Σ_p dy·z in float64 in pixel order (one task per sample), then summed over samples in order. The
+  // sample's z are collected first so that the chains of additions of 8 channels run interleaved.
+  std::vector<double> part(static_cast<size_t>(std::max<int64_t>(0, g.n * oc)), 0.0);
+  forward_z(g, x_signs, w_signs, [&](int64_t s) {
+    const float* ds = dy + s * oc * P;
+    double* ps = part.data() + s * oc;
+    auto zs = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(oc * P));
+    return [=](const ZTile& t) {
+      int32_t* __restrict z = zs->data();
+      for (int64_t o = t.o0; o < t.o0 + t.noc; o++) {
+        const int64_t e0 = (o - t.o0) * t.os;
+        int32_t* zo = z + o * P + t.p0;
+        if (t.ps == 1) {
+          const int32_t *__restrict c = t.c + e0, *__restrict corr = t.corr + e0;
+          const int32_t kfix = t.kfix;
+          for (int64_t q = 0; q < t.np; q++) zo[q] = c[q] - kfix + corr[q];
+        } else {
+          for (int64_t q = 0; q < t.np; q++) zo[q] = t.z(e0 + q * t.ps);
+        }
+      }
+      if (t.o0 + t.noc < oc || t.p0 + t.np < P) return;  // the sample's last tile: every z is known
+      for (int64_t o0 = 0; o0 < oc; o0 += 8) dot_chains(ds + o0 * P, z + o0 * P, P, std::min<int64_t>(8, oc - o0), ps + o0);
+    };
   });
-  for (int64_t o = 0; o < g.oc; o++) {
+  for (int64_t o = 0; o < oc; o++) {
     double t = 0;
-    for (int64_t s = 0; s < g.n; s++) t += part[s * g.oc + o];
+    for (int64_t s = 0; s < g.n; s++) t += part[s * oc + o];
     da[o] = static_cast<float>(t);
   }
 }

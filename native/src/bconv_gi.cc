@@ -1,43 +1,49 @@
 // Binary conv grad-input on bit planes (bconv.h): the transposed conv dX = col2im(Q(dY)·W±) computed per input pixel,
-// so col2im is fused and dX is written once. Per chunk of kept samples: the dY codes of a sample become `bits`
+// so col2im is fused and dX is written once. Per kept sample (one pool task each): the dY codes, quantized in the
+// GEMM-row order [pixel][channel] (RNG index (s·P + p)·oc + o, as quantizeAffine on dY's rows), become `bits`
 // zero-bordered channel-packed plane images (pixel = oc bits rounded up to bytes). Stride s splits the input pixels
 // into s² phases; within a phase (py, px) the taps reading input pixel (y, x) are the kernel rows i ≡ py + pad and
-// columns j ≡ px + pad (mod s), and their output pixels along a kernel row are consecutive: a row of the phase's
-// GEMM is |I| segments of |J| consecutive G pixels. gemm_bitplane runs those rows against the flipped, transposed W
-// signs; V (the lo term) is the same GEMM on an all-ones plane, once per call. Pruned samples are never quantized
-// or multiplied: their dX is zero-filled.
+// columns j ≡ px + pad (mod s), and their output pixels along a kernel row are consecutive: a GEMM row of the phase
+// is |I| segments of |J| consecutive G pixels. The lane GEMM (gemm_b1_lanes.cc) puts (plane, input pixel) in the
+// vector lanes and runs an all-ones row and the flipped, transposed W sign rows against them:
+//   dot[ch, m] = Σ_b 2^b·(C[ch, b, m] − C[ones, b, m]/2)  with C = 2·popcount(row ∧ G_b)  (= Σ code·w±, exactly)
+// and V (the lo term: Σ w± over the taps landing on the output grid) is the same GEMM on an all-ones plane, once per
+// call. Pruned samples are never quantized or multiplied: their dX is zero-filled.
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <vector>
 
 #include "bconv.h"
 #include "common.h"
+#include "gemm_b1_lanes.h"
 #include "thread_pool.h"
 
 namespace fqt {
 namespace {
 
-// Bit b of 8 code bytes as one byte (bit t = bit b of byte t).
-inline uint8_t plane_byte(uint64_t codes8, int b) {
-  return static_cast<uint8_t>((((codes8 >> b) & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
-}
-
 struct GiLayout {
-  int64_t ocb;         // bytes per G pixel
-  int64_t by, bx;      // zero border (rows, columns) around the oh × ow grid
-  int64_t hg, wg;      // bordered G image size in pixels
-  int64_t plane_bytes; // one plane image, plus slack for 64-bit loads
+  int64_t ocb;          // bytes per G pixel
+  int64_t oc16;         // codes per pixel in the code buffer (oc rounded up to 16, zeros past oc)
+  int64_t by, bx;       // zero border (rows, columns) around the oh × ow grid
+  int64_t hg, wg;       // bordered G image size in pixels
+  int64_t plane_bytes;  // one plane image, plus slack for 64-bit loads
   explicit GiLayout(const BGeom& g)
-      : ocb((g.oc + 7) / 8), by(g.kh), bx(g.kw), hg(g.oh + 2 * by), wg(g.ow + 2 * bx), plane_bytes(hg * wg * ocb + 16) {}
+      : ocb((g.oc + 7) / 8), oc16((g.oc + 15) / 16 * 16), by(g.kh), bx(g.kw), hg(g.oh + 2 * by), wg(g.ow + 2 * bx),
+        plane_bytes(hg * wg * ocb + 16) {}
   int64_t at(int64_t oy, int64_t ox) const { return ((oy + by) * wg + ox + bx) * ocb; }
 };
 
-// One stride phase: kernel rows I and columns J (ascending), its input pixels (py + s·a, px + s·b), and the GEMM row
-// layout (|I| segments of sw 64-bit words).
+// One stride phase: kernel rows I and columns J (ascending), its input pixels (py + s·a, px + s·b), the GEMM row
+// layout (|I| segments of sw 64-bit words), and its A rows: all ones, then the C filters.
 struct Phase {
   int64_t py, px, ny, nx;
   std::vector<int64_t> I, J;
   int64_t seg_bits, sw, kbits;
   uint64_t last_mask;
+  std::vector<uint64_t> arows;  // [1 + c][row_words64]
+  std::vector<int32_t> V;       // [c][pixels]
+
   Phase(const BGeom& g, const GiLayout& L, int64_t py_, int64_t px_) : py(py_), px(px_) {
     const int64_t s = g.stride;
     ny = py < g.h ? (g.h - py + s - 1) / s : 0;
@@ -57,86 +63,162 @@ struct Phase {
   // Floor division of a possibly negative multiple of s.
   static int64_t div(int64_t a, int64_t s) { return (a >= 0 ? a : a - (s - 1)) / s; }
 
-  // The GEMM row of input pixel (py + s·a, px + s·b) from one plane image.
-  void row(const BGeom& g, const GiLayout& L, const uint8_t* img, int64_t a, int64_t b, uint64_t* out) const {
-    const int64_t s = g.stride, y = py + s * a, x = px + s * b;
-    const int64_t ox0 = div(x + g.pad - J.back(), s);
+  // The GEMM rows of every pixel of the phase from one plane image: pixel m = a·nx + b goes to column col0 + m of B.
+  // Output pixel of kernel row I[ti] for input row py + s·a: a + floor((py + pad − I[ti]) / s); the segment starts
+  // at output column b + floor((px + pad − J.back()) / s).
+  void put_rows(const BGeom& g, const GiLayout& L, const uint8_t* img, LaneB* bt, int64_t col0) const {
+    const int64_t s = g.stride, np = bt->np, nsw = sw, nxx = nx, ocb = L.ocb;
+    const int64_t dx0 = div(px + g.pad - J.back(), s);
+    const uint64_t lm = last_mask;
+    uint64_t* out = bt->bt.data();
     for (size_t ti = 0; ti < I.size(); ti++) {
-      const int64_t oy = div(y + g.pad - I[ti], s);
-      const uint8_t* p = img + L.at(oy, ox0);
-      for (int64_t w = 0; w < sw; w++) {
-        uint64_t v;
-        std::memcpy(&v, p + 8 * w, 8);
-        out[ti * sw + w] = w + 1 == sw ? v & last_mask : v;
+      const int64_t dyt = div(py + g.pad - I[ti], s);
+      for (int64_t a = 0; a < ny; a++) {
+        const uint8_t* rowp = img + L.at(a + dyt, dx0);
+        for (int64_t w = 0; w < nsw; w++) {
+          uint64_t* o = out + (static_cast<int64_t>(ti) * nsw + w) * np + col0 + a * nxx;
+          const uint64_t mask = w + 1 == nsw ? lm : ~0ull;
+          for (int64_t b = 0; b < nxx; b++) {
+            uint64_t v;
+            std::memcpy(&v, rowp + b * ocb + 8 * w, 8);
+            o[b] = v & mask;
+          }
+        }
       }
     }
   }
 
-  // Filter ch's row: segment ti, pixel slot t (j = J[|J|−1−t]), bit o = sign of w[o, ch, I[ti], j].
-  std::vector<uint64_t> weights(const BGeom& g, const GiLayout& L, const uint32_t* w_signs) const {
-    std::vector<uint64_t> rows(static_cast<size_t>(g.c * row_words64()), 0);
-    const int64_t K = g.K(), nj = static_cast<int64_t>(J.size());
+  // A row 0: all ones; row 1 + ch: segment ti, pixel slot t (j = J[|J|−1−t]), bit o = sign of w[o, ch, I[ti], j].
+  void build_arows(const BGeom& g, const GiLayout& L, const uint32_t* w_signs) {
+    const int64_t rw = row_words64(), K = g.K(), nj = static_cast<int64_t>(J.size());
+    arows.assign(static_cast<size_t>((1 + g.c) * rw), 0);
+    std::fill(arows.begin(), arows.begin() + rw, ~0ull);
     for (int64_t ch = 0; ch < g.c; ch++)
       for (size_t ti = 0; ti < I.size(); ti++)
         for (int64_t t = 0; t < nj; t++)
           for (int64_t o = 0; o < g.oc; o++) {
             if (!bit_at(w_signs + o * words32(K), (ch * g.kh + I[ti]) * g.kw + J[nj - 1 - t])) continue;
             const int64_t bpos = t * L.ocb * 8 + o;
-            rows[ch * row_words64() + ti * sw + (bpos >> 6)] |= 1ull << (bpos & 63);
+            arows[(1 + ch) * rw + ti * sw + (bpos >> 6)] |= 1ull << (bpos & 63);
           }
-    return rows;
   }
 };
 
-// The plane images of sample s: codes of every channel (in dY's NCHW order, RNG index (s·P + p)·oc + o), transposed
-// to pixel-major bytes, then bit b of the oc codes of a pixel → plane b.
-void code_planes(const BGeom& g, const GiLayout& L, const float* dy, const float* scale, const DyQuant& q, int64_t s,
-                 uint8_t* planes) {
-  const int64_t P = g.P(), oc8 = L.ocb * 8;
-  const auto v = uninit_array<float>(P);
-  const auto codes = uninit_array<uint8_t>(g.oc * P);
-  for (int64_t o = 0; o < g.oc; o++) {
-    const float* d = dy + (s * g.oc + o) * P;
-    if (scale) {
-      for (int64_t p = 0; p < P; p++) v[p] = d[p] * scale[o];
-      d = v.get();
-    }
-    q.codes(d, P, s, o, P, g.oc, codes.get() + o * P);
-  }
-  std::vector<uint8_t> px(static_cast<size_t>(oc8), 0);  // one pixel's codes, zero past oc
-  std::memset(planes, 0, static_cast<size_t>(q.bits * L.plane_bytes));
-  for (int64_t p = 0; p < P; p++) {
-    for (int64_t o = 0; o < g.oc; o++) px[o] = codes[o * P + p];
-    const int64_t at = L.at(p / g.ow, p % g.ow);
-    for (int64_t cb = 0; cb < L.ocb; cb++) {
-      uint64_t c8;
-      std::memcpy(&c8, px.data() + 8 * cb, 8);
-      for (int b = 0; b < q.bits; b++) planes[b * L.plane_bytes + at + cb] = plane_byte(c8, b);
-    }
-  }
-}
-
-// V[m·c + ch] of a phase: Σ over the taps of input pixel m that land on the output grid of Σ_o w±.
-std::vector<int32_t> phase_v(const BGeom& g, const GiLayout& L, const Phase& ph, const std::vector<uint64_t>& wrows) {
+// V of a phase: the lane GEMM on an all-ones plane (every output pixel, every channel): V = C[ch] − C[ones]/2.
+void phase_v(const BGeom& g, const GiLayout& L, Phase& ph) {
   std::vector<uint8_t> ones(static_cast<size_t>(L.plane_bytes), 0);
   for (int64_t oy = 0; oy < g.oh; oy++)
     for (int64_t ox = 0; ox < g.ow; ox++)
       for (int64_t o = 0; o < g.oc; o++) ones[L.at(oy, ox) + o / 8] |= static_cast<uint8_t>(1u << (o % 8));
   const int64_t M = ph.pixels(), rw = ph.row_words64();
-  std::vector<uint64_t> rows(static_cast<size_t>(M * rw));
-  for (int64_t m = 0; m < M; m++) ph.row(g, L, ones.data(), m / ph.nx, m % ph.nx, rows.data() + m * rw);
-  std::vector<int32_t> v(static_cast<size_t>(M * g.c));
-  gemm_bitplane(M, g.c, ph.kbits, 1, reinterpret_cast<const uint32_t*>(rows.data()),
-                reinterpret_cast<const uint32_t*>(wrows.data()), v.data());
-  return v;
+  LaneB bt(M, ph.kbits);
+  ph.put_rows(g, L, ones.data(), &bt, 0);
+  ph.V.assign(static_cast<size_t>(g.c * M), 0);
+  std::vector<int32_t> half(static_cast<size_t>(M));
+  lanes_rows(0, 1 + g.c, 1, bt,
+             [&](int64_t r, uint64_t* aw) -> int64_t {
+               std::memcpy(aw, ph.arows.data() + r * rw, sizeof(uint64_t) * static_cast<size_t>(rw));
+               return 0;
+             },
+             [&](int64_t r, const int32_t* out) {
+               if (r == 0) {
+                 for (int64_t m = 0; m < M; m++) half[m] = out[m] / 2;
+               } else {
+                 for (int64_t m = 0; m < M; m++) ph.V[(r - 1) * M + m] = out[m] - half[m];
+               }
+             });
 }
+
+// Sample s's dY codes in GEMM-row order [pixel][oc16] (zeros past oc): dZ transposed (and scaled), then quantized in
+// runs of rows sharing a group (a whole sample for the per-sample and per-tensor groups this kernel takes).
+void sample_codes(const BGeom& g, const GiLayout& L, const float* dy, const float* scale, const DyQuant& q, int64_t s,
+                  float* buf, uint8_t* codes) {
+  const int64_t P = g.P(), oc = g.oc;
+  for (int64_t o = 0; o < oc; o++) {
+    const float* d = dy + (s * oc + o) * P;
+    const float a = scale ? scale[o] : 1.0f;
+    for (int64_t p = 0; p < P; p++) buf[p * oc + o] = scale ? d[p] * a : d[p];
+  }
+  const double qmax = static_cast<double>((1 << q.bits) - 1);
+  std::vector<uint8_t> run(static_cast<size_t>(P * oc));
+  for (int64_t p = 0; p < P;) {
+    const int64_t grp = q.group(s * P + p, 0);
+    int64_t e = p + 1;
+    while (e < P && q.group(s * P + e, 0) == grp) e++;
+    quantize_run(buf + p * oc, (e - p) * oc, q.offset[grp], q.inv[grp], q.zero_point[grp], 0.0, qmax, q.stochastic, q.key,
+                 static_cast<uint32_t>((s * P + p) * oc), 1, run.data() + p * oc);
+    p = e;
+  }
+  for (int64_t p = 0; p < P; p++) {
+    std::memcpy(codes + p * L.oc16, run.data() + p * oc, static_cast<size_t>(oc));
+    std::memset(codes + p * L.oc16 + oc, 0, static_cast<size_t>(L.oc16 - oc));
+  }
+}
+
+// Bit b of each pixel's codes → plane b's image (16 channels per byte shift + movemask).
+void code_planes(const BGeom& g, const GiLayout& L, const uint8_t* codes, int bits, uint8_t* planes) {
+  std::memset(planes, 0, static_cast<size_t>(bits * L.plane_bytes));
+  for (int64_t p = 0; p < g.P(); p++) {
+    const int64_t at = L.at(p / g.ow, p % g.ow);
+    for (int64_t c0 = 0; c0 < L.oc16; c0 += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + p * L.oc16 + c0));
+      const int64_t nbytes = std::min<int64_t>(2, L.ocb - c0 / 8);
+      for (int b = 0; b < bits; b++) {
+        const auto m = static_cast<uint16_t>(_mm_movemask_epi8(_mm_sll_epi16(v, _mm_cvtsi32_si128(7 - b))));
+        uint8_t* dst = planes + b * L.plane_bytes + at + c0 / 8;
+        dst[0] = static_cast<uint8_t>(m);
+        if (nbytes > 1) dst[1] = static_cast<uint8_t>(m >> 8);
+      }
+    }
+  }
+}
+
+// dx of one phase of sample s from the lane GEMM's rows: row 0 (ones) gives Σ_b 2^b·popcount(G_b), row 1 + ch the
+// AND counts of filter ch; the epilogue in float32 (exact products: |dot|, |V| < 2^24), else double.
+struct GiEpilogue {
+  const BGeom& g;
+  const Phase& ph;
+  int bits;
+  float lo, delta;
+  const uint32_t* mrow;  // the sample's mask bits, or null
+  float* dxs;            // the sample's dx
+  std::vector<int32_t> gpop, dot;
+
+  void store(int64_t r, const int32_t* c) {
+    const int64_t M = ph.pixels();
+    if (r == 0) {  // C[ones, b, m] = 2·popcount(G_b row)
+      gpop.assign(static_cast<size_t>(M), 0);
+      for (int b = 0; b < bits; b++)
+        for (int64_t m = 0; m < M; m++) gpop[m] += (c[b * M + m] / 2) << b;
+      return;
+    }
+    dot.assign(gpop.begin(), gpop.end());
+    int32_t* d = dot.data();
+    for (int64_t m = 0; m < M; m++) d[m] = -d[m];
+    for (int b = 0; b < bits; b++)
+      for (int64_t m = 0; m < M; m++) d[m] += c[b * M + m] << b;
+    const int64_t ch = r - 1, hw = g.hw(), w = g.w, st = g.stride, nx = ph.nx, ny = ph.ny, x0 = ph.px;
+    const int32_t* v = ph.V.data() + ch * M;
+    const uint32_t* mr = mrow;
+    const float dl = delta, l = lo;
+    float* out = dxs + ch * hw;
+    for (int64_t a = 0; a < ny; a++) {
+      const int64_t row = (ph.py + st * a) * w + x0;
+      const int32_t *da = d + a * nx, *va = v + a * nx;
+      for (int64_t b = 0; b < nx; b++) {
+        const int64_t at = row + st * b;
+        out[at] = mr && !bit_at(mr, ch * hw + at) ? 0.0f : affine_out(dl, da[b], l, va[b]);
+      }
+    }
+  }
+};
 
 }  // namespace
 
 void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale, const DyQuant& q, const uint32_t* w_signs,
                             const uint32_t* x_mask, float* dx) {
   if (g.n <= 0 || g.chw() <= 0) return;
-  const int64_t P = g.P(), chw = g.chw(), bits = q.bits;
+  const int64_t P = g.P(), chw = g.chw();
   std::vector<int64_t> kept;
   for (int64_t s = 0; s < g.n; s++) {
     if (q.pruned(q.group(s * P, 0)) || g.oc <= 0) std::fill(dx + s * chw, dx + (s + 1) * chw, 0.0f);
@@ -146,60 +228,42 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
   const GiLayout L(g);
   std::vector<Phase> phases;
   for (int64_t py = 0; py < g.stride; py++)
-    for (int64_t px = 0; px < g.stride; px++) phases.emplace_back(g, L, py, px);
-  int64_t max_rows_bytes = 0;
-  for (const Phase& ph : phases) max_rows_bytes = std::max(max_rows_bytes, ph.pixels() * (bits * ph.kbits / 8 + 4 * g.c));
-  const int64_t S = std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(kept.size()),
-                                                           (8 << 20) / std::max<int64_t>(1, max_rows_bytes + bits * L.plane_bytes)));
-  const auto planes = uninit_array<uint8_t>(S * bits * L.plane_bytes);
-  // Per phase, once per call: the weight rows and the lo term V.
-  std::vector<std::vector<uint64_t>> wrows(phases.size());
-  std::vector<std::vector<int32_t>> V(phases.size());
-  for (size_t f = 0; f < phases.size(); f++) {
-    const Phase& ph = phases[f];
-    if (ph.pixels() == 0) continue;
-    if (!ph.empty()) wrows[f] = ph.weights(g, L, w_signs);
-    V[f] = ph.empty() ? std::vector<int32_t>(static_cast<size_t>(ph.pixels() * g.c), 0) : phase_v(g, L, ph, wrows[f]);
-  }
-  std::vector<uint64_t> rows;
-  std::vector<int32_t> out;
-  for (size_t k0 = 0; k0 < kept.size(); k0 += S) {
-    const int64_t ns = std::min<int64_t>(S, static_cast<int64_t>(kept.size() - k0));
-    parallel_for(ns, [&](int64_t t, int) { code_planes(g, L, dy, scale, q, kept[k0 + t], planes.get() + t * bits * L.plane_bytes); });
-    for (size_t f = 0; f < phases.size(); f++) {
-      const Phase& ph = phases[f];
-      const int64_t M = ph.pixels(), rw = ph.row_words64();
-      if (M == 0) continue;
-      if (ph.empty()) {
-        out.assign(static_cast<size_t>(ns * M * g.c), 0);
-      } else {
-        out.resize(static_cast<size_t>(ns * M * g.c));
-        rows.resize(static_cast<size_t>(bits * ns * M * rw));
-        parallel_for(ns, [&](int64_t t, int) {
-          const uint8_t* img = planes.get() + t * bits * L.plane_bytes;
-          for (int64_t b = 0; b < bits; b++)
-            for (int64_t m = 0; m < M; m++)
-              ph.row(g, L, img + b * L.plane_bytes, m / ph.nx, m % ph.nx, rows.data() + ((b * ns + t) * M + m) * rw);
-        });
-        gemm_bitplane(ns * M, g.c, ph.kbits, bits, reinterpret_cast<const uint32_t*>(rows.data()),
-                      reinterpret_cast<const uint32_t*>(wrows[f].data()), out.data());
+    for (int64_t px = 0; px < g.stride; px++) {
+      phases.emplace_back(g, L, py, px);
+      Phase& ph = phases.back();
+      if (ph.empty()) {  // no tap reaches these pixels: dot = V = 0
+        ph.V.assign(static_cast<size_t>(g.c * ph.pixels()), 0);
+        continue;
       }
-      const std::vector<int32_t>& Vf = V[f];
-      parallel_for(ns, [&](int64_t t, int) {
-        const int64_t s = kept[k0 + t], grp = q.group(s * P, 0);
-        const float lo = q.lo(grp), delta = q.qscale[grp];
-        const uint32_t* mrow = x_mask ? x_mask + s * words32(chw) : nullptr;
-        for (int64_t m = 0; m < M; m++) {
-          const int64_t pix = (ph.py + g.stride * (m / ph.nx)) * g.w + ph.px + g.stride * (m % ph.nx);
-          for (int64_t ch = 0; ch < g.c; ch++) {
-            const int64_t at = ch * g.hw() + pix;
-            const int32_t dot = out[(t * M + m) * g.c + ch];
-            dx[s * chw + at] = mrow && !bit_at(mrow, at) ? 0.0f : affine_out(delta, dot, lo, Vf[m * g.c + ch]);
-          }
-        }
-      });
+      ph.build_arows(g, L, w_signs);
+      phase_v(g, L, ph);
     }
-  }
+  const int bits = q.bits;
+  parallel_for(static_cast<int64_t>(kept.size()), [&](int64_t k, int) {
+    const int64_t s = kept[k], grp = q.group(s * P, 0);
+    const auto buf = uninit_array<float>(P * g.oc);
+    const auto codes = uninit_array<uint8_t>(P * L.oc16);
+    const auto planes = uninit_array<uint8_t>(bits * L.plane_bytes);
+    sample_codes(g, L, dy, scale, q, s, buf.get(), codes.get());
+    code_planes(g, L, codes.get(), bits, planes.get());
+    for (const Phase& ph : phases) {
+      GiEpilogue epi{g, ph, bits, q.lo(grp), q.qscale[grp], x_mask ? x_mask + s * words32(chw) : nullptr, dx + s * chw, {}, {}};
+      if (ph.empty()) {
+        const std::vector<int32_t> zeros(static_cast<size_t>(bits * ph.pixels()), 0);
+        for (int64_t r = 0; r <= g.c; r++) epi.store(r, zeros.data());
+        continue;
+      }
+      const int64_t M = ph.pixels(), rw = ph.row_words64();
+      LaneB bt(bits * M, ph.kbits);
+      for (int b = 0; b < bits; b++) ph.put_rows(g, L, planes.get() + b * L.plane_bytes, &bt, b * M);
+      lanes_rows(0, 1 + g.c, 1, bt,
+                 [&](int64_t r, uint64_t* aw) -> int64_t {
+                   std::memcpy(aw, ph.arows.data() + r * rw, sizeof(uint64_t) * static_cast<size_t>(rw));
+                   return 0;
+                 },
+                 [&](int64_t r, const int32_t* c) { epi.store(r, c); });
+    }
+  });
 }
 
 }  // namespace fqt

@@ -8,6 +8,8 @@
 // X[t] = Σ_valid x± = 2·popcount(B_t) − popcount(valid) comes from one more GEMM row of ones against B.
 // Per-channel groups (blocked = 0) accumulate the integers over the chunks; per-sample groups (blocked = 1, K-blocks
 // of P rows) lay R out per sample and fold the per-sample epilogues in sample order.
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -29,29 +31,43 @@ inline void or_bits(uint32_t* row, int64_t pos, uint64_t v, int64_t nbits) {
 }
 
 // Where the bits of a chunk go: dense (sample t at bit t·P of long rows) or blocked (sample t owns a block of
-// `rows` rows of spw words each, starting at bit 0).
+// `rows` rows, starting at bit 0). A row (a "segment": the whole row when dense, one sample's when blocked) is a whole
+// number of 64-bit words; the padding bits are zero in every row, so gemm_bitplane may run over k = seg_bits.
 struct RLayout {
   bool blocked;
   int64_t S, P, nrows, row_words;
   RLayout(bool b, int64_t s, int64_t p, int64_t nr)
-      : blocked(b), S(s), P(p), nrows(nr), row_words(b ? words32(p) : words32(s * p)) {}
+      : blocked(b), S(s), P(p), nrows(nr), row_words(2 * (((b ? p : s * p) + 63) / 64)) {}
   int64_t words() const { return blocked ? S * nrows * row_words : nrows * row_words; }
   uint32_t* row(uint32_t* base, int64_t r, int64_t t) const {
     return blocked ? base + (t * nrows + r) * row_words : base + r * row_words;
   }
   int64_t start(int64_t t) const { return blocked ? 0 : t * P; }
+  int64_t segments() const { return blocked ? S : 1; }
+  int64_t seg_bits() const { return row_words * 32; }
 };
 
-// Plane bits of the codes of one (sample, channel) plane: code p's bit b at bit start + p of plane b's row.
+// 64 bits of a row of n 64-bit words starting at bit pos (any sign), zero outside the row.
+inline uint64_t extract64(const uint64_t* src, int64_t n, int64_t pos) {
+  const int64_t q = pos >= 0 ? pos / 64 : -((-pos + 63) / 64);
+  const int r = static_cast<int>(pos - 64 * q);
+  const uint64_t lo = q >= 0 && q < n ? src[q] : 0, hi = q + 1 >= 0 && q + 1 < n ? src[q + 1] : 0;
+  return r == 0 ? lo : (lo >> r) | (hi << (64 - r));
+}
+
+// Plane bits of the codes of one (sample, channel) plane: code p's bit b at bit start + p of plane b's row. `codes`
+// has zeros up to a multiple of 64 past P; 16 codes give a plane's 16 bits at once (byte shift + movemask).
 void put_code_planes(const uint8_t* codes, int64_t P, int bits, const RLayout& A, uint32_t* base, int64_t kc, int64_t kept,
                      int64_t t) {
-  for (int b = 0; b < bits; b++) {
-    uint32_t* row = A.row(base, b * kept + kc, t);
-    for (int64_t p0 = 0; p0 < P; p0 += 64) {
-      const int64_t len = std::min<int64_t>(64, P - p0);
-      uint64_t v = 0;
-      for (int64_t k = 0; k < len; k++) v |= static_cast<uint64_t>((codes[p0 + k] >> b) & 1u) << k;
-      or_bits(row, A.start(t) + p0, v, len);
+  for (int64_t p0 = 0; p0 < P; p0 += 64) {
+    __m128i v[4];
+    for (int q = 0; q < 4; q++) v[q] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + p0 + 16 * q));
+    for (int b = 0; b < bits; b++) {
+      const __m128i sh = _mm_cvtsi32_si128(7 - b);
+      uint64_t word = 0;
+      for (int q = 0; q < 4; q++)
+        word |= static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(_mm_sll_epi16(v[q], sh)))) << (16 * q);
+      or_bits(A.row(base, b * kept + kc, t), A.start(t) + p0, word, std::min<int64_t>(64, P - p0));
     }
   }
 }
@@ -90,18 +106,50 @@ void put_tap_rows(const BGeom& g, const uint32_t* x_signs, int64_t s, int64_t t,
     }
 }
 
-// B's validity rows (one per tap (i, j), after the K tap rows) and the ones row (last) of chunk slot t.
-void put_valid_rows(const BGeom& g, int64_t t, const RLayout& B, uint32_t* base) {
-  const int64_t K = g.K();
-  or_ones(B.row(base, B.nrows - 1, t), B.start(t), g.P());
+// B's validity row of tap (i, j) (row K + i·kw + j) for the chunk's active samples: bit start(t) + oy·ow + ox is set
+// where the tap reads inside the input.
+void put_valid_row(const BGeom& g, int64_t i, int64_t j, const std::vector<uint8_t>& active, const RLayout& B, uint32_t* base) {
+  int64_t lo, hi;
+  tap_columns(g, j, &lo, &hi);
+  for (int64_t t = 0; t < B.S; t++) {
+    if (!active[t]) continue;
+    uint32_t* row = B.row(base, g.K() + i * g.kw + j, t);
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      const int64_t y = oy * g.stride - g.pad + i;
+      if (y >= 0 && y < g.h && hi > lo) or_ones(row, B.start(t) + oy * g.ow + lo, hi - lo);
+    }
+  }
+}
+
+// Stride-1 convs whose output has the input's size: output pixel p reads input pixel p + d at a tap, d = (i − pad)·w
+// + (j − pad), so a tap row is channel ch's sign bits in R coordinates shifted by d and masked by the tap's validity
+// row (the bits the shift brings in from a neighbouring row or sample are exactly the masked ones).
+bool shifts_apply(const BGeom& g) { return g.stride == 1 && g.oh == g.h && g.ow == g.w; }
+
+// Channel ch's sign bits in R coordinates: row ch of X (a layout like B's with c rows).
+void put_plane_row(const BGeom& g, const uint32_t* x_signs, int64_t s0, const std::vector<uint8_t>& active, int64_t ch,
+                   const RLayout& X, uint32_t* base) {
+  for (int64_t t = 0; t < X.S; t++) {
+    if (!active[t]) continue;
+    const uint32_t* xs = x_signs + (s0 + t) * words32(g.chw());
+    uint32_t* row = X.row(base, ch, t);
+    for (int64_t p0 = 0; p0 < g.P(); p0 += 32) {
+      const int64_t len = std::min<int64_t>(32, g.P() - p0);
+      or_bits(row, X.start(t) + p0, bit_field(xs, ch * g.hw() + p0, len), len);
+    }
+  }
+}
+
+void shift_tap_rows(const BGeom& g, int64_t ch, const RLayout& X, uint32_t* xbase, const RLayout& B, uint32_t* bbase) {
+  const int64_t n64 = B.row_words / 2;
   for (int64_t i = 0; i < g.kh; i++)
     for (int64_t j = 0; j < g.kw; j++) {
-      uint32_t* row = B.row(base, K + i * g.kw + j, t);
-      int64_t lo, hi;
-      tap_columns(g, j, &lo, &hi);
-      for (int64_t oy = 0; oy < g.oh; oy++) {
-        const int64_t y = oy * g.stride - g.pad + i;
-        if (y >= 0 && y < g.h && hi > lo) or_ones(row, B.start(t) + oy * g.ow + lo, hi - lo);
+      const int64_t d = (i - g.pad) * g.w + (j - g.pad);
+      for (int64_t t = 0; t < B.segments(); t++) {
+        const auto* src = reinterpret_cast<const uint64_t*>(X.row(xbase, ch, t));
+        const auto* valid = reinterpret_cast<const uint64_t*>(B.row(bbase, g.K() + i * g.kw + j, t));
+        auto* dst = reinterpret_cast<uint64_t*>(B.row(bbase, (ch * g.kh + i) * g.kw + j, t));
+        for (int64_t k = 0; k < n64; k++) dst[k] = extract64(src, n64, 64 * k + d) & valid[k];
       }
     }
 }
@@ -136,32 +184,45 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
     std::vector<uint8_t> active(static_cast<size_t>(ns), 0);
     for (int64_t t = 0; t < ns; t++)
       for (int64_t o = 0; o < g.oc && !active[t]; o++) active[t] = !q.pruned(q.group((s0 + t) * P, o));
-    parallel_for(KC + g.c + 1, [&](int64_t task, int) {
-      if (task < KC) {  // the code planes of kept channel kept[task]
+    const bool shifts = shifts_apply(g);
+    const RLayout X(q.blocked, ns, P, shifts ? g.c : 0);
+    std::vector<uint32_t> xbuf(static_cast<size_t>(X.words()), 0);
+    // Tasks: the code planes of each kept channel, each validity row and the ones row, and per input channel its
+    // tap rows (general geometry) or its R row (shifts; the tap rows follow once the validity rows exist).
+    parallel_for(KC + T + 1 + g.c, [&](int64_t task, int) {
+      if (task < KC) {
         const int64_t o = kept[task];
         const auto v = uninit_array<float>(P);
-        const auto codes = uninit_array<uint8_t>(P);
+        std::vector<uint8_t> codes(static_cast<size_t>((P + 63) / 64 * 64), 0);
         for (int64_t t = 0; t < ns; t++) {
           if (!active[t]) continue;
           const float* d = dy + ((s0 + t) * g.oc + o) * P;
           if (scale) {
-            for (int64_t p = 0; p < P; p++) v[p] = d[p] * scale[o];
+            scale_run(d, P, scale[o], v.get());
             d = v.get();
           }
-          q.codes(d, P, s0 + t, o, P, g.oc, codes.get());
-          put_code_planes(codes.get(), P, q.bits, A, abuf.data(), task, KC, t);
+          q.codes(d, P, s0 + t, o, P, g.oc, codes.data());
+          put_code_planes(codes.data(), P, q.bits, A, abuf.data(), task, KC, t);
         }
-      } else if (task < KC + g.c) {
+      } else if (task < KC + T) {
+        const int64_t tap = task - KC;
+        put_valid_row(g, tap / g.kw, tap % g.kw, active, B, bbuf.data());
+      } else if (task == KC + T) {
         for (int64_t t = 0; t < ns; t++)
-          if (active[t]) put_tap_rows(g, x_signs, s0 + t, t, task - KC, B, bbuf.data());
+          if (active[t]) or_ones(B.row(bbuf.data(), NB - 1, t), B.start(t), P);
       } else {
-        for (int64_t t = 0; t < ns; t++) put_valid_rows(g, t, B, bbuf.data());
+        const int64_t ch = task - KC - T - 1;
+        if (shifts) put_plane_row(g, x_signs, s0, active, ch, X, xbuf.data());
+        else
+          for (int64_t t = 0; t < ns; t++)
+            if (active[t]) put_tap_rows(g, x_signs, s0 + t, t, ch, B, bbuf.data());
       }
     });
+    if (shifts) parallel_for(g.c, [&](int64_t ch, int) { shift_tap_rows(g, ch, X, xbuf.data(), B, bbuf.data()); });
     if (!q.blocked) {
       std::vector<int32_t> out(static_cast<size_t>(KC * NB)), pop(static_cast<size_t>(NB));
-      gemm_bitplane(KC, NB, ns * P, bits, abuf.data(), bbuf.data(), out.data());
-      gemm_bitplane(1, NB, ns * P, 1, B.row(bbuf.data(), NB - 1, 0), bbuf.data(), pop.data());
+      gemm_bitplane(KC, NB, B.seg_bits(), bits, abuf.data(), bbuf.data(), out.data());
+      gemm_bitplane(1, NB, B.seg_bits(), 1, B.row(bbuf.data(), NB - 1, 0), bbuf.data(), pop.data());
       for (int64_t i = 0; i < KC * NB; i++) acc[i] += out[i];
       for (int64_t r = 0; r < NB; r++) acc[KC * NB + r] += pop[r];
       continue;
@@ -171,8 +232,8 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
     parallel_for(ns, [&](int64_t t, int) {
       if (!active[t]) return;
       int32_t* o = out.data() + t * (KC + 1) * NB;
-      gemm_bitplane(KC, NB, P, bits, A.row(abuf.data(), 0, t), B.row(bbuf.data(), 0, t), o);
-      gemm_bitplane(1, NB, P, 1, B.row(bbuf.data(), NB - 1, t), B.row(bbuf.data(), 0, t), o + KC * NB);
+      gemm_bitplane(KC, NB, B.seg_bits(), bits, A.row(abuf.data(), 0, t), B.row(bbuf.data(), 0, t), o);
+      gemm_bitplane(1, NB, B.seg_bits(), 1, B.row(bbuf.data(), NB - 1, t), B.row(bbuf.data(), 0, t), o + KC * NB);
     });
     parallel_range(KC, 1, [&](int64_t k0, int64_t k1) {
       std::vector<int64_t> c(static_cast<size_t>(NB)), pop(static_cast<size_t>(NB));

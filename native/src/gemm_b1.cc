@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common.h"
+#include "gemm_b1_lanes.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -296,6 +297,7 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
   if (m <= 0 || n <= 0) return;
   const int64_t bytes = (k + 31) / 32 * 4;
   if (bytes <= 8) return run_short({m, n, k, bytes / 4, 0, a, nullptr, nullptr, nullptr, c}, b);
+  if (gemm_lanes_applies(k, 0)) return gemm_lanes(m, n, k, 0, a, b, nullptr, c);
   const TileFn tile = tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(a);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);
@@ -329,6 +331,7 @@ void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t
     for (int64_t row = lo; row < hi; row++) po[row] = static_cast<int32_t>(count(planes + row * words, words));
   });
   if (words <= 2 && bits <= 32) return run_short({m, n, k, words, static_cast<int>(bits), planes, nullptr, nullptr, po, c}, b);
+  if (gemm_lanes_applies(k, bits)) return gemm_lanes(m, n, k, bits, planes, b, po, c);
   const PlaneTileFn tile = plane_tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(planes);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);

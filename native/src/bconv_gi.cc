@@ -134,10 +134,15 @@ void phase_v(const BGeom& g, const GiLayout& L, Phase& ph) {
 void sample_codes(const BGeom& g, const GiLayout& L, const float* dy, const float* scale, const DyQuant& q, int64_t s,
                   float* buf, uint8_t* codes) {
   const int64_t P = g.P(), oc = g.oc;
+  float* __restrict bt = buf;
   for (int64_t o = 0; o < oc; o++) {
-    const float* d = dy + (s * oc + o) * P;
-    const float a = scale ? scale[o] : 1.0f;
-    for (int64_t p = 0; p < P; p++) buf[p * oc + o] = scale ? d[p] * a : d[p];
+    const float* __restrict d = dy + (s * oc + o) * P;
+    if (scale) {
+      const float a = scale[o];
+      for (int64_t p = 0; p < P; p++) bt[p * oc + o] = d[p] * a;
+    } else {
+      for (int64_t p = 0; p < P; p++) bt[p * oc + o] = d[p];
+    }
   }
   const double qmax = static_cast<double>((1 << q.bits) - 1);
   std::vector<uint8_t> run(static_cast<size_t>(P * oc));
@@ -174,40 +179,64 @@ void code_planes(const BGeom& g, const GiLayout& L, const uint8_t* codes, int bi
 }
 
 // dx of one phase of sample s from the lane GEMM's rows: row 0 (ones) gives Σ_b 2^b·popcount(G_b), row 1 + ch the
-// AND counts of filter ch; the epilogue in float32 (exact products: |dot|, |V| < 2^24), else double.
+// AND counts of filter ch. The epilogue f32(f32(Δ·dot) + f32(lo·V)) runs in float32 when |dot| and |V| stay below
+// 2^24 (`exact`: float32(dot) is then exact and a float32 product is the rounded exact product), else in double.
 struct GiEpilogue {
   const BGeom& g;
   const Phase& ph;
   int bits;
+  bool exact;
   float lo, delta;
   const uint32_t* mrow;  // the sample's mask bits, or null
   float* dxs;            // the sample's dx
   std::vector<int32_t> gpop, dot;
+  std::vector<float> val;
 
   void store(int64_t r, const int32_t* c) {
     const int64_t M = ph.pixels();
     if (r == 0) {  // C[ones, b, m] = 2·popcount(G_b row)
       gpop.assign(static_cast<size_t>(M), 0);
+      int32_t* __restrict gp = gpop.data();
       for (int b = 0; b < bits; b++)
-        for (int64_t m = 0; m < M; m++) gpop[m] += (c[b * M + m] / 2) << b;
+        for (int64_t m = 0; m < M; m++) gp[m] += (c[b * M + m] / 2) << b;
+      dot.resize(static_cast<size_t>(M));
+      val.resize(static_cast<size_t>(M));
       return;
     }
-    dot.assign(gpop.begin(), gpop.end());
-    int32_t* d = dot.data();
-    for (int64_t m = 0; m < M; m++) d[m] = -d[m];
-    for (int b = 0; b < bits; b++)
-      for (int64_t m = 0; m < M; m++) d[m] += c[b * M + m] << b;
-    const int64_t ch = r - 1, hw = g.hw(), w = g.w, st = g.stride, nx = ph.nx, ny = ph.ny, x0 = ph.px;
-    const int32_t* v = ph.V.data() + ch * M;
-    const uint32_t* mr = mrow;
+    int32_t* __restrict d = dot.data();
+    const int32_t* __restrict gp = gpop.data();
+    for (int64_t m = 0; m < M; m++) d[m] = -gp[m];
+    for (int b = 0; b < bits; b++) {
+      const int32_t* __restrict cb = c + b * M;
+      for (int64_t m = 0; m < M; m++) d[m] += cb[m] << b;
+    }
+    const int64_t ch = r - 1;
+    const int32_t* __restrict v = ph.V.data() + ch * M;
+    float* __restrict out = val.data();
     const float dl = delta, l = lo;
-    float* out = dxs + ch * hw;
+    if (exact) {
+      for (int64_t m = 0; m < M; m++) out[m] = dl * static_cast<float>(d[m]) + l * static_cast<float>(v[m]);
+    } else {
+      for (int64_t m = 0; m < M; m++) out[m] = affine_out(dl, d[m], l, v[m]);
+    }
+    scatter(ch, out);
+  }
+
+  // The phase's pixels of channel ch into dx (0 where the clipped-STE mask is 0).
+  void scatter(int64_t ch, const float* val_) const {
+    const int64_t hw = g.hw(), w = g.w, st = g.stride, nx = ph.nx, ny = ph.ny, x0 = ph.px, y0 = ph.py;
+    const uint32_t* mr = mrow;
+    float* __restrict out = dxs + ch * hw;
     for (int64_t a = 0; a < ny; a++) {
-      const int64_t row = (ph.py + st * a) * w + x0;
-      const int32_t *da = d + a * nx, *va = v + a * nx;
-      for (int64_t b = 0; b < nx; b++) {
-        const int64_t at = row + st * b;
-        out[at] = mr && !bit_at(mr, ch * hw + at) ? 0.0f : affine_out(dl, da[b], l, va[b]);
+      const int64_t row = (y0 + st * a) * w + x0;
+      const float* va = val_ + a * nx;
+      if (mr == nullptr) {
+        for (int64_t b = 0; b < nx; b++) out[row + st * b] = va[b];
+      } else {
+        for (int64_t b = 0; b < nx; b++) {
+          const int64_t at = row + st * b;
+          out[at] = bit_at(mr, ch * hw + at) ? va[b] : 0.0f;
+        }
       }
     }
   }
@@ -239,6 +268,7 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
       phase_v(g, L, ph);
     }
   const int bits = q.bits;
+  const bool exact = ((int64_t{1} << bits) - 1) * g.oc * g.taps() < (int64_t{1} << 24);  // bounds |dot| and |V|
   parallel_for(static_cast<int64_t>(kept.size()), [&](int64_t k, int) {
     const int64_t s = kept[k], grp = q.group(s * P, 0);
     const auto buf = uninit_array<float>(P * g.oc);
@@ -247,7 +277,7 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
     sample_codes(g, L, dy, scale, q, s, buf.get(), codes.get());
     code_planes(g, L, codes.get(), bits, planes.get());
     for (const Phase& ph : phases) {
-      GiEpilogue epi{g, ph, bits, q.lo(grp), q.qscale[grp], x_mask ? x_mask + s * words32(chw) : nullptr, dx + s * chw, {}, {}};
+      GiEpilogue epi{g, ph, bits, exact, q.lo(grp), q.qscale[grp], x_mask ? x_mask + s * words32(chw) : nullptr, dx + s * chw, {}, {}, {}};
       if (ph.empty()) {
         const std::vector<int32_t> zeros(static_cast<size_t>(bits * ph.pixels()), 0);
         for (int64_t r = 0; r <= g.c; r++) epi.store(r, zeros.data());

@@ -72,6 +72,8 @@ void put_code_planes(const uint8_t* codes, int64_t P, int bits, const RLayout& A
   }
 }
 
+inline int64_t floor_div(int64_t a, int64_t s) { return (a >= 0 ? a : a - (s - 1)) / s; }
+
 inline void or_ones(uint32_t* row, int64_t pos, int64_t len) {
   for (int64_t k = 0; k < len; k += 64) or_bits(row, pos + k, ~0ull, std::min<int64_t>(64, len - k));
 }
@@ -121,32 +123,65 @@ void put_valid_row(const BGeom& g, int64_t i, int64_t j, const std::vector<uint8
   }
 }
 
-// Stride-1 convs whose output has the input's size: output pixel p reads input pixel p + d at a tap, d = (i − pad)·w
-// + (j − pad), so a tap row is channel ch's sign bits in R coordinates shifted by d and masked by the tap's validity
-// row (the bits the shift brings in from a neighbouring row or sample are exactly the masked ones).
-bool shifts_apply(const BGeom& g) { return g.stride == 1 && g.oh == g.h && g.ow == g.w; }
+// Convs with s·oh ≥ h and s·ow ≥ w (stride 1 with the input's size, the usual stride-2 downsampling): tap (i, j)
+// reads input (s·(oy + di) + pi, s·(ox + dj) + pj) with i − pad = s·di + pi, 0 ≤ pi < s, so its row is phase plane
+// (ch, pi, pj) of the input — X's bits at (s·a + pi, s·b + pj) laid out like the output — in R coordinates shifted by
+// d = di·ow + dj and masked by the tap's validity row: the bits the shift brings in from a neighbouring row or
+// sample are exactly where the tap reads outside the input (s·oh ≥ h makes an out-of-grid phase row out of bounds).
+bool shifts_apply(const BGeom& g) { return g.stride * g.oh >= g.h && g.stride * g.ow >= g.w; }
 
-// Channel ch's sign bits in R coordinates: row ch of X (a layout like B's with c rows).
-void put_plane_row(const BGeom& g, const uint32_t* x_signs, int64_t s0, const std::vector<uint8_t>& active, int64_t ch,
-                   const RLayout& X, uint32_t* base) {
+// Every other bit of x (bits 0, 2, 4, …) packed into the low 32 bits.
+inline uint64_t even_bits(uint64_t x) {
+  x &= 0x5555555555555555ull;
+  x = (x | (x >> 1)) & 0x3333333333333333ull;
+  x = (x | (x >> 2)) & 0x0f0f0f0f0f0f0f0full;
+  x = (x | (x >> 4)) & 0x00ff00ff00ff00ffull;
+  x = (x | (x >> 8)) & 0x0000ffff0000ffffull;
+  return (x | (x >> 16)) & 0x00000000ffffffffull;
+}
+
+// Bits [pos, pos + len) of a row of 32-bit words, len ≤ 64.
+inline uint64_t bit_field64(const uint32_t* row, int64_t pos, int64_t len) {
+  if (len <= 32) return bit_field(row, pos, len);
+  return bit_field(row, pos, 32) | (bit_field(row, pos + 32, len - 32) << 32);
+}
+
+// Channel ch's phase planes in R coordinates: row (ch·s + pi)·s + pj of X (a layout like B's), bit start(t) + a·ow + b
+// = x⁺[ch, s·a + pi, s·b + pj] (0 outside the input).
+void put_phase_rows(const BGeom& g, const uint32_t* x_signs, int64_t s0, const std::vector<uint8_t>& active, int64_t ch,
+                    const RLayout& X, uint32_t* base) {
+  const int64_t s = g.stride;
   for (int64_t t = 0; t < X.S; t++) {
     if (!active[t]) continue;
     const uint32_t* xs = x_signs + (s0 + t) * words32(g.chw());
-    uint32_t* row = X.row(base, ch, t);
-    for (int64_t p0 = 0; p0 < g.P(); p0 += 32) {
-      const int64_t len = std::min<int64_t>(32, g.P() - p0);
-      or_bits(row, X.start(t) + p0, bit_field(xs, ch * g.hw() + p0, len), len);
-    }
+    for (int64_t pi = 0; pi < s; pi++)
+      for (int64_t pj = 0; pj < s; pj++) {
+        uint32_t* row = X.row(base, (ch * s + pi) * s + pj, t);
+        const int64_t nb = std::min(g.ow, (g.w - pj + s - 1) / s);  // columns b with s·b + pj < w
+        for (int64_t a = 0; a < g.oh && s * a + pi < g.h; a++) {
+          const int64_t src = (ch * g.h + s * a + pi) * g.w + pj, dst = X.start(t) + a * g.ow;
+          for (int64_t b0 = 0; b0 < nb; b0 += 32) {
+            const int64_t len = std::min<int64_t>(32, nb - b0);
+            uint64_t v = 0;
+            if (s == 1) v = bit_field(xs, src + b0, len);
+            else if (s == 2) v = even_bits(bit_field64(xs, src + 2 * b0, std::min<int64_t>(64, 2 * len - 1)));
+            else
+              for (int64_t b = 0; b < len; b++) v |= static_cast<uint64_t>(bit_at(xs, src + s * (b0 + b))) << b;
+            or_bits(row, dst + b0, v, len);
+          }
+        }
+      }
   }
 }
 
 void shift_tap_rows(const BGeom& g, int64_t ch, const RLayout& X, uint32_t* xbase, const RLayout& B, uint32_t* bbase) {
-  const int64_t n64 = B.row_words / 2;
+  const int64_t n64 = B.row_words / 2, s = g.stride;
   for (int64_t i = 0; i < g.kh; i++)
     for (int64_t j = 0; j < g.kw; j++) {
-      const int64_t d = (i - g.pad) * g.w + (j - g.pad);
+      const int64_t di = floor_div(i - g.pad, s), dj = floor_div(j - g.pad, s);
+      const int64_t pi = i - g.pad - s * di, pj = j - g.pad - s * dj, d = di * g.ow + dj;
       for (int64_t t = 0; t < B.segments(); t++) {
-        const auto* src = reinterpret_cast<const uint64_t*>(X.row(xbase, ch, t));
+        const auto* src = reinterpret_cast<const uint64_t*>(X.row(xbase, (ch * s + pi) * s + pj, t));
         const auto* valid = reinterpret_cast<const uint64_t*>(B.row(bbase, g.K() + i * g.kw + j, t));
         auto* dst = reinterpret_cast<uint64_t*>(B.row(bbase, (ch * g.kh + i) * g.kw + j, t));
         for (int64_t k = 0; k < n64; k++) dst[k] = extract64(src, n64, 64 * k + d) & valid[k];
@@ -185,7 +220,7 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
     for (int64_t t = 0; t < ns; t++)
       for (int64_t o = 0; o < g.oc && !active[t]; o++) active[t] = !q.pruned(q.group((s0 + t) * P, o));
     const bool shifts = shifts_apply(g);
-    const RLayout X(q.blocked, ns, P, shifts ? g.c : 0);
+    const RLayout X(q.blocked, ns, P, shifts ? g.c * g.stride * g.stride : 0);
     std::vector<uint32_t> xbuf(static_cast<size_t>(X.words()), 0);
     // Tasks: the code planes of each kept channel, each validity row and the ones row, and per input channel its
     // tap rows (general geometry) or its R row (shifts; the tap rows follow once the validity rows exist).
@@ -212,7 +247,7 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
           if (active[t]) or_ones(B.row(bbuf.data(), NB - 1, t), B.start(t), P);
       } else {
         const int64_t ch = task - KC - T - 1;
-        if (shifts) put_plane_row(g, x_signs, s0, active, ch, X, xbuf.data());
+        if (shifts) put_phase_rows(g, x_signs, s0, active, ch, X, xbuf.data());
         else
           for (int64_t t = 0; t < ns; t++)
             if (active[t]) put_tap_rows(g, x_signs, s0 + t, t, ch, B, bbuf.data());

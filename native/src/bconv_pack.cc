@@ -105,20 +105,13 @@ void mask_bits(int64_t rows, int64_t k, const float* g, const uint32_t* mask, fl
   });
 }
 
-void sample_channel_range(int64_t n, int64_t c, int64_t hw, const float* x, const float* scale, float* mins, float* maxs) {
+void sample_channel_range(int64_t n, int64_t c, int64_t hw, const float* x, float* mins, float* maxs) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   if (n <= 0 || c <= 0) return;
   parallel_range(n * c, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, hw)), [=](int64_t p0, int64_t p1) {
-    const auto buf = uninit_array<float>(scale ? hw : 0);
     for (int64_t pl = p0; pl < p1; pl++) {
-      const float* v = x + pl * hw;
-      if (scale) {
-        const float a = scale[pl % c];
-        for (int64_t i = 0; i < hw; i++) buf[i] = v[i] * a;
-        v = buf.get();
-      }
       float lo = inf, hi = -inf;
-      range_run(v, hw, &lo, &hi);
+      range_run(x + pl * hw, hw, &lo, &hi);
       mins[pl] = lo, maxs[pl] = hi;
     }
   });

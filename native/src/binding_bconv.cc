@@ -28,8 +28,8 @@ KERNEL(MaskBits) {
   return info.Env().Undefined();
 }
 KERNEL(SampleChannelRange) {
-  fqt::sample_channel_range(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data_or_null<float>(info, 4),
-                            data<float>(info, 5), data<float>(info, 6));
+  fqt::sample_channel_range(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4),
+                            data<float>(info, 5));
   return info.Env().Undefined();
 }
 KERNEL(BinaryConvForward) {

@@ -44,11 +44,10 @@ export interface BinaryConvKernels {
   binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array): void;
 
   /**
-   * Per (sample, channel) minimum and maximum of v = f32(x[s, ch, i]·scale[ch]) (v = x when scale is empty) over
-   * x[n, c, hw]: mins / maxs[s·c + ch], as quantRange (NaN sticks; empty ranges give +∞ / −∞).
+   * Per (sample, channel) minimum and maximum of x[n, c, hw]: mins / maxs[s·c + ch], as quantRange (NaN sticks; empty
+   * ranges give +∞ / −∞). (The range of f32(x·a) for a scale a > 0 is [f32(a·min), f32(a·max)]: rounding is monotone.)
    */
-  sampleChannelRange(n: number, c: number, hw: number, x: Float32Array, scale: Float32Array, mins: Float32Array,
-    maxs: Float32Array): void;
+  sampleChannelRange(n: number, c: number, hw: number, x: Float32Array, mins: Float32Array, maxs: Float32Array): void;
 
   /**
    * Grad-input of a binary conv on bit planes of the dY codes (see the file comment; the grouping must give one

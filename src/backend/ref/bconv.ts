@@ -84,14 +84,12 @@ export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: 
   }
 }
 
-export function sampleChannelRange(n: number, c: number, hw: number, x: Float32Array, scale: Float32Array, mins: Float32Array,
-  maxs: Float32Array): void {
+export function sampleChannelRange(n: number, c: number, hw: number, x: Float32Array, mins: Float32Array, maxs: Float32Array): void {
   for (let s = 0; s < n; s++) {
     for (let ch = 0; ch < c; ch++) {
       let lo = Infinity, hi = -Infinity;
       for (let i = 0; i < hw; i++) {
-        const raw = x[(s * c + ch) * hw + i];
-        const v = scale.length > 0 ? fr(raw * scale[ch]) : raw;
+        const v = x[(s * c + ch) * hw + i];
         if (v < lo || v !== v) lo = v;
         if (v > hi || v !== v) hi = v;
       }

@@ -1,0 +1,159 @@
+/**
+ * The backward of the fused binary layers (bconv.ts, METHODS §3.3–§3.7): the two backward GEMMs of one layer call in
+ * layer.ts's loop (SMP, shared / independent draws), on what the forward kept (X's sign and STE-mask bits, W's signs).
+ *   'bits'     a quantized dY is described by its group parameters (one draw): per-(sample, channel) ranges of dY
+ *              through a_c, folded into the spec's groups, then the quantizer's groupParams (AGP pruning included);
+ *              binaryConvGradInput / binaryConvGradWeight make the codes (bit-identical to the rows path's) and run the
+ *              bit-plane GEMMs against the packed signs.
+ *   'dequant'  dY quantized by the spec on its GEMM rows and dequantized, as the rows path's 'fp32-dequant'; then
+ *   'fp32'     the fp32 conv backward (conv2dBackward) on ±1 values rebuilt from the bits, the X mask applied after.
+ * da_c = Σ dY·Z with Z recomputed from the bits (binaryConvScaleGrad).
+ */
+import { backend } from '../../backend/index.js';
+import { uninit } from '../../ops/util.js';
+import type { Shape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { type Grouping, makeGrouping, quantizeWithParams, type QuantParams } from '../qtensor.js';
+import { specGroupParams, specGrouping, specSteMask } from '../quantizers/index.js';
+import type { QuantSpec } from '../spec.js';
+import { layerBackward, masked, nextDraw, type QGemmConfig, quantOperand } from './layer.js';
+import { materialize } from './operand.js';
+
+/** How one backward GEMM runs (file comment); `blocked`: per-sample K-blocks on the grad-weight GEMM. */
+export type Pass = { kind: 'fp32' } | { kind: 'dequant'; spec: QuantSpec } | { kind: 'bits'; spec: QuantSpec; blocked: boolean };
+
+export interface Fit { gi: Pass; gw: Pass; fx: QuantSpec; fw: QuantSpec; giWSign: boolean }
+
+/** dY as one backward GEMM consumes it: fp32 NCHW values (dZ or its dequantized codes), or one draw's parameters. */
+type DyDraw = { kind: 'fp32'; dz: Float32Array } | { kind: 'bits'; p: QuantParams };
+
+export const NONE = new Float32Array(0);
+/** A float32 array that the next kernel call overwrites entirely (no zero fill, ops/util.ts uninit). */
+export const scratchF32 = (n: number): Float32Array => uninit([n]).data;
+
+interface Kept { xSigns: Uint32Array; xMask: Uint32Array | null; wSigns: Uint32Array; wData: Float32Array; a: Tensor | null }
+
+export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kept: Kept, shapes: { x: Shape; w: Shape },
+  need: { dx: boolean; dw: boolean }): (g: Tensor) => (Tensor | null)[] {
+  const [n, c, h, wd, oc, kh, kw, stride, pad, oh, ow] = geom;
+  const P = oh * ow, K = c * kh * kw, chw = c * h * wd;
+  const { xSigns, xMask, wSigns, wData, a } = kept;
+  return (gY) => {
+    const be = backend(), dy = gY.data;
+    const scale = a ? a.data : NONE;
+    let dz: Float32Array | null = null; // f32(dY·a_c), built once when an fp32 pass or a trace needs it
+    const dZ = (): Float32Array => (dz ??= scaled(dy, scale, n, oc, P));
+    const ranges = lazyRanges(dy, scale, n, oc, P);
+    const quantizeDy = (gemm: 'gradInput' | 'gradWeight'): DyDraw => {
+      const pass = gemm === 'gradInput' ? fit.gi : fit.gw;
+      if (pass.kind === 'fp32') return { kind: 'fp32', dz: dZ() };
+      if (pass.kind === 'dequant') {
+        const rows = materialize(quantOperand(cfg, [gemm, 'dy'], pass.spec, rowsOf(dZ(), n, oc, P), n * P, oc, P), false);
+        const dzq = scratchF32(rows.length);
+        if (rows.length > 0) be.transpose(n, P, oc, rows, dzq);
+        return { kind: 'fp32', dz: dzq };
+      }
+      const grouping = specGrouping(pass.spec, n * P, oc, P);
+      const { mins, maxs } = ranges(grouping);
+      const p = specGroupParams(pass.spec, mins, maxs, grouping, nextDraw(cfg, pass.spec))!;
+      if (cfg.trace) cfg.trace(gemm, 'dy', { q: quantizeWithParams(rowsOf(dZ(), n, oc, P), n * P, oc, p), transform: null });
+      return { kind: 'bits', p };
+    };
+    const fp32 = (which: 'dx' | 'dw', dzv: Float32Array): Float32Array => {
+      const out = scratchF32(which === 'dx' ? n * chw : oc * K);
+      const xv = which === 'dw' ? unpacked(xSigns, n, chw) : NONE;
+      const wv = which === 'dw' ? NONE : fit.giWSign ? unpacked(wSigns, oc, K) : wData;
+      be.conv2dBackward(xv, n, c, h, wd, wv, oc, kh, kw, stride, pad, oh, ow, dzv, which === 'dx' ? out : NONE, which === 'dw' ? out : NONE);
+      if (which === 'dx' && xMask) be.maskBits(n, chw, out, xMask, out);
+      return out;
+    };
+    const { dx, dw } = layerBackward<DyDraw>(cfg, {
+      quantizeDy,
+      gradInput: need.dx ? (d) => {
+        if (d.kind === 'fp32') return fp32('dx', d.dz);
+        const out = scratchF32(n * chw);
+        const { p } = d;
+        be.binaryConvGradInput(geom, dy, scale, kernelInts(p, false), p.offset, p.scale, p.inv, p.zeroPoint, wSigns, xMask ?? new Uint32Array(0), out);
+        return out;
+      } : null,
+      gradWeight: need.dw ? (d) => {
+        if (d.kind === 'fp32') return fp32('dw', d.dz);
+        const out = scratchF32(oc * K);
+        const { p } = d;
+        be.binaryConvGradWeight(geom, dy, scale, kernelInts(p, fit.gw.kind === 'bits' && fit.gw.blocked), p.offset, p.scale, p.inv, p.zeroPoint, xSigns, out);
+        return out;
+      } : null,
+    });
+    let da: Tensor | null = null;
+    if (a?.requiresGrad) {
+      da = new Tensor(new Float32Array(oc), a.shape);
+      be.binaryConvScaleGrad(geom, xSigns, wSigns, dy, da.data);
+    }
+    return [
+      dx && new Tensor(dx, shapes.x),
+      dw && masked(new Tensor(dw, shapes.w), specSteMask(fit.fw, wData)),
+      ...(a ? [da] : []),
+    ];
+  };
+}
+
+/** q = [rowDiv, rowMod, colDiv, bits, stochastic, seed, stream, blocked] of the kernels (bconv-kernels.ts). */
+function kernelInts(p: QuantParams, blocked: boolean): Int32Array {
+  const g = p.grouping;
+  return Int32Array.of(g.rowDiv, g.rowMod, g.colDiv, p.bits, p.rounding === 'stochastic' ? 1 : 0, (p.draw?.seed ?? 0) | 0,
+    (p.draw?.stream ?? 0) | 0, blocked ? 1 : 0);
+}
+
+/** f32(dy·scale[channel]) of dy[n, oc, P] (dy itself without a scale). */
+function scaled(dy: Float32Array, scale: Float32Array, n: number, oc: number, P: number): Float32Array {
+  if (scale.length === 0) return dy;
+  const out = scratchF32(dy.length);
+  backend().binary('mul', dy, Int32Array.of(oc * P, P, 1), scale, Int32Array.of(0, 1, 0), Int32Array.of(n, oc, P), out);
+  return out;
+}
+
+/** dY's GEMM rows [n·P, oc] (the layout the rows path quantizes; only traces need it). */
+function rowsOf(dz: Float32Array, n: number, oc: number, P: number): Float32Array {
+  const rows = new Float32Array(dz.length);
+  if (rows.length > 0) backend().transpose(n, oc, P, dz, rows);
+  return rows;
+}
+
+function unpacked(bits: Uint32Array, rows: number, k: number): Float32Array {
+  const out = scratchF32(rows * k);
+  backend().unpackSigns(rows, k, bits, out);
+  return out;
+}
+
+/**
+ * Group ranges of f32(dY·a_c) for a grouping of dY's GEMM rows [n·P, oc] whose groups depend on (sample, channel)
+ * only: the per-(sample, channel) ranges of dY, computed once per backward, mapped through a_c (rounding is
+ * monotone: the range of f32(a·x) is f32(a·min) … f32(a·max), swapped for a < 0), folded by quantRange over the
+ * [n, oc] table.
+ */
+function lazyRanges(dy: Float32Array, scale: Float32Array, n: number, oc: number, P: number): (g: Grouping) => { mins: Float32Array; maxs: Float32Array } {
+  let table: { mins: Float32Array; maxs: Float32Array } | null = null;
+  return (g) => {
+    if (table === null) {
+      const be = backend();
+      table = { mins: new Float32Array(n * oc), maxs: new Float32Array(n * oc) };
+      be.sampleChannelRange(n, oc, P, dy, table.mins, table.maxs);
+      if (scale.length > 0 && table.mins.length > 0) {
+        const shape = Int32Array.of(n, oc), rows = Int32Array.of(oc, 1), cols = Int32Array.of(0, 1);
+        const lo = new Float32Array(n * oc), hi = new Float32Array(n * oc);
+        be.binary('mul', table.mins, rows, scale, cols, shape, lo);
+        be.binary('mul', table.maxs, rows, scale, cols, shape, hi);
+        be.binary('min', lo, rows, hi, rows, shape, table.mins);
+        be.binary('max', lo, rows, hi, rows, shape, table.maxs);
+      }
+    }
+    const t = g.rowMod === 1 ? makeGrouping(n, oc, 1, 1, g.colDiv) : makeGrouping(n, oc, g.rowDiv / P, g.rowMod, g.colDiv);
+    const G = t.rowGroups * t.colGroups;
+    const mins = new Float32Array(G), maxs = new Float32Array(G), scratch = new Float32Array(G);
+    if (n > 0 && oc > 0) {
+      backend().quantRange(table.mins, n, oc, t.rowDiv, t.rowMod, t.colDiv, mins, scratch);
+      backend().quantRange(table.maxs, n, oc, t.rowDiv, t.rowMod, t.colDiv, scratch, maxs);
+    }
+    return { mins, maxs };
+  };
+}

@@ -98,7 +98,8 @@ void unpack_signs(int64_t rows, int64_t k, const uint32_t* signs, float* out);
 void mask_bits(int64_t rows, int64_t k, const float* g, const uint32_t* mask, float* out);
 void sample_channel_range(int64_t n, int64_t c, int64_t hw, const float* x, float* mins, float* maxs);
 void binary_conv_forward(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* scale, float* y);
-void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* dy, float* da);
+void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* dy, float* da,
+                            float* mins, float* maxs);
 void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale, const DyQuant& q, const uint32_t* w_signs,
                             const uint32_t* x_mask, float* dx);
 void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale, const DyQuant& q,

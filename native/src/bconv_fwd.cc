@@ -7,6 +7,7 @@
 // the image as the GEMM asks for it. A padding tap counts as x = −1 (its bits are 0); a per-(pixel, channel) table
 // adds back Σ_ch w± of the padded taps, so padding contributes exactly 0.
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -259,7 +260,8 @@ inline void dot_chains(const float* __restrict d, const int32_t* __restrict z, i
   for (int64_t k = 0; k < nk; k++) acc[k] = a[k];
 }
 
-void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* dy, float* da) {
+void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* dy, float* da,
+                            float* mins, float* maxs) {
   const int64_t P = g.P(), oc = g.oc;
   // s_n[o] = Σ_p dy·z in float64 in pixel order (one task per sample), then summed over samples in order. The
   // sample's z are collected first so that the chains of additions of 8 channels run interleaved.
@@ -283,6 +285,12 @@ void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint3
       }
       if (t.o0 + t.noc < oc || t.p0 + t.np < P) return;  // the sample's last tile: every z is known
       for (int64_t o0 = 0; o0 < oc; o0 += 8) dot_chains(ds + o0 * P, z + o0 * P, P, std::min<int64_t>(8, oc - o0), ps + o0);
+      if (mins == nullptr) return;  // the ranges of the sample's channels while dy is in cache
+      for (int64_t o = 0; o < oc; o++) {
+        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+        range_run(ds + o * P, P, &lo, &hi);
+        mins[s * oc + o] = lo, maxs[s * oc + o] = hi;
+      }
     };
   });
   for (int64_t o = 0; o < oc; o++) {

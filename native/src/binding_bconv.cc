@@ -41,7 +41,7 @@ KERNEL(BinaryConvForward) {
 KERNEL(BinaryConvScaleGrad) {
   const fqt::BGeom g(data<int32_t>(info, 0));
   fqt::binary_conv_scale_grad(g, data<uint32_t>(info, 1), data<uint32_t>(info, 2), data<float>(info, 3),
-                              data<float>(info, 4));
+                              data<float>(info, 4), data_or_null<float>(info, 5), data_or_null<float>(info, 6));
   return info.Env().Undefined();
 }
 KERNEL(BinaryConvGradInput) {

@@ -39,9 +39,11 @@ export interface BinaryConvKernels {
 
   /**
    * Gradient of the output scale: da[o] = f32(Σ_n s_n) with s_n = Σ_p dy[n, o, p]·z[n, o, p] (z as in
-   * binaryConvForward, recomputed from the bits), both sums in float64 in index order. Overwrites da[oc].
+   * binaryConvForward, recomputed from the bits), both sums in float64 in index order. Overwrites da[oc]. When
+   * mins / maxs are not empty it also writes sampleChannelRange of dy into them (dy is read once for both).
    */
-  binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array): void;
+  binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array,
+    mins: Float32Array, maxs: Float32Array): void;
 
   /**
    * Per (sample, channel) minimum and maximum of x[n, c, hw]: mins / maxs[s·c + ch], as quantRange (NaN sticks; empty

@@ -100,9 +100,9 @@ function runAll(be: Backend, geo: Geo, seed: number): [string, Float32Array | Ui
     const tag = sc.length ? 'scaled' : 'unscaled';
     const y = new Float32Array(n * oc * P).fill(NaN);
     be.binaryConvForward(g, X.signs, W.signs, sc, y);
-    const da = new Float32Array(oc).fill(NaN);
-    be.binaryConvScaleGrad(g, X.signs, W.signs, dy, da);
-    out.push([`forward ${tag}`, y], ['scaleGrad', da]);
+    const da = new Float32Array(oc).fill(NaN), mins = new Float32Array(n * oc), maxs = new Float32Array(n * oc);
+    be.binaryConvScaleGrad(g, X.signs, W.signs, dy, da, sc.length ? mins : new Float32Array(0), sc.length ? maxs : new Float32Array(0));
+    out.push([`forward ${tag}`, y], ['scaleGrad', da], ['scaleGrad range min', mins], ['scaleGrad range max', maxs]);
   }
   for (const bits of [1, 2, 4]) {
     for (const [grouping, pruned] of [['sample', [1]], ['tensor', []], ['sample', [0, 1, 2, 3, 4]]] as const) {

@@ -71,8 +71,10 @@ export function binaryConvForward(g: Int32Array, xSigns: Uint32Array, wSigns: Ui
   }
 }
 
-export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array): void {
+export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array,
+  mins: Float32Array, maxs: Float32Array): void {
   const G = geom(g), P = G.oh * G.ow;
+  if (mins.length > 0) sampleChannelRange(G.n, G.oc, P, dy, mins, maxs);
   for (let o = 0; o < G.oc; o++) {
     let total = 0;
     for (let s = 0; s < G.n; s++) {

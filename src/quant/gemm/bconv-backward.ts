@@ -24,6 +24,9 @@ export type Pass = { kind: 'fp32' } | { kind: 'dequant'; spec: QuantSpec } | { k
 
 export interface Fit { gi: Pass; gw: Pass; fx: QuantSpec; fw: QuantSpec; giWSign: boolean }
 
+/** Per-(sample, channel) (or per-group) minima and maxima of dY. */
+interface RangeTable { mins: Float32Array; maxs: Float32Array }
+
 /** dY as one backward GEMM consumes it: fp32 NCHW values (dZ or its dequantized codes), or one draw's parameters. */
 type DyDraw = { kind: 'fp32'; dz: Float32Array } | { kind: 'bits'; p: QuantParams };
 
@@ -43,7 +46,15 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
     const scale = a ? a.data : NONE;
     let dz: Float32Array | null = null; // f32(dY·a_c), built once when an fp32 pass or a trace needs it
     const dZ = (): Float32Array => (dz ??= scaled(dy, scale, n, oc, P));
-    const ranges = lazyRanges(dy, scale, n, oc, P);
+    // da_c first: its kernel reads dY anyway and also gives the per-(sample, channel) ranges the bit passes need.
+    let da: Tensor | null = null, table: RangeTable | null = null;
+    if (a?.requiresGrad) {
+      da = new Tensor(new Float32Array(oc), a.shape);
+      const needRanges = fit.gi.kind === 'bits' || fit.gw.kind === 'bits';
+      table = needRanges ? { mins: new Float32Array(n * oc), maxs: new Float32Array(n * oc) } : null;
+      be.binaryConvScaleGrad(geom, xSigns, wSigns, dy, da.data, table?.mins ?? NONE, table?.maxs ?? NONE);
+    }
+    const ranges = lazyRanges(dy, scale, n, oc, P, table);
     const quantizeDy = (gemm: 'gradInput' | 'gradWeight'): DyDraw => {
       const pass = gemm === 'gradInput' ? fit.gi : fit.gw;
       if (pass.kind === 'fp32') return { kind: 'fp32', dz: dZ() };
@@ -84,11 +95,6 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
         return out;
       } : null,
     });
-    let da: Tensor | null = null;
-    if (a?.requiresGrad) {
-      da = new Tensor(new Float32Array(oc), a.shape);
-      be.binaryConvScaleGrad(geom, xSigns, wSigns, dy, da.data);
-    }
     return [
       dx && new Tensor(dx, shapes.x),
       dw && masked(new Tensor(dw, shapes.w), specSteMask(fit.fw, wData)),
@@ -127,17 +133,18 @@ function unpacked(bits: Uint32Array, rows: number, k: number): Float32Array {
 
 /**
  * Group ranges of f32(dY·a_c) for a grouping of dY's GEMM rows [n·P, oc] whose groups depend on (sample, channel)
- * only: the per-(sample, channel) ranges of dY, computed once per backward, mapped through a_c (rounding is
+ * only: the per-(sample, channel) ranges of dY (from binaryConvScaleGrad, else sampleChannelRange), once per
+ * backward, mapped through a_c (rounding is
  * monotone: the range of f32(a·x) is f32(a·min) … f32(a·max), swapped for a < 0), folded by quantRange over the
  * [n, oc] table.
  */
-function lazyRanges(dy: Float32Array, scale: Float32Array, n: number, oc: number, P: number): (g: Grouping) => { mins: Float32Array; maxs: Float32Array } {
-  let table: { mins: Float32Array; maxs: Float32Array } | null = null;
+function lazyRanges(dy: Float32Array, scale: Float32Array, n: number, oc: number, P: number, raw: RangeTable | null): (g: Grouping) => RangeTable {
+  let table: RangeTable | null = null;
   return (g) => {
     if (table === null) {
       const be = backend();
-      table = { mins: new Float32Array(n * oc), maxs: new Float32Array(n * oc) };
-      be.sampleChannelRange(n, oc, P, dy, table.mins, table.maxs);
+      table = raw ?? { mins: new Float32Array(n * oc), maxs: new Float32Array(n * oc) };
+      if (raw === null) be.sampleChannelRange(n, oc, P, dy, table.mins, table.maxs);
       if (scale.length > 0 && table.mins.length > 0) {
         const shape = Int32Array.of(n, oc), rows = Int32Array.of(oc, 1), cols = Int32Array.of(0, 1);
         const lo = new Float32Array(n * oc), hi = new Float32Array(n * oc);

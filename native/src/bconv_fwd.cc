@@ -50,16 +50,25 @@ struct FwdLayout {
 void build_image(const BGeom& g, const FwdLayout& L, const uint32_t* x_signs, int64_t s, uint8_t* img) {
   std::memset(img, 0, static_cast<size_t>(L.img_bytes));
   const uint32_t* row = x_signs + s * words32(g.chw());
-  const int64_t hw = g.hw();
+  const int64_t hw = g.hw(), w = g.w, cbb = L.cbb;
+  uint64_t field[8];
   for (int64_t y = 0; y < g.h; y++) {
-    uint8_t* out = img + ((y + g.pad) * L.wp + g.pad) * L.cbb;
-    for (int64_t x0 = 0; x0 < g.w; x0 += 8) {
-      const int64_t len = std::min<int64_t>(8, g.w - x0);
-      for (int64_t cb = 0; cb < L.cbb; cb++) {
-        uint64_t m = 0;
-        for (int64_t t = 0; t < 8 && cb * 8 + t < g.c; t++) m |= bit_field(row, (cb * 8 + t) * hw + y * g.w + x0, len) << (8 * t);
-        const uint64_t tr = transpose8(m);
-        for (int64_t k = 0; k < len; k++) out[(x0 + k) * L.cbb + cb] = static_cast<uint8_t>(tr >> (8 * k));
+    uint8_t* out = img + ((y + g.pad) * L.wp + g.pad) * cbb;
+    for (int64_t x0 = 0; x0 < w; x0 += 64) {  // 64 pixels of an image row: one 64-bit field per channel
+      const int64_t len = std::min<int64_t>(64, w - x0);
+      for (int64_t cb = 0; cb < cbb; cb++) {
+        for (int64_t t = 0; t < 8; t++) {
+          const int64_t ch = cb * 8 + t, pos = ch * hw + y * w + x0;
+          field[t] = ch >= g.c ? 0 : len <= 32 ? bit_field(row, pos, len) : bit_field(row, pos, 32) | bit_field(row, pos + 32, len - 32) << 32;
+        }
+        for (int64_t k0 = 0; k0 < len; k0 += 8) {
+          uint64_t m = 0;
+          for (int t = 0; t < 8; t++) m |= ((field[t] >> k0) & 0xff) << (8 * t);
+          const uint64_t tr = transpose8(m);
+          const int64_t kn = std::min<int64_t>(8, len - k0);
+          uint8_t* o = out + (x0 + k0) * cbb + cb;
+          for (int64_t k = 0; k < kn; k++) o[k * cbb] = static_cast<uint8_t>(tr >> (8 * k));
+        }
       }
     }
   }

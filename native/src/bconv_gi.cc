@@ -134,21 +134,19 @@ void phase_v(const BGeom& g, const GiLayout& L, Phase& ph) {
 void sample_codes(const BGeom& g, const GiLayout& L, const float* dy, const float* scale, const DyQuant& q, int64_t s,
                   float* buf, uint8_t* codes) {
   const int64_t P = g.P(), oc = g.oc;
+  std::vector<float> sc(static_cast<size_t>(oc), 1.0f);
+  if (scale) std::copy(scale, scale + oc, sc.begin());
+  const float *__restrict d = dy + s * oc * P, *__restrict a = sc.data();
   float* __restrict bt = buf;
-  for (int64_t o = 0; o < oc; o++) {
-    const float* __restrict d = dy + (s * oc + o) * P;
-    if (scale) {
-      const float a = scale[o];
-      for (int64_t p = 0; p < P; p++) bt[p * oc + o] = d[p] * a;
-    } else {
-      for (int64_t p = 0; p < P; p++) bt[p * oc + o] = d[p];
-    }
-  }
+  for (int64_t p = 0; p < P; p++)
+    for (int64_t o = 0; o < oc; o++) bt[p * oc + o] = d[o * P + p] * a[o];
   const double qmax = static_cast<double>((1 << q.bits) - 1);
   std::vector<uint8_t> run(static_cast<size_t>(P * oc));
+  // Runs of pixels (GEMM rows) in one group: the whole sample for per-sample and per-tensor groups.
+  const bool one = q.row_mod == 1 || q.row_div % P == 0;
   for (int64_t p = 0; p < P;) {
     const int64_t grp = q.group(s * P + p, 0);
-    int64_t e = p + 1;
+    int64_t e = one ? P : p + 1;
     while (e < P && q.group(s * P + e, 0) == grp) e++;
     quantize_run(buf + p * oc, (e - p) * oc, q.offset[grp], q.inv[grp], q.zero_point[grp], 0.0, qmax, q.stochastic, q.key,
                  static_cast<uint32_t>((s * P + p) * oc), 1, run.data() + p * oc);

@@ -270,21 +270,23 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
       gemm_bitplane(KC, NB, B.seg_bits(), bits, A.row(abuf.data(), 0, t), B.row(bbuf.data(), 0, t), o);
       gemm_bitplane(1, NB, B.seg_bits(), 1, B.row(bbuf.data(), NB - 1, t), B.row(bbuf.data(), 0, t), o + KC * NB);
     });
+    // |dot| ≤ (2^bits − 1)·P and |X| ≤ P: below 2^24 the float32 epilogue is exact (GiEpilogue's argument).
+    const bool exact = ((int64_t{1} << bits) - 1) * P < (int64_t{1} << 24);
     parallel_range(KC, 1, [&](int64_t k0, int64_t k1) {
-      std::vector<int64_t> c(static_cast<size_t>(NB)), pop(static_cast<size_t>(NB));
       for (int64_t kc = k0; kc < k1; kc++) {
+        float* __restrict dwo = dw + kept[kc] * K;
         for (int64_t t = 0; t < ns; t++) {
           const int64_t grp = q.group((s0 + t) * P, kept[kc]);
           if (!active[t] || q.pruned(grp)) continue;
-          const int32_t* o = out.data() + t * (KC + 1) * NB;
-          for (int64_t r = 0; r < NB; r++) c[r] = o[kc * NB + r], pop[r] = o[KC * NB + r];
+          const int32_t *__restrict cr = out.data() + (t * (KC + 1) + kc) * NB, *__restrict pr = out.data() + (t * (KC + 1) + KC) * NB;
+          const int32_t Q = cr[NB - 1], R = pr[NB - 1];
           const float lo = q.lo(grp), delta = q.qscale[grp];
-          float* dwo = dw + kept[kc] * K;
-          for (int64_t tt = 0; tt < K; tt++) {
-            int64_t dot, X;
-            tap_sums(c.data(), pop.data(), K, T, NB, tt, &dot, &X);
-            dwo[tt] = dwo[tt] + affine_out(delta, dot, lo, X);
-          }
+          for (int64_t ch = 0; ch < g.c; ch++)
+            for (int64_t tap = 0; tap < T; tap++) {
+              const int64_t tt = ch * T + tap;
+              const int32_t dot = cr[tt] + (Q - cr[K + tap]) / 2, X = pr[tt] + (R - pr[K + tap]) / 2;
+              dwo[tt] += exact ? delta * static_cast<float>(dot) + lo * static_cast<float>(X) : affine_out(delta, dot, lo, X);
+            }
         }
       }
     });

@@ -1,8 +1,9 @@
 // Binary conv grad-weight on bit planes (bconv.h): dW[o, t] = Σ over (sample, pixel) of Q(dY)[o]·x±[at tap t], the
 // reduction axis R = (sample, output pixel) of a chunk of samples laid out as bit rows:
 //   A = the bit planes of the codes of the kept channels (pruned channels are never quantized: their dW rows are 0)
-//   B = for every tap t = (ch, i, j) the sign bits x⁺ read by the tap (0 where it reads padding), then one row per
-//       (i, j) marking where that tap is in bounds, then one all-ones row.
+//   B = for every tap (ch, i, j) the sign bits x⁺ read by the tap (0 where it reads padding), tap-major (row
+//       (i·kw + j)·C + ch, so a per-(i, j) term is constant over contiguous channels), then one row per (i, j) marking
+//       where that tap is in bounds, then one all-ones row.
 // gemm_bitplane gives C[o, r] = Σ_R q·(2b⁺ − 1) for each B row r, so with Q = C[o, ones] = Σ q and
 // C_valid = C[o, valid(i, j)] = 2·Σ_valid q − Q:  dot = Σ_valid q·x± = C[o, t] + (Q − C_valid)/2, exactly.
 // X[t] = Σ_valid x± = 2·popcount(B_t) − popcount(valid) comes from one more GEMM row of ones against B.
@@ -15,6 +16,7 @@
 
 #include "bconv.h"
 #include "common.h"
+#include "gemm_b1_lanes.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -72,6 +74,21 @@ void put_code_planes(const uint8_t* codes, int64_t P, int bits, const RLayout& A
   }
 }
 
+// Set bits of a row of 32-bit words (portable SWAR count: the file is built for the baseline ISA).
+inline int32_t popcount_row(const uint32_t* row, int64_t words) {
+  int64_t n = 0;
+  for (int64_t w = 0; w < words; w++) {
+    uint32_t x = row[w];
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    n += (((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+  }
+  return static_cast<int32_t>(n);
+}
+
+// B's row of tap (ch, i, j) (tap-major, see the file comment).
+inline int64_t tap_row(const BGeom& g, int64_t ch, int64_t i, int64_t j) { return (i * g.kw + j) * g.c + ch; }
+
 inline int64_t floor_div(int64_t a, int64_t s) { return (a >= 0 ? a : a - (s - 1)) / s; }
 
 inline void or_ones(uint32_t* row, int64_t pos, int64_t len) {
@@ -89,7 +106,7 @@ void put_tap_rows(const BGeom& g, const uint32_t* x_signs, int64_t s, int64_t t,
   const uint32_t* xs = x_signs + s * words32(g.chw());
   for (int64_t i = 0; i < g.kh; i++)
     for (int64_t j = 0; j < g.kw; j++) {
-      uint32_t* row = B.row(base, (ch * g.kh + i) * g.kw + j, t);
+      uint32_t* row = B.row(base, tap_row(g, ch, i, j), t);
       int64_t lo, hi;
       tap_columns(g, j, &lo, &hi);
       for (int64_t oy = 0; oy < g.oh; oy++) {
@@ -183,18 +200,30 @@ void shift_tap_rows(const BGeom& g, int64_t ch, const RLayout& X, uint32_t* xbas
       for (int64_t t = 0; t < B.segments(); t++) {
         const auto* src = reinterpret_cast<const uint64_t*>(X.row(xbase, (ch * s + pi) * s + pj, t));
         const auto* valid = reinterpret_cast<const uint64_t*>(B.row(bbase, g.K() + i * g.kw + j, t));
-        auto* dst = reinterpret_cast<uint64_t*>(B.row(bbase, (ch * g.kh + i) * g.kw + j, t));
+        auto* dst = reinterpret_cast<uint64_t*>(B.row(bbase, tap_row(g, ch, i, j), t));
         for (int64_t k = 0; k < n64; k++) dst[k] = extract64(src, n64, 64 * k + d) & valid[k];
       }
     }
 }
 
-// The exact sums of one (channel, tap t) from the GEMM outputs of a row of A (c[r] = C[o, r]) and of the ones row of
-// B used as A (pop[r] = 2·popcount(B_r) − R): dot = Σ_valid q·x±, X = Σ_valid x± (the file comment).
-inline void tap_sums(const int64_t* c, const int64_t* pop, int64_t K, int64_t T, int64_t nb, int64_t t, int64_t* dot, int64_t* X) {
-  const int64_t tap = K + t % T;
-  *dot = c[t] + (c[nb - 1] - c[tap]) / 2;
-  *X = pop[t] + (pop[nb - 1] - pop[tap]) / 2;  // pop[r] = 2·popcount(B_r) − R, pop[ones] = R
+// acc[ch] += f32(f32(Δ·(c[ch] + h)) + f32(lo·x[ch])) over a tap's channels, in float32: exact when |dot| and |X| stay
+// below 2^24 (float32 of the integers is exact, a float32 product is the rounded exact product); a vectorizable loop.
+void fold_tap_base(float* __restrict acc, const int32_t* __restrict c, int32_t h, const float* __restrict x, int64_t n, float delta,
+                   float lo) {
+  for (int64_t k = 0; k < n; k++) acc[k] += delta * static_cast<float>(c[k] + h) + lo * x[k];
+}
+#if FQT_X86
+// The same element-wise float32 operations 8 lanes at a time (no FMA: -ffp-contract=off), so the same results.
+__attribute__((target("avx2"))) void fold_tap_avx2(float* __restrict acc, const int32_t* __restrict c, int32_t h,
+                                                   const float* __restrict x, int64_t n, float delta, float lo) {
+  for (int64_t k = 0; k < n; k++) acc[k] += delta * static_cast<float>(c[k] + h) + lo * x[k];
+}
+#endif
+inline void fold_tap(float* acc, const int32_t* c, int32_t h, const float* x, int64_t n, float delta, float lo) {
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) return fold_tap_avx2(acc, c, h, x, n, delta, lo);
+#endif
+  fold_tap_base(acc, c, h, x, n, delta, lo);
 }
 
 }  // namespace
@@ -212,6 +241,7 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
   const int64_t per_sample = q.blocked ? ((bits * KC + NB) * words32(P) + (KC + 1) * NB) * 4 : (bits * KC + NB) * P / 8 + 1;
   const int64_t S = std::max<int64_t>(1, std::min<int64_t>(g.n, (8 << 20) / per_sample));
   std::vector<int64_t> acc(static_cast<size_t>((KC + 1) * NB), 0);  // per-channel groups: Σ over chunks; row KC = ones
+  std::vector<float> accT(static_cast<size_t>(q.blocked ? KC * K : 0), 0.0f);  // per-sample groups: tap-major dW rows
   for (int64_t s0 = 0; s0 < g.n; s0 += S) {
     const int64_t ns = std::min(S, g.n - s0);
     const RLayout A(q.blocked, ns, P, bits * KC), B(q.blocked, ns, P, NB);
@@ -264,43 +294,71 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
     }
     // Per-sample groups: one GEMM per sample, then the epilogues folded in sample order.
     std::vector<int32_t> out(static_cast<size_t>(ns * (KC + 1) * NB));
+    // A sample's rows are short (P bits) and B has K + T + 1 rows: the lane GEMM with B's rows in the lanes, the
+    // popcounts of A's plane rows (its bias) and of B's rows (the ones row's results) counted directly.
     parallel_for(ns, [&](int64_t t, int) {
       if (!active[t]) return;
       int32_t* o = out.data() + t * (KC + 1) * NB;
-      gemm_bitplane(KC, NB, B.seg_bits(), bits, A.row(abuf.data(), 0, t), B.row(bbuf.data(), 0, t), o);
-      gemm_bitplane(1, NB, B.seg_bits(), 1, B.row(bbuf.data(), NB - 1, t), B.row(bbuf.data(), 0, t), o + KC * NB);
+      const uint32_t *a = A.row(abuf.data(), 0, t), *b = B.row(bbuf.data(), 0, t);
+      std::vector<int32_t> ones(static_cast<size_t>(bits * KC));
+      for (int64_t r = 0; r < bits * KC; r++) ones[r] = popcount_row(a + r * A.row_words, A.row_words);
+      gemm_lanes(KC, NB, B.seg_bits(), bits, a, b, ones.data(), o);
+      const int32_t R = popcount_row(b + (NB - 1) * B.row_words, B.row_words);
+      for (int64_t r = 0; r < NB; r++) o[KC * NB + r] = 2 * popcount_row(b + r * B.row_words, B.row_words) - R;
     });
-    // |dot| ≤ (2^bits − 1)·P and |X| ≤ P: below 2^24 the float32 epilogue is exact (GiEpilogue's argument).
-    const bool exact = ((int64_t{1} << bits) - 1) * P < (int64_t{1} << 24);
-    parallel_range(KC, 1, [&](int64_t k0, int64_t k1) {
+    // The epilogues in sample order, into tap-major accumulators (dot = C + (Q − C_valid)/2 and X per the file
+    // comment; with B tap-major the per-tap terms are constants over contiguous channels).
+    const bool exact = ((int64_t{1} << bits) - 1) * P < (int64_t{1} << 24);  // |dot| ≤ (2^bits − 1)·P, |X| ≤ P
+    std::vector<float> xsum(static_cast<size_t>(ns * K));
+    const int64_t Kl = K, Tl = T, NBl = NB, KCl = KC, C = g.c;  // locals: -fno-strict-aliasing and the stores below
+    parallel_for(ns, [&, Kl, Tl, NBl, KCl, C](int64_t t, int) {
+      if (!active[t]) return;
+      const int32_t* __restrict pr = out.data() + (t * (KCl + 1) + KCl) * NBl;
+      float* __restrict xf = xsum.data() + t * Kl;
+      for (int64_t tap = 0; tap < Tl; tap++) {
+        const int32_t h = (pr[NBl - 1] - pr[Kl + tap]) / 2;
+        for (int64_t ch = 0; ch < C; ch++) xf[tap * C + ch] = static_cast<float>(pr[tap * C + ch] + h);
+      }
+    });
+    parallel_range(KC, 1, [&, Kl, Tl, NBl, KCl, C](int64_t k0, int64_t k1) {
       for (int64_t kc = k0; kc < k1; kc++) {
-        float* __restrict dwo = dw + kept[kc] * K;
+        float* acc = accT.data() + kc * Kl;
         for (int64_t t = 0; t < ns; t++) {
           const int64_t grp = q.group((s0 + t) * P, kept[kc]);
           if (!active[t] || q.pruned(grp)) continue;
-          const int32_t *__restrict cr = out.data() + (t * (KC + 1) + kc) * NB, *__restrict pr = out.data() + (t * (KC + 1) + KC) * NB;
-          const int32_t Q = cr[NB - 1], R = pr[NB - 1];
+          const int32_t* cr = out.data() + (t * (KCl + 1) + kc) * NBl;
+          const float* xf = xsum.data() + t * Kl;
           const float lo = q.lo(grp), delta = q.qscale[grp];
-          for (int64_t ch = 0; ch < g.c; ch++)
-            for (int64_t tap = 0; tap < T; tap++) {
-              const int64_t tt = ch * T + tap;
-              const int32_t dot = cr[tt] + (Q - cr[K + tap]) / 2, X = pr[tt] + (R - pr[K + tap]) / 2;
-              dwo[tt] += exact ? delta * static_cast<float>(dot) + lo * static_cast<float>(X) : affine_out(delta, dot, lo, X);
+          for (int64_t tap = 0; tap < Tl; tap++) {
+            const int32_t h = (cr[NBl - 1] - cr[Kl + tap]) / 2;
+            if (exact) {
+              fold_tap(acc + tap * C, cr + tap * C, h, xf + tap * C, C, delta, lo);
+            } else {
+              for (int64_t ch = 0; ch < C; ch++)
+                acc[tap * C + ch] += affine_out(delta, cr[tap * C + ch] + h, lo, static_cast<int64_t>(xf[tap * C + ch]));
             }
+          }
         }
       }
     });
   }
-  if (q.blocked) return;
+  if (q.blocked) {
+    for (int64_t kc = 0; kc < KC; kc++)
+      for (int64_t tap = 0; tap < T; tap++)
+        for (int64_t ch = 0; ch < g.c; ch++) dw[kept[kc] * K + ch * T + tap] = accT[kc * K + tap * g.c + ch];
+    return;
+  }
   parallel_range(KC, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t kc = k0; kc < k1; kc++) {
       const int64_t grp = q.group(0, kept[kc]);
       const float lo = q.lo(grp), delta = q.qscale[grp];
-      for (int64_t tt = 0; tt < K; tt++) {
-        int64_t dot, X;
-        tap_sums(acc.data() + kc * NB, acc.data() + KC * NB, K, T, NB, tt, &dot, &X);
-        dw[kept[kc] * K + tt] = affine_out(delta, dot, lo, X);
-      }
+      const int64_t *c = acc.data() + kc * NB, *pop = acc.data() + KC * NB;
+      for (int64_t tap = 0; tap < T; tap++)
+        for (int64_t ch = 0; ch < g.c; ch++) {
+          const int64_t r = tap * g.c + ch;
+          const int64_t dot = c[r] + (c[NB - 1] - c[K + tap]) / 2, X = pop[r] + (pop[NB - 1] - pop[K + tap]) / 2;
+          dw[kept[kc] * K + ch * T + tap] = affine_out(delta, dot, lo, X);
+        }
     }
   });
 }

@@ -80,6 +80,8 @@ void pack_signs_clip(int64_t rows, int64_t k, const float* x, float clip, uint32
   });
 }
 
+namespace {
+
 // out[r·k + c] = f(bit c of row r, r·k + c) over the words [w0, w1) of row r.
 template <class F>
 void for_bits(int64_t k, const uint32_t* bits, int64_t r, int64_t w0, int64_t w1, F&& f) {
@@ -91,19 +93,46 @@ void for_bits(int64_t k, const uint32_t* bits, int64_t r, int64_t w0, int64_t w1
   }
 }
 
-void unpack_signs(int64_t rows, int64_t k, const uint32_t* signs, float* out) {
+#if FQT_X86
+// Whole 32-bit words of a row (8 lanes per byte of the word: lane l selects bit l); partial words are left to the
+// scalar loop. unpack: ±1; mask: g where the bit is set, +0 elsewhere (an AND with the all-ones / zero lane mask).
+__attribute__((target("avx2"))) int64_t bits_avx2(int64_t k, const uint32_t* bits, int64_t r, int64_t w0, int64_t w1,
+                                                   const float* g, float* out) {
+  const uint32_t* row = bits + r * words32(k);
+  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256 plus = _mm256_set1_ps(1.0f), minus = _mm256_set1_ps(-1.0f);
+  int64_t w = w0;
+  for (; w < w1 && (w + 1) * 32 <= k; w++) {
+    const uint32_t v = row[w];
+    for (int q = 0; q < 4; q++) {
+      const __m256i m = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>((v >> (8 * q)) & 0xff)), sel), sel);
+      const int64_t at = r * k + w * 32 + 8 * q;
+      const __m256 res = g ? _mm256_and_ps(_mm256_loadu_ps(g + at), _mm256_castsi256_ps(m))
+                           : _mm256_blendv_ps(minus, plus, _mm256_castsi256_ps(m));
+      _mm256_storeu_ps(out + at, res);
+    }
+  }
+  return w;
+}
+#endif
+
+// g = null: out = ±1 from the bits; else out = bit ? g : 0.
+void expand_bits(int64_t rows, int64_t k, const uint32_t* bits, const float* g, float* out) {
   if (rows <= 0 || k <= 0) return;
   for_row_words(rows, k, [&](int64_t r, int64_t w0, int64_t w1) {
-    for_bits(k, signs, r, w0, w1, [&](uint32_t b, int64_t i) { out[i] = b ? 1.0f : -1.0f; });
+#if FQT_X86
+    if (active_tier() >= Tier::Avx2) w0 = bits_avx2(k, bits, r, w0, w1, g, out);
+#endif
+    if (g) for_bits(k, bits, r, w0, w1, [&](uint32_t b, int64_t i) { out[i] = b ? g[i] : 0.0f; });
+    else for_bits(k, bits, r, w0, w1, [&](uint32_t b, int64_t i) { out[i] = b ? 1.0f : -1.0f; });
   });
 }
 
-void mask_bits(int64_t rows, int64_t k, const float* g, const uint32_t* mask, float* out) {
-  if (rows <= 0 || k <= 0) return;
-  for_row_words(rows, k, [&](int64_t r, int64_t w0, int64_t w1) {
-    for_bits(k, mask, r, w0, w1, [&](uint32_t b, int64_t i) { out[i] = b ? g[i] : 0.0f; });
-  });
-}
+}  // namespace
+
+void unpack_signs(int64_t rows, int64_t k, const uint32_t* signs, float* out) { expand_bits(rows, k, signs, nullptr, out); }
+
+void mask_bits(int64_t rows, int64_t k, const float* g, const uint32_t* mask, float* out) { expand_bits(rows, k, mask, g, out); }
 
 void sample_channel_range(int64_t n, int64_t c, int64_t hw, const float* x, float* mins, float* maxs) {
   constexpr float inf = std::numeric_limits<float>::infinity();

@@ -7,7 +7,8 @@
  *              bit-plane GEMMs against the packed signs.
  *   'dequant'  dY quantized by the spec on its GEMM rows and dequantized, as the rows path's 'fp32-dequant'; then
  *   'fp32'     the fp32 conv backward (conv2dBackward) on ±1 values rebuilt from the bits, the X mask applied after.
- * da_c = Σ dY·Z with Z recomputed from the bits (binaryConvScaleGrad).
+ * da_c = Σ dY·Z with Z recomputed from the bits (binaryConvScaleGrad); when both passes are fp32 (bin-qat), one
+ * conv2dBackward on dY gives dX, dW and da_c together (fp32Backward).
  */
 import { backend } from '../../backend/index.js';
 import { uninit } from '../../ops/util.js';
@@ -43,6 +44,11 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
   const { xSigns, xMask, wSigns, wData, a } = kept;
   return (gY) => {
     const be = backend(), dy = gY.data;
+    if (fit.gi.kind === 'fp32' && fit.gw.kind === 'fp32') {
+      const r = fp32Backward(geom, kept, fit, dy, { ...need, da: a?.requiresGrad ?? false });
+      return [r.dx && new Tensor(r.dx, shapes.x), r.dw && masked(new Tensor(r.dw, shapes.w), specSteMask(fit.fw, wData)),
+        ...(a ? [r.da && new Tensor(r.da, a.shape)] : [])];
+    }
     const scale = a ? a.data : NONE;
     let dz: Float32Array | null = null; // f32(dY·a_c), built once when an fp32 pass or a trace needs it
     const dZ = (): Float32Array => (dz ??= scaled(dy, scale, n, oc, P));
@@ -101,6 +107,45 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
       ...(a ? [da] : []),
     ];
   };
+}
+
+/**
+ * Both backward GEMMs in fp32 (bin-qat: no dY quantizer, so one draw): one conv2dBackward on dY itself with the
+ * grad-input weights scaled per output channel, W' = a_c·W: dX = Σ dY·a_c·W = Σ dZ·W, and D = Σ dY·x±, so dW = a_c·D
+ * and da_c = Σ dY·Z = Σ_K w±·D (W the forward's signs). No dZ and no recomputation of Z from the bits.
+ */
+function fp32Backward(geom: Int32Array, kept: Kept, fit: Fit, dy: Float32Array, need: { dx: boolean; dw: boolean; da: boolean }):
+  { dx: Float32Array | null; dw: Float32Array | null; da: Float32Array | null } {
+  const [n, c, h, wd, oc, kh, kw, stride, pad, oh, ow] = geom;
+  const K = c * kh * kw, chw = c * h * wd;
+  const { xSigns, xMask, wSigns, wData, a } = kept;
+  const be = backend();
+  const wForward = unpacked(wSigns, oc, K);
+  let wDx: Float32Array = NONE;
+  if (need.dx) {
+    wDx = fit.giWSign ? wForward : wData;
+    if (a) wDx = rowScaled(wDx, a.data, oc, K);
+  }
+  const needD = need.dw || need.da;
+  const dx = need.dx ? scratchF32(n * chw) : NONE, D = needD ? scratchF32(oc * K) : NONE;
+  be.conv2dBackward(needD ? unpacked(xSigns, n, chw) : NONE, n, c, h, wd, wDx, oc, kh, kw, stride, pad, oh, ow, dy, dx, D);
+  if (need.dx && xMask) be.maskBits(n, chw, dx, xMask, dx);
+  let da: Float32Array | null = null;
+  if (need.da) {
+    const prod = scratchF32(oc * K);
+    const s = Int32Array.of(1);
+    be.binary('mul', D, s, wForward, s, Int32Array.of(oc * K), prod);
+    da = new Float32Array(oc);
+    if (oc > 0) be.reduce('sum', prod, oc, K, 1, da);
+  }
+  return { dx: need.dx ? dx : null, dw: need.dw ? (a ? rowScaled(D, a.data, oc, K) : D) : null, da };
+}
+
+/** x[rows, k] with row r multiplied by s[r] (float32). */
+function rowScaled(x: Float32Array, s: Float32Array, rows: number, k: number): Float32Array {
+  const out = scratchF32(rows * k);
+  if (out.length > 0) backend().binary('mul', x, Int32Array.of(k, 1), s, Int32Array.of(1, 0), Int32Array.of(rows, k), out);
+  return out;
 }
 
 /** q = [rowDiv, rowMod, colDiv, bits, stochastic, seed, stream, blocked] of the kernels (bconv-kernels.ts). */

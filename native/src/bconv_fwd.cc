@@ -6,6 +6,8 @@
 // NCHW); layers with fewer than 8 output pixels (linear) put the channels in the lanes and read each pixel's row from
 // the image as the GEMM asks for it. A padding tap counts as x = −1 (its bits are 0); a per-(pixel, channel) table
 // adds back Σ_ch w± of the padded taps, so padding contributes exactly 0.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -254,26 +256,39 @@ void binary_conv_forward(const BGeom& g, const uint32_t* x_signs, const uint32_t
   });
 }
 
-// acc[k] += Σ_p d[k·P + p]·z[k·P + p] for k < 8 (a tail of fewer channels: pass nk < 8), each chain in pixel order;
-// eight independent chains in registers instead of one latency-bound chain per channel.
-inline void dot_chains(const float* __restrict d, const int32_t* __restrict z, int64_t P, int64_t nk, double* acc) {
-  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  if (nk == 8) {
-    for (int64_t p = 0; p < P; p++)
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; k++) a[k] += static_cast<double>(d[k * P + p]) * z[k * P + p];
-  } else {
-    for (int64_t p = 0; p < P; p++)
-      for (int64_t k = 0; k < nk; k++) a[k] += static_cast<double>(d[k * P + p]) * z[k * P + p];
+// (l0 + l1) + (l2 + l3) with l_j = Σ_{p ≡ j mod 4} d[p]·z[p] in float64, in order (the spec of bconv-kernels.ts): four
+// independent lanes, one AVX2 vector chain.
+double lane_dot_base(const float* __restrict d, const int32_t* __restrict z, int64_t P) {
+  double l[4] = {0, 0, 0, 0};
+  for (int64_t p = 0; p < P; p++) l[p & 3] += static_cast<double>(d[p]) * z[p];
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+#if FQT_X86
+__attribute__((target("avx2"))) double lane_dot_avx2(const float* __restrict d, const int32_t* __restrict z, int64_t P) {
+  __m256d acc = _mm256_setzero_pd();
+  int64_t p = 0;
+  for (; p + 4 <= P; p += 4) {
+    const __m256d dv = _mm256_cvtps_pd(_mm_loadu_ps(d + p));
+    const __m256d zv = _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(z + p)));
+    acc = _mm256_add_pd(acc, _mm256_mul_pd(dv, zv));
   }
-  for (int64_t k = 0; k < nk; k++) acc[k] = a[k];
+  alignas(32) double l[4];
+  _mm256_store_pd(l, acc);
+  for (; p < P; p++) l[p & 3] += static_cast<double>(d[p]) * z[p];
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+#endif
+inline double lane_dot(const float* d, const int32_t* z, int64_t P) {
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) return lane_dot_avx2(d, z, P);
+#endif
+  return lane_dot_base(d, z, P);
 }
 
 void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, const float* dy, float* da,
                             float* mins, float* maxs) {
   const int64_t P = g.P(), oc = g.oc;
-  // s_n[o] = Σ_p dy·z in float64 in pixel order (one task per sample), then summed over samples in order. The
-  // sample's z are collected first so that the chains of additions of 8 channels run interleaved.
+  // s_n[o] (lane_dot, one task per sample), then summed over samples in order.
   std::vector<double> part(static_cast<size_t>(std::max<int64_t>(0, g.n * oc)), 0.0);
   forward_z(g, x_signs, w_signs, [&](int64_t s) {
     const float* ds = dy + s * oc * P;
@@ -293,7 +308,7 @@ void binary_conv_scale_grad(const BGeom& g, const uint32_t* x_signs, const uint3
         }
       }
       if (t.o0 + t.noc < oc || t.p0 + t.np < P) return;  // the sample's last tile: every z is known
-      for (int64_t o0 = 0; o0 < oc; o0 += 8) dot_chains(ds + o0 * P, z + o0 * P, P, std::min<int64_t>(8, oc - o0), ps + o0);
+      for (int64_t o = 0; o < oc; o++) ps[o] = lane_dot(ds + o * P, z + o * P, P);
       if (mins == nullptr) return;  // the ranges of the sample's channels while dy is in cache
       for (int64_t o = 0; o < oc; o++) {
         float lo = std::numeric_limits<float>::infinity(), hi = -lo;

@@ -38,8 +38,9 @@ export interface BinaryConvKernels {
   binaryConvForward(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, scale: Float32Array, y: Float32Array): void;
 
   /**
-   * Gradient of the output scale: da[o] = f32(Σ_n s_n) with s_n = Σ_p dy[n, o, p]·z[n, o, p] (z as in
-   * binaryConvForward, recomputed from the bits), both sums in float64 in index order. Overwrites da[oc]. When
+   * Gradient of the output scale: da[o] = f32(Σ_n s_n) over samples in order, with s_n = (l0 + l1) + (l2 + l3) where
+   * l_j = Σ over pixels p ≡ j (mod 4), in order, of dy[n, o, p]·z[n, o, p] (z as in binaryConvForward, recomputed from
+   * the bits), all in float64 (four lanes: one vector chain per channel). Overwrites da[oc]. When
    * mins / maxs are not empty it also writes sampleChannelRange of dy into them (dy is read once for both).
    */
   binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array,

@@ -78,9 +78,9 @@ export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: 
   for (let o = 0; o < G.oc; o++) {
     let total = 0;
     for (let s = 0; s < G.n; s++) {
-      let part = 0;
-      for (let p = 0; p < P; p++) part += dy[(s * G.oc + o) * P + p] * convZ(G, xSigns, wSigns, s, o, Math.floor(p / G.ow), p % G.ow);
-      total += part;
+      const lane = [0, 0, 0, 0];
+      for (let p = 0; p < P; p++) lane[p % 4] += dy[(s * G.oc + o) * P + p] * convZ(G, xSigns, wSigns, s, o, Math.floor(p / G.ow), p % G.ow);
+      total += (lane[0] + lane[1]) + (lane[2] + lane[3]);
     }
     da[o] = total;
   }

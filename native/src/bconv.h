@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace fqt {
 
@@ -72,6 +73,11 @@ inline uint64_t bits64_at(const uint8_t* base, int64_t pos) {
   std::memcpy(&hi, base + (pos >> 3) + 8, 1);
   return (lo >> sh) | (hi << (64 - sh));
 }
+inline int32_t popcount8(uint8_t v) {
+  v = static_cast<uint8_t>(v - ((v >> 1) & 0x55));
+  v = static_cast<uint8_t>((v & 0x33) + ((v >> 2) & 0x33));
+  return (v + (v >> 4)) & 0x0f;
+}
 inline uint64_t low_mask(int64_t nbits) { return nbits >= 64 ? ~0ull : (1ull << nbits) - 1; }
 // Bits [pos, pos + len) of a row of 32-bit words (len ≤ 32), reading only the words they lie in.
 inline uint64_t bit_field(const uint32_t* row, int64_t pos, int64_t len) {
@@ -86,6 +92,21 @@ inline uint64_t bit_field(const uint32_t* row, int64_t pos, int64_t len) {
 inline void scale_run(const float* __restrict x, int64_t n, float a, float* __restrict out) {
   for (int64_t i = 0; i < n; i++) out[i] = x[i] * a;
 }
+
+// 8×8 bit transpose (Hacker's Delight, transpose8rS64): byte t, bit k in → byte k, bit t out.
+inline uint64_t transpose8(uint64_t x) {
+  uint64_t t;
+  t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
+  x = x ^ t ^ (t << 7);
+  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
+  x = x ^ t ^ (t << 14);
+  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
+  return x ^ t ^ (t << 28);
+}
+
+// W's signs tap-major: byte (o·taps + t)·cbb + ch/8, bit ch%8 = sign of w[o, ch, t] (cbb = ceil(c/8), zero past c),
+// from packSigns(oc, c·kh·kw) rows by 8×8 bit transposes (bconv_pack.cc).
+std::vector<uint8_t> tap_major_weights(const BGeom& g, const uint32_t* w_signs);
 
 template <class T>
 std::unique_ptr<T[]> uninit_array(int64_t n) {

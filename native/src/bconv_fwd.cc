@@ -21,17 +21,6 @@
 namespace fqt {
 namespace {
 
-// 8×8 bit transpose (Hacker's Delight, transpose8rS64): byte t, bit k in → byte k, bit t out.
-inline uint64_t transpose8(uint64_t x) {
-  uint64_t t;
-  t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
-  x = x ^ t ^ (t << 7);
-  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
-  x = x ^ t ^ (t << 14);
-  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
-  return x ^ t ^ (t << 28);
-}
-
 // The forward layout of one geometry: the padded channel-packed image and the rows gemm_b1 reads.
 struct FwdLayout {
   int64_t cbb;        // bytes per pixel (C bits rounded up to bytes)
@@ -89,32 +78,28 @@ inline void image_row(const BGeom& g, const FwdLayout& L, const uint8_t* img, in
 }
 
 // W's rows in the image-row order: bit j·C8 + ch of segment i is the sign of w[o, ch, i, j].
-std::vector<uint64_t> weight_rows(const BGeom& g, const FwdLayout& L, const uint32_t* w_signs) {
+std::vector<uint64_t> weight_rows(const BGeom& g, const FwdLayout& L, const std::vector<uint8_t>& wt) {
   std::vector<uint64_t> rows(static_cast<size_t>(g.oc * L.row_words64()), 0);
-  const int64_t K = g.K();
-  for (int64_t o = 0; o < g.oc; o++) {
-    const uint32_t* wr = w_signs + o * words32(K);
-    for (int64_t ch = 0; ch < g.c; ch++)
-      for (int64_t i = 0; i < g.kh; i++)
-        for (int64_t j = 0; j < g.kw; j++) {
-          if (!bit_at(wr, (ch * g.kh + i) * g.kw + j)) continue;
-          const int64_t b = j * L.cbb * 8 + ch;
-          rows[o * L.row_words64() + i * L.sw + (b >> 6)] |= 1ull << (b & 63);
-        }
-  }
+  for (int64_t o = 0; o < g.oc; o++)
+    for (int64_t i = 0; i < g.kh; i++) {
+      auto* seg = reinterpret_cast<uint8_t*>(rows.data() + o * L.row_words64() + i * L.sw);  // little-endian words
+      for (int64_t j = 0; j < g.kw; j++) std::memcpy(seg + j * L.cbb, wt.data() + (o * g.taps() + i * g.kw + j) * L.cbb, static_cast<size_t>(L.cbb));
+    }
   return rows;
 }
 
 // corr[o·P + p] = Σ over the padded taps of output pixel p of Σ_ch w±[o, ch, tap] (0 for interior pixels).
-std::vector<int32_t> padding_correction(const BGeom& g, const uint32_t* w_signs) {
+std::vector<int32_t> padding_correction(const BGeom& g, const std::vector<uint8_t>& wt) {
   const int64_t P = g.P();
   std::vector<int32_t> corr(static_cast<size_t>(P * g.oc), 0);
   if (g.pad == 0) return corr;
-  const int64_t K = g.K(), T = g.taps();
+  const int64_t T = g.taps(), cbb = (g.c + 7) / 8;
   std::vector<int32_t> tapsum(static_cast<size_t>(g.oc * T), 0);
-  for (int64_t o = 0; o < g.oc; o++)
-    for (int64_t ch = 0; ch < g.c; ch++)
-      for (int64_t t = 0; t < T; t++) tapsum[o * T + t] += bit_at(w_signs + o * words32(K), ch * T + t) ? 1 : -1;
+  for (int64_t ot = 0; ot < g.oc * T; ot++) {
+    int32_t ones = 0;
+    for (int64_t b = 0; b < cbb; b++) ones += popcount8(wt[ot * cbb + b]);
+    tapsum[ot] = 2 * ones - static_cast<int32_t>(g.c);
+  }
   for (int64_t oy = 0; oy < g.oh; oy++)
     for (int64_t ox = 0; ox < g.ow; ox++)
       for (int64_t i = 0; i < g.kh; i++)
@@ -142,9 +127,8 @@ struct FwdCommon {
   std::vector<uint64_t> wrows;
   std::vector<int32_t> corr;
   int32_t kfix;  // the zero bits past C and past kw·C count as +1 in k − 2·popcount
-  FwdCommon(const BGeom& g_, const uint32_t* w_signs)
-      : g(g_), L(g_), wrows(weight_rows(g_, L, w_signs)), corr(padding_correction(g_, w_signs)),
-        kfix(static_cast<int32_t>(L.kbits - g_.K())) {}
+  FwdCommon(const BGeom& g_, const std::vector<uint8_t>& wt)
+      : g(g_), L(g_), wrows(weight_rows(g_, L, wt)), corr(padding_correction(g_, wt)), kfix(static_cast<int32_t>(L.kbits - g_.K())) {}
 };
 
 // Pixels in lanes: A = W's rows (channel o), B = the sample's pixel rows; store gets channel o's P results.
@@ -210,7 +194,7 @@ struct PixelRows {
 template <class MakeEpi>
 void forward_z(const BGeom& g, const uint32_t* x_signs, const uint32_t* w_signs, MakeEpi&& make_epi) {
   if (g.n <= 0 || g.oc <= 0 || g.P() <= 0) return;
-  const FwdCommon f(g, w_signs);
+  const FwdCommon f(g, tap_major_weights(g, w_signs));
   const int64_t P = g.P();
   const bool lanes_are_pixels = P >= 8;
   const LaneB wb = lanes_are_pixels ? LaneB(int64_t{0}, f.L.kbits) : LaneB(f.wrows.data(), g.oc, f.L.kbits);

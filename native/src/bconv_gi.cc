@@ -89,18 +89,25 @@ struct Phase {
   }
 
   // A row 0: all ones; row 1 + ch: segment ti, pixel slot t (j = J[|J|−1−t]), bit o = sign of w[o, ch, I[ti], j].
-  void build_arows(const BGeom& g, const GiLayout& L, const uint32_t* w_signs) {
-    const int64_t rw = row_words64(), K = g.K(), nj = static_cast<int64_t>(J.size());
+  // From W's tap-major bytes (tap_major_weights): per tap, the [o][ch] bit blocks transposed to [ch][o], 8×8 at once.
+  void build_arows(const BGeom& g, const GiLayout& L, const std::vector<uint8_t>& wt) {
+    const int64_t rw = row_words64(), nj = static_cast<int64_t>(J.size()), T = g.taps(), cbb = (g.c + 7) / 8;
     arows.assign(static_cast<size_t>((1 + g.c) * rw), 0);
     std::fill(arows.begin(), arows.begin() + rw, ~0ull);
-    for (int64_t ch = 0; ch < g.c; ch++)
-      for (size_t ti = 0; ti < I.size(); ti++)
-        for (int64_t t = 0; t < nj; t++)
-          for (int64_t o = 0; o < g.oc; o++) {
-            if (!bit_at(w_signs + o * words32(K), (ch * g.kh + I[ti]) * g.kw + J[nj - 1 - t])) continue;
-            const int64_t bpos = t * L.ocb * 8 + o;
-            arows[(1 + ch) * rw + ti * sw + (bpos >> 6)] |= 1ull << (bpos & 63);
+    auto* bytes = reinterpret_cast<uint8_t*>(arows.data());  // little-endian words: bit b is byte b/8, bit b%8
+    for (size_t ti = 0; ti < I.size(); ti++)
+      for (int64_t t = 0; t < nj; t++) {
+        const int64_t tap = I[ti] * g.kw + J[nj - 1 - t];
+        for (int64_t ob = 0; ob < L.ocb; ob++)
+          for (int64_t cb = 0; cb < cbb; cb++) {
+            uint64_t m = 0;
+            for (int64_t k = 0; k < 8 && ob * 8 + k < g.oc; k++)
+              m |= static_cast<uint64_t>(wt[((ob * 8 + k) * T + tap) * cbb + cb]) << (8 * k);
+            const uint64_t tr = transpose8(m);  // byte u: bit k = w[ob·8 + k, cb·8 + u, tap]
+            for (int64_t u = 0; u < 8 && cb * 8 + u < g.c; u++)
+              bytes[((1 + cb * 8 + u) * rw + static_cast<int64_t>(ti) * sw) * 8 + t * L.ocb + ob] = static_cast<uint8_t>(tr >> (8 * u));
           }
+      }
   }
 };
 
@@ -253,6 +260,7 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
   }
   if (kept.empty()) return;
   const GiLayout L(g);
+  const std::vector<uint8_t> wt = tap_major_weights(g, w_signs);
   std::vector<Phase> phases;
   for (int64_t py = 0; py < g.stride; py++)
     for (int64_t px = 0; px < g.stride; px++) {
@@ -262,7 +270,7 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
         ph.V.assign(static_cast<size_t>(g.c * ph.pixels()), 0);
         continue;
       }
-      ph.build_arows(g, L, w_signs);
+      ph.build_arows(g, L, wt);
       phase_v(g, L, ph);
     }
   const int bits = q.bits;

@@ -146,6 +146,26 @@ void sample_channel_range(int64_t n, int64_t c, int64_t hw, const float* x, floa
   });
 }
 
+std::vector<uint8_t> tap_major_weights(const BGeom& g, const uint32_t* w_signs) {
+  const int64_t T = g.taps(), K = g.K(), cbb = (g.c + 7) / 8;
+  std::vector<uint8_t> out(static_cast<size_t>(g.oc * T * cbb), 0);
+  // 8 channels at a time: their T-bit tap rows, transposed in blocks of 8 taps.
+  parallel_range(g.oc, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, K)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; o++) {
+      const uint32_t* wr = w_signs + o * words32(K);
+      for (int64_t cb = 0; cb < cbb; cb++)
+        for (int64_t t0 = 0; t0 < T; t0 += 8) {
+          const int64_t nt = std::min<int64_t>(8, T - t0);
+          uint64_t m = 0;
+          for (int64_t k = 0; k < 8 && cb * 8 + k < g.c; k++) m |= bit_field(wr, (cb * 8 + k) * T + t0, nt) << (8 * k);
+          const uint64_t tr = transpose8(m);  // byte u: bit k = w[o, cb·8 + k, t0 + u]
+          for (int64_t u = 0; u < nt; u++) out[(o * T + t0 + u) * cbb + cb] = static_cast<uint8_t>(tr >> (8 * u));
+        }
+    }
+  });
+  return out;
+}
+
 DyQuant dy_quant(const int32_t* q, int64_t oc, const float* offset, const float* qscale, const float* inv,
                  const int32_t* zero_point) {
   DyQuant d;

@@ -195,6 +195,10 @@ KERNEL(PackSigns) {
   fqt::pack_signs(I(info, 0), I(info, 1), data<float>(info, 2), data<uint32_t>(info, 3));
   return info.Env().Undefined();
 }
+KERNEL(SignCodes) {
+  fqt::sign_codes(I(info, 0), data<float>(info, 1), data<uint8_t>(info, 2));
+  return info.Env().Undefined();
+}
 KERNEL(PackPlanes) {
   fqt::pack_planes(I(info, 0), I(info, 1), I(info, 2), data<uint8_t>(info, 3), data<uint32_t>(info, 4));
   return info.Env().Undefined();
@@ -251,7 +255,7 @@ const Entry kKernels[] = {
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},
     {"avgPoolBackward", AvgPoolBackward}, {"sgdUpdate", SgdUpdate}, {"adamUpdate", AdamUpdate},
     {"dropoutMask", DropoutMask},
-    {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
+    {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"im2colCodes", Im2colCodes}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
 };

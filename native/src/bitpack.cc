@@ -92,6 +92,15 @@ void pack_signs(int64_t rows, int64_t k, const float* x, uint32_t* out) {
   });
 }
 
+void sign_codes(int64_t n, const float* x, uint8_t* codes) {
+  if (n <= 0) return;
+  parallel_range(n, kGrain, [=](int64_t lo, int64_t hi) {
+    const float* __restrict xs = x;
+    uint8_t* __restrict c = codes;
+    for (int64_t i = lo; i < hi; i++) c[i] = xs[i] >= 0.0f ? 1 : 0;  // false for NaN
+  });
+}
+
 void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out) {
   if (rows <= 0 || k <= 0 || bits <= 0) return;
   auto row = &scalar::planes_row;

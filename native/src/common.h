@@ -58,6 +58,7 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
 void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t* planes, const uint32_t* b,
                    int32_t* c);
 void pack_signs(int64_t rows, int64_t k, const float* x, uint32_t* out);
+void sign_codes(int64_t n, const float* x, uint8_t* codes);
 void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out);
 
 // quantization kernels (src/backend/quant-kernels.ts); codes are the bytes of an Int8Array or Uint8Array

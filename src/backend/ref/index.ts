@@ -1,6 +1,6 @@
 /** The reference backend: plain loops that define every kernel (DESIGN.md "The reference backend is the specification"). */
 import type { Backend } from '../backend.js';
-import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT } from './gemm.js';
+import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT, signCodes } from './gemm.js';
 import { col2im, copyStrided, im2col, transpose } from './layout.js';
 import { conv2dBackward, conv2dForward } from './conv.js';
 import { binary, maskGrad, reduce, reluMasked, unary } from './elementwise.js';
@@ -15,7 +15,7 @@ export const refBackend: Backend = {
   name: 'ref',
   description: 'reference (pure TypeScript)',
   supports: () => true,
-  sgemm, sgemmT, gemmI8, gemmB1, packSigns, packPlanes, gemmBitplane,
+  sgemm, sgemmT, gemmI8, gemmB1, packSigns, signCodes, packPlanes, gemmBitplane,
   copyStrided, transpose, im2col, col2im, conv2dForward, conv2dBackward,
   unary, binary, reduce, reluMasked, maskGrad,
   channelMoments, batchNormForward, batchNormBackward,

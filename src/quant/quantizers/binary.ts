@@ -14,13 +14,13 @@ import type { SignSpec } from '../spec.js';
 import { checkKeys, expectOneOf, fail } from '../validate.js';
 
 /**
- * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1; NaN also gives 1, as 1 − 1{x < 0}). One pass: this runs on
- * every binary layer's im2col rows, so it is written as a plain loop rather than a chain of elementwise kernels.
+ * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1, NaN → 0 (−1), the bits of packSigns and of the fused binary layers),
+ * by the signCodes kernel.
  */
 export function signQTensor(x: Float32Array, rows: number, cols: number): QTensor {
   const n = rows * cols;
   const codes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) codes[i] = x[i] < 0 ? 0 : 1;
+  if (n > 0) backend().signCodes(n, x, codes);
   const grouping = groupingOf('tensor', rows, cols, 1);
   return {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,

@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "gemm_b1_lanes.h"
+#include "popcnt_avx2.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -60,14 +61,7 @@ struct VB {
   static T load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static T acc(T s, T a, T b) { return popadd(s, _mm256_xor_si256(a, b)); }
   static T acc_and(T s, T a, T b) { return popadd(s, _mm256_and_si256(a, b)); }
-  static T popadd(T s, T x) {
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    const __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
-                                        _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
-    return _mm256_add_epi64(s, _mm256_sad_epu8(cnt, _mm256_setzero_si256()));
-  }
+  static T popadd(T s, T x) { return _mm256_add_epi64(s, popcount_epi64_avx2(x)); }
   static int64_t hsum(T s) {
     alignas(32) int64_t v[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(v), s);

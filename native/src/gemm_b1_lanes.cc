@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "gemm_b1_lanes.h"
+#include "popcnt_avx2.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -63,14 +64,7 @@ struct V {
   static T zero() { return _mm256_setzero_si256(); }
   static T bcast(uint64_t v) { return _mm256_set1_epi64x(static_cast<long long>(v)); }
   static T load(const uint64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static T pop(T x) {
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    const __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
-                                        _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
-    return _mm256_sad_epu8(cnt, _mm256_setzero_si256());
-  }
+  static T pop(T x) { return popcount_epi64_avx2(x); }
   static T op(bool and_op, T a, T b) { return and_op ? _mm256_and_si256(a, b) : _mm256_xor_si256(a, b); }
   static T add(T a, T b) { return _mm256_add_epi64(a, b); }
   static T shl(T a, int p) { return _mm256_sll_epi64(a, _mm_cvtsi32_si128(p)); }

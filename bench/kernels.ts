@@ -11,6 +11,7 @@ import { affineParams } from '../src/quant/params.js';
 import { groupingOf, quantizeMatrix } from '../src/quant/qtensor.js';
 import { Rng } from '../src/tensor/random.js';
 import { emit, flag, medianSeconds, option, round } from './util.js';
+import { qconvBenches } from './qconv.js';
 
 function randn(r: Rng, n: number): Float32Array {
   const out = new Float32Array(n);
@@ -100,6 +101,7 @@ export function main(args: string[]): void {
       sgemmMs: round(sf * 1e3), vsSgemm: round(sf / sp) });
   }
 
+  qconvBenches(be, base, peak.int8, repeats, quick ? [1] : [1, 2, 3]);
   quantBenches(be, r, base, repeats, quick);
 
   // Memory-bound kernels at ResNet-20 / 28×28 / batch 128 sizes: GB/s moved and speed-up over ref.

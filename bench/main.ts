@@ -2,10 +2,12 @@
  * Benchmarks (never part of `npm test`): `npm run bench -- <command> [options]`.
  *   kernels   native kernel throughput vs this machine's measured peak (JSON lines)
  *   step      training step per recipe (ms/step, peak RSS, GEMM paths) vs fp32, and ResNet-20 vs PyTorch fp32 / bf16
+ *   qconv     the fused integer conv kernels alone on the ResNet-20 conv shapes (a subset of kernels)
  */
 const commands: Record<string, () => Promise<{ main(args: string[]): Promise<void> | void }>> = {
   kernels: () => import('./kernels.js'),
   step: () => import('./step.js'),
+  qconv: () => import('./qconv-main.js'),
 };
 
 async function run(): Promise<void> {

@@ -1,8 +1,10 @@
 /**
- * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--no-torch]`: one training
+ * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--rounds R] [--no-torch]`: one training
  * step (1×28×28 inputs, 10 classes, forward + backward + optimizer) on the active backend: median ms/step, peak
  * RSS and the number of layer GEMMs on each path, per recipe, with ratios to the fp32 step of the same model.
- * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; the child also reports
+ * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; with --rounds R every recipe
+ * runs R times, the recipes interleaved round by round (so drifting background load hits them alike), and the median
+ * over rounds is reported next to the per-round values. The child also reports
  * `savedForBackwardMiB`, the memory one forward pass keeps for the backward (deterministic, unlike peak RSS, which
  * depends on when the garbage collector runs). The optimizer is
  * SGD with momentum, or Adam for recipes whose preset trains with Adam (1-bit FQT, METHODS §3.5). For the
@@ -16,12 +18,12 @@ import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { backend } from '../src/backend/index.js';
 import { grad } from '../src/autograd/graph.js';
-import { createModel } from '../src/nn/models/index.js';
+import { createModel, type ModelName } from '../src/nn/models/index.js';
 import { crossEntropy } from '../src/ops/index.js';
 import { Adam, SGD } from '../src/optim/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { applyRecipe, presetTraining, resolveRecipe } from '../src/quant/index.js';
+import { applyRecipe, resolveRecipe } from '../src/quant/index.js';
 import { emit, flag, option, round } from './util.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
@@ -29,19 +31,40 @@ const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.
 
 interface StepRecord { msPerStep: number; peakRssMiB: number; savedForBackwardMiB?: number; recipe: string }
 
-/** The fp32 step and every recipe of --recipes, each in a child process; returns the fp32 ms/step. */
+function runChild(model: string, recipe: string, steps: number, batch: number): (StepRecord & Record<string, unknown>) | string {
+  const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
+    { encoding: 'utf8', env: process.env });
+  if (child.status !== 0) return (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ');
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+/** The fp32 step and every recipe of --recipes, each in child processes, round by round; returns the fp32 ms/step. */
 function recipesInChildren(args: string[], model: string, steps: number, batch: number): number {
   const recipes = option(args, 'recipes', 'fp32').split(',').filter((r) => r !== '');
   if (!recipes.includes('fp32')) recipes.unshift('fp32');
+  const rounds = Math.max(1, Number(option(args, 'rounds', '1')));
+  const runs = new Map<string, (StepRecord & Record<string, unknown>)[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const recipe of recipes) {
+      const rec = runChild(model, recipe, steps, batch);
+      if (typeof rec === 'string') {
+        emit({ bench: 'step', impl: 'fqt', recipe, round: r, error: rec });
+        continue;
+      }
+      runs.set(recipe, [...(runs.get(recipe) ?? []), rec]);
+    }
+  }
   const results = new Map<string, StepRecord>();
   for (const recipe of recipes) {
-    const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
-      { encoding: 'utf8', env: process.env });
-    if (child.status !== 0) {
-      emit({ bench: 'step', impl: 'fqt', recipe, error: (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ') });
-      continue;
-    }
-    const rec = JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
+    const all = runs.get(recipe);
+    if (!all) continue;
+    const ms = median(all.map((x) => x.msPerStep)), rss = median(all.map((x) => x.peakRssMiB));
+    const rec = { ...all[0], msPerStep: ms, peakRssMiB: rss, ...(rounds > 1 ? { rounds: all.map((x) => x.msPerStep) } : {}) };
     results.set(recipe, rec);
     const base = results.get('fp32');
     emit({
@@ -65,10 +88,10 @@ export function main(args: string[]): void {
     return;
   }
   const rng = new Rng(0);
-  const model = createModel(modelName, { inChannels: 1, inputSize: 28, classes: 10 }, rng);
+  const model = createModel(modelName as ModelName, { inChannels: 1, inputSize: 28, classes: 10 }, rng);
   const recipe = resolveRecipe(recipeName);
   const resolved = applyRecipe(model, recipe, { seed: 1, sampleShape: [1, 28, 28] });
-  const adam = presetTraining(recipeName)?.optimizer === 'adam';
+  const adam = recipe.training?.optimizer === 'adam';
   const opt = adam ? new Adam(model.namedParameters(), { lr: 1e-3 })
     : new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
   const xs = new Float32Array(batch * 28 * 28);

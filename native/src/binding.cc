@@ -9,6 +9,7 @@
 
 #include "binding_util.h"
 #include "common.h"
+#include "qconv.h"
 #include "thread_pool.h"
 
 namespace {
@@ -230,11 +231,6 @@ KERNEL(CodesToI8) {
                    data<int32_t>(info, 6), D(info, 7) != 0, data<int8_t>(info, 8));
   return info.Env().Undefined();
 }
-KERNEL(Im2colCodes) {
-  fqt::im2col_codes(data<uint8_t>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
-                    I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<uint8_t>(info, 11), data<uint8_t>(info, 12));
-  return info.Env().Undefined();
-}
 KERNEL(CodeBlockSums) {
   fqt::code_block_sums(I(info, 0), I(info, 1), I(info, 2), data<int8_t>(info, 3), data<int32_t>(info, 4));
   return info.Env().Undefined();
@@ -244,6 +240,45 @@ KERNEL(BlockHouseholder) {
   const int32_t* sizes = data<int32_t>(info, 4, &ngroups);
   fqt::block_householder(data<float>(info, 0), I(info, 1), I(info, 2), data<int32_t>(info, 3), sizes,
                          static_cast<int64_t>(ngroups), data<float>(info, 5), D(info, 6) != 0, data<float>(info, 7));
+  return info.Env().Undefined();
+}
+
+KERNEL(MomentSums) {
+  fqt::moment_sums(data<float>(info, 0), I(info, 1), data<double>(info, 2));
+  return info.Env().Undefined();
+}
+KERNEL(QuantizeLuq) {
+  // seed and stream are uint32 in JS (ToUint32 semantics via the int64 value modulo 2^32)
+  fqt::quantize_luq(data<float>(info, 0), I(info, 1), data<float>(info, 2)[0], I(info, 3), static_cast<uint32_t>(I(info, 4)),
+                    static_cast<uint32_t>(I(info, 5)), data<int8_t>(info, 6));
+  return info.Env().Undefined();
+}
+// A quantized operand of the fused convs: codes (Int8Array or Uint8Array) at i, then offset, scale, zero point.
+fqt::qconv::Operand q_operand(const Napi::CallbackInfo& info, size_t i) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* ptr = nullptr;
+  napi_value buffer;
+  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &ptr, &buffer, &offset);
+  size_t groups = 0;
+  const float* off = data<float>(info, i + 1, &groups);
+  return {static_cast<const uint8_t*>(ptr), type == napi_int8_array, off, data<float>(info, i + 2), data<int32_t>(info, i + 3),
+          static_cast<int64_t>(groups)};
+}
+fqt::ConvGeom q_geom(const Napi::CallbackInfo& info) {
+  const int32_t* v = data<int32_t>(info, 0);  // [n, c, h, w, oc, kh, kw, stride, pad, oh, ow]
+  return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]};
+}
+KERNEL(QconvForward) {
+  fqt::qconv_forward(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(QconvGradInput) {
+  fqt::qconv_grad_input(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
+  return info.Env().Undefined();
+}
+KERNEL(QconvGradWeight) {
+  fqt::qconv_grad_weight(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
   return info.Env().Undefined();
 }
 
@@ -257,7 +292,9 @@ const Entry kKernels[] = {
     {"dropoutMask", DropoutMask},
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
-    {"codesToI8", CodesToI8}, {"im2colCodes", Im2colCodes}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
+    {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };
 
 std::string describe() {

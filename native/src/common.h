@@ -70,9 +70,6 @@ void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div
 void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64_t cols, int64_t row_div,
                        int64_t row_mod, int64_t col_div, const float* offset, const float* scale,
                        const int32_t* zero_point, float* out);
-// im2col of byte codes; padded entries of sample s take pad_codes[s] (src/backend/quant-kernels.ts).
-void im2col_codes(const uint8_t* codes, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                  int64_t stride, int64_t pad, int64_t oh, int64_t ow, const uint8_t* pad_codes, uint8_t* out);
 void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                  const int32_t* shift, bool transpose, int8_t* out);
 void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out);
@@ -82,6 +79,9 @@ void quantize_run(const float* x, int64_t n, float offset, float inv, int32_t ze
                   bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes);
 // One run of quant_range's update rule on the calling thread: *lo / *hi updated by x[0..n) (NaN sticks).
 void range_run(const float* x, int64_t n, float* lo, float* hi);
+// LUQ (src/backend/quant-kernels.ts momentSums / quantizeLuq).
+void moment_sums(const float* x, int64_t n, double* out);
+void quantize_luq(const float* x, int64_t n, float alpha, int64_t kmax, uint32_t seed, uint32_t stream, int8_t* codes);
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out);
 

@@ -73,10 +73,6 @@ void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t 
   im2col_batch<float>(x, n, c, h, w, kh, kw, stride, pad, oh, ow, nullptr, out);
 }
 
-void im2col_codes(const uint8_t* codes, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                  int64_t stride, int64_t pad, int64_t oh, int64_t ow, const uint8_t* pad_codes, uint8_t* out) {
-  im2col_batch<uint8_t>(codes, n, c, h, w, kh, kw, stride, pad, oh, ow, pad_codes, out);
-}
 
 namespace {
 

@@ -7,8 +7,8 @@
 //   s = t + zp,  q = floor(s + u) or roundHalfEven(s)   in float64, the very operations JS evaluates
 //                                  (4 lanes of double; vroundpd's nearest mode is round-half-even);
 //   u = (fmix(key ^ i) >> 8)·2⁻²⁴  the counter RNG of rng.h with i = r·cols + c (mod 2³²).
-// Tiers: scalar (the spec, also every SIMD tail) and AVX2 (used by the AVX-512 tiers too: the kernels
-// are bound by the RNG's 32-bit multiplies and by memory, not by the vector width).
+// Tiers: scalar (the spec, also every SIMD tail), AVX2, and AVX-512 for quantization (16 lanes with masked tails:
+// the RNG's 32-bit multiplies bound it); ranges and dequantization stay on AVX2, which memory bounds.
 #include <immintrin.h>
 
 #include <cmath>
@@ -249,6 +249,84 @@ void range_cols(const float* x, int64_t n, float* lo, float* hi) {
 
 }  // namespace avx2
 #pragma GCC pop_options
+
+// ---- AVX-512: quantization on 16 lanes (the RNG's 32-bit multiplies bound these kernels; twice the lanes of AVX2) ----
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+namespace avx512 {
+
+inline __m512i fmix16(__m512i h) {  // rng_fmix on 16 lanes
+  h = _mm512_add_epi32(h, _mm512_set1_epi32(static_cast<int>(0x9e3779b9u)));
+  h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int>(0x85ebca6bu)));
+  h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
+  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int>(0xc2b2ae35u)));
+  return _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+}
+
+struct Q16 {
+  __m512d qmin, qmax;
+  __m512i key;
+  bool sr;
+  explicit Q16(const QArgs& a)
+      : qmin(_mm512_set1_pd(a.qmin)), qmax(_mm512_set1_pd(a.qmax)), key(_mm512_set1_epi32(static_cast<int>(a.key))), sr(a.sr) {}
+};
+
+// clamp(q, qmin, qmax) with NaN → 0, as int32 (vmaxpd returns its second operand, qmin, for a NaN q).
+inline __m256i clamp_i32(__m512d q, const Q16& c) {
+  const __mmask8 ord = _mm512_cmp_pd_mask(q, q, _CMP_ORD_Q);
+  return _mm512_cvttpd_epi32(_mm512_maskz_mov_pd(ord, _mm512_min_pd(_mm512_max_pd(q, c.qmin), c.qmax)));
+}
+
+// Codes of the 16 elements of x (masked to n ≤ 16), the same operations as avx2::quant8 / scalar::quant1.
+inline __m512i index16(uint32_t i0, __m512i steps = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {
+  return _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i0)), steps);
+}
+
+inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, __m512i idx16, const Q16& c) {
+  const __m512 t = _mm512_mul_ps(_mm512_sub_ps(x, off), inv);
+  __m512d s0 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), _mm512_cvtepi32_pd(_mm512_castsi512_si256(zp)));
+  __m512d s1 = _mm512_add_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))),
+                             _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(zp, 1)));
+  if (c.sr) {
+    const __m512i u = _mm512_srli_epi32(fmix16(_mm512_xor_si512(c.key, idx16)), 8);
+    const __m512d ulp = _mm512_set1_pd(0x1p-24);
+    s0 = _mm512_floor_pd(_mm512_add_pd(s0, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(u)), ulp)));
+    s1 = _mm512_floor_pd(_mm512_add_pd(s1, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(u, 1)), ulp)));
+  } else {
+    s0 = _mm512_roundscale_pd(s0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    s1 = _mm512_roundscale_pd(s1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(clamp_i32(s0, c)), clamp_i32(s1, c), 1);
+  return _mm512_cvtepi32_epi8(q);  // the low byte of each int32, i.e. the JS store
+}
+
+void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint32_t step,
+               uint8_t* out) {
+  const Q16 c(a);
+  const __m512 o = _mm512_set1_ps(off), iv = _mm512_set1_ps(inv);
+  const __m512i z = _mm512_set1_epi32(zp);
+  const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(step)));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), o, iv, z, index16(idx0 + static_cast<uint32_t>(i) * step, steps), c);
+    _mm_mask_storeu_epi8(out + i, m, q);
+  }
+}
+void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
+                uint32_t idx0, uint8_t* out) {
+  const Q16 c(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, off + i), _mm512_maskz_loadu_ps(m, inv + i),
+                              _mm512_maskz_loadu_epi32(m, zp + i), index16(idx0 + static_cast<uint32_t>(i)), c);
+    _mm_mask_storeu_epi8(out + i, m, q);
+  }
+}
+
+}  // namespace avx512
+#pragma GCC pop_options
 #endif
 
 struct Fns {
@@ -262,6 +340,8 @@ struct Fns {
 
 Fns fns_for(Tier t) {
 #if FQT_X86
+  if (t >= Tier::Avx512)
+    return {avx2::range_seg, avx2::range_cols, avx512::quant_seg, avx512::quant_cols, avx2::dequant_seg, avx2::dequant_cols};
   if (t >= Tier::Avx2)
     return {avx2::range_seg, avx2::range_cols, avx2::quant_seg, avx2::quant_cols, avx2::dequant_seg, avx2::dequant_cols};
 #endif

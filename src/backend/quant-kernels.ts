@@ -38,14 +38,6 @@ export interface QuantKernels {
   codesToI8(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
     shift: Int32Array, transpose: number, out: Int8Array): void;
 
-  /**
-   * im2col of byte codes (layout as FloatKernels.im2col) for quantized convolutions that quantize the conv input
-   * before im2col (quant/gemm/conv.ts): a padded entry of sample s takes padCodes[s], the code of 0 in that sample's
-   * scale group. Pure byte copies (signed codes are copied as their bytes).
-   */
-  im2colCodes(codes: Int8Array | Uint8Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
-    stride: number, pad: number, oh: number, ow: number, padCodes: Int8Array | Uint8Array, out: Int8Array | Uint8Array): void;
-
   /** out[i·nkb + kb] = Σ_{k ∈ block kb} a[i·k + k'] (int32), nkb = ceil(k / kBlock): the row sums of int8 codes. */
   codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array, out: Int32Array): void;
 
@@ -61,7 +53,10 @@ export interface QuantKernels {
 
   /**
    * Whole-array statistics for SAWB clipping (METHODS §2.2), accumulated in float64 in index order:
-   * out[0] = Σ x², out[1] = Σ |x|, out[2] = max |x|, out[3] = min x (n = 0: 0, 0, 0, +∞). NaN propagates.
+   * out[0] = Σ x², out[1] = Σ |x|, out[2] = max |x|, out[3] = min x (n = 0: 0, 0, 0, +∞; a zero minimum is +0). Any NaN
+   * makes every statistic NaN. The sums are blocked so that native code can vectorise and parallelise them with the
+   * same result (quant/rounding.ts §4): per chunk of MOMENT_CHUNK elements, eight float64 partial sums p[i mod 8] in
+   * index order, the chunk's sum ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)), then the chunks added in order.
    */
   momentSums(x: Float32Array, n: number, out: Float64Array): void;
 

@@ -6,12 +6,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseFlags, usage, type FlagSpecs, type Parsed } from './args.js';
+import { cliReporters } from './progress.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from './train.js';
 import { measureVariances, VARIANCE_FLAGS, writeReport } from './report.js';
 import { formatSummary, loadResults, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
 import { loadDataset } from '../data/registry.js';
-import { resolveRecipe } from '../quant/index.js';
+import { resolveRecipe, type Recipe } from '../quant/index.js';
 import { latestCheckpointPath } from '../train/checkpoint.js';
 import { validateConfig, type TrainConfig } from '../train/config.js';
 import { StepLog } from '../train/step-log.js';
@@ -47,12 +48,16 @@ export function parseSeeds(raw: string): number[] {
   return seeds;
 }
 
-export function parseRecipes(raw: string): { name: string; label: string }[] {
+/** A recipe of --recipes: as given (preset or file), its label, and its value (null: fp32), resolved once here. */
+export interface PlannedRecipe { name: string; label: string; recipe: Recipe | null }
+
+export function parseRecipes(raw: string): PlannedRecipe[] {
   const names = raw.split(',').map((s) => s.trim());
   check(names.every((n) => n !== ''), () => `--recipes: empty entry in '${raw}' (give comma-separated presets or JSON files)`);
-  const out = names.map((name) => {
+  const out = names.map((name): PlannedRecipe => {
     try {
-      return { name, label: resolveRecipe(name).label };
+      const recipe = name === 'fp32' ? null : resolveRecipe(name);
+      return { name, label: recipe ? recipe.label : 'fp32', recipe };
     } catch (err) {
       if (err instanceof FqtError) throw new FqtError(`--recipes: ${err.message}`);
       throw err;
@@ -85,11 +90,11 @@ function writeStatus(runDir: string, s: RunStatusFile): void {
  * One training config per (recipe, seed), built exactly as `fqt train --recipe R --seed S` builds it, so a
  * recipe's own training defaults (the 1-bit presets train with Adam at lr 1e-3) apply unless a flag overrides them.
  */
-export function planRuns(f: ReturnType<typeof parseFlags<typeof COMPARE_FLAGS>>, recipes: { name: string; label: string }[], seeds: number[]):
-  { label: string; seed: number; rel: string; config: TrainConfig }[] {
+export function planRuns(f: Parsed<typeof COMPARE_FLAGS>, recipes: PlannedRecipe[], seeds: number[]):
+  { label: string; seed: number; rel: string; config: TrainConfig; recipe: Recipe | null }[] {
   return recipes.flatMap((r) => seeds.map((seed) => ({
-    label: r.label, seed, rel: path.join('runs', runDirName(r.label, seed)),
-    config: trainConfigFromFlags({ ...f, recipe: r.name, seed, out: f.out, resume: false }),
+    label: r.label, seed, rel: path.join('runs', runDirName(r.label, seed)), recipe: r.recipe,
+    config: trainConfigFromFlags({ ...f, recipe: r.name, seed, out: f.out, resume: false }, r.recipe),
   })));
 }
 
@@ -99,11 +104,10 @@ export function compareCommand(argv: string[]): number {
     process.stdout.write(usage('compare', SUMMARY, COMPARE_FLAGS));
     return 0;
   }
-  check(f._.length === 0, () => `fqt compare takes no positional arguments, got '${f._.join(' ')}' (recipes go in --recipes)`);
-  const recipes = parseRecipes(f.recipes!);
-  const seeds = parseSeeds(f.seeds!);
-  const out = f.out!;
-  const base = trainConfigFromFlags({ ...f, recipe: 'fp32', seed: seeds[0], out, resume: false });
+  const recipes = parseRecipes(f.recipes);
+  const seeds = parseSeeds(f.seeds);
+  const out = f.out;
+  const base = trainConfigFromFlags({ ...f, recipe: 'fp32', seed: seeds[0], out, resume: false }, null);
   validateConfig(base);
   // Fail before any training when the data set cannot be loaded (every run would fail the same way).
   loadDataset(base.dataset, { dataDir: base.dataDir });
@@ -116,7 +120,7 @@ export function compareCommand(argv: string[]): number {
     if (diff) throw new FqtError(`${path.join(out, p.rel)} was trained with ${diff}; use another --out (or delete that run)`);
   }
   const previous = readManifest(out);
-  const manifest: CompareManifest = { format: 'fqt-compare', version: 1, recipes, seeds, config: { ...base, seed: seeds[0] } };
+  const manifest: CompareManifest = { format: 'fqt-compare', version: 1, recipes: recipes.map(({ name, label }) => ({ name, label })), seeds, config: { ...base, seed: seeds[0] } };
   delete manifest.config.recipe;
   if (previous) {
     const diff = configDifference({ ...previous.config, seed: 0 }, { ...manifest.config, seed: 0 });
@@ -150,13 +154,14 @@ export function compareCommand(argv: string[]): number {
       steps = new StepLog(runDir);
       const stepLog = steps;
       const result = train(p.config, {
-        out: runDir, resume, quiet: f.quiet, checkpointSeconds: f['checkpoint-seconds'],
+        recipe: p.recipe, out: runDir, resume, checkpointSeconds: f['checkpoint-seconds'], ...cliReporters(f.quiet),
         onStep: (e, b, loss) => stepLog.record(e, b, loss),
         onEpoch: () => stepLog.flush(),
       });
       steps.flush();
       writeStatus(runDir, status('done', null));
-      log(`${tag}: done, test acc ${pct(result.final.test_acc)}%, ${result.final.ms_per_step.toFixed(1)} ms/step, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const final = result.final!;
+      log(`${tag}: done, test acc ${pct(final.test_acc)}%, ${final.ms_per_step.toFixed(1)} ms/step, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (err) {
       failed++;
       steps?.flush();
@@ -168,7 +173,7 @@ export function compareCommand(argv: string[]): number {
 
   let variance = null;
   if (f.variance) {
-    variance = measureVariances(out, loadResults(out), f['variance-batches']!, f['variance-draws']!, (s) => log(`fqt compare: ${s}`));
+    variance = measureVariances(out, loadResults(out), f['variance-batches'], f['variance-draws'], (s) => log(`fqt compare: ${s}`));
   }
   const results = writeReport(out, variance);
   process.stdout.write(formatSummary(results));

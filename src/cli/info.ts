@@ -1,7 +1,4 @@
 /** `fqt info`: version, backend (and why native is not active), threads. */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { backend, backendNotice } from '../backend/index.js';
 import { nativeInfo } from '../backend/native.js';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
@@ -9,26 +6,22 @@ import { createModel, modelNames } from '../nn/models/index.js';
 import { applyRecipe, formatResolved, resolveRecipe } from '../quant/index.js';
 import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
+import { environment, packageVersion } from '../train/environment.js';
 
 /** Input geometry of each data set (so `fqt info` can resolve conv paths without loading data). */
-const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
+export const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
   mnist: { inChannels: 1, inputSize: 28, classes: 10 },
   'fashion-mnist': { inChannels: 1, inputSize: 28, classes: 10 },
   cifar10: { inChannels: 3, inputSize: 32, classes: 10 },
   cifar100: { inChannels: 3, inputSize: 32, classes: 100 },
 };
 
-const INFO_FLAGS = {
+export const INFO_FLAGS = {
   model: { type: 'string', help: 'with --recipe: show which GEMM path (int8, int8-blocked, b1, bitplane, fp32-dequant, fp32) each layer runs', choices: modelNames() },
   recipe: { type: 'string', help: 'quantization recipe: a preset or a JSON file' },
   dataset: { type: 'string', help: 'input geometry for --model', default: 'mnist', choices: Object.keys(GEOMETRY) },
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
-
-export function packageVersion(): string {
-  const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
 
 export function infoCommand(argv: string[]): number {
   const f = parseFlags('info', INFO_FLAGS, argv);
@@ -39,7 +32,7 @@ export function infoCommand(argv: string[]): number {
   const notice = backendNotice();
   const b = backend();
   const lines = [
-    `fqt ${packageVersion()} (node ${process.version})`,
+    `fqt ${packageVersion()} (node ${process.version})${environment().commit ? `, commit ${environment().commit}` : ''}`,
     `backend: ${b.name} — ${b.description}`,
   ];
   if (notice) lines.push(`note: ${notice.replace(/^fqt: /, '')}`);
@@ -52,7 +45,7 @@ export function infoCommand(argv: string[]): number {
   }
   if (f.model || f.recipe) {
     check(f.model && f.recipe, '--model and --recipe go together');
-    const spec = GEOMETRY[f.dataset!];
+    const spec = GEOMETRY[f.dataset];
     const model = createModel(f.model, spec, new Rng(0));
     const resolved = applyRecipe(model, resolveRecipe(f.recipe), { seed: 0, sampleShape: [spec.inChannels, spec.inputSize, spec.inputSize] });
     lines.push('', formatResolved(resolved));

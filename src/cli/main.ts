@@ -3,18 +3,29 @@
  * anything else prints one line too, with the stack only under FQT_DEBUG=1.
  */
 import { FqtError } from '../tensor/errors.js';
-import { infoCommand } from './info.js';
-import { trainCommand } from './train.js';
-import { varianceCommand } from './variance.js';
-import { compareCommand } from './compare.js';
-import { reportCommand } from './report.js';
+import type { FlagSpecs, Positionals } from './args.js';
+import { INFO_FLAGS, infoCommand } from './info.js';
+import { TRAIN_FLAGS, trainCommand } from './train.js';
+import { VARIANCE_COMMAND_FLAGS, varianceCommand } from './variance.js';
+import { COMPARE_FLAGS, compareCommand } from './compare.js';
+import { REPORT_ARGS, REPORT_FLAGS, reportCommand } from './report.js';
+import { CONVERT_ARGS, CONVERT_FLAGS, convertCommand } from './convert.js';
 
-const COMMANDS: Record<string, { run: (argv: string[]) => number; summary: string }> = {
-  train: { run: trainCommand, summary: 'train a model (fp32 or with a quantization recipe)' },
-  compare: { run: compareCommand, summary: 'train several recipes × seeds and write a comparison report (HTML, JSON, CSV)' },
-  report: { run: reportCommand, summary: 'rebuild the comparison report of saved runs without training' },
-  variance: { run: varianceCommand, summary: 'per-layer bias, quantization and sampling variance of FQT gradients' },
-  info: { run: infoCommand, summary: 'show the version, backend and threads' },
+export interface Command {
+  run: (argv: string[]) => number;
+  summary: string;
+  /** The command's flag declarations (the parser tests walk them all). */
+  flags: FlagSpecs;
+  args?: Positionals;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  train: { run: trainCommand, summary: 'train a model (fp32 or with a quantization recipe)', flags: TRAIN_FLAGS },
+  compare: { run: compareCommand, summary: 'train several recipes × seeds and write a comparison report (HTML, JSON, CSV)', flags: COMPARE_FLAGS },
+  report: { run: reportCommand, summary: 'rebuild the comparison report of saved runs without training', flags: REPORT_FLAGS, args: REPORT_ARGS },
+  variance: { run: varianceCommand, summary: 'per-layer bias, quantization and sampling variance of FQT gradients', flags: VARIANCE_COMMAND_FLAGS },
+  convert: { run: convertCommand, summary: 'convert a safetensors weights file between PyTorch and fqt names and dtypes', flags: CONVERT_FLAGS, args: CONVERT_ARGS },
+  info: { run: infoCommand, summary: 'show the version, backend and threads', flags: INFO_FLAGS },
 };
 
 function help(): string {

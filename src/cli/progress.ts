@@ -1,7 +1,9 @@
 /**
  * A progress bar on stderr: redrawn in place on a terminal, a plain line every ~10 % otherwise
- * (CI logs, pipes), so a long run always shows it is alive.
+ * (CI logs, pipes), so a long run always shows it is alive. The trainer reports through callbacks (cliReporters).
  */
+import type { StepProgress } from '../train/trainer.js';
+
 export interface ProgressFields {
   [key: string]: string | number;
 }
@@ -48,4 +50,17 @@ export function fmtTime(seconds: number): string {
   const s = Math.round(seconds);
   const m = Math.floor(s / 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The trainer's callbacks for a terminal: epoch lines on stderr and one progress bar per epoch (none when quiet). */
+export function cliReporters(quiet: boolean): { log: (line: string) => void; onProgress: (p: StepProgress) => void } {
+  let bar: ProgressBar | null = null;
+  let barEpoch = -1;
+  return {
+    log: (line) => { if (!quiet) process.stderr.write(`${line}\n`); },
+    onProgress: (p) => {
+      if (p.epoch !== barEpoch) { bar = new ProgressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.total, quiet); barEpoch = p.epoch; }
+      bar!.update(p.done, { loss: p.loss, 'img/s': p.imagesPerSecond });
+    },
+  };
 }

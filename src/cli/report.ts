@@ -8,9 +8,10 @@ import path from 'node:path';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { compareHtml } from '../report/compare-html.js';
 import { formatSummary, loadResults, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
-import { measureRunVariance } from '../stats/run-variance.js';
+import { measureRunVariance } from './run-variance.js';
+import { resolveRecipe } from '../quant/presets.js';
 import type { VarianceReport } from '../stats/variance.js';
-import { check, FqtError } from '../tensor/errors.js';
+import { FqtError } from '../tensor/errors.js';
 
 export const VARIANCE_FILE = 'variance.json';
 
@@ -20,11 +21,14 @@ export const VARIANCE_FLAGS = {
   'variance-draws': { type: 'int', help: 'with --variance: FQT backward passes on the fixed batch', default: 8, min: 2 },
 } satisfies FlagSpecs;
 
-const REPORT_FLAGS = {
+export const REPORT_FLAGS = {
   ...VARIANCE_FLAGS,
   quiet: { type: 'bool', help: 'do not print the summary table', default: false },
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
+
+/** DIR: an `fqt compare --out` or `fqt train --out` directory. */
+export const REPORT_ARGS = { names: ['DIR'], what: 'one directory (an fqt compare --out or fqt train --out directory)' } as const;
 
 interface VarianceFile { batches: number; draws: number; reports: VarianceReport[] }
 
@@ -37,11 +41,13 @@ export function measureVariances(dir: string, r: Results, batches: number, draws
   for (const recipe of r.recipes) {
     const run = r.runs.find((x) => x.recipe === recipe && x.status === 'done');
     const runDir = run ? path.join(dir, run.dir) : null;
-    const config = runDir ? readRunJson(runDir)?.config : undefined;
-    if (!runDir || !config) { log(`variance: ${recipe}: no finished run, skipped`); continue; }
-    if (config.recipe === undefined) continue;
+    const saved = runDir ? readRunJson(runDir) : null;
+    if (!runDir || !saved) { log(`variance: ${recipe}: no finished run, skipped`); continue; }
+    if (saved.config.recipe === undefined) continue;
+    // The recipe the run trained with, as run.json recorded it (run directories of fqt ≤ 0.1.0 only name it).
+    const value = saved.recipeData ?? resolveRecipe(saved.config.recipe);
     log(`variance: ${recipe} (${run!.dir}): ${draws} draws on ${batches} batches…`);
-    reports.push(measureRunVariance(runDir, config, { batches, draws }));
+    reports.push(measureRunVariance(runDir, saved.config, value, { batches, draws }));
   }
   const file: VarianceFile = { batches, draws, reports };
   writeFileSync(path.join(dir, VARIANCE_FILE), JSON.stringify(file, null, 2) + '\n');
@@ -68,15 +74,14 @@ export function writeReport(dir: string, variance: VarianceReport[] | null = nul
 }
 
 export function reportCommand(argv: string[]): number {
-  const f = parseFlags('report', REPORT_FLAGS, argv);
+  const f = parseFlags('report', REPORT_FLAGS, argv, REPORT_ARGS);
   if (f.help) {
-    process.stdout.write(usage('report DIR', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS));
+    process.stdout.write(usage('report', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS, REPORT_ARGS));
     return 0;
   }
-  check(f._.length === 1, () => `fqt report takes one directory (an fqt compare --out or fqt train --out directory), got ${f._.length ? f._.join(' ') : 'none'}`);
   const dir = f._[0];
   let variance: VarianceReport[] | null = null;
-  if (f.variance) variance = measureVariances(dir, loadResults(dir), f['variance-batches']!, f['variance-draws']!, (s) => process.stderr.write(`fqt report: ${s}\n`));
+  if (f.variance) variance = measureVariances(dir, loadResults(dir), f['variance-batches'], f['variance-draws'], (s) => process.stderr.write(`fqt report: ${s}\n`));
   const r = writeReport(dir, variance);
   if (!f.quiet) process.stdout.write(formatSummary(r));
   process.stdout.write(`wrote ${path.join(dir, 'report.html')}, results.json and results.csv (${r.runs.length} runs)\n`);

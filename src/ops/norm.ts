@@ -1,6 +1,7 @@
 /** Batch normalisation (train/eval with running statistics) and dropout. */
 import { backend } from '../backend/index.js';
 import { record } from '../autograd/graph.js';
+import { savedValues } from '../autograd/saved.js';
 import { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
@@ -51,21 +52,36 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
   for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(variance[ch] + state.eps);
   const out = uninit(x.shape); // batchNormForward / Backward write every element of out and dx
   k.batchNormForward(x.data, n, c, hw, mean, invStd, gamma.data, beta.data, out.data);
-  return record(out, 'batchNorm', [x, gamma, beta], (g) => {
-    const dx = uninit(x.shape), dgamma = empty(gamma.shape), dbeta = empty(beta.shape);
+  return record(out, 'batchNorm', [x, gamma, beta], batchNormBackward(savedValues(x), x.shape, gamma, mean, invStd, training));
+}
+
+/**
+ * The backward of batchNorm, built outside its forward so the closure's context holds only these arguments (a
+ * closure shares its context with every other closure of the function that creates it, and the forward's error
+ * messages capture x): it keeps x's values, or how to recompute them (autograd/saved.ts), never x itself.
+ */
+function batchNormBackward(xValues: () => Float32Array, xShape: readonly number[], gamma: Tensor, mean: Float32Array,
+  invStd: Float32Array, training: boolean): (g: Tensor) => Tensor[] {
+  const [n, c] = xShape;
+  const hw = xShape.length === 4 ? xShape[2] * xShape[3] : 1;
+  const m = n * hw, size = n * c * hw;
+  return (g) => {
+    const k = backend();
+    const dx = uninit(xShape), dgamma = empty(gamma.shape), dbeta = empty([c]);
+    const xd = xValues();
     if (training) {
-      k.batchNormBackward(x.data, g.data, n, c, hw, mean, invStd, gamma.data, dx.data, dgamma.data, dbeta.data);
+      k.batchNormBackward(xd, g.data, n, c, hw, mean, invStd, gamma.data, dx.data, dgamma.data, dbeta.data);
     } else {
       // Eval mode is an affine map per channel: dx = g·γ·invStd; dγ = Σ g·x̂; dβ = Σ g.
       const zero = new Float32Array(c);
       const ones = new Float32Array(c).fill(1);
-      const xhat = empty(x.shape);
-      k.batchNormForward(x.data, n, c, hw, mean, invStd, ones, zero, xhat.data);
+      const xhat = empty(xShape);
+      k.batchNormForward(xd, n, c, hw, mean, invStd, ones, zero, xhat.data);
       const scaleV = new Float32Array(c);
       for (let ch = 0; ch < c; ch++) scaleV[ch] = gamma.data[ch] * invStd[ch];
       k.batchNormForward(g.data, n, c, hw, zero, scaleV, ones, zero, dx.data);
-      const gx = empty(x.shape);
-      k.binary('mul', g.data, Int32Array.of(1), xhat.data, Int32Array.of(1), Int32Array.of(x.size), gx.data);
+      const gx = empty(xShape);
+      k.binary('mul', g.data, Int32Array.of(1), xhat.data, Int32Array.of(1), Int32Array.of(size), gx.data);
       // Per-channel sums = m · per-channel means.
       const scratch = new Float32Array(c);
       k.channelMoments(gx.data, n, c, hw, dgamma.data, scratch);
@@ -73,7 +89,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
       for (let ch = 0; ch < c; ch++) { dgamma.data[ch] *= m; dbeta.data[ch] *= m; }
     }
     return [dx, dgamma, dbeta];
-  });
+  };
 }
 
 /** Inverted dropout with a mask from the counter RNG (one fresh stream per call). */

@@ -15,7 +15,7 @@ import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type 
 import { specLabel, specOutputScale } from './quantizers/index.js';
 import type { QuantizedOperand } from './quantize.js';
 import { describeAddons, smpSamples } from './addons/index.js';
-import { type ConvGeometryLike, effectiveSpec, type GemmPath, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planLayer, savedActivation } from './gemm/index.js';
+import { type ConvGeometryLike, effectiveSpec, type GemmPath, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planFusedLayer, planLayer, savedActivation } from './gemm/index.js';
 
 type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometryLike) => Tensor;
 
@@ -57,6 +57,10 @@ export interface ResolvedGemm {
   path: GemmPath;
   kBlock: number | null;
   reason?: string;
+  /** Runs as one conv-level kernel (quant/gemm/fused.ts) rather than on im2col rows. */
+  fused?: boolean;
+  /** How the path applies when kBlock does not say it (e.g. K-blocks of one output pixel). */
+  note?: string;
   /** Labels of the two NT operands (e.g. dY and W for grad-input). */
   a: string;
   b: string;
@@ -103,7 +107,10 @@ function describe(slots: RecipeSlots, plans: LayerPlans): Record<GemmName, Resol
   const out = {} as Record<GemmName, ResolvedGemm>;
   for (const g of GEMM_NAMES) {
     const p = plans[g];
-    out[g] = { path: p.path, kBlock: p.kBlock, a: labels[g][0], b: labels[g][1], ...(p.reason ? { reason: p.reason } : {}) };
+    out[g] = {
+      path: p.path, kBlock: p.kBlock, a: labels[g][0], b: labels[g][1],
+      ...(p.reason ? { reason: p.reason } : {}), ...(p.fused ? { fused: true } : {}), ...(p.note ? { note: p.note } : {}),
+    };
   }
   return out;
 }
@@ -171,7 +178,7 @@ export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions
     const entry: ResolvedLayer = {
       name, type: (layer as object).constructor?.name ?? 'GemmLayer', index, weightShape: [...w.shape], sources, slots,
       rowsPerSample: rps, provisional: rps === null, savedX: savedActivation(slots),
-      gemms: describe(slots, planLayer(slots, inF, outF, rps ?? MIN_INT_KBLOCK, !isLinear)),
+      gemms: describe(slots, planFusedLayer(slots, { oc: outF, k: inF, rowsPerSample: rps ?? MIN_INT_KBLOCK }) ?? planLayer(slots, inF, outF, rps ?? MIN_INT_KBLOCK, !isLinear)),
     };
     const wSpec = effectiveSpec(slots.forward.w, 'fp32');
     let outputScale: Tensor | undefined;
@@ -228,7 +235,8 @@ export function formatResolved(r: ResolvedRecipe): string {
     for (const g of GEMM_NAMES) {
       const e = l.gemms[g];
       const kb = e.kBlock !== null ? ` kBlock=${e.kBlock}` : '';
-      lines.push(`    ${g.padEnd(10)} ${e.path.padEnd(12)}${kb} ${e.a} × ${e.b}${e.reason ? `  (${e.reason})` : ''}`);
+      const how = [e.fused ? 'fused conv kernel' : 'im2col rows', e.note, e.reason].filter(Boolean).join('; ');
+      lines.push(`    ${g.padEnd(10)} ${e.path.padEnd(12)}${kb} ${e.a} × ${e.b}  (${how})`);
     }
   }
   return lines.join('\n');

@@ -22,8 +22,8 @@
  *   fqt1-agp-scq             binary forward; AGP + SCQ with b = 4: per-sample 4-bit SR dY on the top N/4 samples
  *                            (grad-input), per-channel 4-bit SR dY on the top C/4 channels (grad-weight) (§3.4, §3.7)
  * All presets keep the first and last GemmLayer in fp32 unless stated; the binary ones also keep every 1×1 conv
- * (ResNet shortcut projections) fp32 ('@conv1x1'), as the paper does. Binary presets default to Adam (§3.5):
- * presetTraining() gives the optimizer and learning rate the CLI uses when none is given.
+ * (ResNet shortcut projections) fp32 ('@conv1x1'), as the paper does. Binary presets carry the training defaults
+ * `training: {optimizer: 'adam', lr: 1e-3}` (§3.5) as recipe data, inherited by recipes that extend them.
  */
 import { readFileSync } from 'node:fs';
 import { FqtError } from '../tensor/errors.js';
@@ -66,19 +66,25 @@ const signX: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'none' };
 const signW: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'channel' };
 const BINARY_OVERRIDES = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }, { match: '@conv1x1', fp32: true }];
 
+/** The 1-bit FQT paper trains with Adam (METHODS §3.5, §3.8). */
+const BINARY_TRAINING = { optimizer: 'adam', lr: 1e-3 };
+
 const binary = (label: string, description: string, gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): Recipe =>
-  build(label, description, { x: signX, w: signW }, gi, gw, { overrides: BINARY_OVERRIDES });
+  build(label, description, { x: signX, w: signW }, gi, gw, { overrides: BINARY_OVERRIDES, training: BINARY_TRAINING });
 
 /** Names of the 1-bit FQT presets (METHODS §3, §11). */
 export const BINARY_PRESETS = ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const;
 
-/** Default optimizer and peak learning rate of a preset whose paper uses something else than SGD (§3.5, §3.8). */
-export function presetTraining(name: string): { optimizer: 'adam'; lr: number } | null {
-  return (BINARY_PRESETS as readonly string[]).includes(name) ? { optimizer: 'adam', lr: 1e-3 } : null;
-}
+type Bits = (typeof PRESET_BITS)[number];
+type BasePresetName = 'fp32' | 'qat8' | `ptq${Bits}` | `psq${Bits}` | `bhq${Bits}` | 'luq4' | 'luq4-smp2' | 'luq4-smp2-fnt'
+  | 'ptq4-bnr' | 'psq4-bnr' | 'bhq4-bnr' | (typeof BINARY_PRESETS)[number];
+/** Every preset name: `preset('psq44')` does not compile (and is an error listing the valid names at run time). */
+export type PresetName = BasePresetName | 'statquant-compat' | `statquant-compat-${BasePresetName}`;
+/** What `fit({recipe})` and resolveRecipe() take by name: a preset or a JSON recipe file. */
+export type RecipeName = PresetName | `${string}.json`;
 
-function buildPresets(): Map<string, Recipe> {
-  const m = new Map<string, Recipe>();
+function buildPresets(): Map<BasePresetName, Recipe> {
+  const m = new Map<BasePresetName, Recipe>();
   m.set('fp32', parseRecipe({ version: 1, label: 'fp32', description: 'no quantization' }, { path: "preset 'fp32'" }));
   m.set('qat8', fqt('qat8', '8-bit forward (StatQuant quantizers), fp32 backward: the QAT baseline', 'fp32', 'fp32'));
   for (const b of PRESET_BITS) {
@@ -91,7 +97,7 @@ function buildPresets(): Map<string, Recipe> {
   m.set('luq4-smp2', luq('luq4-smp2', `${luqText}; SMP 2 samples`, { smp: { samples: 2 } }));
   m.set('luq4-smp2-fnt', luq('luq4-smp2-fnt', `${luqText}; SMP 2 samples; last epoch fp32 at 0.1× lr (FNT)`,
     { smp: { samples: 2 }, fnt: { lastEpochs: 1, lrScale: 0.1 } }));
-  for (const name of ['ptq4', 'psq4', 'bhq4']) {
+  for (const name of ['ptq4', 'psq4', 'bhq4'] as const) {
     const base = m.get(name)!;
     m.set(`${name}-bnr`, parseRecipe({
       ...clone(base), label: `${name}-bnr-recon`, description: `${base.description}; + ${BN_RECTIFY_NAME}, ratio form, λ = 1e-3`,
@@ -105,28 +111,28 @@ function buildPresets(): Map<string, Recipe> {
   return m;
 }
 
-let presets: Map<string, Recipe> | null = null;
+let presets: Map<BasePresetName, Recipe> | null = null;
 
-function table(): Map<string, Recipe> {
+function table(): Map<BasePresetName, Recipe> {
   presets ??= buildPresets();
   return presets;
 }
 
 const COMPAT = 'statquant-compat';
 
-export function presetNames(): string[] {
+export function presetNames(): PresetName[] {
   return [...table().keys(), COMPAT];
 }
 
 /** A preset by name (a fresh copy). `statquant-compat-<preset>` quantizes the first and last layers too. */
-export function preset(name: string): Recipe {
+export function preset(name: PresetName): Recipe {
   if (name === COMPAT || name.startsWith(`${COMPAT}-`)) {
     const baseName = name === COMPAT ? 'ptq8' : name.slice(COMPAT.length + 1);
-    const base = table().get(baseName);
+    const base = table().get(baseName as BasePresetName);
     if (!base) throw new FqtError(`unknown preset '${name}' (${COMPAT}-<preset> needs one of: ${[...table().keys()].join(', ')})`);
     return { ...clone(base), label: `sqc-${base.label}`, description: `${base.description ?? base.label}; first and last layers quantized too (StatQuant code)`, overrides: [] };
   }
-  const r = table().get(name);
+  const r = table().get(name as BasePresetName);
   if (!r) throw new FqtError(`unknown preset '${name}' (valid: ${presetNames().join(', ')}, ${COMPAT}-<preset>, or a .json recipe file)`);
   return clone(r);
 }
@@ -142,7 +148,7 @@ export function recipeFromData(raw: unknown, path = 'recipe'): Recipe {
   if (o.extends !== undefined) {
     const name = expectString(o.extends, `${path}.extends`);
     try {
-      base = preset(name);
+      base = preset(name as PresetName); // checked at run time: an unknown name throws
     } catch {
       fail(`${path}.extends`, `unknown preset ${show(name)} (valid: ${presetNames().join(', ')})`);
     }
@@ -166,8 +172,11 @@ export function loadRecipeFile(file: string): Recipe {
   return recipeFromData(raw, `recipe file '${file}'`);
 }
 
-/** A preset name or a path to a .json recipe. */
-export function resolveRecipe(nameOrFile: string): Recipe {
+/**
+ * A preset name or a path to a .json recipe (any path with '/'). Takes untyped text (CLI flags, saved configs) and
+ * checks it at run time; typed code can use RecipeName / preset() to have names checked at compile time.
+ */
+export function resolveRecipe(nameOrFile: RecipeName | string): Recipe {
   if (nameOrFile.endsWith('.json') || nameOrFile.includes('/')) return loadRecipeFile(nameOrFile);
-  return preset(nameOrFile);
+  return preset(nameOrFile as PresetName);
 }

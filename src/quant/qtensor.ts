@@ -39,6 +39,11 @@ export interface QTensor {
   readonly qmin: number;
   readonly qmax: number;
   readonly draw: Draw | null;
+  /**
+   * How codes map to values. Absent: affine (above). 'log2': per tensor, code c ≠ 0 is sign(c)·scale·2^(|c| − 1)
+   * (LUQ paperCompat, whose levels exceed int8 affine codes); such an operand only ever runs fp32-dequant.
+   */
+  readonly levels?: 'log2';
 }
 
 export function makeGrouping(rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number): Grouping {
@@ -83,8 +88,6 @@ export interface QuantizeOptions {
   rounding: Rounding;
   /** Required for stochastic rounding. */
   draw?: Draw | null;
-  /** Widen every group's range to contain 0 (a conv input whose im2col rows hold padding zeros, quant/gemm/conv.ts). */
-  rangeIncludesZero?: boolean;
 }
 
 /**
@@ -106,14 +109,8 @@ export interface QuantParams {
   readonly draw: Draw | null;
 }
 
-/** The min/max parameters of every group from its range (METHODS §0.3); `mins` / `maxs` may be widened in place. */
+/** The min/max parameters of every group from its range (METHODS §0.3). */
 export function quantParams(mins: Float32Array, maxs: Float32Array, opts: QuantizeOptions): QuantParams {
-  if (opts.rangeIncludesZero) {
-    for (let g = 0; g < mins.length; g++) {
-      mins[g] = Math.min(mins[g], 0);
-      maxs[g] = Math.max(maxs[g], 0);
-    }
-  }
   const p = affineParams(opts.format, opts.bits, mins, maxs);
   const stochastic = opts.rounding === 'stochastic';
   const draw = stochastic ? opts.draw ?? null : null;
@@ -145,10 +142,13 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts
   return quantizeWithParams(x, rows, cols, quantParams(mins, maxs, opts));
 }
 
-/** x̂[rows, cols] = offset + (code − zeroPoint)·scale. */
+/** x̂[rows, cols] = offset + (code − zeroPoint)·scale (affine), or sign(c)·scale·2^(|c| − 1) (levels 'log2'). */
 export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.rows * q.cols)): Float32Array {
   const g = q.grouping;
-  if (q.rows > 0 && q.cols > 0) {
+  if (q.levels === 'log2') {
+    const a = q.scale[0];
+    for (let i = 0; i < q.rows * q.cols; i++) out[i] = q.codes[i] === 0 ? 0 : Math.fround(Math.sign(q.codes[i]) * a * 2 ** (Math.abs(q.codes[i]) - 1));
+  } else if (q.rows > 0 && q.cols > 0) {
     backend().dequantizeAffine(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, q.offset, q.scale, q.zeroPoint, out);
   }
   return out;
@@ -157,26 +157,4 @@ export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.ro
 /** Bytes held by a QTensor (codes + per-group parameters). */
 export function qtensorBytes(q: QTensor): number {
   return q.codes.byteLength + q.offset.byteLength + q.scale.byteLength + q.zeroPoint.byteLength;
-}
-
-/**
- * Rows [r0, r1) of q as a QTensor sharing q's codes (a subarray) and the per-group parameters those rows use.
- * Possible when the grouping repeats with a period dividing r0 (tensor, column, per (column, pixel) with r0 a
- * multiple of the pixels) or has one group per rowDiv rows without wrapping (sample, row, K-block) and r0 is a
- * multiple of rowDiv: the chunked GEMMs of quant/gemm/conv.ts cut at sample boundaries, which satisfies both.
- */
-export function sliceRows(q: QTensor, r0: number, r1: number): QTensor {
-  const g = q.grouping;
-  const rows = r1 - r0;
-  check(r0 >= 0 && r1 <= q.rows && r0 <= r1, () => `internal: rows [${r0}, ${r1}) of a ${q.rows}-row QTensor`);
-  const codes = q.codes.subarray(r0 * q.cols, r1 * q.cols);
-  const grouping = makeGrouping(rows, q.cols, g.rowDiv, g.rowMod, g.colDiv);
-  if (g.rowGroups === 1 || r0 % (g.rowDiv * g.rowMod) === 0) return { ...q, rows, codes, grouping };
-  check(g.rowDiv * g.rowMod >= q.rows && r0 % g.rowDiv === 0,
-    () => `internal: rows [${r0}, ${r1}) cut a scale group (rowDiv ${g.rowDiv}, rowMod ${g.rowMod})`);
-  const first = (r0 / g.rowDiv) * g.colGroups, last = Math.ceil(r1 / g.rowDiv) * g.colGroups;
-  return {
-    ...q, rows, codes, grouping: makeGrouping(rows, q.cols, g.rowDiv, Math.ceil(rows / g.rowDiv), g.colDiv),
-    offset: q.offset.subarray(first, last), scale: q.scale.subarray(first, last), zeroPoint: q.zeroPoint.subarray(first, last),
-  };
 }

@@ -56,13 +56,12 @@ export interface Quantizer<K extends QuantKind> {
    */
   zeroNotExact?(spec: SpecOf<K>): boolean;
   /**
-   * Quantize a conv input x[n, perSample] (one row per sample, NCHW order) for a conv that quantizes its input
-   * before im2col (quant/gemm/conv.ts), so that im2col of the codes, padding taking the code of 0, are the codes of
-   * the conv's im2col rows. Null when the spec cannot: stochastic rounding (im2col would repeat one draw across
-   * the window), or scale groups other than the tensor or the sample. `padded`: the im2col rows hold padding
-   * zeros (min/max ranges must then contain 0). Absent = the conv quantizes its im2col rows.
+   * Quantize a layer input x[n, perSample] as a whole tensor (one row per sample, NCHW order), before any im2col,
+   * for the conv-level fused passes (quant/gemm/fused.ts: they keep these codes and pad with exact zeros). Null
+   * when the spec cannot: stochastic rounding (an im2col'd window would repeat one draw), or scale groups other
+   * than the tensor or the sample. Absent = the layer quantizes its im2col rows (the rows path).
    */
-  quantizeConvInput?(spec: SpecOf<K>, x: Float32Array, n: number, perSample: number, padded: boolean): QTensor | null;
+  quantizeConvInput?(spec: SpecOf<K>, x: Float32Array, n: number, perSample: number): QTensor | null;
   /** Per-output-channel learnable scale on the layer output (sign 'channel' on the weight slot). */
   outputScale?(spec: SpecOf<K>): boolean;
   /**

@@ -9,11 +9,13 @@
  * The two dY slots are drawn independently (StatQuant, METHODS §1.3) unless backwardDraws = 'shared'.
  * Overrides apply per layer, in order, after the base slots; '@first' / '@last' name the first / last GemmLayer
  * (default: both fp32), '@conv1x1' every 1×1 conv (ResNet shortcut projections; the binary presets keep them fp32).
- * Add-ons (quant/addons/: LUQ SMP and FNT, the reconstructed bnRectify) live in `addons`.
+ * Add-ons (quant/addons/: LUQ SMP and FNT, the reconstructed bnRectify) live in `addons`; training defaults
+ * (optimizer, lr, schedule; recipe-training.ts) in `training`. Both are inherited through `extends`.
  */
 import type { QuantSpec } from './spec.js';
 import { parseQuantSpec, specCode, specIsStochastic } from './quantizers/index.js';
 import { addonsLabel, parseAddons, type RecipeAddons } from './addons/index.js';
+import { parseTraining, type RecipeTraining } from './recipe-training.js';
 import { checkKeys, expectObject, expectOneOf, expectString, fail, isPlainObject, show } from './validate.js';
 
 export const RECIPE_VERSION = 1;
@@ -51,12 +53,14 @@ export interface Recipe extends RecipeSlots {
   backwardDraws: 'independent' | 'shared';
   overrides: LayerOverride[];
   addons: RecipeAddons;
+  /** Training defaults (optimizer, lr, …) used when the caller gives none; absent when the recipe has none. */
+  training?: RecipeTraining;
 }
 
 export const DEFAULT_OVERRIDES: readonly LayerOverride[] = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }];
 
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}$/;
-const TOP_KEYS = ['version', 'label', 'description', 'extends', 'forward', 'gradInput', 'gradWeight', 'backwardDraws', 'overrides', 'addons'];
+const TOP_KEYS = ['version', 'label', 'description', 'extends', 'forward', 'gradInput', 'gradWeight', 'backwardDraws', 'overrides', 'addons', 'training'];
 
 function roleOf(operand: string): 'x' | 'w' | 'dy' {
   return operand as 'x' | 'w' | 'dy';
@@ -128,6 +132,7 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     overrides = o.overrides.map((v, i) => parseOverride(v, `${path}.overrides[${i}]`));
   }
   const addons = parseAddons(o.addons, `${path}.addons`, base?.addons);
+  const training = parseTraining(o.training, `${path}.training`, base?.training);
   const recipe: Recipe = {
     version: RECIPE_VERSION,
     label: '',
@@ -138,6 +143,7 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     overrides,
     addons,
   };
+  if (Object.keys(training).length > 0) recipe.training = training;
   if (o.description !== undefined) recipe.description = expectString(o.description, `${path}.description`);
   else if (base?.description !== undefined && o.label === undefined) recipe.description = base.description;
   if (backwardDraws === 'shared' && !sameSlot(recipe.gradInput.dy, recipe.gradWeight.dy)) {

@@ -40,7 +40,8 @@
  *    This is y ← y − 2u(uᵀy) with u = (𝟙/√G − e_1)/‖𝟙/√G − e_1‖, i.e. H_G = I − wwᵀ/(1 − a), w = (a−1, a, …, a).
  *
  * 4. LUQ (METHODS §2.2–2.3; quantizers/sawb.ts, quantizers/luq.ts; kernels momentSums, quantizeLuq).
- *    SAWB forward, per tensor, statistics in float64 (kernel momentSums): clip = c1·√(Σx²/n) − c2·Σ|x|/n
+ *    SAWB forward, per tensor, statistics in float64 (kernel momentSums, sums blocked as its contract says):
+ *    clip = c1·√(Σx²/n) − c2·Σ|x|/n
  *    (clip ≤ 0 → max|x|, all-zero tensor → Δ = 1); Δ = ↑(2·clip/(Qp − Qn)), inv = f32(1/Δ); then §1 with
  *    offset 0, zp 0, nearest, codes [Qn, Qp] (clamp after rounding = rounding after clamp: Qn, Qp integers).
  *    LUQ gradient, per tensor: m = max|g| (kernel quantRange), α = f32(m·2^−kmax) (exact: a power-of-two
@@ -50,6 +51,10 @@
  *    r < 1 is the stochastic underflow (code 1 with probability r, else 0); r ≥ 1 rounds between 2^k and
  *    2^(k+1) with P(up) = r/2^k − 1 (linear-space probability); E[code] = r. The max element has r = 2^kmax
  *    exactly and is reproduced exactly. Dequantization is §1 with offset 0, zp 0, scale α.
+ *    LUQ paperCompat (the released code, METHODS §2.3, §11.2; TypeScript only, quantizers/luq.ts): m = max(g)
+ *    (SIGNED; max|g| when max(g) ≤ 0, where the code gives NaN), kmax = 2^e − 1, α = f32(m·2^−kmax), the same
+ *    per-element rule with k = max(⌊log2 r⌋, 0) and NO cap at the top (negatives beyond m keep their own power
+ *    of two), stored as the log code c = sign(g)·(k' + 1) for ±α·2^k' (|c| ≤ 127). Not a 4-bit format.
  */
 
 export { householderCoefficients, roundHalfEven } from '../backend/ref/quant-math.js';

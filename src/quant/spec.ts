@@ -68,6 +68,11 @@ export interface SawbSpec {
 export interface LuqSpec {
   kind: 'luq';
   bits: number;
+  /**
+   * The released code's quantizer (METHODS §2.3, §11.2): α = max(g)/2^(2^e − 1) from the SIGNED maximum, no top
+   * level. NOT a 4-bit format (9+ magnitude codes; codes ±128 do not fit int8): its GEMMs run fp32-dequant.
+   */
+  paperCompat?: boolean;
 }
 
 

@@ -80,12 +80,13 @@ function varianceSection(reports: readonly VarianceReport[]): ReportSection {
         { label: `sampling (QAT, ${reports[0]?.recipe ?? ''} model)`, data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
       ],
     },
-    options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖²' } } } },
+    options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖² (summed)' } } } },
   };
   return {
     heading: 'Gradient variance per layer (final models)',
     text: `Quantization variance E‖g_FQT − g_QAT‖² of each recipe on its own final model (first seed), against minibatch ` +
-      `sampling variance (METHODS §1.7); ${reports[0]?.draws ?? 0} draws, ${reports[0]?.batches ?? 0} batches. Log scale.`,
+      `sampling variance (METHODS §1.7); ${reports[0]?.draws ?? 0} draws, ${reports[0]?.batches ?? 0} batches. Log scale; both are E‖·‖² summed over ` +
+      'the layer\'s weight-gradient elements, the unit of fqt variance.',
     charts: [chart],
     table: {
       columns: ['recipe', 'layer', 'quant var', 'sampling var', 'quant/sampling'],
@@ -103,7 +104,8 @@ export function compareHtml(r: Results, root: string, variance: readonly Varianc
   const table = summaryTable(r);
   const sections: ReportSection[] = [{
     heading: 'Final results',
-    text: 'Test accuracy of the last epoch, mean ± sample standard deviation over the finished seeds; ms/step is training time ' +
+    text: 'Test accuracy of the last epoch, mean ± sample standard deviation over the finished seeds; the gap to fp32 is the mean ± sample ' +
+      'standard deviation of the per-seed differences (pp) over the seeds both finished; ms/step is training time ' +
       'per optimizer step (all epochs); integer GEMMs counts int8 and int8-blocked paths out of the three GEMMs of every layer.',
     table,
   }];
@@ -133,5 +135,5 @@ export function compareHtml(r: Results, root: string, variance: readonly Varianc
     sections.push({ heading: 'Runs not finished', table: { columns: ['run', 'status', 'epochs', 'message'], rows: bad.map((x) => [x.dir, x.status, x.epochs, x.message ?? '']) } });
   }
   if (variance?.length) sections.push(varianceSection(variance));
-  return renderReport({ title: `fqt compare — ${r.recipes.join(' vs ')}`, subtitle, sections });
+  return renderReport({ title: `fqt compare — ${r.recipes.join(' vs ')}`, subtitle, environment: r.environments.map((l) => `trained on ${l}`), sections });
 }

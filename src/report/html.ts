@@ -74,6 +74,8 @@ export function bandChart(series: readonly BandSeries[], o: BandChartOptions): C
 export interface Report {
   title: string;
   subtitle?: string;
+  /** Where the numbers were measured (train/environment.ts environmentLine): every report says it. */
+  environment: string[];
   sections: ReportSection[];
 }
 
@@ -129,9 +131,10 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:
 h1{font-size:1.6em;margin-bottom:.2em}.sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:1em 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{width:520px;height:320px;position:relative}
+.env{color:#666;font-size:.9em}.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{width:520px;height:320px;position:relative}
 </style></head><body>
 <h1>${escapeHtml(r.title)}</h1>${r.subtitle ? `<p class="sub">${escapeHtml(r.subtitle)}</p>` : ''}
+<p class="env">${r.environment.map((l) => escapeHtml(`Environment: ${l}`)).join('<br>')}</p>
 ${sections}
 <script>${chartJs()}</script>
 <script>

@@ -14,6 +14,8 @@ import path from 'node:path';
 import type { TrainConfig } from '../train/config.js';
 import type { EpochMetrics } from '../train/metrics.js';
 import type { GemmPath } from '../quant/gemm/plan.js';
+import type { Recipe } from '../quant/recipe.js';
+import { environmentLine, type Environment } from '../train/environment.js';
 import { FqtError } from '../tensor/errors.js';
 
 /** OUT/compare.json: what `fqt compare` was asked to run. */
@@ -82,8 +84,15 @@ export interface RecipeSummary {
   /** Test accuracy of the finished runs (fraction in [0, 1]). */
   testAcc: Stat | null;
   testLoss: Stat | null;
-  /** Mean test accuracy minus fp32's, in percentage points (null without an fp32 recipe). */
+  /**
+   * Test accuracy minus fp32's in percentage points, paired by seed: the mean over the seeds where both finished of
+   * (acc − acc_fp32) (null without an fp32 recipe or a common seed).
+   */
   gapToFp32: number | null;
+  /** Sample standard deviation (n − 1) of those paired differences (null for fewer than 2 seeds). */
+  gapToFp32Std: number | null;
+  /** Seeds paired. */
+  gapSeeds: number;
   msPerStep: Stat | null;
   /** GEMM path per layer (from the first run that has run.json). */
   gemmPaths: LayerPaths[] | null;
@@ -95,6 +104,8 @@ export interface Results {
   recipes: string[];
   seeds: number[];
   config: TrainConfig | null;
+  /** Where the runs were trained (run.json), one line per distinct environment with its dates. */
+  environments: string[];
   runs: RunResult[];
   summary: RecipeSummary[];
 }
@@ -122,7 +133,7 @@ export function readManifest(dir: string): CompareManifest | null {
   return m;
 }
 
-interface RunJson { config: TrainConfig; recipe: string; stepsPerEpoch?: number; gemmPaths: { name: string; gemms: Record<'forward' | 'gradInput' | 'gradWeight', { path: GemmPath }> }[] | null }
+interface RunJson { config: TrainConfig; recipe: string; recipeData?: Recipe; environment?: Environment; stepsPerEpoch?: number; gemmPaths: { name: string; gemms: Record<'forward' | 'gradInput' | 'gradWeight', { path: GemmPath }> }[] | null }
 
 export function readRunJson(runDir: string): RunJson | null {
   const file = path.join(runDir, 'run.json');
@@ -184,12 +195,20 @@ export function summarize(recipes: readonly string[], runs: readonly RunResult[]
       testAcc: stat(done.map((r) => r.test_acc!)),
       testLoss: stat(done.map((r) => r.test_loss!)),
       gapToFp32: null,
+      gapToFp32Std: null,
+      gapSeeds: 0,
       msPerStep: stat(done.filter((r) => r.ms_per_step !== null).map((r) => r.ms_per_step!)),
       gemmPaths: mine.find((r) => r.gemmPaths !== null)?.gemmPaths ?? null,
     };
   });
-  const fp32 = rows.find((r) => r.recipe === 'fp32')?.testAcc;
-  if (fp32) for (const r of rows) if (r.testAcc) r.gapToFp32 = 100 * (r.testAcc.mean - fp32.mean);
+  const accBySeed = (recipe: string) => new Map(runs.filter((x) => x.recipe === recipe && x.status === 'done').map((x) => [x.seed, x.test_acc!]));
+  const fp32 = accBySeed('fp32');
+  if (!recipes.includes('fp32') || fp32.size === 0) return rows;
+  for (const r of rows) {
+    const mine = accBySeed(r.recipe);
+    const gap = stat([...mine].filter(([seed]) => fp32.has(seed)).map(([seed, acc]) => 100 * (acc - fp32.get(seed)!)));
+    if (gap) Object.assign(r, { gapToFp32: gap.mean, gapToFp32Std: gap.std, gapSeeds: gap.n });
+  }
   return rows;
 }
 
@@ -224,7 +243,25 @@ export function loadResults(dir: string): Results {
   const seeds = [...new Set(entries.map((e) => e.seed))].sort((a, b) => a - b);
   const anyRun = entries.map((e) => readRunJson(path.join(dir, e.rel))).find((r) => r !== null);
   const config = manifest?.config ?? anyRun?.config ?? null;
-  return { format: 'fqt-compare-results', version: 1, recipes, seeds, config, runs, summary: summarize(recipes, runs) };
+  const environments = runEnvironments(entries.map((e) => readRunJson(path.join(dir, e.rel))?.environment));
+  return { format: 'fqt-compare-results', version: 1, recipes, seeds, config, environments, runs, summary: summarize(recipes, runs) };
+}
+
+/** Distinct training environments with their date ranges (runs of fqt ≤ 0.1.0 recorded none). */
+function runEnvironments(envs: (Environment | undefined)[]): string[] {
+  const groups = new Map<string, { env: Environment; dates: string[] }>();
+  for (const e of envs) {
+    if (!e) continue;
+    const key = JSON.stringify({ ...e, date: '' });
+    const g = groups.get(key) ?? { env: e, dates: [] };
+    g.dates.push(e.date);
+    groups.set(key, g);
+  }
+  const lines = [...groups.values()].map(({ env, dates }) => {
+    const sorted = dates.sort();
+    return environmentLine({ ...env, date: sorted[0] === sorted[sorted.length - 1] ? sorted[0] : `${sorted[0]} to ${sorted[sorted.length - 1]}` });
+  });
+  return lines.length ? lines : ['not recorded (runs of fqt 0.1.0 and older)'];
 }
 
 function csvCell(v: unknown): string {
@@ -262,15 +299,22 @@ export function integerGemms(paths: LayerPaths[] | null): string {
   return `${all.filter((p) => p === 'int8' || p === 'int8-blocked').length}/${all.length}`;
 }
 
+/** "+0.35 ± 0.12" (mean ± sample std of the per-seed differences), "+0.35" for one seed, '–' without a pair. */
+function gapCell(s: RecipeSummary): string {
+  if (s.gapToFp32 === null) return '–';
+  const g = `${s.gapToFp32 >= 0 ? '+' : ''}${s.gapToFp32.toFixed(2)}`;
+  return s.gapToFp32Std === null || s.recipe === 'fp32' ? g : `${g} ± ${s.gapToFp32Std.toFixed(2)}`;
+}
+
 /** The final table (rows of strings), shared by stdout and the HTML report. */
 export function summaryTable(r: Results): { columns: string[]; rows: string[][] } {
   const hasFp32 = r.summary.some((s) => s.recipe === 'fp32' && s.testAcc);
-  const columns = ['recipe', 'runs ok', 'test acc %', ...(hasFp32 ? ['gap to fp32 (pp)'] : []), 'test loss', 'ms/step', 'integer GEMMs'];
+  const columns = ['recipe', 'runs ok', 'test acc %', ...(hasFp32 ? ['gap to fp32 (pp, paired)'] : []), 'test loss', 'ms/step', 'integer GEMMs'];
   const rows = r.summary.map((s) => [
     s.recipe,
     `${s.done}/${r.runs.filter((x) => x.recipe === s.recipe).length}${s.failed ? ` (${s.failed} failed)` : ''}`,
     accCell(s.testAcc),
-    ...(hasFp32 ? [s.gapToFp32 === null ? '–' : `${s.gapToFp32 >= 0 ? '+' : ''}${s.gapToFp32.toFixed(2)}`] : []),
+    ...(hasFp32 ? [gapCell(s)] : []),
     s.testLoss ? s.testLoss.mean.toFixed(4) : '–',
     s.msPerStep ? s.msPerStep.mean.toFixed(1) : '–',
     integerGemms(s.gemmPaths),
@@ -282,5 +326,5 @@ export function formatSummary(r: Results): string {
   const { columns, rows } = summaryTable(r);
   const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(columns), ...rows.map(line)].join('\n') + '\n';
+  return [line(columns), ...rows.map(line)].join('\n') + `\ntrained on: ${r.environments.join('; ')}\n`;
 }

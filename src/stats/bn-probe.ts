@@ -3,13 +3,11 @@
  * report the gradient at its output (dy) and the gradient BN passes to its input (dz = BN backward of dy,
  * = (γ/σ)·P·dy), together with the layer's γ, batch statistics and ε. Shared by the `fqt variance` BN
  * diagnostics (stats/bn-noise.ts) and the training monitor (train/bn-diagnostics.ts).
- * The probe is an identity op on the BN output, so attaching it changes no value and no gradient.
+ * The probe is an identity op on the BN output (ops/bn-probe.ts), so attaching it changes no value and no gradient.
  * dz is BN's own contribution; terms added directly to z (the BN rectification penalty) are not in it.
  */
-import { backend } from '../backend/index.js';
-import { record } from '../autograd/graph.js';
-import { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
+import { bnBackwardProbe, type BnProbeGrads } from '../ops/bn-probe.js';
 import { BatchNorm, type BatchNormTap } from '../nn/layers.js';
 
 export function bnLayers(model: Module): [string, BatchNorm][] {
@@ -42,20 +40,10 @@ export function gammaSigmaStats(gamma: Float32Array, variance: Float32Array, eps
   return { mean: c ? sum / c : 0, max: c ? max : 0, maxChannel, amplifying: c ? amp / c : 0, meanGain: c ? gain / c : 0 };
 }
 
-export interface BnGradEvent {
+export interface BnGradEvent extends BnProbeGrads {
   /** Index into BnGradProbe.layers. */
   layer: number;
   name: string;
-  n: number;
-  c: number;
-  hw: number;
-  /** γ, batch mean and biased variance of the forward this backward belongs to. */
-  gamma: Float32Array;
-  mean: Float32Array;
-  variance: Float32Array;
-  eps: number;
-  dy: Float32Array;
-  dz: Float32Array;
 }
 
 /** Σ_{i ∈ channel} (a_i − ref_i)² per channel, added into out (ref null: Σ a_i²). */
@@ -81,17 +69,7 @@ export class BnGradProbe {
     this.taps = this.layers.map(([name], li) => (x, stats, y, bn) => {
       if (!this.forwardOrder.includes(li)) this.forwardOrder.push(li);
       if (!y.requiresGrad) return;
-      const c = x.shape[1], n = x.shape[0], hw = x.rank === 4 ? x.shape[2] * x.shape[3] : 1;
-      const gamma = new Float32Array(bn.weight.data), eps = bn.eps;
-      const invStd = new Float32Array(c);
-      for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(stats.variance[ch] + eps);
-      const out = new Tensor(y.data, y.shape);
-      return record(out, 'bnGradProbe', [y], (g) => {
-        const dz = new Float32Array(x.size);
-        backend().batchNormBackward(x.data, g.data, n, c, hw, stats.mean, invStd, gamma, dz, new Float32Array(c), new Float32Array(c));
-        this.onGrad({ layer: li, name, n, c, hw, gamma, mean: stats.mean, variance: stats.variance, eps, dy: g.data, dz });
-        return [g];
-      });
+      return bnBackwardProbe(x, stats, y, bn.weight.data, bn.eps, (p) => this.onGrad({ layer: li, name, ...p }));
     });
   }
 

@@ -53,11 +53,10 @@ export interface VarianceRow {
   paths: Record<'forward' | 'gradInput' | 'gradWeight', GemmPath>;
   meanAbsGrad: number;
   gradNorm: number;
+  /** E‖g_FQT − g_QAT‖², summed over the layer's weight-gradient elements (the one variance unit of every report) */
   quantVar: number;
-  /** sqrt(quantVar / numel): per-element RMS quantization noise */
-  quantStd: number;
+  /** Σ_b ‖g_QAT,b − ḡ‖² / (B − 1), same unit */
   samplingVar: number | null;
-  samplingStd: number | null;
   /** quantVar / samplingVar */
   ratio: number | null;
   bias: BiasPoint[];
@@ -154,9 +153,7 @@ export function measureVariance(opts: VarianceOptions): VarianceReport {
         meanAbsGrad: numel ? abs / numel : 0,
         gradNorm: Math.sqrt(sq),
         quantVar,
-        quantStd: numel ? Math.sqrt(quantVar / numel) : 0,
         samplingVar,
-        samplingStd: samplingVar === null || !numel ? null : Math.sqrt(samplingVar / numel),
         ratio: samplingVar === null || samplingVar === 0 ? null : quantVar / samplingVar,
         bias: biasAt.map(({ k, values }) => ({ k, bias: values[li], expected: Math.sqrt(quantVar / k) })),
       };

@@ -15,6 +15,8 @@
  * Limitation: the sampled records of an epoch live in memory, so after `--resume` inside an epoch that epoch's
  * bn_* metrics cover only the steps run since the resume (the training itself resumes exactly).
  */
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
 import { grad } from '../autograd/graph.js';
@@ -24,6 +26,7 @@ import { qatOf, type Recipe } from '../quant/recipe.js';
 import { addChannelEnergy, BnGradProbe, gammaSigmaStats, type GammaSigmaStats } from '../stats/bn-probe.js';
 import { DEFAULT_GROWTH_LIMIT, layerWarnings, type BnWarning } from '../stats/bn-noise.js';
 import { quantizesGradients } from './bn-rectify.js';
+import type { TrainHook } from './hooks.js';
 
 export interface BnLayerStep {
   layer: string;
@@ -214,4 +217,30 @@ export class BnMonitor {
   detach(): void {
     this.probe.detach();
   }
+}
+
+/** `--bn-diagnostics` as a trainer hook: samples one step in `every`, appends its record to OUT/bn-diagnostics.jsonl. */
+export function bnDiagnosticsHook(model: Module, recipe: Recipe | null, resolved: ResolvedRecipe | null, every: number,
+  out: string | null, log: (line: string) => void): TrainHook {
+  const monitor = new BnMonitor(model, recipe, resolved, every);
+  if (monitor.layerCount === 0) log('fqt: --bn-diagnostics: the model has no BatchNorm layers; nothing to report');
+  let sampled = false;
+  return {
+    key: 'bnDiagnostics',
+    beforeStep: (step, lossOf) => {
+      sampled = monitor.due(step.globalStep);
+      if (sampled) monitor.begin(lossOf);
+    },
+    afterStep: (step) => {
+      if (!sampled) return;
+      sampled = false;
+      const rec = monitor.finish(step.epoch + 1, step.globalStep);
+      if (out) appendFileSync(path.join(out, 'bn-diagnostics.jsonl'), `${JSON.stringify(rec)}\n`);
+    },
+    onEpochEnd: () => {
+      const diag = monitor.epochSummary();
+      return diag && { metrics: diag.metrics, lines: [`  ${diag.line}`, ...diag.warnings.map((w) => `  bn-diag warning: ${w}`)] };
+    },
+    detach: () => monitor.detach(),
+  };
 }

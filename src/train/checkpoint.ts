@@ -18,7 +18,7 @@ import { check, FqtError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { OptimizerMeta, OptimizerState } from '../optim/optimizer.js';
 import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.js';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type SafetensorsContent, type TensorLike } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, floatWeights, readSafetensors, writeSafetensors, type SafetensorsContent, type TensorLike } from './safetensors.js';
 
 export interface CheckpointData {
   /** Parameters and buffers by name (e.g. Module.stateDict()). */
@@ -277,7 +277,8 @@ export function saveWeights(file: string, weights: Map<string, TensorLike>, meta
 }
 
 /**
- * Load F32 weights from a safetensors file, or from the model.safetensors of a checkpoint when `p` is a
+ * Load weights as float32 (F16 / BF16 / F64 converted; PyTorch's num_batches_tracked skipped) from a safetensors file,
+ * or from the model.safetensors of a checkpoint when `p` is a
  * checkpoint directory (its root or one ckpt-NNNNNN) or a run directory (`fqt train --out`: its checkpoints/).
  */
 export function loadWeights(p: string): Map<string, Tensor> {
@@ -289,5 +290,5 @@ export function loadWeights(p: string): Map<string, Tensor> {
     check(ckpt !== null, () => `${p}: a directory without a checkpoint (neither ${POINTER_FILE} nor ${STATE_FILE})`);
     file = path.join(ckpt, MODEL_FILE);
   }
-  return toFloatTensors(readSafetensors(file), file);
+  return toFloatTensors(floatWeights(readSafetensors(file), file), file);
 }

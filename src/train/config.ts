@@ -1,13 +1,21 @@
 /** The configuration of one training run: plain JSON, saved in checkpoints and compared on --resume. */
 import { check } from '../tensor/errors.js';
+import type { ModelName } from '../nn/models/index.js';
+import type { DatasetName } from '../data/registry.js';
+import type { OptimizerName } from '../optim/index.js';
+import type { Recipe } from '../quant/recipe.js';
 
-export interface TrainConfig {
+/**
+ * What a run records (run.json, checkpoints). `model` / `dataset` name a built-in one, or describe the Module /
+ * data set object given to `fit()` (e.g. 'MyNet', 'custom').
+ */
+export interface RunConfig {
   model: string;
   dataset: string;
   dataDir?: string;
   epochs: number;
   batchSize: number;
-  optimizer: string;
+  optimizer: OptimizerName;
   lr: number;
   momentum: number;
   weightDecay: number;
@@ -31,6 +39,12 @@ export interface TrainConfig {
   init?: string;
 }
 
+/** A run of a built-in model on a built-in data set, by name (`train()`, `fqt train`). */
+export interface TrainConfig extends RunConfig {
+  model: ModelName;
+  dataset: DatasetName;
+}
+
 export const DEFAULT_CONFIG: TrainConfig = {
   model: 'lenet',
   dataset: 'mnist',
@@ -52,7 +66,23 @@ export const DEFAULT_CONFIG: TrainConfig = {
   testLimit: 0,
 };
 
-export function validateConfig(c: TrainConfig): void {
+/** Keys a recipe's training defaults (recipe.training) may fill. */
+type RecipeDefaulted = 'optimizer' | 'lr' | 'weightDecay' | 'schedule' | 'warmupEpochs';
+
+/**
+ * A full config from the keys the caller gave: each absent key comes from the recipe's training defaults
+ * (e.g. the 1-bit presets' Adam at lr 1e-3), then from DEFAULT_CONFIG. Explicit keys always win.
+ */
+export function withTrainingDefaults<M extends string, D extends string>(given: Partial<RunConfig> & { model: M; dataset: D }, recipe: Recipe | null):
+  RunConfig & { model: M; dataset: D } {
+  const t = recipe?.training ?? {};
+  const fromRecipe: Partial<Pick<RunConfig, RecipeDefaulted>> = {};
+  for (const k of ['optimizer', 'lr', 'weightDecay', 'schedule', 'warmupEpochs'] as const) if (t[k] !== undefined) (fromRecipe as Record<string, unknown>)[k] = t[k];
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as typeof given;
+  return { ...DEFAULT_CONFIG, ...fromRecipe, ...defined };
+}
+
+export function validateConfig(c: RunConfig): void {
   check(Number.isInteger(c.epochs) && c.epochs >= 1, `epochs must be a positive integer, got ${c.epochs}`);
   check(Number.isInteger(c.batchSize) && c.batchSize >= 1, `batch size must be a positive integer, got ${c.batchSize}`);
   check(Number.isFinite(c.lr) && c.lr > 0, `learning rate must be positive, got ${c.lr}`);
@@ -66,4 +96,4 @@ export function validateConfig(c: TrainConfig): void {
 }
 
 /** Keys whose change makes a checkpoint incompatible with a resumed run. */
-export const RESUME_KEYS: (keyof TrainConfig)[] = ['model', 'dataset', 'batchSize', 'optimizer', 'seed', 'trainLimit', 'recipe', 'augment'];
+export const RESUME_KEYS: (keyof RunConfig)[] = ['model', 'dataset', 'batchSize', 'optimizer', 'seed', 'trainLimit', 'recipe', 'augment'];

@@ -8,12 +8,15 @@
  *     output scales in the file that the model does not have (binary weights loaded for an fp32 recipe) are
  *     ignored.
  * Anything else (a missing tensor, a shape mismatch, an unknown tensor) is an FqtError naming the tensor.
+ * A PyTorch state dict loads too: F16 / BF16 / F64 tensors are converted to float32, num_batches_tracked is skipped,
+ * and PyTorch names that the model lacks are renamed to fqt's (train/torch-names.ts: downsample → shortcut, …).
  */
 import type { Module } from '../nn/module.js';
 import { FqtError } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import { isGemmLayer, OUTPUT_SCALE_PARAM } from '../quant/apply.js';
 import { loadWeights } from './checkpoint.js';
+import { fromTorchNames } from './torch-names.js';
 
 export interface InitReport {
   loaded: number;
@@ -23,6 +26,8 @@ export interface InitReport {
   defaulted: string[];
   /** Output scales in the file the model does not have. */
   ignored: string[];
+  /** PyTorch names renamed to fqt's (0 for an fqt file). */
+  renamed: number;
 }
 
 const isScale = (name: string): boolean => name === OUTPUT_SCALE_PARAM || name.endsWith(`.${OUTPUT_SCALE_PARAM}`);
@@ -34,11 +39,11 @@ export function headPrefix(model: Module): string | null {
 }
 
 export function initFromWeights(model: Module, file: string): InitReport {
-  const weights = loadWeights(file);
+  const own = model.stateDict();
+  const { tensors: weights, renamed } = fromTorchNames(loadWeights(file), new Set(own.keys()));
   const head = headPrefix(model);
   const isHead = (name: string): boolean => head !== null && (name === `${head}.weight` || name === `${head}.bias`);
-  const own = model.stateDict();
-  const report: InitReport = { loaded: 0, headReplaced: [], defaulted: [], ignored: [] };
+  const report: InitReport = { loaded: 0, headReplaced: [], defaulted: [], ignored: [], renamed };
   const copies: [Float32Array, Float32Array][] = [];
   for (const [name, t] of own) {
     const src = weights.get(name);

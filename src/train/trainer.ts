@@ -1,255 +1,242 @@
 /**
- * The training loop: data → model → loss → grad → optimizer, with a progress bar, per-epoch evaluation,
- * metrics, NaN guard and crash-safe checkpoints. A run is a pure function of its config and seed:
- * killing it and calling `train` again with `resume` continues from the last checkpoint and ends with
- * the same numbers as an uninterrupted run (the loader order, the lr schedule and every random stream
- * depend only on (seed, position), and all state is in the checkpoint).
+ * The training loop: data → model → loss → grad → optimizer, with per-epoch evaluation, metrics, a NaN guard and
+ * crash-safe checkpoints. `train(config)` trains a built-in model on a built-in data set by name; `fit(model,
+ * data, options)` trains the caller's Module on the caller's data with the same loop, checkpoints and resume.
+ * A run is a pure function of its config and seed: killing it and calling again with `resume` continues from the
+ * last checkpoint and ends with the same numbers as an uninterrupted run (the loader order, the lr schedule and
+ * every random stream depend only on (seed, position), and all state is in the checkpoint).
+ * Add-ons reach the loop only as hooks (train/hooks.ts); progress and log lines leave it only through callbacks.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { grad } from '../autograd/graph.js';
 import { backend } from '../backend/index.js';
-import { DataLoader } from '../data/loader.js';
 import { loadDataset } from '../data/registry.js';
-import { head } from '../data/dataset.js';
-import { createModel } from '../nn/models/index.js';
 import type { Module } from '../nn/module.js';
-import { crossEntropy } from '../ops/loss.js';
-import { createOptimizer, createSchedule, type Optimizer, type Schedule } from '../optim/index.js';
-import { FqtError, check } from '../tensor/errors.js';
-import { Rng, type RngState } from '../tensor/random.js';
-import { ProgressBar } from '../cli/progress.js';
-import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { RESUME_KEYS, type TrainConfig, validateConfig } from './config.js';
-import { countCorrect, evaluate } from './evaluate.js';
-import { applyRecipe, resolveRecipe } from '../quant/index.js';
-import { type EpochMetrics, writeMetricsFile } from './metrics.js';
-import { enterPhase, type Phase, phaseAt, planPhases } from './phase.js';
 import { add } from '../ops/elementwise.js';
+import { crossEntropy } from '../ops/loss.js';
+import { resolveRecipe } from '../quant/presets.js';
+import type { Recipe } from '../quant/recipe.js';
+import { FqtError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { BnRectifier, describeBnRectify, quantizesGradients } from './bn-rectify.js';
-import { BnMonitor } from './bn-diagnostics.js';
-import { initFromWeights } from './init-weights.js';
+import { type RunConfig, type TrainConfig, validateConfig, withTrainingDefaults } from './config.js';
+import { countCorrect, evaluate } from './evaluate.js';
+import type { EpochContext, StepContext, TrainHook } from './hooks.js';
+import { type EpochMetrics, writeMetricsFile } from './metrics.js';
+import { emptySums, resumeState, type RunState, saveRunCheckpoint, writeRunJson } from './run-state.js';
+import { type RunData, setupRun, type Run } from './run-setup.js';
+
+export { buildOptimizer } from './run-setup.js';
+
+/** Progress of the epoch in progress, after each step (for a progress bar). */
+export interface StepProgress {
+  /** 0-based epoch and the number of steps done in it. */
+  epoch: number;
+  epochs: number;
+  done: number;
+  total: number;
+  /** Mean training loss of the epoch so far. */
+  loss: number;
+  imagesPerSecond: number;
+}
 
 export interface TrainOptions {
   /** Output directory (metrics.jsonl, checkpoints/, run.json). No files are written without it. */
   out?: string;
   /** Continue from the newest checkpoint in OUT/checkpoints. */
   resume?: boolean;
+  /** No log lines (when `log` is not given). */
   quiet?: boolean;
   /** Also checkpoint inside an epoch after this many seconds since the last one (0 = epoch ends only). */
   checkpointSeconds?: number;
-  /** Called after each optimizer step (epoch and batch are 0-based; the step is complete). */
-  onStep?: (epoch: number, batch: number, loss: number) => void;
+  /**
+   * The recipe, resolved by the caller (null: fp32). When absent, `config.recipe` (a preset name or a JSON file)
+   * is resolved once, here.
+   */
+  recipe?: Recipe | null;
+  /**
+   * Called after each optimizer step (epoch and batch are 0-based; the step is complete). Returning 'stop' ends
+   * the run after a checkpoint of that exact position (resume continues from it); `TrainResult.stopped` says so.
+   */
+  onStep?: (epoch: number, batch: number, loss: number) => void | 'stop';
   /** Called after each epoch with its metrics. */
   onEpoch?: (m: EpochMetrics) => void;
+  /** Called after each step with the epoch's progress (the CLI draws its progress bar from it). */
+  onProgress?: (p: StepProgress) => void;
   /** Prints one line (default: stderr unless quiet). */
   log?: (line: string) => void;
+  /** Extra hooks (train/hooks.ts), called after those of the recipe's add-ons. */
+  hooks?: TrainHook[];
 }
 
 export interface TrainResult {
-  config: TrainConfig;
+  config: RunConfig;
   history: EpochMetrics[];
-  final: EpochMetrics;
+  /** Metrics of the last completed epoch (null when stopped before the first epoch ended). */
+  final: EpochMetrics | null;
   model: Module;
+  /** True when `onStep` returned 'stop' before the last epoch ended. */
+  stopped: boolean;
 }
 
-/** What a checkpoint's state.json holds besides weights and optimizer buffers. */
-interface RunState {
-  config: TrainConfig;
-  /** Next batch to run. */
-  epoch: number;
-  batch: number;
-  rng: RngState;
-  quantRng: RngState;
-  recipe: string;
-  history: EpochMetrics[];
-  /** Sums of the epoch in progress (for an exact resume inside an epoch). */
-  partial: { lossSum: number; correct: number; seen: number; seconds: number; steps: number; bnrSum?: number };
-}
-
-function makeSchedule(c: TrainConfig): Schedule {
-  const warmup = c.warmupEpochs > 0 ? { length: c.warmupEpochs } : undefined;
-  if (c.schedule === 'cosine') return createSchedule({ kind: 'cosine', lr: c.lr, total: c.epochs, warmup });
-  if (c.schedule === 'step') return createSchedule({ kind: 'step', lr: c.lr, stepSize: c.stepEpochs, gamma: c.gamma, warmup });
-  return createSchedule({ kind: 'constant', lr: c.lr, warmup });
-}
-
-export function buildOptimizer(c: TrainConfig, model: Module): Optimizer {
-  const named = model.namedParameters();
-  if (c.optimizer === 'sgd') {
-    return createOptimizer('sgd', named, { lr: c.lr, momentum: c.momentum, nesterov: c.nesterov && c.momentum > 0, weightDecay: c.weightDecay });
-  }
-  return createOptimizer(c.optimizer, named, { lr: c.lr, weightDecay: c.weightDecay });
-}
-
+/** Train a built-in model on a built-in data set, both named in `config`. */
 export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult {
   validateConfig(config);
+  const recipe = opts.recipe !== undefined ? opts.recipe : config.recipe ? resolveRecipe(config.recipe) : null;
+  return runTraining(config, config.model, loadDataset(config.dataset, { dataDir: config.dataDir }), recipe, opts);
+}
+
+/** Training data for `fit`: what loadDataset() returns, or {train, test[, normalization][, name]}. */
+export interface FitData extends RunData {
+  /** Recorded in run.json and checkpoints (default 'custom'). */
+  name?: string;
+}
+
+/** Options of `fit`: any run-config key (defaults: the recipe's training defaults, then DEFAULT_CONFIG) and TrainOptions. */
+export type FitOptions = Partial<Omit<RunConfig, 'model' | 'dataset' | 'recipe'>> & Omit<TrainOptions, 'recipe'> & {
+  /** A recipe value, a preset name or a JSON file (resolved once, here); absent or 'fp32': no quantization. */
+  recipe?: Recipe | string | null;
+  /** Recorded in run.json and checkpoints (default: the Module's class name). */
+  modelName?: string;
+};
+
+/** Train the caller's Module on the caller's data (same loop, checkpoints and resume as `train`). */
+export function fit(model: Module, data: FitData, options: FitOptions = {}): TrainResult {
+  const { recipe: given, modelName, out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, ...keys } = options;
+  const recipe = typeof given === 'string' ? (given === 'fp32' ? null : resolveRecipe(given)) : given ?? null;
+  const config: RunConfig = withTrainingDefaults({ ...keys, model: modelName ?? model.constructor.name, dataset: data.name ?? 'custom' }, recipe);
+  if (recipe) config.recipe = typeof given === 'string' ? given : recipe.label;
+  validateConfig(config);
+  return runTraining(config, model, data, recipe, { out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks });
+}
+
+function runTraining(config: RunConfig, model: Module | string, data: RunData, recipe: Recipe | null, opts: TrainOptions): TrainResult {
   const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
-  const data = loadDataset(config.dataset, { dataDir: config.dataDir });
-  const trainSet = config.trainLimit > 0 ? head(data.train, config.trainLimit) : data.train;
-  const testSet = config.testLimit > 0 ? head(data.test, config.testLimit) : data.test;
-  const norm = data.defaultNormalization;
-  const augment = config.augment ? { cropPadding: Math.max(1, Math.round(trainSet.height / 8)), hflip: config.dataset.startsWith('cifar') } : undefined;
-  const trainLoader = new DataLoader(trainSet, { batchSize: config.batchSize, shuffle: true, seed: config.seed, normalization: norm, augment });
-  const testLoader = new DataLoader(testSet, { batchSize: 256, shuffle: false, normalization: norm });
-
-  const rng = new Rng(config.seed);
-  const model = createModel(config.model, { inChannels: trainSet.channels, inputSize: trainSet.height, classes: trainSet.classes }, rng.fork());
-  const dropoutRng = rng.fork();
-  // Stochastic rounding draws its streams from its own generator, saved with every checkpoint.
-  const quantRng = rng.fork();
-  const recipe = config.recipe ? resolveRecipe(config.recipe) : null;
-  const resolved = recipe
-    ? applyRecipe(model, recipe, { rng: quantRng, sampleShape: [trainSet.channels, trainSet.height, trainSet.width] })
-    : null;
-  const recipeLabel = recipe ? recipe.label : 'fp32';
-  const phases = planPhases(recipe, config, log);
-  let phase: Phase = 'quant';
-  // BN rectification (METHODS §4.2, reconstructed): added to the task loss only while gradients are quantized.
-  const bnr = recipe?.addons.bnRectify ?? null;
-  const rectifier = bnr && quantizesGradients(resolved) ? new BnRectifier(model, bnr) : null;
-  const bnMonitor = config.bnDiagnostics ? new BnMonitor(model, recipe, resolved, config.bnDiagnostics) : null;
-  const forwardLoss = (x: Tensor, labels: Int32Array): { logits: Tensor; task: Tensor; total: Tensor; penalty: number | null } => {
-    // The FNT phase trains in full precision: no gradient quantization, so no rectification either.
-    const active = rectifier !== null && phase === 'quant' ? rectifier : null;
-    active?.clear();
-    const logits = model.forward(x);
-    const task = crossEntropy(logits, labels, config.labelSmoothing);
-    const r = active?.take() ?? null;
-    return { logits, task, total: r ? add(task, r.loss) : task, penalty: r ? r.penalty : null };
-  };
-  // After applyRecipe (which may add output scales) and before the optimizer collects the parameters.
-  if (config.init) {
-    const r = initFromWeights(model, config.init);
-    log(`fqt: initialised ${r.loaded} tensors from ${config.init}` +
-      `${r.headReplaced.length ? `; new classifier head (${r.headReplaced.join(', ')}: class count differs)` : ''}` +
-      `${r.defaulted.length ? `; ${r.defaulted.length} output scales start at 1` : ''}${r.ignored.length ? `; ${r.ignored.length} output scales in the file unused` : ''}`);
-  }
-  const optimizer = buildOptimizer(config, model);
-  const schedule = makeSchedule(config);
-  const steps = trainLoader.batchesPerEpoch;
-  const ckptDir = opts.out ? path.join(opts.out, 'checkpoints') : null;
-
-  let state: RunState = {
-    config, epoch: 0, batch: 0, rng: dropoutRng.state(), quantRng: quantRng.state(), recipe: recipeLabel, history: [],
-    partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 },
-  };
-  if (opts.resume) {
-    check(ckptDir !== null, '--resume needs --out (the run directory to resume)');
-    const ck = latestCheckpoint(ckptDir);
-    if (ck === null) {
-      log(`fqt: no checkpoint in ${ckptDir}; starting from scratch`);
-    } else {
-      const saved = ck.state as unknown as RunState;
-      for (const key of RESUME_KEYS) {
-        if (saved.config[key] !== config[key]) {
-          throw new FqtError(`cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(saved.config[key])}, not ${JSON.stringify(config[key])}`);
-        }
-      }
-      model.loadStateDict(ck.model);
-      optimizer.loadStateDict(ck.optimizer);
-      dropoutRng.setState(saved.rng);
-      quantRng.setState(saved.quantRng);
-      state = { ...saved, config };
-      log(`fqt: resumed from ${ck.path} at epoch ${state.epoch + 1}, batch ${state.batch}/${steps}`);
+  const run = setupRun(config, model, data, recipe, opts.out ?? null, opts.hooks ?? [], log);
+  const state = resumeState(run, opts.resume ?? false, log);
+  writeRunJson(run);
+  log(startLine(run));
+  run.model.train();
+  let stopped = false;
+  let phase = 'main';
+  try {
+    for (let epoch = state.epoch; epoch < config.epochs && !stopped; epoch++) {
+      const ctx = enterEpoch(run, epoch, phase, log);
+      phase = ctx.phase;
+      stopped = runSteps(run, state, ctx, opts);
+      if (!stopped) finishEpoch(run, state, ctx, opts, log);
     }
+  } finally {
+    for (const h of run.hooks) h.detach?.();
   }
-  if (opts.out) {
-    mkdirSync(opts.out, { recursive: true });
-    writeFileSync(path.join(opts.out, 'run.json'), JSON.stringify({
-      config, recipe: recipeLabel, gemmPaths: resolved?.layers ?? null, backend: backend().name, backendDescription: backend().description,
-      parameters: model.parameterCount(), trainSamples: trainSet.n, testSamples: testSet.n, stepsPerEpoch: steps,
-    }, null, 2));
+  const final = state.history.length ? state.history[state.history.length - 1] : null;
+  return { config, history: state.history, final, model: run.model, stopped };
+}
+
+function startLine(run: Run): string {
+  const c = run.config;
+  const notes = run.hooks.flatMap((h) => (h.description ? [` + ${h.description}`] : [])).join('');
+  return `fqt: ${c.model} on ${c.dataset} (${run.trainSet.n} train / ${run.testSet.n} test), ${run.model.parameterCount()} parameters, ` +
+    `recipe ${run.recipeLabel}${notes}, ${c.optimizer} lr ${c.lr} ${run.schedule.label}, batch ${c.batchSize}, ${c.epochs} epochs, seed ${c.seed}, backend ${backend().name}`;
+}
+
+interface EpochState extends EpochContext {
+  /** Constant lr of the phase (null: the schedule). */
+  lr: number | null;
+  /** Whether some hook declared phases (then metrics carry `phase`). */
+  phased: boolean;
+}
+
+/** Ask every hook for the epoch's phase; log a phase entered now (`previous`: the last epoch's, 'main' at the start). */
+function enterEpoch(run: Run, epoch: number, previous: string, log: (line: string) => void): EpochState {
+  const ctx: EpochState = { epoch, phase: 'main', quantized: run.recipe !== null, lr: null, phased: false };
+  for (const h of run.hooks) {
+    const p = h.onEpochStart?.(epoch);
+    if (!p) continue;
+    Object.assign(ctx, { phase: p.phase, quantized: ctx.quantized && p.quantized, lr: p.lr ?? ctx.lr, phased: true });
+    if (p.phase !== previous && p.message) log(p.message);
   }
-  log(`fqt: ${config.model} on ${config.dataset} (${trainSet.n} train / ${testSet.n} test), ${model.parameterCount()} parameters, ` +
-    `recipe ${recipeLabel}${bnr ? ` + ${describeBnRectify(bnr)}${rectifier ? '' : ' — inactive: the recipe quantizes no gradient'}` : ''}, ${config.optimizer} lr ${config.lr} ${schedule.label}, batch ${config.batchSize}, ${config.epochs} epochs, seed ${config.seed}, backend ${backend().name}`);
+  return ctx;
+}
 
-  const save = (): void => {
-    if (!ckptDir) return;
-    state.rng = dropoutRng.state();
-    state.quantRng = quantRng.state();
-    saveCheckpoint(ckptDir, { model: model.stateDict(), optimizer: optimizer.stateDict(), state: state as unknown as Record<string, unknown> });
-  };
+interface StepLoss { logits: Tensor; task: Tensor; total: Tensor; terms: [string, number][] }
 
-  if (rectifier && rectifier.layerCount === 0) log(`fqt: warning: ${config.model} has no BatchNorm layers; the BN rectification penalty is always 0`);
-  if (bnMonitor && bnMonitor.layerCount === 0) log('fqt: --bn-diagnostics: the model has no BatchNorm layers; nothing to report');
-  model.train();
+/** The step's forward: task loss plus every hook's loss term. */
+function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, labels: Int32Array): StepLoss {
+  for (const h of run.hooks) h.beforeForward?.(ctx);
+  const logits = run.model.forward(x);
+  const task = crossEntropy(logits, labels, run.config.labelSmoothing);
+  let total = task;
+  const terms: [string, number][] = [];
+  for (const h of run.hooks) {
+    const t = h.lossTerm?.(ctx);
+    if (!t) continue;
+    total = add(total, t.loss);
+    terms.push([h.key, t.value]);
+  }
+  return { logits, task, total, terms };
+}
+
+/** The epoch's remaining steps; true when onStep asked to stop (after a checkpoint of that position). */
+function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions): boolean {
+  const p = state.partial;
   let lastSave = performance.now();
-  for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
-    if (enterPhase(phases, epoch, phase, model)) {
-      phase = phaseAt(phases, epoch);
-      log(`fqt: epoch ${epoch + 1}: FNT phase, all GEMMs fp32 at constant lr ${phases!.fntLr} (recipe ${recipeLabel} add-on)`);
+  for (let b = state.batch; b < run.stepsPerEpoch; b++) {
+    const t0 = performance.now();
+    const step: StepContext = { ...ctx, batch: b, globalStep: ctx.epoch * run.stepsPerEpoch + b };
+    const batch = run.trainLoader.batch(ctx.epoch, b);
+    const lr = ctx.lr ?? run.schedule.lrAt(step.globalStep, run.stepsPerEpoch);
+    run.optimizer.setLr(lr);
+    for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, batch.labels).total);
+    const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, batch.labels);
+    checkFinite(run, task.item(), total.item(), terms, step, lr);
+    run.optimizer.step(grad(total));
+    for (const h of run.hooks) h.afterStep?.(step);
+    p.lossSum += task.item() * batch.labels.length;
+    p.correct += countCorrect(logits, batch.labels);
+    p.seen += batch.labels.length;
+    p.steps += 1;
+    p.seconds += (performance.now() - t0) / 1000;
+    state.batch = b + 1;
+    opts.onProgress?.({ epoch: ctx.epoch, epochs: run.config.epochs, done: b + 1, total: run.stepsPerEpoch, loss: p.lossSum / p.seen, imagesPerSecond: p.seen / Math.max(1e-9, p.seconds) });
+    if (opts.onStep?.(ctx.epoch, b, task.item()) === 'stop') {
+      saveRunCheckpoint(run, state);
+      return true;
     }
-    const bar = new ProgressBar(`epoch ${epoch + 1}/${config.epochs}`, steps, opts.quiet);
-    const p = state.partial;
-    let lr = 0;
-    for (let b = state.batch; b < steps; b++) {
-      const t0 = performance.now();
-      const batch = trainLoader.batch(epoch, b);
-      lr = phase === 'fnt' ? phases!.fntLr : schedule.lrAt(epoch * steps + b, steps);
-      optimizer.setLr(lr);
-      const sampled = bnMonitor?.due(epoch * steps + b) ?? false;
-      if (sampled) bnMonitor!.begin(() => forwardLoss(batch.x, batch.labels).total);
-      const { logits, task, total, penalty } = forwardLoss(batch.x, batch.labels);
-      const lossValue = task.item();
-      if (!Number.isFinite(lossValue) || !Number.isFinite(total.item())) {
-        const withPenalty = penalty !== null ? ` (BN rectification penalty ${penalty})` : '';
-        throw new FqtError(`training diverged: loss is ${lossValue}${withPenalty} at epoch ${epoch + 1}, batch ${b + 1} ` +
-          `(lr ${lr.toPrecision(3)})${ckptDir ? `; the last good checkpoint in ${ckptDir} is untouched` : ''}`);
-      }
-      optimizer.step(grad(total));
-      if (sampled) {
-        const rec = bnMonitor!.finish(epoch + 1, epoch * steps + b);
-        if (opts.out) appendFileSync(path.join(opts.out, 'bn-diagnostics.jsonl'), `${JSON.stringify(rec)}\n`);
-      }
-      if (penalty !== null) p.bnrSum = (p.bnrSum ?? 0) + penalty;
-      p.lossSum += lossValue * batch.labels.length;
-      p.correct += countCorrect(logits, batch.labels);
-      p.seen += batch.labels.length;
-      p.steps += 1;
-      p.seconds += (performance.now() - t0) / 1000;
-      state.batch = b + 1;
-      bar.update(b + 1, { loss: p.lossSum / p.seen, 'img/s': p.seen / Math.max(1e-9, p.seconds) });
-      opts.onStep?.(epoch, b, lossValue);
-      if (opts.checkpointSeconds && b + 1 < steps && performance.now() - lastSave >= opts.checkpointSeconds * 1000) {
-        save();
-        lastSave = performance.now();
-      }
+    if (opts.checkpointSeconds && b + 1 < run.stepsPerEpoch && performance.now() - lastSave >= opts.checkpointSeconds * 1000) {
+      saveRunCheckpoint(run, state);
+      lastSave = performance.now();
     }
-    const test = evaluate(model, testLoader);
-    const m: EpochMetrics = {
-      epoch: epoch + 1,
-      train_loss: p.lossSum / p.seen,
-      train_acc: p.correct / p.seen,
-      test_loss: test.loss,
-      test_acc: test.accuracy,
-      lr,
-      images_per_s: p.seen / p.seconds,
-      ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps),
-      seconds: p.seconds,
-      recipe: recipeLabel,
-      ...(phases ? { phase } : {}),
-    };
-    if (rectifier) Object.assign(m, { bnr_penalty: (p.bnrSum ?? 0) / Math.max(1, p.steps), bnr_lambda: rectifier.spec.lambda });
-    const diag = bnMonitor?.epochSummary() ?? null;
-    if (diag) Object.assign(m, diag.metrics);
-    state.history.push(m);
-    state.epoch = epoch + 1;
-    state.batch = 0;
-    state.partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0, steps: 0 };
-    log(`epoch ${m.epoch}/${config.epochs}  train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%  ` +
-      `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step` +
-      (rectifier ? `  BN-rect (reconstructed) penalty ${Number(m.bnr_penalty).toFixed(4)} λ ${rectifier.spec.lambda}` : ''));
-    if (diag) {
-      log(`  ${diag.line}`);
-      for (const w of diag.warnings) log(`  bn-diag warning: ${w}`);
-    }
-    if (opts.out) writeMetricsFile(opts.out, state.history);
-    save();
-    lastSave = performance.now();
-    opts.onEpoch?.(m);
   }
-  const final = state.history[state.history.length - 1];
-  return { config, history: state.history, final, model };
+  return false;
+}
+
+function checkFinite(run: Run, task: number, total: number, terms: [string, number][], step: StepContext, lr: number): void {
+  if (Number.isFinite(task) && Number.isFinite(total)) return;
+  const extra = terms.length ? ` (extra loss terms: ${terms.map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
+  throw new FqtError(`training diverged: loss is ${task}${extra} at epoch ${step.epoch + 1}, batch ${step.batch + 1} ` +
+    `(lr ${lr.toPrecision(3)})${run.checkpointDir ? `; the last good checkpoint in ${run.checkpointDir} is untouched` : ''}`);
+}
+
+/** Evaluate, record the epoch's metrics (with every hook's fields), log, write metrics.jsonl and a checkpoint. */
+function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void): void {
+  const p = state.partial;
+  const test = evaluate(run.model, run.testLoader);
+  const lr = ctx.lr ?? run.schedule.lrAt(ctx.epoch * run.stepsPerEpoch + run.stepsPerEpoch - 1, run.stepsPerEpoch);
+  const m: EpochMetrics = {
+    epoch: ctx.epoch + 1, train_loss: p.lossSum / p.seen, train_acc: p.correct / p.seen, test_loss: test.loss, test_acc: test.accuracy,
+    lr, images_per_s: p.seen / p.seconds, ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps), seconds: p.seconds, recipe: run.recipeLabel,
+    ...(ctx.phased ? { phase: ctx.phase } : {}),
+  };
+  const reports = run.hooks.map((h) => h.onEpochEnd?.(ctx) ?? null);
+  for (const r of reports) if (r?.metrics) Object.assign(m, r.metrics);
+  state.history.push(m);
+  state.epoch = ctx.epoch + 1;
+  state.batch = 0;
+  state.partial = emptySums();
+  log(`epoch ${m.epoch}/${run.config.epochs}  train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%  ` +
+    `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step` +
+    reports.map((r) => r?.suffix ?? '').join(''));
+  for (const r of reports) for (const line of r?.lines ?? []) log(line);
+  if (run.out) writeMetricsFile(run.out, state.history);
+  saveRunCheckpoint(run, state);
+  opts.onEpoch?.(m);
 }

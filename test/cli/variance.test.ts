@@ -50,3 +50,25 @@ test('an unknown recipe is one clear line', () => {
   assert.match(r.stderr, /int3-magic/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test('reports: one variance unit (terminal = HTML = JSON), an environment block, no absolute paths', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fqt-env-'));
+  const run = path.join(dir, 'run'), out = path.join(dir, 'var');
+  assert.equal(runFqt(['train', '--model', 'mlp', '--dataset', 'synthetic', '--epochs', '1', '--quiet', '--out', run]).status, 0);
+  const meta = JSON.parse(readFileSync(path.join(run, 'run.json'), 'utf8')) as { environment: Record<string, unknown> };
+  assert.deepEqual(Object.keys(meta.environment), ['fqt', 'node', 'backend', 'isa', 'threads', 'date', 'commit']);
+  assert.match(String(meta.environment.date), /^\d{4}-\d\d-\d\dT/);
+  const r = runFqt(['variance', '--model', 'mlp', '--dataset', 'synthetic', '--recipes', 'ptq4', '--draws', '4', '--batches', '2',
+    '--batch-size', '32', '--checkpoint', run, '--no-bn-diagnostics', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /sampling var\s+quant var/);
+  assert.match(r.stdout, /^environment: fqt \d+\.\d+\.\d+ · node v\d+/m);
+  const json = JSON.parse(readFileSync(path.join(out, 'variance.json'), 'utf8')) as { reports: { rows: { layer: string; quantVar: number }[] }[] };
+  const row = json.reports[0].rows.find((x) => x.quantVar > 0)!;
+  // The terminal prints the same number (summed E‖·‖²) the JSON and the HTML chart carry.
+  assert.match(r.stdout, new RegExp(`${row.layer.replace('.', '\\.')}\\s.*\\s${row.quantVar.toExponential(2).replace('+', '\\+')}\\s`));
+  const html = readFileSync(path.join(out, 'variance.html'), 'utf8');
+  assert.match(html, /Environment: fqt \d/);
+  assert.ok(!html.includes(dir), 'no absolute path in the report');
+  assert.doesNotMatch(html, /\{&quot;model/, 'no raw JSON subtitle');
+});

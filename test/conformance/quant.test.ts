@@ -18,7 +18,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { backend, setBackend, withFallback } from '../../src/backend/index.js';
 import { createModel } from '../../src/nn/models/index.js';
 import { applyRecipe } from '../../src/quant/apply.js';
-import { preset } from '../../src/quant/presets.js';
+import { preset, type PresetName } from '../../src/quant/presets.js';
 import { crossEntropy } from '../../src/ops/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { grad } from '../../src/autograd/graph.js';
@@ -241,6 +241,29 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
+  it('momentSums and quantizeLuq are bit-exact (signed zeros, NaN, exact powers of two, kmax 0…6)', () => {
+    addon.setIsa(tier);
+    const r = rng(19);
+    for (const n of [0, 1, 7, 1000, 70001]) {
+      const x = randn(r, n, 2);
+      for (let i = 0; i < n; i += 13) x[i] = i % 2 ? -0 : 0;
+      if (n > 50) { x[5] = NaN; x[6] = 2 ** -3; x[7] = -(2 ** 4); x[8] = 1e-30; }
+      const want = new Float64Array(4), got = new Float64Array(4);
+      refBackend.momentSums(x, n, want);
+      nb.momentSums(x, n, got);
+      assert.deepEqual(Array.from(got), Array.from(want), `momentSums ${tier} n ${n}`);
+      for (const kmax of [0, 2, 6]) {
+        let m = 0;
+        for (const v of x) if (Math.abs(v) > m) m = Math.abs(v);
+        const alpha = Float32Array.of(Math.fround(m * 2 ** -kmax) || 1);
+        const a = new Int8Array(n).fill(99), b = new Int8Array(n).fill(99);
+        refBackend.quantizeLuq(x, n, alpha, kmax, 11, 3, a);
+        nb.quantizeLuq(x, n, alpha, kmax, 11, 3, b);
+        assertBitExact(b, a, `quantizeLuq ${tier} n ${n} kmax ${kmax}`);
+      }
+    }
+  });
+
   it('results do not depend on the thread count', () => {
     addon.setIsa(tier);
     const threads = addon.info().threads;
@@ -278,12 +301,13 @@ if (typeof nut === 'string') {
   it('native quantization kernel conformance', { skip: nut }, () => {});
 } else {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
-  it('psq4 and bhq4 LeNet training steps are bit-identical with native and with reference quantization kernels', () => {
-    const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder']);
+  it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', () => {
+    const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
+      'momentSums', 'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
     const saved = backend();
-    const run = (be: Backend, recipe: string): Float32Array[] => {
+    const run = (be: Backend, recipe: PresetName): Float32Array[] => {
       setBackend(be);
       const r = new Rng(3);
       const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 10 }, r);
@@ -303,7 +327,7 @@ if (typeof nut === 'string') {
       return [Float32Array.from(losses), ...model.namedParameters().map(([, p]) => p.data)];
     };
     try {
-      for (const recipe of ['psq4', 'bhq4']) {
+      for (const recipe of ['psq4', 'bhq4', 'luq4'] as const) {
         const a = run(withFallback(raw), recipe), b = run(withFallback(noQuant), recipe);
         assert.ok(a[0].every(Number.isFinite), 'finite losses');
         a.forEach((t, i) => assertBitExact(t, b[i], `${recipe} step, ${i === 0 ? 'losses' : `parameter ${i - 1}`}`));
@@ -314,7 +338,8 @@ if (typeof nut === 'string') {
   });
 
   it('the native backend implements every quantization kernel (no silent reference fallback)', () => {
-    for (const k of ['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder'] as const) {
+    for (const k of ['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'momentSums',
+      'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight'] as const) {
       assert.ok(nut.backend.supports(k), `${k} is native`);
     }
   });

@@ -6,6 +6,7 @@ import { FqtError } from '../../src/tensor/errors.js';
 
 describe('loadDataset', () => {
   test('unknown name lists the valid ones', () => {
+    // @ts-expect-error: the name union rejects an unknown data set at compile time; this checks the run-time error
     assert.throws(() => loadDataset('imagenet'), (e: unknown) =>
       e instanceof FqtError && e.message.includes("'imagenet'") && DATASET_NAMES.every((n) => e.message.includes(n)));
   });

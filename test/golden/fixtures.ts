@@ -25,7 +25,12 @@ function fixtureDir(): string {
 }
 
 export function loadFixture<T>(name: string): T {
-  return JSON.parse(readFileSync(path.join(fixtureDir(), name), 'utf8')) as T;
+  return JSON.parse(readFileSync(fixturePath(name), 'utf8')) as T;
+}
+
+/** The path of a committed fixture file (JSON or binary). */
+export function fixturePath(name: string): string {
+  return path.join(fixtureDir(), name);
 }
 
 export function toTensor(t: TensorJson, requiresGrad = false): Tensor {

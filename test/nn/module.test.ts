@@ -36,7 +36,7 @@ describe('state dict', () => {
     assert.ok(!pre.has('bn1.weight'), 'pre-activation nets have no stem BN');
   });
 
-  for (const name of ['mlp', 'lenet', 'resnet20', 'preact-resnet20', 'vgg11']) {
+  for (const name of ['mlp', 'lenet', 'resnet20', 'preact-resnet20', 'vgg11'] as const) {
     it(`${name}: round trip through loadStateDict gives identical tensors and outputs`, () => {
       const a = createModel(name, MNIST, new Rng(1)), b = createModel(name, MNIST, new Rng(2));
       // Run a's BNs once in training mode so the running statistics are not the defaults.
@@ -150,6 +150,7 @@ describe('layers and registry', () => {
   });
 
   it('createModel rejects unknown names and invalid specs', () => {
+    // @ts-expect-error: the name union rejects an unknown model at compile time; this checks the run-time error
     assertFqtError(() => createModel('resnet99', MNIST, new Rng(1)), "unknown model 'resnet99'", 'resnet20');
     assertFqtError(() => createModel('mlp', { ...MNIST, classes: 0 }, new Rng(1)), 'classes', '0');
     assertFqtError(() => createModel('mlp', { ...MNIST, inputSize: 2.5 }, new Rng(1)), 'inputSize');

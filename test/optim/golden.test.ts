@@ -5,14 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GradStore } from '../../src/autograd/graph.js';
 import { Tensor, parameter } from '../../src/tensor/tensor.js';
-import { createOptimizer, type OptimizerOptions, type ParamGroup } from '../../src/optim/index.js';
+import { createOptimizer, type OptimizerName, type OptimizerOptions, type ParamGroup } from '../../src/optim/index.js';
 import { assertClose } from '../helpers/approx.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 interface Case {
   name: string;
-  kind: string;
+  kind: OptimizerName;
   opts: OptimizerOptions;
   groups: { name: string; lrScale: number; weightDecay?: number; params: [string, number[]][] }[];
   init: Record<string, number[]>;

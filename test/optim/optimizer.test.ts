@@ -99,6 +99,7 @@ test('param groups: lrScale multiplies the lr, weightDecay overrides the default
 
 test('user errors are FqtErrors that name what is wrong', () => {
   const w = param([1, 2]);
+  // @ts-expect-error: the name union rejects an unknown optimizer at compile time; this checks the run-time error
   assert.throws(() => createOptimizer('rmsprop', [['w', w]], { lr: 1 }), (e: unknown) =>
     e instanceof FqtError && /unknown optimizer 'rmsprop' \(valid: sgd, adam, adamw\)/.test(e.message));
   assert.throws(() => createOptimizer('sgd', [['w', w]], { lr: 1, betas: [0.9, 0.99] }), /sgd does not take option 'betas'/);

@@ -55,7 +55,7 @@ function fqtTolerances(params: readonly Tensor[], qat: Float32Array) {
 }
 
 test('mean of K FQT gradients → QAT gradient (z-test per parameter), all layers quantized', (t) => {
-  for (const name of ['statquant-compat-psq4', 'statquant-compat-bhq4', 'statquant-compat-ptq5']) {
+  for (const name of ['statquant-compat-psq4', 'statquant-compat-bhq4', 'statquant-compat-ptq5'] as const) {
     const recipe = preset(name);
     const model = makeModel();
     applyRecipe(model, qatOf(recipe), { seed: 1 });
@@ -87,7 +87,7 @@ test('conv net (LeNet, all layers quantized): per-sample BHQ over H·W rows and 
   const resolved = applyRecipe(model, recipe, { seed: 4 });
   const loss = crossEntropy(model.forward(x), y);
   assert.equal(resolved.layers[1].gemms.gradInput.path, 'int8', 'BHQ grad-input runs on int8 codes of T·dY');
-  assert.equal(resolved.layers[1].gemms.gradWeight.path, 'fp32-dequant');
+  assert.equal(resolved.layers[1].gemms.gradWeight.path, 'int8-blocked', 'per-(column, pixel) dY: one K-block per output pixel in the fused kernel');
   const K = 200;
   const w = new Welford(qat.length);
   for (let k = 0; k < K; k++) w.add(flat(loss));
@@ -115,7 +115,7 @@ function qatReferenceGemm(slots: RecipeSlots) {
 }
 
 test('gradient quantization off (qatOf) ⇒ FQT gradient equals an independent QAT reference bit-exactly', () => {
-  for (const name of ['statquant-compat-bhq4', 'psq5']) {
+  for (const name of ['statquant-compat-bhq4', 'psq5'] as const) {
     const recipe = preset(name);
     const a = makeModel(), b = makeModel();
     const resolved = applyRecipe(a, qatOf(recipe), { seed: 3 });

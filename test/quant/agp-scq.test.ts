@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { agpKeepCount, agpKeepMask } from '../../src/quant/quantizers/agp.js';
 import { parseQuantSpec, quantizeWith } from '../../src/quant/quantizers/index.js';
 import { dequantize } from '../../src/quant/qtensor.js';
-import { preset, presetTraining } from '../../src/quant/presets.js';
+import { preset } from '../../src/quant/presets.js';
 import { recipeFromData } from '../../src/quant/presets.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
 import { FqtError } from '../../src/tensor/errors.js';
@@ -143,12 +143,14 @@ test('spec validation names the key; the 1-bit presets validate and default to A
   for (const [raw, path, role, re] of bad) assert.throws(() => parseQuantSpec(raw, path, role), (e: unknown) => e instanceof FqtError && re.test(e.message), JSON.stringify(raw));
   assert.deepEqual(parseQuantSpec({ kind: 'agp', bits: 4, granularity: 'column' }, 'g', 'dy'), { kind: 'agp', bits: 4, granularity: 'column', keepDivisor: 4, rescale: 'none' });
   assert.deepEqual(parseQuantSpec({ kind: 'sign' }, 'w', 'w'), { kind: 'sign', ste: 'clipped', scale: 'channel' });
-  for (const name of ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq']) {
+  for (const name of ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const) {
     const r = preset(name);
     assert.equal(r.label, name);
     assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, `${name} round-trips through JSON validation`);
-    assert.deepEqual(presetTraining(name), { optimizer: 'adam', lr: 1e-3 });
+    assert.deepEqual(r.training, { optimizer: 'adam', lr: 1e-3 }, `${name}: training defaults are recipe data`);
   }
-  assert.equal(presetTraining('psq4'), null);
+  assert.equal(preset('psq4').training, undefined);
+  // A JSON recipe extending a 1-bit preset inherits its training defaults, key by key.
+  assert.deepEqual(recipeFromData({ version: 1, extends: 'fqt1-psq', training: { lr: 0.01 } }).training, { optimizer: 'adam', lr: 0.01 });
   assert.deepEqual(preset('fqt1-agp-scq').gradWeight.dy, { kind: 'agp', bits: 4, granularity: 'column', keepDivisor: 4, rescale: 'none' });
 });

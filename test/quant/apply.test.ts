@@ -77,10 +77,10 @@ test('conv paths are provisional until the layer runs; sampleShape resolves them
   assert.ok(m2.training, 'training mode restored');
   assert.deepEqual(r.layers.map((l) => l.rowsPerSample), [256, 16, 1, 1, 1]);
   assert.ok(r.layers.every((l) => !l.provisional));
-  assert.equal(r.layers[1].gemms.gradWeight.path, 'fp32-dequant');
+  assert.equal(r.layers[1].gemms.gradWeight.path, 'int8-blocked');
   const text = formatResolved(r);
   assert.match(text, /features\.3 Conv2d\[16×6×5×5\] rows\/sample 16;/);
-  assert.match(text, /gradWeight fp32-dequant a4\/feature\/sr × a8\/tensor\/rn \(fwd codes\)/);
+  assert.match(text, /gradWeight int8-blocked a4\/feature\/sr × a8\/tensor\/rn \(fwd codes\)  \(fused conv kernel; K-blocks: one per output pixel \(the batch\)\)/);
 });
 
 test('a model run with a recipe is reproducible from the seed', () => {

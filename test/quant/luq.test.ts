@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { quantizeWith, specCodeBits } from '../../src/quant/quantizers/index.js';
+import { quantizeWith, specCodeBits, specLabel } from '../../src/quant/quantizers/index.js';
 import { dequantize } from '../../src/quant/qtensor.js';
 import { luqAlpha, luqKmax } from '../../src/quant/quantizers/luq.js';
 import { sawbClip } from '../../src/quant/quantizers/sawb.js';
@@ -16,6 +16,11 @@ import { runGemm } from '../../src/quant/gemm/index.js';
 import { uniform } from '../../src/tensor/random.js';
 import { roundUpF32 } from '../../src/quant/rounding.js';
 import { assertFqtError } from '../helpers/errors.js';
+import { syntheticBlobs } from '../../src/data/synthetic.js';
+import { createModel } from '../../src/nn/models/index.js';
+import { fit } from '../../src/train/trainer.js';
+import { applyRecipe } from '../../src/quant/apply.js';
+import { Rng } from '../../src/tensor/random.js';
 import { normals } from './helpers.js';
 
 const LUQ: LuqSpec = { kind: 'luq', bits: 4 };
@@ -156,7 +161,7 @@ test('recipe validation names the key: luq/sawb slots, bits, add-ons', () => {
   assertFqtError(() => parseRecipe({ ...base, forward: { x: LUQ } }), 'recipe.forward.x.kind', "'luq'");
   assertFqtError(() => parseRecipe({ ...base, gradInput: { dy: SAWB_X } }), 'recipe.gradInput.dy.kind', "'sawb'");
   assertFqtError(() => parseRecipe({ ...base, gradInput: { dy: { kind: 'luq', bits: 5 } } }), 'recipe.gradInput.dy.bits');
-  assertFqtError(() => parseRecipe({ ...base, gradInput: { dy: { kind: 'luq', paperCompat: true } } }), 'recipe.gradInput.dy.paperCompat');
+  assertFqtError(() => parseRecipe({ ...base, gradInput: { dy: { kind: 'luq', paperCompat: 'yes' } } }), 'recipe.gradInput.dy.paperCompat', 'true or false');
   assertFqtError(() => parseRecipe({ ...base, forward: { w: { kind: 'sawb', bits: 3 } } }), 'recipe.forward.w.c1');
   assertFqtError(() => parseRecipe({ ...base, forward: { w: { kind: 'sawb', c1: 3 } } }), 'recipe.forward.w.c2');
   assertFqtError(() => parseRecipe({ ...base, forward: { w: { kind: 'sawb', range: 'unsigned' } } }), 'recipe.forward.w.range');
@@ -207,4 +212,55 @@ test('integer path: LUQ × SAWB codes on gemmI8 equal the exact integer dot prod
     const want = acc * s;
     assert.ok(Math.abs(c[i * inF + j] - want) <= 2 ** -22 * Math.abs(want) + 1e-30, `dX[${i},${j}] ${c[i * inF + j]} vs ${want}`);
   }
+});
+
+test('LUQ paperCompat: α = max(g)/2^7 from the SIGNED max, hand values, no top level, log codes, fp32-dequant GEMMs', () => {
+  const PAPER: LuqSpec = { kind: 'luq', bits: 4, paperCompat: true };
+  // max(g) = 1 (the signed max; max|g| = 3): α = 1/128. Values on a level are exact in every draw; −3 lies between
+  // the levels 2 (= α·2^8) and 4 (α·2^9): beyond the top level α·2^7 = 1, which the released code does not clip.
+  const g = Float32Array.of(1, 0.5, 1 / 128, 0, -0.25, -3, 1 / 256, -1 / 1024);
+  const seen = new Map<number, Set<number>>();
+  let sumNeg3 = 0;
+  const draws = 4000;
+  for (let stream = 0; stream < draws; stream++) {
+    const q = luqDraw(g, stream, PAPER);
+    assert.equal(q.scale[0], 1 / 128);
+    assert.equal(q.levels, 'log2');
+    const v = dequantize(q);
+    assert.deepEqual(Array.from(v.slice(0, 5)), [1, 0.5, 1 / 128, 0, -0.25], 'levels are exact');
+    v.forEach((x, i) => { if (!seen.has(i)) seen.set(i, new Set()); seen.get(i)!.add(x); });
+    sumNeg3 += v[5];
+    if (stream === 0) assert.deepEqual(Array.from(q.codes.slice(0, 5)), [8, 7, 1, 0, -6], 'log codes sign·(k + 1)');
+  }
+  assert.deepEqual([...seen.get(5)!].sort((a, b) => a - b), [-4, -2], '−3 → −2 or −4 (beyond the top level 1)');
+  assert.ok(Math.abs(sumNeg3 / draws + 3) < 0.05, `unbiased: mean ${sumNeg3 / draws}`); // sd of the mean 1/√4000·1 ≈ 0.016
+  assert.deepEqual([...seen.get(6)!].sort((a, b) => a - b), [0, 1 / 128], 'stochastic underflow to α');
+  assert.deepEqual([...seen.get(7)!].sort((a, b) => a - b), [-1 / 128, 0]);
+  // The strict default uses max|g| = 3: α = 3/64, and −3 is the top level.
+  const strict = luqDraw(g, 0);
+  assert.equal(strict.scale[0], Math.fround(3 / 64));
+  assert.equal(dequantize(strict)[5], -3);
+  // All-negative input: the released code's α would be ≤ 0 (NaN); paperCompat falls back to max|g|.
+  const neg = luqDraw(Float32Array.of(-1, -0.5), 0, PAPER);
+  assert.equal(neg.scale[0], 1 / 128);
+  assert.deepEqual(Array.from(dequantize(neg)), [-1, -0.5]);
+  // Not a 4-bit format: 9-bit codes, so both backward GEMMs run fp32-dequant and say why.
+  assert.equal(specCodeBits(PAPER), 9);
+  const recipe = recipeFromData({ version: 1, extends: 'luq4', gradInput: { dy: PAPER }, gradWeight: { dy: PAPER } });
+  const plans = planLayer(recipe, 72, 16, 1);
+  assert.deepEqual([plans.forward.path, plans.gradInput.path, plans.gradWeight.path], ['int8', 'fp32-dequant', 'fp32-dequant']);
+  assert.match(plans.gradInput.reason ?? '', /wider than 8 bits/);
+  assert.match(specLabel(PAPER), /paper-compat \(not a 4-bit format\)/, 'reports and fqt info say so');
+});
+
+test('LUQ paperCompat trains a conv net end to end; its backward GEMMs are reported as fp32-dequant', () => {
+  const recipe = recipeFromData({ version: 1, extends: 'luq4', label: 'luq4-paper', gradInput: { dy: { kind: 'luq', paperCompat: true } }, gradWeight: { dy: { kind: 'luq', paperCompat: true } } });
+  const data = syntheticBlobs({ trainSize: 64, testSize: 32, classes: 4, channels: 1, size: 28, seed: 2 });
+  const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 4 }, new Rng(1));
+  const r = fit(model, data, { recipe, epochs: 1, batchSize: 16, lr: 0.02, quiet: true });
+  assert.ok(Number.isFinite(r.final!.train_loss));
+  const resolved = applyRecipe(createModel('lenet', { inChannels: 1, inputSize: 28, classes: 4 }, new Rng(1)), recipe, { sampleShape: [1, 28, 28] });
+  const hidden = resolved.layers.filter((l) => l.slots.gradInput.dy !== 'fp32');
+  assert.ok(hidden.length > 0);
+  for (const l of hidden) assert.deepEqual([l.gemms.gradInput.path, l.gemms.gradWeight.path], ['fp32-dequant', 'fp32-dequant'], l.name);
 });

@@ -176,7 +176,7 @@ test('qgemm rejects a row count that is not a whole number of samples', () => {
 });
 
 test('an empty batch (zero rows) runs every path without error', () => {
-  for (const name of ['bhq4', 'psq4', 'ptq8', 'qat8']) {
+  for (const name of ['bhq4', 'psq4', 'ptq8', 'qat8'] as const) {
     const slots = preset(name);
     const x = parameter(new Float32Array(0), [0, 5], 'x'), w = parameter(normals(18, 3 * 5), [3, 5], 'w');
     const y = qgemm(x, w, cfg(slots), 1);

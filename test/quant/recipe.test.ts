@@ -7,11 +7,12 @@ import path from 'node:path';
 import { FqtError } from '../../src/tensor/errors.js';
 import { loadRecipeFile, preset, presetNames, recipeFromData, resolveRecipe } from '../../src/quant/presets.js';
 import { deriveLabel, parseRecipe, qatOf, RECIPE_VERSION } from '../../src/quant/recipe.js';
+import { assertFqtError } from '../helpers/errors.js';
 
 test('every preset validates, has its short label and survives a JSON round trip', () => {
   const names = presetNames();
-  for (const n of ['fp32', 'qat8', 'ptq8', 'ptq6', 'ptq5', 'ptq4', 'psq8', 'psq4', 'bhq8', 'bhq5', 'bhq4', 'statquant-compat']) assert.ok(names.includes(n), n);
-  for (const name of [...names, 'statquant-compat-bhq5']) {
+  for (const n of ['fp32', 'qat8', 'ptq8', 'ptq6', 'ptq5', 'ptq4', 'psq8', 'psq4', 'bhq8', 'bhq5', 'bhq4', 'statquant-compat'] as const) assert.ok(names.includes(n), n);
+  for (const name of [...names, 'statquant-compat-bhq5'] as const) {
     const r = preset(name);
     assert.equal(r.version, RECIPE_VERSION);
     assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, `${name} round trip`);
@@ -102,4 +103,15 @@ test('"extends" starts from a preset; files load with validation and readable er
   assert.throws(() => loadRecipeFile(bad), /is not valid JSON/);
   assert.throws(() => loadRecipeFile(path.join(dir, 'missing.json')), /cannot read recipe file .*ENOENT/);
   assert.throws(() => resolveRecipe('bhq3'), /unknown preset 'bhq3'/);
+});
+
+test('recipe.training: validated strictly, inherited key by key through extends, not part of the label', () => {
+  assertFqtError(() => recipeFromData({ version: 1, training: { optimiser: 'adam' } }), 'recipe.training.optimiser', 'unknown key');
+  assertFqtError(() => recipeFromData({ version: 1, training: { optimizer: 'lion' } }), 'recipe.training.optimizer', "'sgd'");
+  assertFqtError(() => recipeFromData({ version: 1, training: { lr: 0 } }), 'recipe.training.lr', 'positive');
+  assertFqtError(() => recipeFromData({ version: 1, training: { schedule: 'linear' } }), 'recipe.training.schedule');
+  const r = recipeFromData({ version: 1, extends: 'fqt1-agp-scq', label: 'mine', training: { weightDecay: 1e-5, schedule: 'constant' } });
+  assert.deepEqual(r.training, { optimizer: 'adam', lr: 1e-3, weightDecay: 1e-5, schedule: 'constant' });
+  assert.equal(recipeFromData({ version: 1, extends: 'psq4' }).training, undefined);
+  assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, 'JSON round trip');
 });

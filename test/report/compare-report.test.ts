@@ -35,7 +35,11 @@ test('summarize: only finished runs count, and the gap to fp32 is in percentage 
   assert.ok(Math.abs(fp32.gapToFp32!) < 1e-12);
   assert.equal(psq4.done, 1);
   assert.equal(psq4.failed, 1);
-  assert.ok(Math.abs(psq4.gapToFp32! - (88 - 91)) < 1e-9);
+  // Paired by seed: only seed 1 finished for psq4, so the gap is 88 − 90 on that seed (no std from one pair).
+  assert.ok(Math.abs(psq4.gapToFp32! - (88 - 90)) < 1e-9);
+  assert.deepEqual([psq4.gapToFp32Std, psq4.gapSeeds], [null, 1]);
+  const paired = summarize(['fp32', 'psq4'], [...runs.slice(0, 3), run('psq4', 2, 'done', 0.9)])[1];
+  assert.ok(Math.abs(paired.gapToFp32! - ((88 - 90) + (90 - 92)) / 2) < 1e-9 && paired.gapToFp32Std! < 1e-9, 'both seeds 2 pp below: std 0');
   assert.equal(bhq4.testAcc, null);
   assert.equal(bhq4.gapToFp32, null);
   const noFp32 = summarize(['psq4'], runs);
@@ -44,7 +48,7 @@ test('summarize: only finished runs count, and the gap to fp32 is in percentage 
 
 test('results.csv quotes messages with commas and quotes (RFC 4180)', () => {
   const runs = [run('fp32', 1, 'failed', null)];
-  const csv = resultsCsv({ format: 'fqt-compare-results', version: 1, recipes: ['fp32'], seeds: [1], config: null, runs, summary: summarize(['fp32'], runs) });
+  const csv = resultsCsv({ format: 'fqt-compare-results', version: 1, recipes: ['fp32'], seeds: [1], config: null, environments: [], runs, summary: summarize(['fp32'], runs) });
   const line = csv.trim().split('\n')[1];
   assert.equal(line, 'fp32,1,failed,0,,,,,,,,"training diverged: loss is NaN, ""really"""');
 });

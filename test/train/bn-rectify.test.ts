@@ -14,8 +14,10 @@ import { add } from '../../src/ops/elementwise.js';
 import { crossEntropy } from '../../src/ops/loss.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { applyRecipe } from '../../src/quant/apply.js';
-import { preset, presetNames, recipeFromData } from '../../src/quant/presets.js';
-import { BnRectifier, bnRectifyLoss, type BnRectifySpec } from '../../src/train/bn-rectify.js';
+import { preset, presetNames, recipeFromData, type PresetName } from '../../src/quant/presets.js';
+import { BnRectifier } from '../../src/train/bn-rectify.js';
+import { bnRectifyLoss } from '../../src/ops/bn-rectify.js';
+import type { BnRectifySpec } from '../../src/quant/addons/bn-rectify.js';
 import { train } from '../../src/train/trainer.js';
 import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/config.js';
 import { gradCheck, gradCheckParams } from '../helpers/gradcheck.js';
@@ -111,14 +113,14 @@ test('recipe validation names the key; presets and labels say "reconstructed"; e
   for (const [raw, msg] of bad) assertFqtError(() => recipeFromData({ version: 1, addons: { bnRectify: raw } }), msg);
   assertFqtError(() => recipeFromData({ version: 1, addons: { smp2: {} } }), 'recipe.addons.smp2', 'bnRectify');
 
-  for (const name of ['ptq4-bnr', 'psq4-bnr', 'bhq4-bnr']) {
+  for (const name of ['ptq4-bnr', 'psq4-bnr', 'bhq4-bnr'] as const) {
     assert.ok(presetNames().includes(name));
     const r = preset(name);
     assert.equal(r.label, `${name}-recon`);
     assert.match(r.description!, /reconstructed, not the paper's published formula/);
     assert.deepEqual(r.addons, { bnRectify: { form: 'ratio', lambda: 1e-3 } });
     assert.deepEqual(recipeFromData(JSON.parse(JSON.stringify(r))), r, 'JSON round trip');
-    assert.deepEqual(r.gradInput, preset(name.replace('-bnr', '')).gradInput);
+    assert.deepEqual(r.gradInput, preset(name.replace('-bnr', '') as PresetName).gradInput);
   }
   const hinge = recipeFromData({ version: 1, extends: 'psq4', addons: { bnRectify: { form: 'hinge', lambda: 1e-2 } } });
   assert.deepEqual(hinge.addons.bnRectify, { form: 'hinge', lambda: 1e-2, tau: 1 });
@@ -138,26 +140,26 @@ test('trainer: the penalty is added and logged under gradient quantization, inac
   const on = runTrain('ptq4-bnr');
   assert.match(on.log, /BN rectification \(reconstructed, not the paper's published formula\): ratio, λ = 0.001/);
   assert.match(on.log, /BN-rect \(reconstructed\) penalty/);
-  assert.ok(Number(on.result.final.bnr_penalty) > 0, `penalty ${on.result.final.bnr_penalty}`);
-  assert.equal(on.result.final.bnr_lambda, 1e-3);
-  assert.equal(on.result.final.recipe, 'ptq4-bnr-recon');
+  assert.ok(Number(on.result.final!.bnr_penalty) > 0, `penalty ${on.result.final!.bnr_penalty}`);
+  assert.equal(on.result.final!.bnr_lambda, 1e-3);
+  assert.equal(on.result.final!.recipe, 'ptq4-bnr-recon');
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fqt-bnr-'));
   const file = path.join(dir, 'qat-bnr.json');
   writeFileSync(file, JSON.stringify({ version: 1, extends: 'qat8', label: 'qat8-bnr-recon', addons: { bnRectify: { lambda: 1e-3 } } }));
   const off = runTrain(file);
   assert.match(off.log, /inactive: the recipe quantizes no gradient/);
-  assert.equal(off.result.final.bnr_penalty, undefined);
+  assert.equal(off.result.final!.bnr_penalty, undefined);
 });
 
 test('trainer --bn-diagnostics: same trajectory as without, summary line, metrics fields and per-step records', () => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'fqt-bndiag-'));
   const plain = runTrain('ptq4');
   const diag = runTrain('ptq4', { bnDiagnostics: 2 }, out);
-  assert.equal(diag.result.final.train_loss, plain.result.final.train_loss, 'diagnostics do not change training');
-  assert.equal(diag.result.final.test_loss, plain.result.final.test_loss);
+  assert.equal(diag.result.final!.train_loss, plain.result.final!.train_loss, 'diagnostics do not change training');
+  assert.equal(diag.result.final!.test_loss, plain.result.final!.test_loss);
   assert.match(diag.log, /bn-diag \(2 sampled steps, every 2\): \|γ\|\/σ mean [\d.]+ max [\d.]+ \(\S+\), \(γ\/σ\)²>1 in \d+% of channels; NSR after→before BN/);
-  const m = diag.result.final;
+  const m = diag.result.final!;
   for (const k of ['bn_gamma_sigma_mean', 'bn_gamma_sigma_max', 'bn_amplifying_frac', 'bn_nsr_out', 'bn_nsr_in', 'bn_nsr_gain', 'bn_grad_growth']) {
     assert.ok(typeof m[k] === 'number' && Number.isFinite(m[k] as number), `${k} = ${m[k]}`);
   }

@@ -181,7 +181,7 @@ test('refuses to save non-finite weights or optimizer buffers, leaving the previ
 test('loadWeights rejects non-F32 tensors, naming the entry and the file', () => {
   const file = path.join(tmpDir(), 'q.safetensors');
   writeSafetensors(file, [['codes', { shape: [2], data: Int8Array.of(1, 2) }]]);
-  assert.throws(() => loadWeights(file), /q\.safetensors: tensor 'codes' has dtype I8; model weights must be F32/);
+  assert.throws(() => loadWeights(file), /q\.safetensors: tensor 'codes' has dtype I8; fqt loads weights from float tensors \(F32, F16, BF16, F64\)/);
   assert.throws(() => loadWeights(path.dirname(file)), /a directory without a checkpoint/);
 });
 

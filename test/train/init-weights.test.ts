@@ -13,8 +13,8 @@ import { applyRecipe, preset } from '../../src/quant/index.js';
 import { saveWeights } from '../../src/train/checkpoint.js';
 import { headPrefix, initFromWeights } from '../../src/train/init-weights.js';
 import { train } from '../../src/train/trainer.js';
-import { DEFAULT_CONFIG } from '../../src/train/config.js';
-import { TRAIN_FLAGS, trainConfigFromFlags } from '../../src/cli/train.js';
+import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/config.js';
+import { flagRecipe, TRAIN_FLAGS, trainConfigFromFlags } from '../../src/cli/train.js';
 import { parseFlags } from '../../src/cli/args.js';
 import { FqtError } from '../../src/tensor/errors.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -73,19 +73,19 @@ test('--init errors name the file or the tensor', () => {
 
 test('trainer: bin-qat pre-training then fqt1-agp-scq fine-tuning with --init on 5 classes; Adam by default from the CLI layer', () => {
   const dir = tmp();
-  const base = { ...DEFAULT_CONFIG, model: 'mlp', dataset: 'mnist', epochs: 1, batchSize: 32, trainLimit: 96, testLimit: 64, optimizer: 'adam', lr: 1e-3 };
+  const base: TrainConfig = { ...DEFAULT_CONFIG, model: 'mlp', dataset: 'mnist', epochs: 1, batchSize: 32, trainLimit: 96, testLimit: 64, optimizer: 'adam', lr: 1e-3 };
   train({ ...base, recipe: 'bin-qat' }, { out: path.join(dir, 'pre'), quiet: true });
   const ckpt = path.join(dir, 'pre', 'checkpoints');
   const lines: string[] = [];
   const res = train({ ...base, recipe: 'fqt1-agp-scq', init: ckpt }, { quiet: true, log: (l) => lines.push(l) });
   assert.ok(lines.some((l) => /initialised \d+ tensors from .*checkpoints/.test(l)), lines.join('\n'));
-  assert.ok(Number.isFinite(res.final.train_loss));
+  assert.ok(Number.isFinite(res.final!.train_loss));
   const scales = res.model.namedParameters().filter(([n]) => n.endsWith('.out_scale'));
   assert.equal(scales.length, 1, 'mlp: one hidden binary layer (first and last stay fp32)');
 });
 
 test('CLI: the 1-bit presets default to Adam with lr 1e-3 unless --optimizer / --lr are given', () => {
-  const cfg = (...argv: string[]) => trainConfigFromFlags(parseFlags('train', TRAIN_FLAGS, argv));
+  const cfg = (...argv: string[]) => { const f = parseFlags('train', TRAIN_FLAGS, argv); return trainConfigFromFlags(f, flagRecipe(f.recipe)); };
   assert.deepEqual([cfg('--recipe', 'fqt1-agp-scq').optimizer, cfg('--recipe', 'fqt1-agp-scq').lr], ['adam', 1e-3]);
   assert.deepEqual([cfg('--recipe', 'bin-qat', '--optimizer', 'sgd').optimizer, cfg('--recipe', 'fqt1-psq', '--lr', '0.01').lr], ['sgd', 0.01]);
   assert.deepEqual([cfg('--recipe', 'psq4').optimizer, cfg('--recipe', 'psq4').lr], [DEFAULT_CONFIG.optimizer, DEFAULT_CONFIG.lr]);

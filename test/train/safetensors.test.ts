@@ -91,7 +91,7 @@ test('every corruption is an FqtError naming the file', () => {
   expectBad(raw('[1, 2]'), /header is not a JSON object/);
   expectBad(raw({ __metadata__: { a: 1 } }), /metadata 'a' is not a string/);
   expectBad(raw({ __metadata__: [] }), /'__metadata__' is not an object/);
-  expectBad(raw({ w: f32([1], 0, 2, 'BF16') }, [0, 0]), /tensor 'w' has dtype BF16, which fqt does not read \(supported: F32, I32, I8, U8\)/);
+  expectBad(raw(' {}'), /header does not start with '\{'/);
   expectBad(raw({ w: { dtype: 'F32', shape: [1] } }), /tensor 'w' has invalid data_offsets/);
   expectBad(raw({ w: { ...f32([1], 0, 4), extra: 1 } }, [0, 0, 0, 0]), /tensor 'w' has unknown field 'extra'/);
   expectBad(raw({ w: f32([-1], 0, 4) }, [0, 0, 0, 0]), /tensor 'w' has an invalid shape \[-1\]/);
@@ -125,5 +125,44 @@ test('encoding rejects impossible input', () => {
   assert.throws(() => encodeSafetensors([['w', { shape: [3], data: new Float32Array(2) }]]), /'w' has 2 values, which does not match its shape \[3\]/);
   assert.throws(() => encodeSafetensors([['w', { shape: [1], data: new Float32Array(1) }], ['w', { shape: [1], data: new Float32Array(1) }]]), /'w' is given twice/);
   assert.throws(() => encodeSafetensors([['__metadata__', { shape: [1], data: new Float32Array(1) }]]), /invalid tensor name/);
-  assert.throws(() => encodeSafetensors([['w', { shape: [1], data: new Float64Array(1) as unknown as Float32Array }]]), /unsupported array type/);
+  assert.throws(() => encodeSafetensors([['w', { shape: [1], data: [1] as unknown as Float32Array }]]), /unsupported array type \(writable: F32, F64, I64/);
+});
+
+test('an unsupported dtype is named as such, not as a corrupt file', () => {
+  const f = (dtype: string, bytes: number) => raw({ w: { dtype, shape: [1], data_offsets: [0, bytes] } }, new Uint8Array(bytes));
+  assert.throws(() => decodeSafetensors(f('F8_E4M3', 1), 'w.safetensors'), (e: unknown) => e instanceof FqtError &&
+    /^w\.safetensors: tensor 'w' has dtype F8_E4M3, a safetensors dtype fqt cannot read \(fqt reads F32, F16, BF16, F64, I64/.test(e.message) && !/not a valid/.test(e.message));
+  assert.throws(() => decodeSafetensors(f('Q4', 1), 'w.safetensors'), /dtype Q4, not a safetensors dtype/);
+});
+
+test('F64, I64, U64, I16, U16, U32 round trip; F64 reads back rounded to float32; 8-byte tensors come first', () => {
+  const tensors: [string, { shape: number[]; data: Float64Array | BigInt64Array | BigUint64Array | Int16Array | Uint16Array | Uint32Array | Uint8Array }][] = [
+    ['u8', { shape: [1], data: Uint8Array.of(7) }],
+    ['f64', { shape: [2], data: Float64Array.of(1 / 3, -2) }],
+    ['steps', { shape: [], data: BigInt64Array.of(-(2n ** 62n)) }],
+    ['u64', { shape: [1], data: BigUint64Array.of(2n ** 63n) }],
+    ['i16', { shape: [2], data: Int16Array.of(-32768, 5) }],
+    ['u16', { shape: [1], data: Uint16Array.of(65535) }],
+    ['u32', { shape: [1], data: Uint32Array.of(4294967295) }],
+  ];
+  const bytes = concat(encodeSafetensors(tensors));
+  const out = decodeSafetensors(bytes, 'x');
+  assert.deepEqual([...out.tensors.get('f64')!.data], [Math.fround(1 / 3), -2]);
+  assert.equal(out.tensors.get('f64')!.dtype, 'F64');
+  assert.deepEqual([...out.tensors.get('steps')!.data], [-(2n ** 62n)]);
+  assert.deepEqual([...out.tensors.get('u64')!.data], [2n ** 63n]);
+  assert.deepEqual([...out.tensors.get('i16')!.data], [-32768, 5]);
+  assert.deepEqual([...out.tensors.get('u16')!.data], [65535]);
+  assert.deepEqual([...out.tensors.get('u32')!.data], [4294967295]);
+  // The layout the format's reference reader accepts: '{' first, padded header, offsets tiling the data from 0,
+  // every tensor aligned to its element size.
+  const n = Number(bytes.readBigUInt64LE(0));
+  assert.equal(bytes[8], 0x7b);
+  assert.equal(n % 8, 0);
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const spans = Object.values(header).map((h) => h.data_offsets).sort((a, b) => a[0] - b[0]);
+  spans.forEach(([b], i) => assert.equal(b, i === 0 ? 0 : spans[i - 1][1]));
+  assert.equal(spans[spans.length - 1][1], bytes.length - 8 - n);
+  const size: Record<string, number> = { F64: 8, I64: 8, U64: 8, U32: 4, I16: 2, U16: 2, U8: 1 };
+  for (const [name, h] of Object.entries(header)) assert.equal(h.data_offsets[0] % size[h.dtype], 0, `${name} aligned`);
 });

@@ -19,8 +19,11 @@ Conventions
   round-trips float32 exactly (Math.fround(parsed) is the stored float32).
 - Gradients of an op with a non-scalar output are those of L = sum(out * gy) for a stored random gy.
 """
+import hashlib
 import json
+import math
 import os
+import struct
 
 import torch
 import torch.nn as nn
@@ -152,29 +155,31 @@ def gen_cross_entropy():
 
 # ------------------------------------------------------------------------------- ResNet and SGD step
 class BasicBlock(nn.Module):
-    """Mirror of fqt's BasicBlock (src/nn/models/resnet.ts): post-activation, 1×1 conv + BN shortcut."""
+    """Mirror of fqt's BasicBlock (src/nn/models/resnet.ts): post-activation, 1×1 conv + BN shortcut.
+    shortcut_name 'downsample' gives torchvision's names for the same block."""
 
-    def __init__(self, in_c, out_c, stride):
+    def __init__(self, in_c, out_c, stride, shortcut_name='shortcut'):
         super().__init__()
+        self.shortcut_name = shortcut_name
         self.conv1 = nn.Conv2d(in_c, out_c, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_c)
         self.conv2 = nn.Conv2d(out_c, out_c, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_c)
         if stride != 1 or in_c != out_c:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride, 0, bias=False), nn.BatchNorm2d(out_c))
+            setattr(self, shortcut_name, nn.Sequential(nn.Conv2d(in_c, out_c, 1, stride, 0, bias=False), nn.BatchNorm2d(out_c)))
         else:
-            self.shortcut = nn.Sequential()
+            setattr(self, shortcut_name, nn.Sequential())
 
     def forward(self, x):
         h = F.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(h))
-        return F.relu(y + self.shortcut(x))
+        return F.relu(y + getattr(self, self.shortcut_name)(x))
 
 
 class ResNet(nn.Module):
     """Mirror of fqt's ResNet with preActivation false: conv1 3×3 stem + bn1, stages, global avg pool, fc."""
 
-    def __init__(self, in_channels, classes, widths, blocks):
+    def __init__(self, in_channels, classes, widths, blocks, shortcut_name='shortcut'):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
@@ -182,7 +187,7 @@ class ResNet(nn.Module):
         for s, (w, nb) in enumerate(zip(widths, blocks)):
             layers = []
             for b in range(nb):
-                layers.append(BasicBlock(in_c, w, 2 if (b == 0 and s > 0) else 1))
+                layers.append(BasicBlock(in_c, w, 2 if (b == 0 and s > 0) else 1, shortcut_name))
                 in_c = w
             setattr(self, f'layer{s + 1}', nn.Sequential(*layers))
         self.n_stages = len(widths)
@@ -256,6 +261,144 @@ def gen_param_counts():
     write('param_counts.json', counts)
 
 
+# ------------------------------------------------------------------- safetensors and PyTorch interop
+# fqt's counter-based uniform (src/tensor/random.ts), so TS can regenerate the same weights without a large fixture.
+M32 = 0xFFFFFFFF
+
+
+def fmix(h):
+    h = (h + 0x9E3779B9) & M32
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & M32
+    h ^= h >> 16
+    return h
+
+
+def stream_key(seed, stream):
+    return fmix(fmix(seed ^ 0x243F6A88) ^ stream)
+
+
+def uniforms(seed, stream, n):
+    """uniform(seed, stream, i) for i < n, as float64 (exact 24-bit values)."""
+    key = stream_key(seed, stream)
+    return torch.tensor([(fmix(key ^ i) >> 8) * 2.0 ** -24 for i in range(n)], dtype=torch.float64)
+
+
+ST_DTYPES = {torch.float64: 'F64', torch.float32: 'F32', torch.float16: 'F16', torch.bfloat16: 'BF16', torch.int64: 'I64',
+             torch.int32: 'I32', torch.int16: 'I16', torch.int8: 'I8', torch.uint8: 'U8', torch.bool: 'BOOL'}
+
+
+def tensor_bytes(t):
+    t = t.detach().contiguous().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().tobytes()
+    return t.numpy().tobytes()
+
+
+def safetensors_bytes(tensors, metadata=None):
+    """A safetensors file laid out as fqt's writer lays it out (src/train/safetensors.ts): tensors ordered by element
+    size (largest first, stable), compact JSON header starting with '{', padded with spaces to a multiple of 8.
+    Python's `safetensors` module is not installed here (Debian has no package), so this follows the format spec."""
+    items = sorted(tensors.items(), key=lambda kv: -kv[1].element_size())
+    header, chunks, offset = {}, [], 0
+    if metadata:
+        header['__metadata__'] = metadata
+    for name, t in items:
+        data = tensor_bytes(t)
+        header[name] = {'dtype': ST_DTYPES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
+        offset += len(data)
+        chunks.append(data)
+    text = json.dumps(header, separators=(',', ':')).encode('utf-8')
+    text += b' ' * (-len(text) % 8)
+    return struct.pack('<Q', len(text)) + text + b''.join(chunks)
+
+
+def gen_safetensors_dtypes():
+    """A small file with every dtype fqt reads, written from torch tensors; values as torch converts them to float."""
+    torch.manual_seed(9)
+    base = torch.tensor([0.0, -0.0, 1.0, -2.5, 3.140625, 65504.0, 6.1e-05, 1e-7, -1e30], dtype=torch.float64)
+    tensors = {
+        'f16': base[:8].to(torch.float16).reshape(2, 4),
+        'bf16': base.to(torch.bfloat16),
+        'f64': torch.tensor([1 / 3, -1e-40, 1e300, 2.0 ** -149], dtype=torch.float64),
+        'f32': torch.randn(3, dtype=torch.float32),
+        'bn.num_batches_tracked': torch.tensor(1234567890123, dtype=torch.int64),
+        'i64': torch.tensor([-(2 ** 62), 7, 2 ** 40], dtype=torch.int64),
+        'i32': torch.tensor([-5, 2 ** 31 - 1], dtype=torch.int32),
+        'i16': torch.tensor([-32768, 12], dtype=torch.int16),
+        'u8': torch.tensor([0, 255], dtype=torch.uint8),
+        'flags': torch.tensor([True, False, True]),
+    }
+    data = safetensors_bytes(tensors, {'format': 'pt'})
+    with open(os.path.join(OUT, 'dtypes.safetensors'), 'wb') as f:
+        f.write(data)
+    expect = {}
+    for name, t in tensors.items():
+        if t.is_floating_point():
+            # float32 as fqt holds it: F16 / BF16 widen exactly, F64 rounds to nearest float32 (inf beyond the range).
+            expect[name] = {'dtype': ST_DTYPES[t.dtype], 'shape': list(t.shape), 'f32': [repr_f32(v) for v in t.to(torch.float32).reshape(-1).tolist()]}
+        else:
+            expect[name] = {'dtype': ST_DTYPES[t.dtype], 'shape': list(t.shape), 'int': [str(int(v)) for v in t.reshape(-1).tolist()]}
+    write('dtypes.json', {'file': 'dtypes.safetensors', 'bytes': len(data), 'tensors': expect})
+
+
+def repr_f32(v):
+    """A float32 value in JSON: exact (9 significant digits) or 'inf' / '-inf' / 'nan'."""
+    if v != v:
+        return 'nan'
+    if v in (float('inf'), float('-inf')):
+        return 'inf' if v > 0 else '-inf'
+    return float('%.9g' % v)
+
+
+def fill_kind(name, t):
+    """How test/golden/torch-resnet20.test.ts regenerates tensor `name` from uniform(SEED, index, i)."""
+    if name.endswith('num_batches_tracked'):
+        return 'count'
+    if t.dim() >= 2:
+        return 'he'
+    leaf = name.rsplit('.', 1)[1]
+    if name.startswith('fc.'):
+        return 'bias'
+    return {'weight': 'gamma', 'bias': 'beta', 'running_mean': 'mean', 'running_var': 'var'}[leaf]
+
+
+def fill(kind, u, t, index, fan_in):
+    if kind == 'count':
+        return torch.tensor(1000 + index, dtype=torch.int64)
+    v = {'he': lambda: (u - 0.5) * math.sqrt(24.0 / fan_in), 'bias': lambda: (u - 0.5) * 0.2, 'gamma': lambda: 0.5 + u,
+         'beta': lambda: (u - 0.5) * 0.4, 'mean': lambda: (u - 0.5) * 0.4, 'var': lambda: 0.5 + u}[kind]()
+    return v.to(torch.float32).reshape(t.shape)
+
+
+def gen_torch_resnet20():
+    """A PyTorch ResNet-20 state dict (torchvision names, int64 num_batches_tracked) whose weights the TS test regenerates
+    from fqt's counter RNG; the fixture keeps only the names, fill rules, the file's sha256 and torch's eval logits."""
+    seed = 20240
+    # A PyTorch CIFAR ResNet-20 in torchvision's names: conv1, bn1, layer1..3 of 3 blocks (16/32/64, downsample), fc.
+    model = ResNet(3, 10, [16, 32, 64], [3, 3, 3], shortcut_name='downsample')
+    state = model.state_dict()
+    entries, new_state = [], {}
+    for index, (name, t) in enumerate(state.items()):
+        kind = fill_kind(name, t)
+        fan_in = int(t[0].numel()) if t.dim() >= 2 else 0
+        new_state[name] = fill(kind, uniforms(seed, index, t.numel()), t, index, fan_in)
+        entries.append({'name': name, 'shape': list(t.shape), 'fill': kind, 'fanIn': fan_in})
+    model.load_state_dict(new_state)
+    data = safetensors_bytes(new_state, {'format': 'pt'})
+    x = ((uniforms(seed, 999, 2 * 3 * 32 * 32) - 0.5) * 4).reshape(2, 3, 32, 32)
+    model = model.double().eval()
+    with torch.no_grad():
+        logits = model(x)
+    write('torch_resnet20.json', {
+        'seed': seed, 'inChannels': 3, 'inputSize': 32, 'classes': 10, 'metadata': {'format': 'pt'},
+        'sha256': hashlib.sha256(data).hexdigest(), 'bytes': len(data), 'tensors': entries,
+        'x': {'stream': 999, 'shape': [2, 3, 32, 32], 'scale': 4}, 'logits': T(logits),
+    })
+
+
 if __name__ == '__main__':
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
@@ -265,3 +408,5 @@ if __name__ == '__main__':
     gen_cross_entropy()
     gen_resnet_sgd()
     gen_param_counts()
+    gen_safetensors_dtypes()
+    gen_torch_resnet20()

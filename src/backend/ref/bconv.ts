@@ -2,6 +2,7 @@
  * Reference fused binary convolution kernels (backend/bconv-kernels.ts): plain loops over the conv definition,
  * reading single bits. They define the native kernels bit for bit; they are written for clarity, not speed.
  */
+import type { BinaryConvKernels } from '../bconv-kernels.js';
 import { streamKey } from '../../tensor/random.js';
 import { affineCode } from './quant.js';
 
@@ -214,3 +215,8 @@ export function binaryConvGradWeight(g: Int32Array, dy: Float32Array, scale: Flo
     dw[o * K + t] = fr(fr(delta * dot) + fr(lo * X));
   }
 }
+
+export const refBinaryConvKernels: BinaryConvKernels = {
+  packSignsClip, unpackSigns, maskBits, sampleChannelRange, binaryConvForward, binaryConvScaleGrad, binaryConvGradInput,
+  binaryConvGradWeight,
+};

@@ -9,7 +9,8 @@ import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from
 import { dropoutMask, softmaxCrossEntropy } from './loss.js';
 import { adamUpdate, sgdUpdate } from './optim.js';
 import { refQuantKernels } from './quant.js';
-import * as bconv from './bconv.js';
+import { refQconvKernels } from './qconv.js';
+import { refBinaryConvKernels } from './bconv.js';
 
 export const refBackend: Backend = {
   name: 'ref',
@@ -23,8 +24,6 @@ export const refBackend: Backend = {
   softmaxCrossEntropy, dropoutMask,
   sgdUpdate, adamUpdate,
   ...refQuantKernels,
-  packSignsClip: bconv.packSignsClip, unpackSigns: bconv.unpackSigns, maskBits: bconv.maskBits,
-  sampleChannelRange: bconv.sampleChannelRange, binaryConvForward: bconv.binaryConvForward,
-  binaryConvScaleGrad: bconv.binaryConvScaleGrad, binaryConvGradInput: bconv.binaryConvGradInput,
-  binaryConvGradWeight: bconv.binaryConvGradWeight,
+  ...refQconvKernels,
+  ...refBinaryConvKernels,
 };

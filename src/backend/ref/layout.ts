@@ -15,11 +15,6 @@ export function im2col(x: Float32Array, n: number, c: number, h: number, w: numb
   im2colGeneric(x, n, c, h, w, kh, kw, stride, pad, oh, ow, () => 0, out);
 }
 
-/** im2col of byte codes; a padded entry of sample s takes padCodes[s] (the code of 0 in its scale group). */
-export function im2colCodes(codes: Uint8Array | Int8Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
-  stride: number, pad: number, oh: number, ow: number, padCodes: Uint8Array | Int8Array, out: Uint8Array | Int8Array): void {
-  im2colGeneric(codes, n, c, h, w, kh, kw, stride, pad, oh, ow, (s) => padCodes[s], out);
-}
 
 type Elems = Float32Array | Uint8Array | Int8Array;
 

@@ -1,23 +1,34 @@
 /**
  * Reference kernels of LUQ (METHODS §2.2–2.3): SAWB statistics and logarithmic stochastic rounding, the
- * literal implementation of quant/rounding.ts §4. There is no native twin yet: every backend runs these
- * (withFallback), so the codes are identical on every backend by construction.
+ * literal implementation of quant/rounding.ts §4. Native twins: native/src/quant_log.cc (bit-exact, conformance
+ * test test/conformance/quant.test.ts).
  */
 import { streamKey, uniformAt } from '../../tensor/random.js';
 
+/** Elements per chunk of the blocked sums of momentSums (backend/quant-kernels.ts). */
+export const MOMENT_CHUNK = 4096;
+
 export function momentSums(x: Float32Array, n: number, out: Float64Array): void {
-  let sq = 0, ab = 0, mx = 0, mn = Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = x[i], a = Math.abs(v);
-    sq += v * v;
-    ab += a;
-    if (a > mx || a !== a) mx = a;
-    if (v < mn || v !== v) mn = v;
+  let sq = 0, ab = 0, mx = 0, mn = Infinity, nan = false;
+  const p = new Float64Array(8), q = new Float64Array(8);
+  for (let c0 = 0; c0 < n; c0 += MOMENT_CHUNK) {
+    p.fill(0);
+    q.fill(0);
+    for (let i = c0, end = Math.min(n, c0 + MOMENT_CHUNK); i < end; i++) {
+      const v = x[i], a = Math.abs(v);
+      p[i & 7] += v * v;
+      q[i & 7] += a;
+      if (a > mx) mx = a;
+      if (v < mn) mn = v;
+      if (v !== v) nan = true;
+    }
+    sq += ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    ab += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
   }
-  out[0] = sq;
-  out[1] = ab;
-  out[2] = n > 0 ? mx : 0;
-  out[3] = mn;
+  out[0] = nan ? NaN : sq;
+  out[1] = nan ? NaN : ab;
+  out[2] = nan ? NaN : mx;
+  out[3] = nan ? NaN : mn === 0 ? 0 : mn;
 }
 
 const f32 = new Float32Array(1);

@@ -7,7 +7,6 @@ import { streamKey, uniformAt } from '../../tensor/random.js';
 import { roundHalfEven } from './quant-math.js';
 import { blockHouseholder } from './quant-transform.js';
 import { momentSums, quantizeLuq } from './quant-log.js';
-import { im2colCodes } from './layout.js';
 
 const fr = Math.fround;
 
@@ -106,5 +105,5 @@ export function codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array
 
 export const refQuantKernels: QuantKernels = {
   quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder,
-  momentSums, quantizeLuq, im2colCodes,
+  momentSums, quantizeLuq,
 };

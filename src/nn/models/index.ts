@@ -10,7 +10,7 @@ import { VGG } from './vgg.js';
 
 export type { ModelSpec } from './spec.js';
 
-export const MODELS: Record<string, ModelFactory> = {
+export const MODELS = {
   mlp: (s, r) => new MLP(s, r),
   lenet: (s, r) => new LeNet5(s, r),
   resnet20: cifarResNet(20, false),
@@ -25,17 +25,24 @@ export const MODELS: Record<string, ModelFactory> = {
   vgg11: (s, r) => new VGG(s, r, 'vgg11'),
   vgg16: (s, r) => new VGG(s, r, 'vgg16'),
   'vgg16-prelu': (s, r) => new VGG(s, r, 'vgg16', 'prelu'),
-};
+} satisfies Record<string, ModelFactory>;
 
-export function modelNames(): string[] {
-  return Object.keys(MODELS);
+/** The built-in model names: `createModel('lenett', …)` does not compile (and is an error naming the valid ones at run time). */
+export type ModelName = keyof typeof MODELS;
+
+export function modelNames(): ModelName[] {
+  return Object.keys(MODELS) as ModelName[];
 }
 
-export function createModel(name: string, spec: ModelSpec, rng: Rng): Module {
-  const factory = MODELS[name];
-  if (!factory) throw new FqtError(`unknown model '${name}' (valid: ${modelNames().join(', ')})`);
+export function isModelName(name: string): name is ModelName {
+  return Object.hasOwn(MODELS, name);
+}
+
+export function createModel(name: ModelName, spec: ModelSpec, rng: Rng): Module {
+  if (!isModelName(name)) throw new FqtError(`unknown model '${name}' (valid: ${modelNames().join(', ')})`);
   for (const [k, v] of Object.entries(spec)) {
     if (!Number.isInteger(v) || v < 1) throw new FqtError(`model ${name}: ${k} must be a positive integer, got ${v}`);
   }
+  const factory: ModelFactory = MODELS[name];
   return factory(spec, rng);
 }

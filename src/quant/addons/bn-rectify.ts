@@ -1,16 +1,16 @@
 /**
  * The recipe add-on `addons.bnRectify` (METHODS §4.2): a penalty on the BN noise gain (γ/σ)² added to the
  * task loss. The formula is OUR RECONSTRUCTION — the paper's loss (ICLR 2023 submission 87n67AtiHo) was
- * never published — so every place a user meets it says "reconstructed". The loss itself lives in
- * train/bn-rectify.ts; this file only validates the data.
+ * never published — so every place a user meets it says "reconstructed". The loss is the autograd op of
+ * ops/bn-rectify.ts (which also defines the spec type), its trainer hook is train/bn-rectify.ts; this file only
+ * validates the data.
  *   { "form": "ratio", "lambda": 1e-3 }              R = Σ_l (1/C_l) Σ_c (γ_c/σ_c)²
  *   { "form": "hinge", "lambda": 1e-3, "tau": 1 }    R = Σ_l (1/C_l) Σ_c max(0, (γ_c/σ_c)² − τ)
  */
 import { checkKeys, expectObject, expectOneOf, fail, show } from '../validate.js';
+import type { BnRectifySpec } from '../../ops/bn-rectify.js';
 
-export type BnRectifySpec =
-  | { form: 'ratio'; lambda: number }
-  | { form: 'hinge'; lambda: number; tau: number };
+export type { BnRectifySpec };
 
 export const BN_RECTIFY_FORMS = ['ratio', 'hinge'] as const;
 

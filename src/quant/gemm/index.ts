@@ -14,8 +14,9 @@ export function makeQGemm(cfg: QGemmConfig): LayerGemm {
   return gemm;
 }
 
-export { qgemm } from './linear.js';
-export { qconv2d, convChunking } from './conv.js';
+export { qgemm, qgemmRows } from './linear.js';
+export { fusedLayer, planFusedLayer } from './fused.js';
+export { qconv2d } from './conv.js';
 export { effectiveSpec, planLayer, savedActivation, type LayerPlans, type QGemmConfig } from './layer.js';
 export { planGemm, runGemm, GEMM_PATHS } from './run.js';
 export { materialize, padInfoOf, type ConvGeometryLike, type GemmOperand } from './operand.js';

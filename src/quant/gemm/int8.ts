@@ -14,7 +14,7 @@ import type { QTensor } from '../qtensor.js';
 import { applyBhq } from '../transforms.js';
 import { specCodeBits, specMixesRows, specZeroNotExact } from '../quantizers/index.js';
 import { type GemmDims, type GemmPathImpl, type GemmPlan, kBlockOf, MIN_INT_KBLOCK, type OperandPlan, type PlanAnswer } from './plan.js';
-import type { GemmOperand, GemmScratch } from './operand.js';
+import type { GemmOperand } from './operand.js';
 
 interface Int8Operand {
   codes: Int8Array;
@@ -23,7 +23,7 @@ interface Int8Operand {
   hasZero: boolean;
 }
 
-function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number, codesOut?: Int8Array): Int8Operand {
+function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number): Int8Operand {
   const g = q.grouping;
   const groups = g.rowGroups * g.colGroups;
   const shift = new Int32Array(groups), zeta = new Float64Array(groups);
@@ -36,7 +36,7 @@ function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number, 
     shift[i] = s;
     zeta[i] = zp - s - (q.offset[i] === 0 ? 0 : q.offset[i] / q.scale[i]);
   }
-  const codes = codesOut ?? new Int8Array(q.rows * q.cols);
+  const codes = new Int8Array(q.rows * q.cols);
   if (codes.length > 0) backend().codesToI8(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, shift, transpose ? 1 : 0, codes);
   const m = transpose ? q.cols : q.rows;
   const nkb = Math.ceil(k / kBlock) || 0;
@@ -55,11 +55,10 @@ function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number, 
   return { codes, scale, zero, hasZero };
 }
 
-function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n: number, k: number, kBlock: number,
-  scratch?: GemmScratch): Float32Array {
-  const A = int8Operand(a, aT, kBlock, k, scratch?.i8('a8', m * k)), B = int8Operand(b, bT, kBlock, k, scratch?.i8('b8', n * k));
+function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n: number, k: number, kBlock: number): Float32Array {
+  const A = int8Operand(a, aT, kBlock, k), B = int8Operand(b, bT, kBlock, k);
   const be = backend();
-  const c = scratch ? scratch.f32('c', m * n) : new Float32Array(m * n);
+  const c = new Float32Array(m * n);
   be.gemmI8(m, n, k, kBlock, A.codes, B.codes, A.scale, B.scale, c);
   if (!A.hasZero && !B.hasZero) return c;
   const nkb = Math.ceil(k / kBlock) || 0;
@@ -82,7 +81,7 @@ function int8Gemm(a: QTensor, aT: boolean, b: QTensor, bT: boolean, m: number, n
       b2[j * 2 * nkb + 2 * kb + 1] = s * (len * z - sumB[j * nkb + kb]);
     }
   }
-  const corr = scratch ? scratch.f32('corr', m * n) : new Float32Array(m * n);
+  const corr = new Float32Array(m * n);
   be.sgemm(m, n, 2 * nkb, a2, b2, corr);
   const strides = Int32Array.of(1);
   be.binary('add', c, strides, corr, strides, Int32Array.of(m * n), c);
@@ -114,12 +113,12 @@ function commonKBlock(a: OperandPlan, b: OperandPlan): number | null {
   return kKnown !== null && kBlock >= kKnown ? null : kBlock;
 }
 
-function runInt8(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, dims: GemmDims, scratch?: GemmScratch): Float32Array {
+function runInt8(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, dims: GemmDims): Float32Array {
   const { m, n, k } = dims;
   check(a.kind === 'quant' && b.kind === 'quant', 'internal: integer GEMM path with an fp32 operand');
   check(b.value.transform === null && (!aT || a.value.transform === null), 'internal: integer GEMM path with a row transform along K');
   const kBlock = plan.kBlock === null ? Math.max(1, k) : plan.kBlock;
-  let c = int8Gemm(a.value.q, aT, b.value.q, bT, m, n, k, kBlock, scratch);
+  let c = int8Gemm(a.value.q, aT, b.value.q, bT, m, n, k, kBlock);
   const t = a.value.transform; // the plan guarantees: only on A, not transposed → undo it on C's rows
   if (t && c.length > 0) c = applyBhq(t, c, (m * n) / t.n, true);
   return c;

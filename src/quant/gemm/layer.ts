@@ -68,14 +68,17 @@ export function savedActivation(slots: RecipeSlots): 'codes' | 'fp32' {
 
 const plansByConfig = new WeakMap<QGemmConfig, Map<string, LayerPlans>>();
 
-/** The plans of a layer call, computed once per geometry; onPlan hears about each new one. */
-export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padded: boolean): LayerPlans {
+/**
+ * The plans of a layer call, computed once per geometry (`fused`: the plans of the conv-level fused passes, when
+ * the caller runs them); onPlan hears about each new one.
+ */
+export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: number, padded: boolean, fused?: LayerPlans): LayerPlans {
   let plans = plansByConfig.get(cfg);
   if (!plans) plansByConfig.set(cfg, (plans = new Map()));
-  const key = `${rps}:${inF}:${outF}:${padded}`;
+  const key = `${rps}:${inF}:${outF}:${padded}:${fused ? 'fused' : 'rows'}`;
   let p = plans.get(key);
   if (!p) {
-    p = planLayer(cfg.slots, inF, outF, rps, padded);
+    p = fused ?? planLayer(cfg.slots, inF, outF, rps, padded);
     plans.set(key, p);
     cfg.onPlan?.(rps, p);
   }
@@ -122,10 +125,7 @@ export function average(sum: Float32Array, s: number): Float32Array {
   return sum;
 }
 
-/**
- * The two backward GEMMs of one layer call, given a quantized dY; null when that gradient is not needed. D is the
- * quantized dY the GEMMs consume (a GemmOperand on the rows paths, a code description for the fused bit kernels).
- */
+/** The two backward GEMMs of one layer call, given a quantized dY of type D; null when that gradient is not needed. */
 export interface BackwardGemms<D = GemmOperand> {
   /** Quantize dY for one backward GEMM slot (a fresh draw each call). */
   quantizeDy(gemm: 'gradInput' | 'gradWeight'): D;
@@ -140,7 +140,7 @@ export function smpDraws(cfg: QGemmConfig): number {
 }
 
 /** dX and dW (before STE masks) of one layer call: the SMP loop with shared or independent dY draws. */
-export function layerBackward<D = GemmOperand>(cfg: QGemmConfig, gemms: BackwardGemms<D>): { dx: Float32Array | null; dw: Float32Array | null } {
+export function layerBackward<D>(cfg: QGemmConfig, gemms: BackwardGemms<D>): { dx: Float32Array | null; dw: Float32Array | null } {
   const samples = smpDraws(cfg);
   let dx: Float32Array | null = null, dw: Float32Array | null = null;
   for (let j = 0; j < samples; j++) {

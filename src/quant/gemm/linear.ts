@@ -24,16 +24,41 @@ import { binaryLinear } from './bconv.js';
 import { effectiveSpec, layerBackward, masked, plansFor, type QGemmConfig, quantOperand } from './layer.js';
 import { type GemmOperand, padInfoOf } from './operand.js';
 import { runGemm } from './run.js';
+import { fusedLayer, fusedPlansFor } from './fused.js';
 
-/** Y[rows, out] = X[rows, in]·W[out, in]ᵀ with the layer's quantizers (see the file comment). */
+/** Whether every slot is fp32 (qgemm then computes exactly linearRows' GEMMs, on rows). */
+function allFp32(slots: QGemmConfig['slots']): boolean {
+  return effectiveSpec(slots.forward.x, 'fp32') === null && effectiveSpec(slots.forward.w, 'fp32') === null
+    && effectiveSpec(slots.gradInput.dy, 'fp32') === null && effectiveSpec(slots.gradInput.w, slots.forward.w) === null
+    && effectiveSpec(slots.gradWeight.dy, 'fp32') === null && effectiveSpec(slots.gradWeight.x, slots.forward.x) === null;
+}
+
+/**
+ * Y[rows, out] = X[rows, in]·W[out, in]ᵀ with the layer's quantizers. A linear layer (one row per sample, no conv
+ * geometry) runs on the fused passes when they fit (fused.ts: a 1×1 conv on a 1×1 image); everything else on rows.
+ */
 export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1, geometry?: ConvGeometry): Tensor {
+  checkLayerGemm('qgemm', x, w);
+  const [rows, inF] = x.shape, outF = w.shape[0];
+  if (geometry === undefined && rowsPerSample === 1 && !allFp32(cfg.slots)) {
+    // A binary layer runs on packed bits as a 1×1 conv (bconv.ts), other quantized layers on the fused passes.
+    const binary = binaryLinear(x, w, cfg);
+    if (binary !== null) return binary;
+    const plans = fusedPlansFor(cfg, inF, outF, 1);
+    if (plans) {
+      const g = { n: rows, c: inF, h: 1, w: 1, oc: outF, kh: 1, kw: 1, stride: 1, pad: 0, oh: 1, ow: 1 };
+      return fusedLayer(x, w, cfg, g, plans, [rows, outF]);
+    }
+  }
+  return qgemmRows(x, w, cfg, rowsPerSample, geometry);
+}
+
+/** The layer GEMMs on rows (see the file comment): im2col rows of a conv, or a linear layer's rows. */
+export function qgemmRows(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1, geometry?: ConvGeometry): Tensor {
   checkLayerGemm('qgemm', x, w);
   const [rows, inF] = x.shape, outF = w.shape[0];
   const rps = rowsPerSample;
   check(Number.isInteger(rps) && rps >= 1 && rows % rps === 0, () => `qgemm: ${rows} rows are not a whole number of samples of ${rps} rows`);
-  // A binary linear layer (one row per sample) runs on packed bits as a 1×1 conv (bconv.ts) when its recipe fits.
-  const binary = geometry === undefined && rps === 1 ? binaryLinear(x, w, cfg) : null;
-  if (binary !== null) return binary;
   const { slots } = cfg;
   const pad = geometry ? padInfoOf(geometry) : null;
   check(pad === null || pad.pixels === rps, () => `qgemm: conv geometry has ${pad!.pixels} output pixels but rowsPerSample is ${rps}`);

@@ -47,33 +47,6 @@ export function padInfoOf(g: ConvGeometryLike): PadInfo | null {
   return info;
 }
 
-/**
- * Reusable buffers for a run of GEMMs on chunks of one layer (conv.ts): each role's buffer grows to the largest
- * request and is handed out again as a view, so a chunked layer leaves one buffer per role behind, not one per
- * chunk. A GEMM given a scratch returns a view into it: consume it before the next GEMM on the same scratch.
- */
-export class GemmScratch {
-  private readonly buffers = new Map<string, ArrayBuffer>();
-
-  private bytes(role: string, n: number): ArrayBuffer {
-    let b = this.buffers.get(role);
-    if (!b || b.byteLength < n) this.buffers.set(role, (b = new ArrayBuffer(n)));
-    return b;
-  }
-
-  f32(role: string, n: number): Float32Array {
-    return new Float32Array(this.bytes(role, 4 * n), 0, n);
-  }
-
-  i8(role: string, n: number): Int8Array {
-    return new Int8Array(this.bytes(role, n), 0, n);
-  }
-
-  u8(role: string, n: number): Uint8Array {
-    return new Uint8Array(this.bytes(role, n), 0, n);
-  }
-}
-
 export function dims(op: GemmOperand): [number, number] {
   return op.kind === 'fp32' ? [op.rows, op.cols] : [op.value.q.rows, op.value.q.cols];
 }
@@ -86,12 +59,12 @@ export function transposedF32(x: Float32Array, rows: number, cols: number): Floa
 }
 
 /** The operand's fp32 values in NT layout (dequantized, BHQ inverse applied, transposed as needed). */
-export function materialize(op: GemmOperand, transpose: boolean, scratch?: GemmScratch, role = 'deq'): Float32Array {
+export function materialize(op: GemmOperand, transpose: boolean): Float32Array {
   const [rows, cols] = dims(op);
   let x: Float32Array;
   if (op.kind === 'fp32') x = op.data;
   else {
-    x = dequantize(op.value.q, scratch ? scratch.f32(role, rows * cols) : undefined);
+    x = dequantize(op.value.q);
     const t = op.value.transform;
     if (t) x = applyBhq(t, x, t.n > 0 ? (rows * cols) / t.n : 0, true);
     const pad = op.pad;
@@ -106,3 +79,24 @@ export function materialize(op: GemmOperand, transpose: boolean, scratch?: GemmS
   }
   return transpose ? transposedF32(x, rows, cols) : x;
 }
+
+/** A layer call's full conv geometry (a linear layer is a 1×1 conv on a 1×1 image): batch n and output channels. */
+export interface LayerGeometry extends ConvGeometryLike {
+  n: number;
+  oc: number;
+}
+
+/** The geometry as the fused kernels take it (backend/qconv-kernels.ts): [n, c, h, w, oc, kh, kw, stride, pad, oh, ow]. */
+export function geometryArray(g: LayerGeometry): Int32Array {
+  return Int32Array.of(g.n, g.c, g.h, g.w, g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow);
+}
+
+/**
+ * What a fused layer keeps of its input X for the grad-weight pass: X's codes as a conv input ([n, h·w·c], NHWC
+ * order: the integer kernels read channels contiguously; quantized before any im2col), or the fp32 activation
+ * (NCHW) when the grad-weight X slot is fp32.
+ */
+export type ConvInput = { kind: 'codes'; q: import('../qtensor.js').QTensor } | { kind: 'fp32'; data: Float32Array };
+
+/** dY of a fused backward pass: fp32 as the autograd gave it (NCHW), or quantized in layer layout (rows [n·oh·ow, oc]). */
+export type ConvGrad = { kind: 'fp32'; nchw: Float32Array } | { kind: 'quant'; rows: Extract<GemmOperand, { kind: 'quant' }> };

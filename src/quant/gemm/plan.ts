@@ -18,7 +18,7 @@
  */
 import type { QuantSpec } from '../spec.js';
 import { specGrouping } from '../quantizers/index.js';
-import type { GemmOperand, GemmScratch } from './operand.js';
+import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.js';
 
 export type GemmPath = 'fp32' | 'int8' | 'int8-blocked' | 'fp32-dequant' | 'b1' | 'bitplane' | 'bitplane-blocked';
 
@@ -41,6 +41,10 @@ export interface GemmPlan {
   kBlock: number | null;
   /** Why the GEMM is not integer (fp32-dequant only). */
   reason?: string;
+  /** Runs as one fused conv-level kernel (fused.ts) rather than on im2col rows. */
+  fused?: boolean;
+  /** How the path applies here when the kBlock number does not say it (e.g. per-pixel K-blocks of a fused pass). */
+  note?: string;
 }
 
 /** What a path's planner answers: its plan, a reason it cannot run (reported when nothing fits), or null (silent). */
@@ -72,5 +76,42 @@ export interface GemmDims {
  */
 export interface GemmPathImpl {
   plan(a: OperandPlan, b: OperandPlan): PlanAnswer;
-  run(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, dims: GemmDims, scratch?: GemmScratch): Float32Array;
+  run(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, dims: GemmDims): Float32Array;
+  /** Conv-level fused runners (fused.ts), when the path has them. */
+  conv?: ConvRunners;
+}
+
+/** The three passes of a layer, in recipe order. */
+export type LayerPass = 'forward' | 'gradInput' | 'gradWeight';
+
+/**
+ * Conv-level runners of a path (fused.ts): one kernel per pass on whole conv operands, with the im2col panel formed
+ * on the fly (implicit GEMM) instead of im2col rows. `plan` says whether a pass of a conv fits this path, given
+ * the specs of its two operands (A: x forward, dy backward; B: w forward and grad-input, x grad-weight) and the
+ * rows per sample P (the answer never depends on the batch size). Outputs are NCHW (y, dx) or [oc, K] (dw).
+ */
+export interface ConvRunners {
+  plan(pass: LayerPass, a: QuantSpec | null, b: QuantSpec | null, shape: { oc: number; k: number; rowsPerSample: number }): PlanAnswer;
+  forward(x: ConvInput, w: GemmOperand, g: LayerGeometry): Float32Array;
+  gradInput(dy: ConvGrad, w: GemmOperand, g: LayerGeometry): Float32Array;
+  gradWeight(dy: ConvGrad, x: ConvInput, g: LayerGeometry): Float32Array;
+}
+
+/** How a spec's scale groups lie on a layer-layout operand [rows, cols] whose samples own `rowsPerSample` rows. */
+export type GroupKind = 'tensor' | 'sample' | 'row' | 'column' | 'feature' | 'other';
+
+/**
+ * Classify the groups of `spec` on an operand of `rows`·`cols` (evaluated on two samples' rows when rows is null:
+ * the answer never depends on the batch size). With one row per sample, 'sample' and 'row' coincide ('sample'),
+ * as do 'column' and 'feature' ('column').
+ */
+export function groupKind(spec: QuantSpec, cols: number, rowsPerSample: number, rows: number | null = null): GroupKind {
+  const r = rows ?? 2 * rowsPerSample;
+  const g = specGrouping(spec, r, cols, rowsPerSample);
+  if (g.rowGroups === 1 && g.colGroups === 1) return 'tensor';
+  if (g.colGroups === 1 && g.rowDiv === rowsPerSample && g.rowMod * g.rowDiv >= r) return 'sample';
+  if (g.colGroups === 1 && g.rowDiv === 1 && g.rowMod >= r) return 'row';
+  if (g.colDiv === 1 && g.rowGroups === 1) return 'column';
+  if (g.colDiv === 1 && g.rowDiv === 1 && g.rowMod === rowsPerSample) return 'feature';
+  return 'other';
 }

@@ -9,14 +9,17 @@ import { backend } from '../../backend/index.js';
 import { check } from '../../tensor/errors.js';
 import { bitPaths } from './bit.js';
 import { int8Paths } from './int8.js';
-import { dims as operandDims, type GemmOperand, GemmScratch, materialize } from './operand.js';
-import type { GemmDims, GemmPath, GemmPathImpl, GemmPlan, OperandPlan } from './plan.js';
+import { int8ConvRunners } from './int8-conv.js';
+import { dequantConvRunners, fp32ConvRunners } from './dequant-conv.js';
+import { dims as operandDims, type GemmOperand, materialize } from './operand.js';
+import type { ConvRunners, GemmDims, GemmPath, GemmPathImpl, GemmPlan, LayerPass, OperandPlan } from './plan.js';
+import type { QuantSpec } from '../spec.js';
 
 /** fp32 / fp32-dequant: sgemmT reads a transposed operand where it is (no transposed copy). */
-function runFloat(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, _plan: GemmPlan, dims: GemmDims, scratch?: GemmScratch): Float32Array {
+function runFloat(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, _plan: GemmPlan, dims: GemmDims): Float32Array {
   const { m, n, k } = dims;
-  const c = scratch ? scratch.f32('c', m * n) : new Float32Array(m * n);
-  backend().sgemmT(m, n, k, materialize(a, false, scratch, 'a32'), aT ? 1 : 0, materialize(b, false, scratch, 'b32'), bT ? 1 : 0, c);
+  const c = new Float32Array(m * n);
+  backend().sgemmT(m, n, k, materialize(a, false), aT ? 1 : 0, materialize(b, false), bT ? 1 : 0, c);
   return c;
 }
 
@@ -24,13 +27,16 @@ export const GEMM_PATHS: { readonly [P in GemmPath]: GemmPathImpl } = {
   fp32: {
     plan: (a, b) => (a.spec === null && b.spec === null ? { path: 'fp32', kBlock: null } : null),
     run: runFloat,
+    conv: fp32ConvRunners,
   },
   ...bitPaths,
-  ...int8Paths,
+  int8: { ...int8Paths.int8, conv: int8ConvRunners },
+  'int8-blocked': { ...int8Paths['int8-blocked'], conv: int8ConvRunners },
   'fp32-dequant': {
     // The fallback: planGemm gives it the reason the integer paths refused.
     plan: () => ({ path: 'fp32-dequant', kBlock: null }),
     run: runFloat,
+    conv: dequantConvRunners,
   },
 };
 
@@ -51,10 +57,33 @@ export function planGemm(a: OperandPlan, b: OperandPlan): GemmPlan {
   throw new Error('internal: the fp32-dequant path accepts every GEMM');
 }
 
+/**
+ * The plan of one pass of a conv-level fused layer (fused.ts): the first path in PATH_ORDER whose conv runners
+ * take it; the reason the integer runners gave when a float path takes it; null when no conv runner fits (the layer
+ * then runs on im2col rows).
+ */
+export function planConvPass(pass: LayerPass, a: QuantSpec | null, b: QuantSpec | null, shape: { oc: number; k: number; rowsPerSample: number }): GemmPlan | null {
+  let reason: string | undefined;
+  const asked = new Set<ConvRunners>();
+  for (const path of PATH_ORDER) {
+    const runners = GEMM_PATHS[path].conv;
+    if (!runners || asked.has(runners)) continue;
+    asked.add(runners);
+    const answer = runners.plan(pass, a, b, shape);
+    if (answer === null) continue;
+    if ('reject' in answer) {
+      reason ??= answer.reject;
+      continue;
+    }
+    return answer.path === 'fp32-dequant' ? { ...answer, reason: reason ?? 'no integer kernel fits these operands' } : answer;
+  }
+  return null;
+}
+
 /** C = op(A)·op(B)ᵀ on the planned path; op = transpose when the flag is set. */
-export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan, scratch?: GemmScratch): Float32Array {
+export function runGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan: GemmPlan): Float32Array {
   const [ar, ac] = operandDims(a), [br, bc] = operandDims(b);
   const m = aT ? ac : ar, k = aT ? ar : ac, n = bT ? bc : br;
   check((bT ? br : bc) === k, () => `internal: GEMM operands disagree on K (${k} vs ${bT ? br : bc})`);
-  return GEMM_PATHS[plan.path].run(a, aT, b, bT, plan, { m, n, k }, scratch);
+  return GEMM_PATHS[plan.path].run(a, aT, b, bT, plan, { m, n, k });
 }

@@ -55,9 +55,14 @@ export const specSteClip = (s: QuantSpec): number | null => of(s).steClip?.(s) ?
 export const specGroupParams = (s: QuantSpec, mins: Float32Array, maxs: Float32Array, grouping: Grouping, draw: Draw | null): QuantParams | null =>
   of(s).groupParams?.(s, mins, maxs, grouping, draw) ?? null;
 
+/**
+ * Whether the spec can quantize a layer's input X as a tensor before any im2col (a conv input, conv-level fused
+ * passes): a deterministic quantizer with quantizeConvInput. Its groups are then the tensor or the sample.
+ */
+export const specQuantizesConvInput = (s: QuantSpec): boolean => of(s).quantizeConvInput !== undefined && !of(s).stochastic(s);
 /** X's codes for a conv that quantizes its input before im2col, or null when the spec cannot (quantize.ts). */
-export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number, padded: boolean): QTensor | null =>
-  of(s).quantizeConvInput?.(s, x, n, perSample, padded) ?? null;
+export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number): QTensor | null =>
+  of(s).quantizeConvInput?.(s, x, n, perSample) ?? null;
 export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   return of(s).quantize(s, x, rows, cols, ctx);
 }

@@ -60,10 +60,10 @@ export const uniformQuantizer: Quantizer<'uniform'> = {
     return { q, transform: null };
   },
   groupParams: (s, mins, maxs, grouping, draw) => quantParams(mins, maxs, { format: s.format, bits: s.bits, rounding: s.rounding, grouping, draw }),
-  quantizeConvInput(s, x, n, perSample, padded) {
+  quantizeConvInput(s, x, n, perSample) {
     if (s.rounding !== 'nearest' || (s.granularity !== 'tensor' && s.granularity !== 'sample')) return null;
     // One row per sample: 'sample' = one group per row.
     const grouping = s.granularity === 'tensor' ? makeGrouping(n, perSample, 1, 1, perSample) : makeGrouping(n, perSample, 1, n, perSample);
-    return quantizeMatrix(x, n, perSample, { format: s.format, bits: s.bits, rounding: 'nearest', grouping, rangeIncludesZero: padded });
+    return quantizeMatrix(x, n, perSample, { format: s.format, bits: s.bits, rounding: 'nearest', grouping });
   },
 };

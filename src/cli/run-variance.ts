@@ -1,19 +1,20 @@
 /**
- * Gradient statistics (METHODS §1.7, measureVariance) of a saved run's final model: rebuilds the model
- * from run.json, loads the newest checkpoint's weights and buffers, and measures the run's recipe on
- * the first `batches` minibatches of its training set (same data limit and normalization as training).
+ * Gradient statistics (METHODS §1.7, measureVariance) of a saved run's final model, for `fqt compare --variance`
+ * and `fqt report --variance`: rebuilds the model from run.json, loads the newest checkpoint's weights and buffers,
+ * and measures the run's recipe (the value run.json recorded) on the first `batches` minibatches of its training
+ * set (same data limit and normalization as training).
  */
 import path from 'node:path';
 import { DataLoader } from '../data/loader.js';
 import { head } from '../data/dataset.js';
 import { loadDataset } from '../data/registry.js';
 import { createModel } from '../nn/models/index.js';
-import { resolveRecipe } from '../quant/index.js';
+import type { Recipe } from '../quant/recipe.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { check } from '../tensor/errors.js';
 import { Rng } from '../tensor/random.js';
-import { measureVariance, type VarianceReport } from './variance.js';
+import { measureVariance, type VarianceReport } from '../stats/variance.js';
 
 export interface RunVarianceOptions {
   /** Minibatches (the first is the fixed batch; ≥ 2 give the sampling variance). */
@@ -25,8 +26,7 @@ export interface RunVarianceOptions {
   seed?: number;
 }
 
-export function measureRunVariance(runDir: string, config: TrainConfig, opts: RunVarianceOptions): VarianceReport {
-  check(config.recipe !== undefined, () => `${runDir}: an fp32 run has no gradient quantizers to measure`);
+export function measureRunVariance(runDir: string, config: TrainConfig, recipe: Recipe, opts: RunVarianceOptions): VarianceReport {
   const ck = latestCheckpoint(path.join(runDir, 'checkpoints'));
   check(ck !== null, () => `${runDir}: no checkpoint to measure the gradient variance of`);
   const data = loadDataset(config.dataset, { dataDir: config.dataDir });
@@ -39,5 +39,5 @@ export function measureRunVariance(runDir: string, config: TrainConfig, opts: Ru
   const model = createModel(config.model, { inChannels: train.channels, inputSize: train.height, classes: train.classes }, new Rng(config.seed));
   model.loadStateDict(ck.model);
   model.train();
-  return measureVariance({ model, recipe: resolveRecipe(config.recipe), batches, draws: opts.draws, seed: opts.seed ?? config.seed });
+  return measureVariance({ model, recipe, batches, draws: opts.draws, seed: opts.seed ?? config.seed });
 }

@@ -5,6 +5,10 @@
       "sources": [
         "src/binding.cc",
         "src/binding_bconv.cc",
+        "src/args.cc",
+        "src/args_parse.cc",
+        "src/signatures.cc",
+        "src/signals.cc",
         "src/cpu_features.cc",
         "src/thread_pool.cc",
         "src/sgemm.cc",

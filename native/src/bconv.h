@@ -114,7 +114,7 @@ std::unique_ptr<T[]> uninit_array(int64_t n) {
 }
 
 // ---- kernels (argument order of the TypeScript BinaryConvKernels interface) ----
-void pack_signs_clip(int64_t rows, int64_t k, const float* x, float clip, uint32_t* signs, uint32_t* mask);
+void pack_signs_clip(int64_t rows, int64_t k, const float* x, float clip, uint32_t* signs, uint32_t* mask, int32_t* nan);
 void unpack_signs(int64_t rows, int64_t k, const uint32_t* signs, float* out);
 void mask_bits(int64_t rows, int64_t k, const float* g, const uint32_t* mask, float* out);
 void sample_channel_range(int64_t n, int64_t c, int64_t hw, const float* x, float* mins, float* maxs);

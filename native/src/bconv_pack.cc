@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "bconv.h"
@@ -17,17 +18,20 @@ namespace {
 constexpr int64_t kGrain = 1 << 15;
 
 namespace scalar {
-// Words [w0, words) of a row: sign bit x ≥ 0, mask bit −1 < x < 1 (false for NaN).
-void signs_clip_row(const float* x, int64_t k, float clip, int64_t w0, uint32_t* signs, uint32_t* mask) {
+// Words [w0, words) of a row: sign bit x ≥ 0, mask bit −1 < x < 1 (false for NaN); returns whether a NaN was seen.
+bool signs_clip_row(const float* x, int64_t k, float clip, int64_t w0, uint32_t* signs, uint32_t* mask) {
+  bool nan = false;
   for (int64_t w = w0; w < words32(k); w++) {
     uint32_t s = 0, m = 0;
     for (int64_t c = w * 32; c < std::min(k, (w + 1) * 32); c++) {
       const float v = x[c];
       s |= static_cast<uint32_t>(v >= 0.0f) << (c & 31);
       m |= static_cast<uint32_t>(v > -clip && v < clip) << (c & 31);
+      nan |= v != v;
     }
     signs[w] = s, mask[w] = m;
   }
+  return nan;
 }
 }  // namespace scalar
 
@@ -35,8 +39,9 @@ void signs_clip_row(const float* x, int64_t k, float clip, int64_t w0, uint32_t*
 #pragma GCC push_options
 #pragma GCC target("avx2")
 namespace avx2 {
-void signs_clip_row(const float* x, int64_t k, float clip, int64_t, uint32_t* signs, uint32_t* mask) {
+bool signs_clip_row(const float* x, int64_t k, float clip, int64_t, uint32_t* signs, uint32_t* mask) {
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(clip), minus = _mm256_set1_ps(-clip);
+  __m256 nan = _mm256_setzero_ps();
   int64_t w = 0;
   for (; (w + 1) * 32 <= k; w++) {
     uint32_t s = 0, m = 0;
@@ -45,10 +50,11 @@ void signs_clip_row(const float* x, int64_t k, float clip, int64_t, uint32_t* si
       s |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_GE_OQ))) << (8 * q);
       const __m256 in = _mm256_and_ps(_mm256_cmp_ps(v, minus, _CMP_GT_OQ), _mm256_cmp_ps(v, one, _CMP_LT_OQ));
       m |= static_cast<uint32_t>(_mm256_movemask_ps(in)) << (8 * q);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     }
     signs[w] = s, mask[w] = m;
   }
-  scalar::signs_clip_row(x, k, clip, w, signs, mask);
+  return scalar::signs_clip_row(x, k, clip, w, signs, mask) || _mm256_movemask_ps(nan) != 0;
 }
 }  // namespace avx2
 #pragma GCC pop_options
@@ -67,17 +73,20 @@ void for_row_words(int64_t rows, int64_t k, F&& fn) {
   });
 }
 
-void pack_signs_clip(int64_t rows, int64_t k, const float* x, float clip, uint32_t* signs, uint32_t* mask) {
+void pack_signs_clip(int64_t rows, int64_t k, const float* x, float clip, uint32_t* signs, uint32_t* mask, int32_t* nan) {
+  *nan = 0;
   if (rows <= 0 || k <= 0) return;
   auto row = &scalar::signs_clip_row;
 #if FQT_X86
   if (active_tier() >= Tier::Avx2) row = &avx2::signs_clip_row;
 #endif
   const int64_t wd = words32(k);
+  std::atomic<int32_t> seen{0};
   for_row_words(rows, k, [&](int64_t r, int64_t w0, int64_t w1) {
     const int64_t c0 = w0 * 32, c1 = std::min(k, w1 * 32);
-    row(x + r * k + c0, c1 - c0, clip, 0, signs + r * wd + w0, mask + r * wd + w0);
+    if (row(x + r * k + c0, c1 - c0, clip, 0, signs + r * wd + w0, mask + r * wd + w0)) seen.store(1, std::memory_order_relaxed);
   });
+  *nan = seen.load();
 }
 
 namespace {

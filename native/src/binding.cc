@@ -1,13 +1,17 @@
 // N-API glue: createBackend() returns an object with the Backend interface of
 // src/backend/backend.ts (one function per kernel, same argument order); plus setIsa / info /
 // setThreads for tests and the peak loops for `npm run bench`. Only typed arrays, numbers and op
-// names cross; shapes were validated in ops/ and are not checked again (DESIGN.md "Backends").
+// names cross; shapes were validated in ops/. Every function is registered through checked_function
+// (args.h), which checks the call against the binding's signature line in signatures.cc first, so the
+// accessors below may trust argument count, types and buffer lengths.
 #include <napi.h>
 
 #include <cstdlib>
 #include <string>
 
+#include "args.h"
 #include "binding_util.h"
+#include "signals.h"
 #include "common.h"
 #include "qconv.h"
 #include "thread_pool.h"
@@ -89,6 +93,12 @@ KERNEL(MaskGrad) {
   size_t len = 0;
   const float* g = data<float>(info, 0, &len);
   fqt::mask_grad(g, data<uint8_t>(info, 1), data<float>(info, 2), static_cast<int64_t>(len));
+  return info.Env().Undefined();
+}
+KERNEL(FirstNonFinite) {
+  size_t len = 0;
+  const float* x = data<float>(info, 0, &len);
+  data<double>(info, 1)[0] = static_cast<double>(fqt::first_non_finite(x, static_cast<int64_t>(len)));
   return info.Env().Undefined();
 }
 KERNEL(Unary) {
@@ -197,7 +207,7 @@ KERNEL(PackSigns) {
   return info.Env().Undefined();
 }
 KERNEL(SignCodes) {
-  fqt::sign_codes(I(info, 0), data<float>(info, 1), data<uint8_t>(info, 2));
+  fqt::sign_codes(I(info, 0), data<float>(info, 1), data<uint8_t>(info, 2), data<int32_t>(info, 3));
   return info.Env().Undefined();
 }
 KERNEL(PackPlanes) {
@@ -284,7 +294,7 @@ KERNEL(QconvGradWeight) {
 
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"binary", Binary},
+    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},
@@ -317,14 +327,20 @@ Napi::Value CreateBackend(const Napi::CallbackInfo& info) {
   b.Set("name", "native");
   b.Set("description", describe());
   Napi::Object names = Napi::Object::New(env);
+  // Every binding through its signature check (args.h); false when one has no signature (the error is pending).
   auto add = [&](const Entry& e) {
-    b.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+    const Napi::Function f = fqt::checked_function(env, e.name, e.fn);
+    if (f.IsEmpty()) return false;
+    b.Set(e.name, f);
     names.Set(e.name, true);
+    return true;
   };
-  for (const Entry& e : kKernels) add(e);
+  for (const Entry& e : kKernels)
+    if (!add(e)) return env.Undefined();
   size_t nb = 0;
   const Entry* bconv = fqt_napi::bconv_entries(&nb);
-  for (size_t i = 0; i < nb; i++) add(bconv[i]);
+  for (size_t i = 0; i < nb; i++)
+    if (!add(bconv[i])) return env.Undefined();
   Napi::ObjectReference* keep = new Napi::ObjectReference(Napi::Persistent(names));  // lives as long as the addon
   b.Set("supports", Napi::Function::New(env, [keep](const Napi::CallbackInfo& ci) -> Napi::Value {
           return Napi::Boolean::New(ci.Env(), ci.Length() > 0 && keep->Value().Has(ci[0]));
@@ -369,6 +385,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   feats.Set("amxInt8", f.amx_int8); feats.Set("amxPermitted", f.amx_permitted);
   o.Set("features", feats);
   if (!g_isa_error.empty()) o.Set("isaError", g_isa_error);
+  o.Set("signatures", fqt::signature_table(env));
   return o;
 }
 
@@ -401,11 +418,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                     fqt::tier_name(fqt::best_tier()) + ")";
     }
   }
-  exports.Set("createBackend", Napi::Function::New(env, CreateBackend, "createBackend"));
-  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("peak", Napi::Function::New(env, Peak, "peak"));
+  const Entry entries[] = {{"createBackend", CreateBackend}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"info", Info}, {"peak", Peak}, {"stopSignals", fqt::StopSignals}};
+  for (const Entry& e : entries) exports.Set(e.name, fqt::checked_function(env, e.name, e.fn));
   return exports;
 }
 

@@ -16,7 +16,7 @@ fqt::DyQuant dy_quant_arg(const Napi::CallbackInfo& info, size_t i, int64_t oc) 
 
 KERNEL(PackSignsClip) {
   fqt::pack_signs_clip(I(info, 0), I(info, 1), data<float>(info, 2), static_cast<float>(D(info, 3)), data<uint32_t>(info, 4),
-                       data<uint32_t>(info, 5));
+                       data<uint32_t>(info, 5), data<int32_t>(info, 6));
   return info.Env().Undefined();
 }
 KERNEL(UnpackSigns) {

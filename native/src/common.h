@@ -58,7 +58,7 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
 void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t* planes, const uint32_t* b,
                    int32_t* c);
 void pack_signs(int64_t rows, int64_t k, const float* x, uint32_t* out);
-void sign_codes(int64_t n, const float* x, uint8_t* codes);
+void sign_codes(int64_t n, const float* x, uint8_t* codes, int32_t* nan);
 void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out);
 
 // quantization kernels (src/backend/quant-kernels.ts); codes are the bytes of an Int8Array or Uint8Array
@@ -101,6 +101,8 @@ void unary(int op, const float* x, float* out, int64_t len, double p0, double p1
 // ReLU with its backward mask as bytes, and the masked gradient (src/backend/float-kernels.ts).
 void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len);
 void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len);
+// Index of the first NaN or ±∞ of x, or −1 (the per-step divergence check, src/train/guard.ts).
+int64_t first_non_finite(const float* x, int64_t len);
 void binary(int op, const float* a, const int32_t* as, const float* b, const int32_t* bs,
             const int32_t* shape, int rank, float* out, int64_t total);
 void reduce(int op_max, const float* x, int64_t outer, int64_t len, int64_t inner, float* out);

@@ -61,8 +61,9 @@ struct Add { float operator()(float a, float b) const { return a + b; } };
 struct Sub { float operator()(float a, float b) const { return a - b; } };
 struct Mul { float operator()(float a, float b) const { return a * b; } };
 struct Div { float operator()(float a, float b) const { return a / b; } };
-struct Max { float operator()(float a, float b) const { return a >= b ? a : b; } };
-struct Min { float operator()(float a, float b) const { return a <= b ? a : b; } };
+// NaN in either operand gives NaN (torch.maximum / torch.minimum, and ref); ties keep a.
+struct Max { float operator()(float a, float b) const { return a >= b || a != a ? a : b; } };
+struct Min { float operator()(float a, float b) const { return a <= b || a != a ? a : b; } };
 struct Eq { float operator()(float a, float b) const { return a == b ? 1.0f : 0.0f; } };
 
 // out[o·inner + j] = f(a[ia + j·sa], b[ib + j·sb]); the common stride pairs get their own loop so
@@ -127,7 +128,7 @@ void unary(int op, const float* x, float* out, int64_t len, double p0, double p1
     case 3: return map(x, out, len, [](float v) { return std::sqrt(v); });
     case 4: return map(x, out, len, [](float v) { return std::fabs(v); });
     case 5: return map(x, out, len, [](float v) { return v * v; });
-    case 6: return map(x, out, len, [](float v) { return v > 0.0f ? v : 0.0f; });
+    case 6: return map(x, out, len, [](float v) { return v > 0.0f || v != v ? v : 0.0f; });  // relu(NaN) = NaN
     case 7: return map(x, out, len, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
     case 8: return map(x, out, len, [p0](float v) { return static_cast<float>(p0 * static_cast<double>(v)); });
     case 9: return map(x, out, len, [p0](float v) { return static_cast<float>(static_cast<double>(v) + p0); });
@@ -143,7 +144,8 @@ void unary(int op, const float* x, float* out, int64_t len, double p0, double p1
 
 // ReLU's byte mask: the select between a loaded value and 0, and the widening of mask bytes to float lanes,
 // are otherwise compiled to a branch or a scalar loop per element; SSE2 (every x86-64) does 16 elements a step.
-// The scalar tails work on the float bits, so results are identical (x ≤ 0, −0 and NaN give +0 and mask 0).
+// The scalar tails work on the float bits, so results are identical (x ≤ 0 and −0 give +0 and mask 0; NaN stays NaN
+// with mask 1: PyTorch's relu backward passes the gradient at a NaN input, see ref/elementwise.ts).
 void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
   parallel_range(len, kGrain, [x, out, mask](int64_t lo, int64_t hi) {
     int64_t i = lo;
@@ -154,7 +156,7 @@ void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
       __m128 v[4], c[4];
       for (int q = 0; q < 4; q++) {
         v[q] = _mm_loadu_ps(x + i + 4 * q);
-        c[q] = _mm_cmpgt_ps(v[q], zero);
+        c[q] = _mm_or_ps(_mm_cmpgt_ps(v[q], zero), _mm_cmpunord_ps(v[q], v[q]));
         _mm_storeu_ps(out + i + 4 * q, _mm_and_ps(v[q], c[q]));
       }
       const __m128i w01 = _mm_packs_epi32(_mm_castps_si128(c[0]), _mm_castps_si128(c[1]));
@@ -166,7 +168,7 @@ void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
       const float v = x[i];
       uint32_t bits;
       std::memcpy(&bits, &v, sizeof bits);
-      const uint32_t pos = v > 0.0f ? 1u : 0u;
+      const uint32_t pos = v > 0.0f || v != v ? 1u : 0u;
       bits &= 0u - pos;
       std::memcpy(out + i, &bits, sizeof bits);
       mask[i] = static_cast<uint8_t>(pos);
@@ -197,6 +199,25 @@ void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len) {
       std::memcpy(out + i, &bits, sizeof bits);
     }
   });
+}
+
+int64_t first_non_finite(const float* x, int64_t len) {
+  // A float is non-finite iff its exponent bits are all ones. Blocks are OR-reduced on the bits (an integer
+  // reduction, so it vectorizes); only a block that holds one is scanned for the index.
+  constexpr int64_t kBlock = 1024;
+  for (int64_t b = 0; b < len; b += kBlock) {
+    const int64_t e = std::min(len, b + kBlock);
+    uint32_t any = 0;
+    for (int64_t i = b; i < e; i++) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof bits);
+      any |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (any == 0) continue;
+    for (int64_t i = b; i < e; i++)
+      if (!std::isfinite(x[i])) return i;
+  }
+  return -1;
 }
 
 void binary(int op, const float* a, const int32_t* as32, const float* b, const int32_t* bs32, const int32_t* shape32,

@@ -29,7 +29,7 @@ void maxpool_forward(const float* x, int64_t planes, int64_t h, int64_t w, int64
               const int64_t xx = ox * stride - pad + j;
               if (xx < 0 || xx >= w) continue;
               const float v = x[base + y * w + xx];
-              if (v > best || at < 0) {
+              if (v > best || v != v || at < 0) {  // NaN wins, the last one in scan order (as ref and PyTorch)
                 best = v;
                 at = base + y * w + xx;
               }

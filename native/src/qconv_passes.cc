@@ -88,6 +88,10 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, P = g.oh * g.ow;
   if (g.n * g.oc * P == 0) return;
+  if (g.c == 0) {  // empty sums
+    std::fill(y, y + g.n * g.oc * P, 0.0f);
+    return;
+  }
   const int64_t c4 = round_up(g.c, 4), hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
   std::vector<int8_t> xp(static_cast<size_t>(g.n * hp * wp * c4));
   std::vector<int32_t> cs(static_cast<size_t>(g.n * hp * wp));
@@ -156,6 +160,10 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, st = g.stride, HW = g.h * g.w;
   if (g.n * g.c * HW == 0) return;
+  if (g.oc == 0) {  // empty sums
+    std::fill(dx, dx + g.n * g.c * HW, 0.0f);
+    return;
+  }
   const auto floor_div = [&](int64_t v) { return (v - (((v % st) + st) % st)) / st; };
   // dY on a padded grid covering every floor((i + pad − k)/stride), in range or not.
   const int64_t oy0 = std::min<int64_t>(0, floor_div(g.pad - (g.kh - 1))), ox0 = std::min<int64_t>(0, floor_div(g.pad - (g.kw - 1)));

@@ -21,9 +21,10 @@
 export interface BinaryConvKernels {
   /**
    * Sign bits and clipped-STE mask bits of x[rows, k] in packSigns' layout: signs as packSigns; mask bit = 1 ⇔
-   * −clip < x < clip (METHODS §0.4: clip = 1; NaN → 0). Overwrites both [rows·ceil(k/32)].
+   * −clip < x < clip (METHODS §0.4: clip = 1; NaN → 0). Overwrites both [rows·ceil(k/32)], and nan[0]: 1 when some x
+   * is NaN (which no sign bit can hold: the layer's output is then NaN, as torch.sign(NaN) makes it), else 0.
    */
-  packSignsClip(rows: number, k: number, x: Float32Array, clip: number, signs: Uint32Array, mask: Uint32Array): void;
+  packSignsClip(rows: number, k: number, x: Float32Array, clip: number, signs: Uint32Array, mask: Uint32Array, nan: Int32Array): void;
 
   /** ±1 values of packed signs: out[r·k + c] = bit ? 1 : −1 (bin-qat's fp32 backward operands). */
   unpackSigns(rows: number, k: number, signs: Uint32Array, out: Float32Array): void;

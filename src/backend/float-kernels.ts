@@ -4,7 +4,8 @@
  */
 
 export type UnaryOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'square' | 'relu'
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'square'
+  | 'relu'        // max(x, 0) with relu(NaN) = NaN (PyTorch)
   | 'step'        // 1 where x > 0, else 0 (relu mask)
   | 'scale'       // p0 · x
   | 'addScalar'   // x + p0
@@ -12,7 +13,7 @@ export type UnaryOp =
   | 'clamp'       // min(max(x, p0), p1)
   | 'insideMask'; // 1 where p0 < x < p1, else 0 (clamp / clipped-STE mask)
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq'; // max/min: NaN if either is NaN (torch.maximum)
 
 export type ReduceOp = 'sum' | 'max';
 
@@ -68,7 +69,8 @@ export interface FloatKernels {
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
 
   /**
-   * ReLU's forward with its backward mask as bytes: out[i] = max(x[i], 0), mask[i] = x[i] > 0 ? 1 : 0. The op keeps
+   * ReLU's forward with its backward mask as bytes: out[i] = max(x[i], 0), mask[i] = x[i] > 0 ? 1 : 0, except that a
+   * NaN input gives out = NaN and mask = 1 (PyTorch: relu(NaN) = NaN and relu'(NaN) passes the gradient). The op keeps
    * the 1-byte mask instead of an fp32 tensor, so neither its input nor its output stays alive for its sake.
    */
   reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void;
@@ -100,7 +102,8 @@ export interface FloatKernels {
   batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array,
     invStd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
 
-  /** Max pooling over x[n·c, h, w] (n·c planes); writes the flat input index of each max into argmax. */
+  /** Max pooling over x[n·c, h, w] (n·c planes); writes the flat input index of each max into argmax. A NaN wins its
+   *  window (the last NaN in scan order), as in PyTorch. */
   maxPoolForward(x: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
     oh: number, ow: number, out: Float32Array, argmax: Int32Array): void;
 
@@ -121,6 +124,12 @@ export interface FloatKernels {
    */
   softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, n: number, classes: number, smoothing: number,
     losses: Float32Array, dlogits: Float32Array): void;
+
+  /**
+   * out[0] = the index of the first non-finite element (NaN, ±∞) of x, or −1: the per-step divergence check of
+   * every gradient and weight (train/guard.ts), so it must cost far less than a step.
+   */
+  firstNonFinite(x: Float32Array, out: Float64Array): void;
 
   /** Dropout scale mask from the counter RNG: out[i] = uniform(seed, stream, i) ≥ p ? 1/(1−p) : 0. */
   dropoutMask(seed: number, stream: number, p: number, out: Float32Array): void;

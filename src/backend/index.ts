@@ -4,11 +4,14 @@
  */
 import type { Backend, KernelName, Kernels } from './backend.js';
 import { loadNative } from './native.js';
-import { refBackend } from './ref/index.js';
+import { refBackend as rawRef } from './ref/index.js';
+import { checkedBackend } from './args.js';
 import { FqtError } from '../tensor/errors.js';
 
 export type { Backend, KernelName } from './backend.js';
-export { refBackend } from './ref/index.js';
+
+/** The reference backend; every kernel checks its arguments first (backend/signatures.ts), like native ones. */
+export const refBackend: Backend = checkedBackend(rawRef);
 
 /** A backend that uses `fast` for the kernels it supports and `ref` for every other kernel. */
 export function withFallback(fast: Backend, ref: Backend = refBackend): Backend {

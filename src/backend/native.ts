@@ -25,6 +25,8 @@ export interface NativeInfo {
   features: Record<string, boolean>;
   /** Set when FQT_ISA asks for a tier the machine lacks. */
   isaError?: string;
+  /** The argument signature every binding is checked against (native/src/signatures.cc). */
+  signatures: Record<string, string>;
 }
 
 /** The raw addon: the backend factory plus controls used by tests and benchmarks. */
@@ -41,6 +43,9 @@ export interface NativeAddon {
    * 'int8exact' (the exact sequence gemmI8 uses), 'popcount' (2 ops per bit).
    */
   peak(kind: 'fma' | 'int8' | 'int8exact' | 'popcount', tier: IsaTier, seconds: number): number;
+  /** Record SIGINT / SIGTERM for a graceful stop of the synchronous training loop (train/signals.ts). */
+  stopSignals(action: 'install' | 'uninstall'): void;
+  stopSignals(action: 'poll'): number;
 }
 
 /** Package root: this file is dist/src/backend/native.js. */

@@ -18,6 +18,7 @@ import { validateConfig, type TrainConfig } from '../train/config.js';
 import { StepLog } from '../train/step-log.js';
 import { writeFileAtomic } from '../train/atomic.js';
 import { train } from '../train/trainer.js';
+import { TrainingInterrupted } from '../train/signals.js';
 import { check, FqtError } from '../tensor/errors.js';
 
 // The training flags of `fqt train`, minus the ones compare sets per run.
@@ -163,6 +164,7 @@ export function compareCommand(argv: string[]): number {
       const final = result.final!;
       log(`${tag}: done, test acc ${pct(final.test_acc)}%, ${final.ms_per_step.toFixed(1)} ms/step, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (err) {
+      if (err instanceof TrainingInterrupted) throw err; // Ctrl-C stops the whole comparison, not one run
       failed++;
       steps?.flush();
       const message = err instanceof FqtError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;

@@ -3,6 +3,7 @@
  * anything else prints one line too, with the stack only under FQT_DEBUG=1.
  */
 import { FqtError } from '../tensor/errors.js';
+import { resumeCommand, TrainingInterrupted } from '../train/signals.js';
 import type { FlagSpecs, Positionals } from './args.js';
 import { INFO_FLAGS, infoCommand } from './info.js';
 import { TRAIN_FLAGS, trainCommand } from './train.js';
@@ -50,6 +51,11 @@ export function main(argv: string[]): void {
   try {
     process.exitCode = c.run(rest);
   } catch (err) {
+    if (err instanceof TrainingInterrupted) {
+      process.stderr.write(`${lead}fqt ${command}: ${err.message}\nresume with: ${resumeCommand(command, rest)}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
     if (err instanceof FqtError) {
       process.stderr.write(`${lead}fqt ${command}: ${err.message}\n`);
     } else {

@@ -3,7 +3,8 @@
  * training (a `fqt compare --out` directory, a directory of runs, or one `fqt train --out` directory).
  * `writeReport` is also how `fqt compare` writes them, so both produce the same files.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { compareHtml } from '../report/compare-html.js';
@@ -50,7 +51,7 @@ export function measureVariances(dir: string, r: Results, batches: number, draws
     reports.push(measureRunVariance(runDir, saved.config, value, { batches, draws }));
   }
   const file: VarianceFile = { batches, draws, reports };
-  writeFileSync(path.join(dir, VARIANCE_FILE), JSON.stringify(file, null, 2) + '\n');
+  writeTextAtomic(path.join(dir, VARIANCE_FILE), JSON.stringify(file, null, 2) + '\n');
   return reports;
 }
 
@@ -67,9 +68,9 @@ function savedVariances(dir: string): VarianceReport[] | null {
 /** Write results.json, results.csv and report.html into `dir` (variance: measured now, or the saved one). */
 export function writeReport(dir: string, variance: VarianceReport[] | null = null): Results {
   const r = loadResults(dir);
-  writeFileSync(path.join(dir, 'results.json'), resultsJson(r));
-  writeFileSync(path.join(dir, 'results.csv'), resultsCsv(r));
-  writeFileSync(path.join(dir, 'report.html'), compareHtml(r, dir, variance ?? savedVariances(dir)));
+  writeTextAtomic(path.join(dir, 'results.json'), resultsJson(r));
+  writeTextAtomic(path.join(dir, 'results.csv'), resultsCsv(r));
+  writeTextAtomic(path.join(dir, 'report.html'), compareHtml(r, dir, variance ?? savedVariances(dir)));
   return r;
 }
 

@@ -9,6 +9,7 @@ import { presetNames, resolveRecipe, type Recipe } from '../quant/index.js';
 import { RECIPE_SCHEDULES } from '../quant/recipe-training.js';
 import { FqtError } from '../tensor/errors.js';
 import { cliReporters } from './progress.js';
+import { ON_NONFINITE } from '../train/guard.js';
 
 const d = DEFAULT_CONFIG;
 export const TRAIN_FLAGS = {
@@ -38,6 +39,7 @@ export const TRAIN_FLAGS = {
   out: { type: 'string', help: 'run directory: metrics.jsonl, checkpoints/, run.json', default: 'runs/latest' },
   resume: { type: 'bool', help: 'continue from the newest checkpoint in --out', default: false },
   'checkpoint-seconds': { type: 'number', help: 'also checkpoint inside an epoch every N seconds (0 = epoch ends only)', default: 60, min: 0 },
+  'on-nonfinite': { type: 'string', help: 'a step with a non-finite loss or gradient: stop training, or skip the step and count it', default: 'stop', choices: ON_NONFINITE },
   quiet: { type: 'bool', help: 'no progress bar or epoch lines', default: false },
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
@@ -65,6 +67,7 @@ export function trainConfigFromFlags(f: Parsed<typeof TRAIN_FLAGS>, recipe: Reci
   if (recipe) config.recipe = f.recipe;
   if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every'];
   if (f.init) config.init = f.init;
+  if (f['on-nonfinite'] === 'skip') config.onNonFinite = 'skip';
   return config;
 }
 

@@ -4,7 +4,8 @@
  * quantization variance, and minibatch sampling variance. Table on stdout, JSON and HTML in --out.
  * Models with BatchNorm also get the BN noise-amplification diagnostics (METHODS §4.1; cli/variance-bn.ts).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { fmtNum } from './progress.js';
@@ -72,8 +73,8 @@ export function varianceCommand(argv: string[]): number {
   const meta: VarianceMeta = {
     model: f.model, dataset: f.dataset, checkpoint: f.checkpoint ? displayPath(f.checkpoint) : null, batchSize: f['batch-size'], batches: f.batches, draws: f.draws, seed: f.seed,
   };
-  writeFileSync(path.join(f.out, 'variance.json'), JSON.stringify({ ...meta, environment: env, reports, bn }, null, 2));
-  writeFileSync(path.join(f.out, 'variance.html'), varianceHtml(reports, meta, environmentLine(env), bnHtmlSections(bn)));
+  writeTextAtomic(path.join(f.out, 'variance.json'), JSON.stringify({ ...meta, environment: env, reports, bn }, null, 2));
+  writeTextAtomic(path.join(f.out, 'variance.html'), varianceHtml(reports, meta, environmentLine(env), bnHtmlSections(bn)));
   process.stdout.write(`wrote ${path.join(f.out, 'variance.json')} and variance.html\n`);
   return 0;
 }

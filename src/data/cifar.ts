@@ -63,7 +63,7 @@ export interface CifarBatch {
 /** Reads one CIFAR batch file (raw or gzip). */
 export function readCifarBatch(path: string, variant: CifarVariant): CifarBatch {
   const info = VARIANTS[variant];
-  const file = readMaybeGzip(path);
+  const file = readMaybeGzip(path); // gzip: bounded by the size its trailer declares
   const { bytes } = file;
   const record = info.labelBytes + CIFAR_PIXELS;
   const whole = Math.floor(bytes.length / record);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { check, FqtError } from '../tensor/errors.js';
 
 /** File contents after optional gunzip, plus what the error messages need to say about them. */
@@ -16,18 +16,46 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Reads a file, gunzipping it if it starts with the gzip magic bytes. */
-export function readMaybeGzip(path: string): FileBytes {
-  let raw: Uint8Array;
+/** deflate cannot expand data by more than 1032:1 (zlib technical details); a larger claim is a lie. */
+const MAX_GZIP_RATIO = 1032;
+/** Compressed bytes decompressed to read a header (at most ~1 MB of output). */
+const HEAD_BYTES = 1024;
+
+/** The decompressed start of a gzip file (for its header), without decompressing the rest. */
+function gunzipHead(raw: Uint8Array): Uint8Array {
+  try {
+    return gunzipSync(raw.subarray(0, Math.min(raw.length, HEAD_BYTES)), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: MAX_GZIP_RATIO * HEAD_BYTES });
+  } catch {
+    return new Uint8Array(0); // corrupt from the start: the full decompression below reports it
+  }
+}
+
+/**
+ * Reads a file, gunzipping it if it starts with the gzip magic bytes. Decompression is bounded (a gzip bomb never
+ * expands in memory): by the size the gzip trailer declares (ISIZE, checked by zlib) and, when `declaredSize` is
+ * given, by the size the format's own header declares (it gets the decompressed start of the file and returns the
+ * total size, or null when the header is incomplete), and never beyond what the compressed size can hold. A shorter
+ * stream comes back whole, for the format's own truncation message.
+ */
+export function readMaybeGzip(path: string, declaredSize?: (head: Uint8Array) => number | null): FileBytes {
+  let raw: Buffer;
   try {
     raw = readFileSync(path);
   } catch (e) {
     throw new FqtError(`cannot read ${path}: ${(e as Error).message}`);
   }
   if (!isGzip(raw)) return { path, bytes: raw, gzipped: false };
+  const trailer = raw.length >= 18 ? raw.readUInt32LE(raw.length - 4) : 0; // ISIZE: decompressed size mod 2^32
+  const declared = declaredSize?.(gunzipHead(raw)) ?? null;
+  const limit = declared === null ? trailer : Math.min(declared, trailer);
+  check(limit <= MAX_GZIP_RATIO * raw.length,
+    () => `${path}: declares ${limit} bytes of data, more than ${raw.length} bytes of gzip can hold; the file is corrupt`);
   try {
-    return { path, bytes: gunzipSync(raw), gzipped: true };
+    return { path, bytes: gunzipSync(raw, { maxOutputLength: Math.max(1, limit) }), gzipped: true };
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new FqtError(`${path}: decompresses to more than the ${limit} bytes its header declares; the file is corrupt (or a gzip bomb)`);
+    }
     throw new FqtError(`${path}: cannot decompress gzip data (${(e as Error).message}); the file is corrupt or truncated`);
   }
 }

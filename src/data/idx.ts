@@ -33,6 +33,16 @@ function magicMeaning(magic: number): string {
   return 'not an IDX file';
 }
 
+/** Total size (header + data) an IDX header declares, or null when `head` is too short to tell (or not IDX). */
+export function idxDeclaredSize(head: Uint8Array): number | null {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) return null;
+  const ndims = head[3], headerBytes = 4 + 4 * ndims;
+  if (head.length < headerBytes) return null;
+  let elements = 1;
+  for (let d = 0; d < ndims; d++) elements *= readU32BE(head, 4 + 4 * d);
+  return headerBytes + elements;
+}
+
 /** Parses IDX bytes whose magic must be `expectedMagic`; `file` names the source in errors. */
 export function parseIdx(file: FileBytes, expectedMagic: number): IdxArray {
   const { path, bytes } = file;
@@ -58,7 +68,7 @@ export function parseIdx(file: FileBytes, expectedMagic: number): IdxArray {
 
 /** Images of an IDX file, pixels scaled to [0, 1], as [n, 1, h, w]. */
 export function readIdxImages(path: string): { n: number; height: number; width: number; images: Float32Array } {
-  const { dims, data } = parseIdx(readMaybeGzip(path), IDX_IMAGES_MAGIC);
+  const { dims, data } = parseIdx(readMaybeGzip(path, idxDeclaredSize), IDX_IMAGES_MAGIC);
   const [n, height, width] = dims;
   check(height > 0 && width > 0, () => `${path}: image size ${height}×${width} is empty`);
   const images = new Float32Array(data.length);
@@ -68,7 +78,7 @@ export function readIdxImages(path: string): { n: number; height: number; width:
 
 /** Labels of an IDX file, checked to lie in [0, classes). */
 export function readIdxLabels(path: string, classes: number): Int32Array {
-  const { data } = parseIdx(readMaybeGzip(path), IDX_LABELS_MAGIC);
+  const { data } = parseIdx(readMaybeGzip(path, idxDeclaredSize), IDX_LABELS_MAGIC);
   const labels = Int32Array.from(data);
   const bad = firstLabelOutOfRange(labels, classes);
   check(bad < 0, () => `${path}: label ${labels[bad]} at index ${bad} is outside [0, ${classes})`);
@@ -93,6 +103,7 @@ function loadIdxSplit(dir: string, name: string, prefix: 'train' | 't10k', class
   const imagesPath = findFirst(dir, candidates(prefix, 'images'), `${what} images`);
   const labelsPath = findFirst(dir, candidates(prefix, 'labels'), `${what} labels`);
   const img = readIdxImages(imagesPath);
+  check(img.n > 0, () => `${what}: ${imagesPath} holds 0 images`);
   const labels = readIdxLabels(labelsPath, classes);
   check(img.n === labels.length,
     () => `${what}: ${imagesPath} has ${img.n} images but ${labelsPath} has ${labels.length} labels`);
@@ -110,10 +121,12 @@ function loadIdxSplit(dir: string, name: string, prefix: 'train' | 't10k', class
 export function loadIdxDataset(dir: string, name: string, opts: IdxDatasetOptions = {}): DatasetSplit {
   checkDirectory(dir, name);
   const classes = opts.classes ?? opts.classNames?.length ?? 10;
-  return {
-    train: loadIdxSplit(dir, name, 'train', classes, opts.classNames),
-    test: loadIdxSplit(dir, name, 't10k', classes, opts.classNames),
-  };
+  const train = loadIdxSplit(dir, name, 'train', classes, opts.classNames);
+  const test = loadIdxSplit(dir, name, 't10k', classes, opts.classNames);
+  // A model is built for the train images: test images of another size would fail only after a whole epoch.
+  check(train.height === test.height && train.width === test.width,
+    () => `${name}: the train images are ${train.height}×${train.width} but the test images are ${test.height}×${test.width} (${dir})`);
+  return { train, test };
 }
 
 /** Encodes IDX bytes (uncompressed); used by tests and tools to write small fixtures. */

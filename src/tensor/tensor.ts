@@ -16,6 +16,9 @@ export class Tensor {
   name: string | undefined;
 
   constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
+    // Kernels read `data` as raw float32 memory (native code trusts its length): nothing else may get in.
+    check(data instanceof Float32Array, () => `tensor data must be a Float32Array, got ${describeValue(data)} (use tensor(values, shape) to convert)`);
+    check(Array.isArray(shape), () => `tensor shape must be an array of non-negative integers, got ${describeValue(shape)}`);
     assertValidShape(shape);
     check(data.length === shapeSize(shape), () => `tensor data has ${data.length} elements but shape ${fmtShape(shape)} needs ${shapeSize(shape)}`);
     this.shape = Object.freeze([...shape]);
@@ -44,6 +47,13 @@ export class Tensor {
   toArray(): number[] {
     return Array.from(this.data);
   }
+}
+
+/** 'Float64Array', 'a plain array', 'null', 'string' ... for error messages about a value of the wrong type. */
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return 'a plain array';
+  return typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
 }
 
 export function tensor(values: ArrayLike<number>, shape?: Shape): Tensor {

@@ -53,3 +53,73 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): vo
   }
   fsyncDir(path.dirname(file));
 }
+
+/** Replace `file` atomically with `text` (UTF-8). */
+export function writeTextAtomic(file: string, text: string): void {
+  writeFileAtomic(file, [Buffer.from(text, 'utf8')]);
+}
+
+/**
+ * Append whole lines to a log file (JSON lines): a line cut by an earlier kill is removed first, the new lines are
+ * written and fsynced, so a reader sees every line complete or not at all (at worst the last one missing).
+ */
+export function appendLinesDurable(file: string, lines: readonly string[]): void {
+  if (lines.length === 0) return;
+  const fd = fs.openSync(file, 'a+');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) {
+        const text = fs.readFileSync(file);
+        fs.ftruncateSync(fd, text.lastIndexOf(0x0a) + 1);
+      }
+    }
+    fs.writeSync(fd, `${lines.join('\n')}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Temporary names this module and checkpoints create (`.tmp-<name>-<pid>-<hex>`), and the older `<name>.tmp-<pid>`. */
+const TEMP_NAMES = [/^\.tmp-.+-(\d+)-[0-9a-f]{8}$/, /^.+\.tmp-(\d+)$/];
+
+/** Whether `name` is a temporary file name of this module or of checkpoints. */
+export function isTemporaryName(name: string): boolean {
+  return TEMP_NAMES.some((re) => re.test(name));
+}
+
+/** Whether process `pid` exists on this machine. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the temporary files and directories in `dir` left by processes that no longer exist (a kill during a
+ * write); those of live processes (another writer's save in progress) are kept. Returns the removed names.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_NAMES.map((re) => re.exec(name)).find((x) => x !== null);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}

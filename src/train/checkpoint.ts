@@ -3,13 +3,17 @@
  *
  *   dir/latest.json          pointer {format, version, latest: 'ckpt-000007', history: ['ckpt-000007', 'ckpt-000006']}
  *   dir/ckpt-000007/         model.safetensors (usable alone, e.g. for --init), optimizer.safetensors,
- *                            state.json (run state, optimizer meta, byte size and sha256 of both files)
+ *                            state.json (run state, optimizer meta, byte size and sha256 of both files, and the
+ *                            sha256 of its own content, so every byte of a checkpoint is covered by a hash)
  *   dir/ckpt-000006/         the previous one (`keep` = 2 by default)
  *
  * Saving: refuse non-finite values → write every file into a temporary directory and fsync it → rename
  * it to the next ckpt-N (atomic) → replace latest.json atomically (tmp file + fsync + rename) → only
  * then delete checkpoints that fell out of the history, plus leftovers of interrupted saves. A crash at
- * any point leaves latest.json naming a complete checkpoint. One writer per directory.
+ * any point leaves latest.json naming a complete checkpoint. One writer per directory (train/lock.ts).
+ *
+ * Loading checks every hash (and the caller's validation of the run state); a checkpoint that fails is skipped
+ * for the previous one in the history, with a warning — it is never loaded.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +21,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { check, FqtError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { OptimizerMeta, OptimizerState } from '../optim/optimizer.js';
-import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.js';
+import { fsyncDir, removeStaleTemporaries, writeFileAtomic, writeFileDurable } from './atomic.js';
 import { decodeSafetensors, encodeSafetensors, floatWeights, readSafetensors, writeSafetensors, type SafetensorsContent, type TensorLike } from './safetensors.js';
 
 export interface CheckpointData {
@@ -58,12 +62,24 @@ interface Pointer { format: 'fqt-checkpoint-pointer'; version: 1; latest: string
 interface FileRecord { bytes: number; sha256: string }
 interface StateFile {
   format: 'fqt-checkpoint';
-  version: 1;
+  /** 2: `sha256` of the content is required (version 1, without it, still loads). */
+  version: 1 | 2;
   createdAt: string;
   files: Record<string, FileRecord>;
   optimizer: OptimizerMeta;
   state: Record<string, unknown>;
+  /** sha256 of JSON.stringify of every other field, in this order (version 2). */
+  sha256?: string;
 }
+
+export interface LoadOptions {
+  /** Checks the run state of a candidate (throws FqtError naming the field); a failing checkpoint is skipped. */
+  validate?: (state: Record<string, unknown>, ckpt: string) => void;
+  /** Where the warning about a skipped checkpoint goes (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Throw naming the first non-finite value (a diverged run must not replace a good checkpoint). */
 function checkFinite(what: string, name: string, data: ArrayLike<number>): void {
@@ -106,18 +122,17 @@ function readPointer(dir: string): Pointer {
 }
 
 function checkpointNumbers(dir: string): number[] {
-  return fs.readdirSync(dir).map((n) => CKPT_NAME.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.map((n) => CKPT_NAME.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
 }
 
 function ckptName(n: number): string {
   return `ckpt-${String(n).padStart(6, '0')}`;
-}
-
-/** Remove leftovers of interrupted saves (temporary checkpoint directories and pointer files). */
-function removeStaleTemporaries(dir: string): void {
-  for (const n of fs.readdirSync(dir)) {
-    if (n.startsWith(TMP_PREFIX) || n.startsWith(`.tmp-${POINTER_FILE}-`)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
-  }
 }
 
 /** Save a checkpoint into `dir` (created if needed); returns the new checkpoint's directory. */
@@ -134,7 +149,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData, opts: SaveOpti
   ];
   const stateFile: StateFile = {
     format: 'fqt-checkpoint',
-    version: 1,
+    version: 2,
     createdAt: new Date().toISOString(),
     files: Object.fromEntries(files.map(([name, chunks]) => [name, fileRecord(chunks)])),
     optimizer: data.optimizer.meta,
@@ -142,7 +157,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData, opts: SaveOpti
   };
   let stateText: string;
   try {
-    stateText = JSON.stringify(stateFile, null, 1);
+    stateText = JSON.stringify({ ...stateFile, sha256: sha256(JSON.stringify(stateFile)) }, null, 1);
   } catch (err) {
     throw new FqtError(`saveCheckpoint: the run state is not JSON-serialisable (${(err as Error).message})`);
   }
@@ -225,10 +240,15 @@ function loadCheckpointDir(ckpt: string): LoadedCheckpoint {
   const s = readJson(stateFile, 'checkpoint state') as Partial<StateFile> | null;
   const recordOk = (r: unknown): r is FileRecord => r !== null && typeof r === 'object' &&
     Number.isSafeInteger((r as FileRecord).bytes) && typeof (r as FileRecord).sha256 === 'string';
-  check(s !== null && typeof s === 'object' && s.format === 'fqt-checkpoint' && s.version === 1 &&
+  check(s !== null && typeof s === 'object' && !Array.isArray(s) && s.format === 'fqt-checkpoint' && (s.version === 1 || s.version === 2) &&
     s.files !== null && typeof s.files === 'object' && recordOk(s.files[MODEL_FILE]) && recordOk(s.files[OPTIMIZER_FILE]) &&
-    s.optimizer !== null && typeof s.optimizer === 'object' && s.state !== null && typeof s.state === 'object',
-  () => `${stateFile}: corrupt checkpoint state (expected format 'fqt-checkpoint' version 1 with files, optimizer and state)`);
+    s.optimizer !== null && typeof s.optimizer === 'object' && s.state !== null && typeof s.state === 'object' && !Array.isArray(s.state),
+  () => `${stateFile}: corrupt checkpoint state (expected format 'fqt-checkpoint' version 1 or 2 with files, optimizer and state)`);
+  if (s.version === 2) {
+    const { sha256: recorded, ...content } = s;
+    const actual = sha256(JSON.stringify(content));
+    check(recorded === actual, () => `${stateFile}: corrupt checkpoint state: its content hash ${actual.slice(0, 12)}… does not match the recorded ${String(recorded).slice(0, 12)}…`);
+  }
   const model = toFloatTensors(readRecorded(ckpt, MODEL_FILE, s.files![MODEL_FILE]), path.join(ckpt, MODEL_FILE));
   const optFile = path.join(ckpt, OPTIMIZER_FILE);
   const tensors = new Map<string, Float32Array>();
@@ -247,27 +267,53 @@ export function latestCheckpointPath(p: string): string | null {
 }
 
 /**
- * Load a checkpoint: `p` is a checkpoint root (the one latest.json names is loaded) or one ckpt-NNNNNN
- * directory. Corruption is an error naming the file; there is no silent fallback to an older one.
+ * The checkpoints of root `p`, newest first: the pointer's history, or — when latest.json itself is unreadable —
+ * every complete ckpt-NNNNNN directory (a rename makes one complete), highest number first.
  */
-export function loadCheckpoint(p: string): LoadedCheckpoint {
-  const ckpt = latestCheckpointPath(p);
-  check(ckpt !== null, () => `${p}: no checkpoint here (neither ${POINTER_FILE} nor ${STATE_FILE})`);
+function candidates(p: string, warn: (line: string) => void): string[] {
   try {
-    return loadCheckpointDir(ckpt);
+    return readPointer(p).history.map((h) => path.join(p, h));
   } catch (err) {
-    const previous = fs.existsSync(path.join(p, POINTER_FILE)) ? readPointer(p).history[1] : undefined;
-    if (err instanceof FqtError && previous !== undefined) {
-      throw new FqtError(`${err.message} (the previous checkpoint ${path.join(p, previous)} can be loaded by its path)`);
-    }
-    throw err;
+    if (!(err instanceof FqtError)) throw err;
+    warn(`fqt: warning: ${err.message}; looking for the newest complete checkpoint directory instead`);
+    return checkpointNumbers(p).sort((a, b) => b - a).map((n) => path.join(p, ckptName(n)));
   }
 }
 
-/** The newest checkpoint in `dir`, or null when none was ever completed there (errors if it is corrupt). */
-export function latestCheckpoint(dir: string): LoadedCheckpoint | null {
-  if (!fs.existsSync(path.join(dir, POINTER_FILE))) return null;
-  return loadCheckpoint(dir);
+/**
+ * Load a checkpoint: `p` is a checkpoint root (the newest good one is loaded) or one ckpt-NNNNNN directory. A
+ * checkpoint whose files, hashes or run state (opts.validate) fail the checks is skipped for the previous one with
+ * a warning naming the problem, never loaded; when none is good, the error names the newest one's problem.
+ */
+export function loadCheckpoint(p: string, opts: LoadOptions = {}): LoadedCheckpoint {
+  const warn = opts.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const root = fs.existsSync(path.join(p, POINTER_FILE)) || (checkpointNumbers(p).length > 0 && !fs.existsSync(path.join(p, STATE_FILE)));
+  const dirs = root ? candidates(p, warn) : fs.existsSync(path.join(p, STATE_FILE)) ? [p] : [];
+  check(dirs.length > 0, () => `${p}: no checkpoint here (neither ${POINTER_FILE} nor ${STATE_FILE})`);
+  let first: FqtError | null = null;
+  for (const dir of dirs) {
+    try {
+      const ck = loadCheckpointDir(dir);
+      opts.validate?.(ck.state, dir);
+      if (first !== null) warn(`fqt: warning: ${first.message}; using the previous checkpoint ${dir}`);
+      return ck;
+    } catch (err) {
+      if (!(err instanceof FqtError)) throw err;
+      first ??= err;
+    }
+  }
+  throw first!;
+}
+
+/** Whether `dir` (a checkpoint root) has a completed checkpoint. */
+export function hasCheckpoint(dir: string): boolean {
+  return fs.existsSync(path.join(dir, POINTER_FILE)) || checkpointNumbers(dir).length > 0;
+}
+
+/** The newest good checkpoint in `dir`, or null when none was ever completed there (see loadCheckpoint). */
+export function latestCheckpoint(dir: string, opts: LoadOptions = {}): LoadedCheckpoint | null {
+  if (!fs.existsSync(dir) || !hasCheckpoint(dir)) return null;
+  return loadCheckpoint(dir, opts);
 }
 
 /** Write a plain safetensors weights file atomically; refuses non-finite values. */

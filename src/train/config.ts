@@ -2,8 +2,9 @@
 import { check } from '../tensor/errors.js';
 import type { ModelName } from '../nn/models/index.js';
 import type { DatasetName } from '../data/registry.js';
-import type { OptimizerName } from '../optim/index.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/index.js';
 import type { Recipe } from '../quant/recipe.js';
+import { ON_NONFINITE } from './guard.js';
 
 /**
  * What a run records (run.json, checkpoints). `model` / `dataset` name a built-in one, or describe the Module /
@@ -37,6 +38,8 @@ export interface RunConfig {
   bnDiagnostics?: number;
   /** Initial weights (safetensors file or checkpoint directory) for fine-tuning (train/init-weights.ts). */
   init?: string;
+  /** A step with a non-finite loss or gradient: 'stop' training (default) or 'skip' it and count it (train/guard.ts). */
+  onNonFinite?: 'stop' | 'skip';
 }
 
 /** A run of a built-in model on a built-in data set, by name (`train()`, `fqt train`). */
@@ -82,17 +85,61 @@ export function withTrainingDefaults<M extends string, D extends string>(given: 
   return { ...DEFAULT_CONFIG, ...fromRecipe, ...defined };
 }
 
+/**
+ * The allowed values of every field (issue 18), next to the definition so that the CLI flags and the library API
+ * share them: numeric ranges (inclusive unless `open`), integer or not, and closed enumerations. Each error names
+ * the field, its flag and the allowed values.
+ */
+type Range = { flag: string; min: number; max: number; int?: boolean; openMin?: boolean; openMax?: boolean };
+export const CONFIG_RANGES: { readonly [K in keyof RunConfig]?: Range } = {
+  epochs: { flag: 'epochs', min: 1, max: 100_000, int: true },
+  batchSize: { flag: 'batch-size', min: 1, max: 1 << 20, int: true },
+  lr: { flag: 'lr', min: 0, max: 1000, openMin: true },
+  momentum: { flag: 'momentum', min: 0, max: 1, openMax: true },
+  weightDecay: { flag: 'weight-decay', min: 0, max: 1 },
+  warmupEpochs: { flag: 'warmup', min: 0, max: 100_000 },
+  stepEpochs: { flag: 'step-epochs', min: 0, max: 100_000, openMin: true },
+  gamma: { flag: 'gamma', min: 0, max: 1, openMin: true },
+  labelSmoothing: { flag: 'label-smoothing', min: 0, max: 1, openMax: true },
+  seed: { flag: 'seed', min: 0, max: 2 ** 32 - 1, int: true },
+  trainLimit: { flag: 'train-limit', min: 0, max: 1e9, int: true },
+  testLimit: { flag: 'test-limit', min: 0, max: 1e9, int: true },
+  bnDiagnostics: { flag: 'bn-diagnostics-every', min: 0, max: 1e9, int: true },
+};
+
+/** Model and data set names are checked where they are looked up (they may also name a fit() Module or data). */
+export const CONFIG_CHOICES: { readonly [K in keyof RunConfig]?: { flag: string; values: () => readonly string[] } } = {
+  optimizer: { flag: 'optimizer', values: () => OPTIMIZER_NAMES },
+  schedule: { flag: 'schedule', values: () => ['constant', 'cosine', 'step'] },
+  onNonFinite: { flag: 'on-nonfinite', values: () => ON_NONFINITE },
+};
+
+function showRange(r: Range): string {
+  return `${r.int ? 'an integer' : 'a number'} in ${r.openMin ? '(' : '['}${r.min}, ${r.max}${r.openMax ? ')' : ']'}`;
+}
+
 export function validateConfig(c: RunConfig): void {
-  check(Number.isInteger(c.epochs) && c.epochs >= 1, `epochs must be a positive integer, got ${c.epochs}`);
-  check(Number.isInteger(c.batchSize) && c.batchSize >= 1, `batch size must be a positive integer, got ${c.batchSize}`);
-  check(Number.isFinite(c.lr) && c.lr > 0, `learning rate must be positive, got ${c.lr}`);
-  check(c.momentum >= 0 && c.momentum < 1, `momentum must be in [0, 1), got ${c.momentum}`);
-  check(c.weightDecay >= 0, `weight decay must be ≥ 0, got ${c.weightDecay}`);
-  check(['constant', 'cosine', 'step'].includes(c.schedule), `schedule must be constant, cosine or step, got '${c.schedule}'`);
-  check(c.warmupEpochs >= 0 && c.warmupEpochs < c.epochs, `warm-up epochs must be in [0, epochs), got ${c.warmupEpochs}`);
-  check(c.labelSmoothing >= 0 && c.labelSmoothing < 1, `label smoothing must be in [0, 1), got ${c.labelSmoothing}`);
-  check(c.bnDiagnostics === undefined || (Number.isInteger(c.bnDiagnostics) && c.bnDiagnostics >= 0), `bnDiagnostics (--bn-diagnostics-every) must be an integer ≥ 0, got ${c.bnDiagnostics}`);
-  check(Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32, `seed must be an integer in [0, 2^32), got ${c.seed}`);
+  for (const [key, r] of Object.entries(CONFIG_RANGES) as [keyof RunConfig, Range][]) {
+    const v = c[key];
+    if (v === undefined && (key === 'bnDiagnostics')) continue;
+    const ok = typeof v === 'number' && Number.isFinite(v) && (!r.int || Number.isInteger(v)) &&
+      (r.openMin ? v > r.min : v >= r.min) && (r.openMax ? v < r.max : v <= r.max);
+    check(ok, () => `${key} (--${r.flag}) must be ${showRange(r)}, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+  for (const [key, choice] of Object.entries(CONFIG_CHOICES) as [keyof RunConfig, { flag: string; values: () => readonly string[] }][]) {
+    const v = c[key];
+    if (v === undefined && key === 'onNonFinite') continue;
+    check(typeof v === 'string' && choice.values().includes(v),
+      () => `${key} (--${choice.flag}) must be one of ${choice.values().join(', ')}, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+  check(c.warmupEpochs < c.epochs, `warmupEpochs (--warmup) must be below epochs (${c.epochs}), got ${c.warmupEpochs}`);
+  check(typeof c.nesterov === 'boolean' && typeof c.augment === 'boolean', 'nesterov and augment must be booleans');
+}
+
+/** The batch size must fit the training data (a larger one would train on one short batch per epoch). */
+export function checkBatchFitsData(c: RunConfig, trainSamples: number): void {
+  check(c.batchSize <= trainSamples,
+    () => `batchSize (--batch-size) must be at most the ${trainSamples} training samples${c.trainLimit > 0 ? ` (--train-limit ${c.trainLimit})` : ''}, got ${c.batchSize}`);
 }
 
 /** Keys whose change makes a checkpoint incompatible with a resumed run. */

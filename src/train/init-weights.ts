@@ -12,10 +12,11 @@
  * and PyTorch names that the model lacks are renamed to fqt's (train/torch-names.ts: downsample → shortcut, …).
  */
 import type { Module } from '../nn/module.js';
-import { FqtError } from '../tensor/errors.js';
+import { check, FqtError } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import { isGemmLayer, OUTPUT_SCALE_PARAM } from '../quant/apply.js';
 import { loadWeights } from './checkpoint.js';
+import { describeNonFinite } from './guard.js';
 import { fromTorchNames } from './torch-names.js';
 
 export interface InitReport {
@@ -41,6 +42,9 @@ export function headPrefix(model: Module): string | null {
 export function initFromWeights(model: Module, file: string): InitReport {
   const own = model.stateDict();
   const { tensors: weights, renamed } = fromTorchNames(loadWeights(file), new Set(own.keys()));
+  // NaN / ±∞ initial weights would train on silently until a checkpoint refused them (issue 18).
+  const bad = describeNonFinite([...weights].map(([name, t]) => [name, t.data]));
+  check(bad === null, () => `--init ${file}: tensor ${bad} is non-finite; refusing to start from it`);
   const head = headPrefix(model);
   const isHead = (name: string): boolean => head !== null && (name === `${head}.weight` || name === `${head}.bias`);
   const report: InitReport = { loaded: 0, headReplaced: [], defaulted: [], ignored: [], renamed };

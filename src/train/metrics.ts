@@ -1,6 +1,7 @@
 /** Per-epoch metrics, kept in memory and mirrored to OUT/metrics.jsonl (rewritten atomically each epoch). */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { writeTextAtomic } from './atomic.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -18,8 +19,5 @@ export interface EpochMetrics {
 
 export function writeMetricsFile(outDir: string, history: readonly EpochMetrics[]): void {
   mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, 'metrics.jsonl');
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
-  renameSync(tmp, file);
+  writeTextAtomic(path.join(outDir, 'metrics.jsonl'), history.map((m) => JSON.stringify(m)).join('\n') + (history.length ? '\n' : ''));
 }

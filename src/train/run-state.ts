@@ -4,13 +4,16 @@
  * buffers; `resumeState` restores it (refusing a checkpoint trained with another config) and `saveRunCheckpoint`
  * writes it atomically with the weights.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { backend } from '../backend/index.js';
-import { FqtError, check } from '../tensor/errors.js';
+import { check } from '../tensor/errors.js';
+import { recipeToJSON } from '../quant/recipe.js';
+import { writeTextAtomic } from './atomic.js';
+import { checkResumable, validateRunState } from './state-check.js';
 import type { RngState } from '../tensor/random.js';
 import { latestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { RESUME_KEYS, type RunConfig } from './config.js';
+import type { RunConfig } from './config.js';
 import type { EpochMetrics } from './metrics.js';
 import type { Run } from './run-setup.js';
 import { environment } from './environment.js';
@@ -22,6 +25,8 @@ export interface EpochSums {
   seen: number;
   seconds: number;
   steps: number;
+  /** Steps dropped for a non-finite loss or gradient (--on-nonfinite skip, train/guard.ts). */
+  skipped?: number;
   /** Each hook's saved epoch state, by hook key. */
   hooks?: Record<string, unknown>;
 }
@@ -34,6 +39,8 @@ export interface RunState {
   rng: RngState;
   quantRng: RngState;
   recipe: string;
+  /** The recipe's contents (recipeToJSON; null = fp32): a resume compares these, not the file path. */
+  recipeSpec?: string | null;
   history: EpochMetrics[];
   partial: EpochSums;
 }
@@ -46,29 +53,27 @@ export function emptySums(): EpochSums {
 export function resumeState(run: Run, resume: boolean, log: (line: string) => void): RunState {
   const fresh: RunState = {
     config: run.config, epoch: 0, batch: 0, rng: run.dropoutRng.state(), quantRng: run.quantRng.state(), recipe: run.recipeLabel,
-    history: [], partial: emptySums(),
+    recipeSpec: run.recipe ? recipeToJSON(run.recipe) : null, history: [], partial: emptySums(),
   };
   if (!resume) return fresh;
   const dir = run.checkpointDir;
   check(dir !== null, '--resume needs --out (the run directory to resume)');
-  const ck = latestCheckpoint(dir);
+  // A checkpoint failing its hashes or the state checks is skipped for the previous one (train/state-check.ts).
+  const shape = { stepsPerEpoch: run.stepsPerEpoch, batchSize: run.config.batchSize, trainSamples: run.trainSet.n };
+  const ck = latestCheckpoint(dir, { warn: log, validate: (s, d) => validateRunState(s, d, shape) });
   if (ck === null) {
     log(`fqt: no checkpoint in ${dir}; starting from scratch`);
     return fresh;
   }
   const saved = ck.state as unknown as RunState;
-  for (const key of RESUME_KEYS) {
-    if (saved.config[key] !== run.config[key]) {
-      throw new FqtError(`cannot resume ${ck.path}: it was trained with ${key} = ${JSON.stringify(saved.config[key])}, not ${JSON.stringify(run.config[key])}`);
-    }
-  }
+  checkResumable(ck.path, saved, run.config, fresh.recipeSpec ?? null);
   run.model.loadStateDict(ck.model);
   run.optimizer.loadStateDict(ck.optimizer);
   run.dropoutRng.setState(saved.rng);
   run.quantRng.setState(saved.quantRng);
   for (const h of run.hooks) if (saved.partial.hooks?.[h.key] !== undefined) h.loadEpoch?.(saved.partial.hooks[h.key]);
   log(`fqt: resumed from ${ck.path} at epoch ${saved.epoch + 1}, batch ${saved.batch}/${run.stepsPerEpoch}`);
-  return { ...saved, config: run.config };
+  return { ...saved, config: run.config, recipeSpec: fresh.recipeSpec };
 }
 
 /** Write a checkpoint of the run as it stands (no-op without an output directory). */
@@ -85,7 +90,7 @@ export function saveRunCheckpoint(run: Run, state: RunState): void {
 export function writeRunJson(run: Run, extra: Record<string, unknown> = {}): void {
   if (!run.out) return;
   mkdirSync(run.out, { recursive: true });
-  writeFileSync(path.join(run.out, 'run.json'), JSON.stringify({
+  writeTextAtomic(path.join(run.out, 'run.json'), JSON.stringify({
     config: run.config, recipe: run.recipeLabel, recipeData: run.recipe, gemmPaths: run.resolved?.layers ?? null, backend: backend().name,
     backendDescription: backend().description, parameters: run.model.parameterCount(), trainSamples: run.trainSet.n,
     testSamples: run.testSet.n, stepsPerEpoch: run.stepsPerEpoch, environment: environment(), ...extra,

@@ -4,8 +4,9 @@
  * resumed run appends again from its checkpoint, so a step can appear twice: the reader keeps the
  * last value of each (epoch, batch). metrics.jsonl remains the record of the run; this is for curves.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { appendLinesDurable } from './atomic.js';
 
 export const STEP_LOG = 'steps.jsonl';
 
@@ -23,7 +24,7 @@ export class StepLog {
   flush(): void {
     this.lastFlush = performance.now();
     if (this.buffer.length === 0) return;
-    appendFileSync(path.join(this.runDir, STEP_LOG), this.buffer.join('\n') + '\n');
+    appendLinesDurable(path.join(this.runDir, STEP_LOG), this.buffer);
     this.buffer = [];
   }
 }

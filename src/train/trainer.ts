@@ -7,7 +7,6 @@
  * every random stream depend only on (seed, position), and all state is in the checkpoint).
  * Add-ons reach the loop only as hooks (train/hooks.ts); progress and log lines leave it only through callbacks.
  */
-import { grad } from '../autograd/graph.js';
 import { backend } from '../backend/index.js';
 import { loadDataset } from '../data/registry.js';
 import type { Module } from '../nn/module.js';
@@ -17,7 +16,10 @@ import { resolveRecipe } from '../quant/presets.js';
 import type { Recipe } from '../quant/recipe.js';
 import { FqtError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type RunConfig, type TrainConfig, validateConfig, withTrainingDefaults } from './config.js';
+import { checkBatchFitsData, type RunConfig, type TrainConfig, validateConfig, withTrainingDefaults } from './config.js';
+import { DivergenceGuard } from './guard.js';
+import { inRunDir } from './run-dir.js';
+import { type StopWatch, TrainingInterrupted } from './signals.js';
 import { countCorrect, evaluate } from './evaluate.js';
 import type { EpochContext, StepContext, TrainHook } from './hooks.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
@@ -81,7 +83,8 @@ export interface TrainResult {
 export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult {
   validateConfig(config);
   const recipe = opts.recipe !== undefined ? opts.recipe : config.recipe ? resolveRecipe(config.recipe) : null;
-  return runTraining(config, config.model, loadDataset(config.dataset, { dataDir: config.dataDir }), recipe, opts);
+  // The run directory is checked and locked before any data loads (train/run-dir.ts).
+  return inRunDir(opts, (stop) => runTraining(config, config.model, loadDataset(config.dataset, { dataDir: config.dataDir }), recipe, opts, stop));
 }
 
 /** Training data for `fit`: what loadDataset() returns, or {train, test[, normalization][, name]}. */
@@ -105,12 +108,16 @@ export function fit(model: Module, data: FitData, options: FitOptions = {}): Tra
   const config: RunConfig = withTrainingDefaults({ ...keys, model: modelName ?? model.constructor.name, dataset: data.name ?? 'custom' }, recipe);
   if (recipe) config.recipe = typeof given === 'string' ? given : recipe.label;
   validateConfig(config);
-  return runTraining(config, model, data, recipe, { out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks });
+  const opts: TrainOptions = { out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks };
+  return inRunDir(opts, (stop) => runTraining(config, model, data, recipe, opts, stop));
 }
 
-function runTraining(config: RunConfig, model: Module | string, data: RunData, recipe: Recipe | null, opts: TrainOptions): TrainResult {
+function runTraining(config: RunConfig, model: Module | string, data: RunData, recipe: Recipe | null, opts: TrainOptions, stop: StopWatch): TrainResult {
   const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
   const run = setupRun(config, model, data, recipe, opts.out ?? null, opts.hooks ?? [], log);
+  checkBatchFitsData(config, run.trainSet.n);
+  // Loss, gradients and weights checked every step (train/guard.ts); SIGINT / SIGTERM polled after each (signals.ts).
+  const guard = new DivergenceGuard(run.model.namedParameters(), config.onNonFinite);
   const state = resumeState(run, opts.resume ?? false, log);
   writeRunJson(run);
   log(startLine(run));
@@ -121,8 +128,8 @@ function runTraining(config: RunConfig, model: Module | string, data: RunData, r
     for (let epoch = state.epoch; epoch < config.epochs && !stopped; epoch++) {
       const ctx = enterEpoch(run, epoch, phase, log);
       phase = ctx.phase;
-      stopped = runSteps(run, state, ctx, opts);
-      if (!stopped) finishEpoch(run, state, ctx, opts, log);
+      stopped = runSteps(run, state, ctx, opts, guard, stop);
+      if (!stopped) finishEpoch(run, state, ctx, opts, log, stop);
     }
   } finally {
     for (const h of run.hooks) h.detach?.();
@@ -176,7 +183,7 @@ function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, labels: Int32Array)
 }
 
 /** The epoch's remaining steps; true when onStep asked to stop (after a checkpoint of that position). */
-function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions): boolean {
+function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, guard: DivergenceGuard, stop: StopWatch): boolean {
   const p = state.partial;
   let lastSave = performance.now();
   for (let b = state.batch; b < run.stepsPerEpoch; b++) {
@@ -187,12 +194,19 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
     run.optimizer.setLr(lr);
     for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, batch.labels).total);
     const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, batch.labels);
-    checkFinite(run, task.item(), total.item(), terms, step, lr);
-    run.optimizer.step(grad(total));
+    const at = { epoch: ctx.epoch, batch: b, lr, checkpoint: run.checkpointDir, note: terms.length ? ` (extra loss terms: ${terms.map(([k, v]) => `${k} ${v}`).join(', ')})` : '' };
+    const grads = guard.gradients(task.item(), total, at); // null: a skipped step (--on-nonfinite skip)
+    if (grads !== null) {
+      run.optimizer.step(grads);
+      guard.checkWeights(at);
+    }
     for (const h of run.hooks) h.afterStep?.(step);
-    p.lossSum += task.item() * batch.labels.length;
-    p.correct += countCorrect(logits, batch.labels);
-    p.seen += batch.labels.length;
+    if (grads === null) p.skipped = (p.skipped ?? 0) + 1;
+    else {
+      p.lossSum += task.item() * batch.labels.length;
+      p.correct += countCorrect(logits, batch.labels);
+      p.seen += batch.labels.length;
+    }
     p.steps += 1;
     p.seconds += (performance.now() - t0) / 1000;
     state.batch = b + 1;
@@ -200,6 +214,11 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
     if (opts.onStep?.(ctx.epoch, b, task.item()) === 'stop') {
       saveRunCheckpoint(run, state);
       return true;
+    }
+    const signal = stop.pending();
+    if (signal) {
+      saveRunCheckpoint(run, state);
+      throw new TrainingInterrupted(signal, ctx.epoch, b + 1, run.checkpointDir);
     }
     if (opts.checkpointSeconds && b + 1 < run.stepsPerEpoch && performance.now() - lastSave >= opts.checkpointSeconds * 1000) {
       saveRunCheckpoint(run, state);
@@ -209,22 +228,15 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
   return false;
 }
 
-function checkFinite(run: Run, task: number, total: number, terms: [string, number][], step: StepContext, lr: number): void {
-  if (Number.isFinite(task) && Number.isFinite(total)) return;
-  const extra = terms.length ? ` (extra loss terms: ${terms.map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
-  throw new FqtError(`training diverged: loss is ${task}${extra} at epoch ${step.epoch + 1}, batch ${step.batch + 1} ` +
-    `(lr ${lr.toPrecision(3)})${run.checkpointDir ? `; the last good checkpoint in ${run.checkpointDir} is untouched` : ''}`);
-}
-
 /** Evaluate, record the epoch's metrics (with every hook's fields), log, write metrics.jsonl and a checkpoint. */
-function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void): void {
+function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void, stop: StopWatch): void {
   const p = state.partial;
   const test = evaluate(run.model, run.testLoader);
   const lr = ctx.lr ?? run.schedule.lrAt(ctx.epoch * run.stepsPerEpoch + run.stepsPerEpoch - 1, run.stepsPerEpoch);
   const m: EpochMetrics = {
     epoch: ctx.epoch + 1, train_loss: p.lossSum / p.seen, train_acc: p.correct / p.seen, test_loss: test.loss, test_acc: test.accuracy,
     lr, images_per_s: p.seen / p.seconds, ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps), seconds: p.seconds, recipe: run.recipeLabel,
-    ...(ctx.phased ? { phase: ctx.phase } : {}),
+    ...(ctx.phased ? { phase: ctx.phase } : {}), ...(run.config.onNonFinite === 'skip' ? { skipped_steps: p.skipped ?? 0 } : {}),
   };
   const reports = run.hooks.map((h) => h.onEpochEnd?.(ctx) ?? null);
   for (const r of reports) if (r?.metrics) Object.assign(m, r.metrics);
@@ -239,4 +251,6 @@ function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOpti
   if (run.out) writeMetricsFile(run.out, state.history);
   saveRunCheckpoint(run, state);
   opts.onEpoch?.(m);
+  const signal = stop.pending(); // received during the evaluation: the epoch's checkpoint is written
+  if (signal && state.epoch < run.config.epochs) throw new TrainingInterrupted(signal, state.epoch, 0, run.checkpointDir);
 }

@@ -38,3 +38,20 @@ test('missing and truncated data files name the file', () => {
     assertOneLineError(['train', '--dataset', 'fashion-mnist', '--data', dir, '--out', path.join(dir, 'run')], /t10k-labels-idx1-ubyte/);
   }
 });
+
+test('a bad --out and a --resume of a missing run fail with one line before the data loads (issue 18)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fqt-cli-out-'));
+  const file = path.join(dir, 'file');
+  writeFileSync(file, 'x');
+  const base = ['train', '--dataset', 'mnist', '--data', path.join(dir, 'no-such-data'), '--epochs', '1'];
+  for (const [args, msg] of [
+    [['--out', file], `run directory (--out) ${file}: is a file, not a directory`],
+    [['--out', path.join(file, 'sub')], `${file} is a file, not a directory`],
+    [['--out', path.join(dir, 'typo'), '--resume'], `--resume: there is no run directory ${path.join(dir, 'typo')}`],
+  ] as [string[], string][]) {
+    const r = runFqt([...base, ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(r.stderr.includes(msg), r.stderr);
+  }
+});

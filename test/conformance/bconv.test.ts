@@ -3,7 +3,8 @@
  * every ISA tier of this machine and 1 and 2 threads, bit-exact: sign / clipped-STE bits at the edges (±1, ±0, NaN,
  * ±∞), odd channel counts, K not a multiple of 32 / 64, stride 1 / 2 / 3, padding 0 / 1 / 2, 1×1 convs and the
  * linear (1×1 geometry) case, batch 1, non-square inputs, 1 / 2 / 4-bit gradient codes with per-sample, per-channel
- * and per-tensor groups, pruned samples / channels, all groups pruned, with and without the output scale and mask.
+ * and per-tensor groups, pruned samples / channels, all groups pruned, with and without the output scale and mask;
+ * NaN inputs (sign / mask bits 0 and the NaN flag).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,8 +44,9 @@ function edgy(r: Rng, n: number): Float32Array {
 
 function packed(be: Backend, rows: number, k: number, x: Float32Array): { signs: Uint32Array; mask: Uint32Array } {
   const words = (k + 31) >>> 5;
-  const signs = new Uint32Array(rows * words), mask = new Uint32Array(rows * words);
-  be.packSignsClip(rows, k, x, 1, signs, mask);
+  const signs = new Uint32Array(rows * words), mask = new Uint32Array(rows * words), nan = Int32Array.of(7);
+  be.packSignsClip(rows, k, x, 1, signs, mask, nan);
+  assert.equal(nan[0], x.some(Number.isNaN) ? 1 : 0, 'packSignsClip NaN flag');
   return { signs, mask };
 }
 
@@ -80,6 +82,7 @@ function runAll(be: Backend, geo: Geo, seed: number): [string, Float32Array | Ui
   const [n, c, h, w, oc, kh, kw, , , oh, ow] = g;
   const r = rng(seed);
   const x = edgy(r, n * c * h * w), wt = edgy(r, oc * c * kh * kw);
+  x[x.length >> 1] = NaN; // no sign bit: packs as −1, masked, and raises packSignsClip's NaN flag
   const P = oh * ow, K = c * kh * kw;
   const X = packed(be, n, c * h * w, x), W = packed(be, oc, K, wt);
   const scale = Float32Array.from(randn(r, oc), (v) => Math.fround(0.5 + v * v));

@@ -69,9 +69,11 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
         else if (i % 13 === 3) x[i] = -Infinity;
       }
       const want = new Uint8Array(n).fill(7), got = new Uint8Array(n).fill(7);
-      refBackend.signCodes(n, x, want);
-      nb.signCodes(n, x, got);
+      const nanWant = Int32Array.of(9), nanGot = Int32Array.of(9);
+      refBackend.signCodes(n, x, want, nanWant);
+      nb.signCodes(n, x, got, nanGot);
       assertBitExact(got, want, `signCodes ${tier} n=${n}`);
+      assert.deepEqual([nanGot[0], nanWant[0]], [n > 2 ? 1 : 0, n > 2 ? 1 : 0], `signCodes NaN flag n=${n}`);
       const bits = new Uint32Array((n + 31) >>> 5);
       refBackend.packSigns(1, n, x, bits);
       for (let i = 0; i < n; i++) assert.equal(got[i], (bits[i >>> 5] >>> (i & 31)) & 1, `signCodes = packSigns bit ${i}`);

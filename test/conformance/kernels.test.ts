@@ -121,6 +121,21 @@ if (typeof nut === 'string') {
         assert.ok(Number.isNaN(wd[0][5]), 'an unmasked NaN gradient stays NaN');
       });
 
+      it('firstNonFinite finds the first NaN / ±∞ (or none) at every position class, as ref', () => {
+        addon.setIsa(tier);
+        const r = rng(17);
+        for (const n of [0, 1, 7, 1024, 1025, 5003]) {
+          for (const [at, v] of [[-1, 0], [0, NaN], [n - 1, Infinity], [Math.floor(n / 2), -Infinity], [1030, NaN]] as [number, number][]) {
+            const x = randn(r, n, 1e30);
+            if (at >= 0 && at < n) x[at] = v;
+            if (at >= 0 && at + 3 < n) x[at + 3] = NaN; // a later one must not win
+            const [got, want] = both(nb, () => [new Float64Array(1)] as [Float64Array], (b, [o]) => b.firstNonFinite(x, o));
+            assert.equal(got[0][0], want[0][0], `firstNonFinite n=${n} at=${at} ${tier}`);
+            assert.equal(want[0][0], at >= 0 && at < n ? at : -1);
+          }
+        }
+      });
+
       it('unary ops match ref (bit-exact except exp/log/pow within 1e-6)', () => {
         addon.setIsa(tier);
         const r = rng(13);

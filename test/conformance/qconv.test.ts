@@ -20,6 +20,8 @@ const GEOS: Geo[] = [
   [2, 33, 7, 8, 9, 5, 3, 3, 1],     // stride 3, a 5×3 window
   [130, 4, 3, 3, 5, 3, 3, 1, 1],    // batch past 128 (grad-weight sample quads, int32 flushes)
   [2, 70, 4, 4, 6, 1, 1, 1, 0],
+  [2, 0, 4, 4, 3, 3, 3, 1, 1],      // no input channels: every sum is empty
+  [2, 3, 4, 4, 0, 3, 3, 1, 1],      // no output channels
 ];
 
 interface Case { what: string; run(b: Backend): Float32Array }

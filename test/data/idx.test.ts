@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { encodeIdx, loadIdxDataset, readIdxImages, readIdxLabels } from '../../src/data/idx.js';
 import { FqtError } from '../../src/tensor/errors.js';
+import { readCifarBatch } from '../../src/data/cifar.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fqt-idx-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -126,5 +127,43 @@ describe('IDX reader', () => {
     throwsFqt(() => loadIdxDataset(dir2, 'tiny'), 'label 10 at index 3', 'outside [0, 10)');
     // A larger class count accepts it.
     assert.equal(loadIdxDataset(dir2, 'tiny', { classes: 11 }).train.classes, 11);
+  });
+});
+
+describe('resource bounds and consistency (issue 18)', () => {
+  test('a gzip bomb is never decompressed past the size its header declares', () => {
+    const header = encodeIdx([10, 28, 28], new Uint8Array(7840));
+    const body = Buffer.alloc(64 << 20); // 64 MiB of zeros after a header that declares 7,856 bytes
+    const bomb = gzipSync(Buffer.concat([header, body]), { level: 1 });
+    const d = freshDir();
+    writeFileSync(join(d, 'honest-trailer'), bomb);
+    const before = process.memoryUsage().arrayBuffers;
+    throwsFqt(() => readIdxImages(join(d, 'honest-trailer')), 'decompresses to more than the 7856 bytes its header declares');
+    // A trailer forged to a small size: zlib stops there.
+    const forged = Buffer.from(bomb);
+    forged.writeUInt32LE(7856, forged.length - 4);
+    writeFileSync(join(d, 'forged'), forged);
+    throwsFqt(() => readIdxImages(join(d, 'forged')), 'decompresses to more than the 7856 bytes its header declares');
+    // A header declaring 12 GB over a 16-byte stream: read as what it is, a truncated file, without allocating.
+    const huge = gzipSync(Buffer.concat([Buffer.from([0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28])]));
+    writeFileSync(join(d, 'huge'), huge);
+    throwsFqt(() => readIdxImages(join(d, 'huge')), 'truncated', 'got 16 bytes after gunzip');
+    const trailerLie = Buffer.from(gzipSync(encodeIdx([2, 2], new Uint8Array(4))));
+    trailerLie.writeUInt32LE(0xffffffff, trailerLie.length - 4);
+    writeFileSync(join(d, 'trailer-lie'), trailerLie);
+    throwsFqt(() => readCifarBatch(join(d, 'trailer-lie'), 'cifar10'), /declares 4294967295 bytes of data, more than \d+ bytes of gzip can hold/);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 << 20, 'no large allocation');
+  });
+
+  test('a test split with 0 images is an error naming the file', () => {
+    const d = freshDir();
+    writeSet(d, false, tinyIdx(5, 3, 4), { images: encodeIdx([0, 3, 4], new Uint8Array(0)), labels: encodeIdx([0], new Uint8Array(0)) });
+    throwsFqt(() => loadIdxDataset(d, 'mnist'), 'mnist test', 't10k-images-idx3-ubyte holds 0 images');
+  });
+
+  test('train and test images of different sizes fail at load, naming both', () => {
+    const d = freshDir();
+    writeSet(d, true, tinyIdx(5, 28, 28), tinyIdx(2, 32, 32));
+    throwsFqt(() => loadIdxDataset(d, 'mnist'), 'the train images are 28×28 but the test images are 32×32');
   });
 });

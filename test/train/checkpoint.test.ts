@@ -116,37 +116,53 @@ test('leftovers of a killed save (stale tmp dir, stale pointer tmp, orphan ckpt)
   assert.deepEqual(entries(dir), ['ckpt-000001', 'ckpt-000003', 'latest.json']);
 });
 
-test('a corrupt or truncated checkpoint gives one error naming the file (and the previous checkpoint)', () => {
+test('a checkpoint failing a check is skipped for the previous one with a warning naming the file, never loaded', () => {
   const { dir, params, opt } = setup();
   saveCheckpoint(dir, checkpointOf(params, opt, { n: 1 }));
   const latest = saveCheckpoint(dir, checkpointOf(params, opt, { n: 2 }));
   const files = Object.fromEntries(['model.safetensors', 'optimizer.safetensors', 'state.json'].map((f) => [f, fs.readFileSync(path.join(latest, f))]));
   const restore = () => { for (const [f, b] of Object.entries(files)) fs.writeFileSync(path.join(latest, f), b); };
-  const expectError = (re: RegExp) => assert.throws(() => latestCheckpoint(dir), (e: unknown) =>
-    e instanceof FqtError && re.test(e.message) && e.message.includes(path.join(dir, 'ckpt-000001')), `expected ${re}`);
+  const expectFallback = (re: RegExp, opts: Parameters<typeof latestCheckpoint>[1] = {}) => {
+    const warnings: string[] = [];
+    const ck = latestCheckpoint(dir, { ...opts, warn: (l) => warnings.push(l) })!;
+    assert.deepEqual(ck.state, { n: 1 }, `${re}: the previous checkpoint is loaded`);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], re);
+    assert.match(warnings[0], /using the previous checkpoint .*ckpt-000001/);
+  };
 
   fs.truncateSync(path.join(latest, 'model.safetensors'), files['model.safetensors'].length - 10);
-  expectError(/ckpt-000002\/model\.safetensors: corrupt checkpoint file: \d+ bytes, expected \d+ \(truncated\)/);
+  expectFallback(/ckpt-000002\/model\.safetensors: corrupt checkpoint file: \d+ bytes, expected \d+ \(truncated\)/);
   restore();
   const flipped = Buffer.from(files['optimizer.safetensors']);
   flipped[flipped.length - 3] ^= 0x40;
   fs.writeFileSync(path.join(latest, 'optimizer.safetensors'), flipped);
-  expectError(/optimizer\.safetensors: corrupt checkpoint file: sha256/);
+  expectFallback(/optimizer\.safetensors: corrupt checkpoint file: sha256/);
   restore();
   fs.writeFileSync(path.join(latest, 'state.json'), files['state.json'].subarray(0, 50));
-  expectError(/ckpt-000002\/state\.json: corrupt checkpoint state: not valid JSON/);
+  expectFallback(/ckpt-000002\/state\.json: corrupt checkpoint state: not valid JSON/);
   fs.writeFileSync(path.join(latest, 'state.json'), '{"format": "other"}');
-  expectError(/state\.json: corrupt checkpoint state/);
+  expectFallback(/state\.json: corrupt checkpoint state/);
+  // Valid JSON with one field changed: the content hash catches it.
+  fs.writeFileSync(path.join(latest, 'state.json'), files['state.json'].toString().replace('"n": 2', '"n": 7'));
+  expectFallback(/state\.json: corrupt checkpoint state: its content hash .* does not match/);
   restore();
   fs.rmSync(path.join(latest, 'model.safetensors'));
-  expectError(/model\.safetensors: missing from the checkpoint/);
+  expectFallback(/model\.safetensors: missing from the checkpoint/);
   restore();
+  // The caller's validation of the run state: a failing state is skipped too.
+  expectFallback(/state n = 2 is bad/, { validate: (st) => { if (st.n === 2) throw new FqtError('state n = 2 is bad'); } });
   assert.deepEqual(latestCheckpoint(dir)!.state, { n: 2 });
+  // Nothing good at all: the error names the newest checkpoint's problem.
+  assert.throws(() => latestCheckpoint(dir, { validate: () => { throw new FqtError('never good'); } }), /never good/);
 
+  const warnings: string[] = [];
   fs.writeFileSync(path.join(dir, 'latest.json'), '{"format": "fqt-checkpoint-pointer", "vers');
-  assert.throws(() => latestCheckpoint(dir), /latest\.json: corrupt checkpoint pointer: not valid JSON/);
+  assert.deepEqual(latestCheckpoint(dir, { warn: (l) => warnings.push(l) })!.state, { n: 2 }, 'newest complete directory');
+  assert.match(warnings[0], /latest\.json: corrupt checkpoint pointer: not valid JSON/);
   fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ format: 'fqt-checkpoint-pointer', version: 1, latest: '../../etc', history: ['../../etc'] }));
-  assert.throws(() => latestCheckpoint(dir), /latest\.json: corrupt checkpoint pointer/);
+  assert.deepEqual(latestCheckpoint(dir, { warn: (l) => warnings.push(l) })!.state, { n: 2 });
+  assert.match(warnings[1], /latest\.json: corrupt checkpoint pointer/);
   // A save with an unreadable pointer publishes a new checkpoint but deletes nothing.
   saveCheckpoint(dir, checkpointOf(params, opt, { n: 3 }));
   assert.deepEqual(latestCheckpoint(dir)!.state, { n: 3 });

@@ -22,8 +22,10 @@ function bit(bits: Uint32Array, k: number, row: number, col: number): number {
   return (bits[row * words(k) + (col >>> 5)] >>> (col & 31)) & 1;
 }
 
-export function packSignsClip(rows: number, k: number, x: Float32Array, clip: number, signs: Uint32Array, mask: Uint32Array): void {
+export function packSignsClip(rows: number, k: number, x: Float32Array, clip: number, signs: Uint32Array, mask: Uint32Array,
+  nan: Int32Array): void {
   const lo = Math.fround(-clip), hi = Math.fround(clip);
+  nan[0] = 0;
   const wd = words(k);
   signs.fill(0, 0, rows * wd);
   mask.fill(0, 0, rows * wd);
@@ -32,6 +34,7 @@ export function packSignsClip(rows: number, k: number, x: Float32Array, clip: nu
       const v = x[r * k + c], b = 1 << (c & 31), at = r * wd + (c >>> 5);
       if (v >= 0) signs[at] |= b;
       if (v > lo && v < hi) mask[at] |= b;
+      if (v !== v) nan[0] = 1;
     }
   }
 }

@@ -10,7 +10,7 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
     case 'sqrt': for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); return;
     case 'abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); return;
     case 'square': for (let i = 0; i < n; i++) out[i] = x[i] * x[i]; return;
-    case 'relu': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0; return;
+    case 'relu': for (let i = 0; i < n; i++) out[i] = x[i] > 0 || x[i] !== x[i] ? x[i] : 0; return; // relu(NaN) = NaN
     case 'step': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; return;
     case 'scale': for (let i = 0; i < n; i++) out[i] = p0 * x[i]; return;
     case 'addScalar': for (let i = 0; i < n; i++) out[i] = x[i] + p0; return;
@@ -24,9 +24,23 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
   }
 }
 
+/**
+ * relu(NaN) = NaN, and its mask is 1: PyTorch's relu backward (threshold_backward on the output, zero where
+ * out ≤ 0) passes the gradient at a NaN input, so NaN keeps flowing backward (checked against torch 1.13).
+ */
+export function firstNonFinite(x: Float32Array, out: Float64Array): void {
+  out[0] = -1;
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) {
+      out[0] = i;
+      return;
+    }
+  }
+}
+
 export function reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void {
   for (let i = 0; i < x.length; i++) {
-    const pos = x[i] > 0;
+    const pos = x[i] > 0 || x[i] !== x[i];
     out[i] = pos ? x[i] : 0;
     mask[i] = pos ? 1 : 0;
   }
@@ -42,8 +56,9 @@ function apply(op: BinaryOp): (a: number, b: number) => number {
     case 'sub': return (a, b) => a - b;
     case 'mul': return (a, b) => a * b;
     case 'div': return (a, b) => a / b;
-    case 'max': return (a, b) => (a >= b ? a : b);
-    case 'min': return (a, b) => (a <= b ? a : b);
+    // NaN in either operand gives NaN (torch.maximum / torch.minimum); ties keep a.
+    case 'max': return (a, b) => (a >= b || a !== a ? a : b);
+    case 'min': return (a, b) => (a <= b || a !== a ? a : b);
     case 'eq': return (a, b) => (a === b ? 1 : 0);
     default: {
       const never: never = op;

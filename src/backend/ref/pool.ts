@@ -1,4 +1,7 @@
-/** Reference pooling kernels over planes of size h×w (one plane per (sample, channel)). */
+/**
+ * Reference pooling kernels over planes of size h×w (one plane per (sample, channel)). Max pooling propagates NaN
+ * as PyTorch does: a NaN wins its window (the last NaN in scan order, as torch's `val > max || isnan(val)`).
+ */
 
 export function maxPoolForward(x: Float32Array, planes: number, h: number, w: number, k: number, stride: number, pad: number,
   oh: number, ow: number, out: Float32Array, argmax: Int32Array): void {
@@ -14,7 +17,7 @@ export function maxPoolForward(x: Float32Array, planes: number, h: number, w: nu
             const xx = ox * stride - pad + j;
             if (xx < 0 || xx >= w) continue;
             const v = x[base + y * w + xx];
-            if (v > best || at < 0) { best = v; at = base + y * w + xx; }
+            if (v > best || v !== v || at < 0) { best = v; at = base + y * w + xx; }
           }
         }
         const o = (p * oh + oy) * ow + ox;

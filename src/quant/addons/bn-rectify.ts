@@ -22,18 +22,21 @@ function finiteNumber(v: unknown, path: string, what: string, ok: (x: number) =>
   return v;
 }
 
+export const MAX_LAMBDA = 100;
+
 /** Validate `addons.bnRectify` (form defaults to 'ratio', tau to 1 for the hinge; lambda is required). */
 export function parseBnRectify(raw: unknown, path: string): BnRectifySpec {
   const o = expectObject(raw, path);
   checkKeys(o, ['form', 'lambda', 'tau'], path);
   const form = o.form === undefined ? 'ratio' : expectOneOf(o.form, `${path}.form`, BN_RECTIFY_FORMS);
   if (o.lambda === undefined) fail(`${path}.lambda`, 'missing (the weight λ of the penalty, e.g. 1e-3; METHODS §4.2 sweeps 1e-4 … 1e-2)');
-  const lambda = finiteNumber(o.lambda, `${path}.lambda`, 'a finite number ≥ 0', (x) => x >= 0);
+  // λ ≤ 100: METHODS §4.2 sweeps 1e-4 … 1e-2; far larger weights only drown the task loss (1e30 overflowed it).
+  const lambda = finiteNumber(o.lambda, `${path}.lambda`, `a finite number in [0, ${MAX_LAMBDA}]`, (x) => x >= 0 && x <= MAX_LAMBDA);
   if (form === 'ratio') {
     if (o.tau !== undefined) fail(`${path}.tau`, "is only used by form 'hinge' (form 'ratio' penalizes every channel)");
     return { form, lambda };
   }
-  const tau = o.tau === undefined ? 1 : finiteNumber(o.tau, `${path}.tau`, 'a finite number > 0 (the gain (γ/σ)² above which a channel is penalized)', (x) => x > 0);
+  const tau = o.tau === undefined ? 1 : finiteNumber(o.tau, `${path}.tau`, 'a finite number in (0, 1e6] (the gain (γ/σ)² above which a channel is penalized)', (x) => x > 0 && x <= 1e6);
   return { form, lambda, tau };
 }
 

@@ -35,7 +35,10 @@ export const NONE = new Float32Array(0);
 /** A float32 array that the next kernel call overwrites entirely (no zero fill, ops/util.ts uninit). */
 export const scratchF32 = (n: number): Float32Array => uninit([n]).data;
 
-interface Kept { xSigns: Uint32Array; xMask: Uint32Array | null; wSigns: Uint32Array; wData: Float32Array; a: Tensor | null }
+/** What the forward kept; nanX / nanW: the operand held a NaN (no sign bit can: what it reaches is NaN). */
+interface Kept {
+  xSigns: Uint32Array; xMask: Uint32Array | null; wSigns: Uint32Array; wData: Float32Array; a: Tensor | null; nanX: boolean; nanW: boolean;
+}
 
 export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kept: Kept, shapes: { x: Shape; w: Shape },
   need: { dx: boolean; dw: boolean }): (g: Tensor) => (Tensor | null)[] {
@@ -46,8 +49,9 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
     const be = backend(), dy = gY.data;
     if (fit.gi.kind === 'fp32' && fit.gw.kind === 'fp32') {
       const r = fp32Backward(geom, kept, fit, dy, { ...need, da: a?.requiresGrad ?? false });
-      return [r.dx && new Tensor(r.dx, shapes.x), r.dw && masked(new Tensor(r.dw, shapes.w), specSteMask(fit.fw, wData)),
-        ...(a ? [r.da && new Tensor(r.da, a.shape)] : [])];
+      return [r.dx && new Tensor(nanIf(r.dx, fit.giWSign && kept.nanW), shapes.x),
+        r.dw && masked(new Tensor(nanIf(r.dw, kept.nanX), shapes.w), specSteMask(fit.fw, wData)),
+        ...(a ? [r.da && new Tensor(nanIf(r.da, kept.nanX || kept.nanW), a.shape)] : [])];
     }
     const scale = a ? a.data : NONE;
     let dz: Float32Array | null = null; // f32(dY·a_c), built once when an fp32 pass or a trace needs it
@@ -82,7 +86,7 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
       const wv = which === 'dw' ? NONE : fit.giWSign ? unpacked(wSigns, oc, K) : wData;
       be.conv2dBackward(xv, n, c, h, wd, wv, oc, kh, kw, stride, pad, oh, ow, dzv, which === 'dx' ? out : NONE, which === 'dw' ? out : NONE);
       if (which === 'dx' && xMask) be.maskBits(n, chw, out, xMask, out);
-      return out;
+      return nanIf(out, which === 'dx' ? fit.giWSign && kept.nanW : kept.nanX);
     };
     const { dx, dw } = layerBackward<DyDraw>(cfg, {
       quantizeDy,
@@ -91,16 +95,17 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
         const out = scratchF32(n * chw);
         const { p } = d;
         be.binaryConvGradInput(geom, dy, scale, kernelInts(p, false), p.offset, p.scale, p.inv, p.zeroPoint, wSigns, xMask ?? new Uint32Array(0), out);
-        return out;
+        return nanIf(out, hasNaN(p) || kept.nanW);
       } : null,
       gradWeight: need.dw ? (d) => {
         if (d.kind === 'fp32') return fp32('dw', d.dz);
         const out = scratchF32(oc * K);
         const { p } = d;
         be.binaryConvGradWeight(geom, dy, scale, kernelInts(p, fit.gw.kind === 'bits' && fit.gw.blocked), p.offset, p.scale, p.inv, p.zeroPoint, xSigns, out);
-        return out;
+        return nanIf(out, hasNaN(p) || kept.nanX);
       } : null,
     });
+    if (da) nanIf(da.data, kept.nanX || kept.nanW);
     return [
       dx && new Tensor(dx, shapes.x),
       dw && masked(new Tensor(dw, shapes.w), specSteMask(fit.fw, wData)),
@@ -147,6 +152,15 @@ function rowScaled(x: Float32Array, s: Float32Array, rows: number, k: number): F
   if (out.length > 0) backend().binary('mul', x, Int32Array.of(k, 1), s, Int32Array.of(1, 0), Int32Array.of(rows, k), out);
   return out;
 }
+
+/**
+ * `out` filled with NaN when poisoned: an operand held a NaN its sign bits cannot (Kept), or dY's group parameters
+ * are NaN (a NaN in dY); the rows path's bit GEMMs do the same (bit.ts, issue 18).
+ */
+function nanIf(out: Float32Array, poisoned: boolean): Float32Array {
+  return poisoned ? out.fill(NaN) : out;
+}
+const hasNaN = (p: QuantParams): boolean => p.scale.some(Number.isNaN) || p.offset.some(Number.isNaN);
 
 /** q = [rowDiv, rowMod, colDiv, bits, stochastic, seed, stream, blocked] of the kernels (bconv-kernels.ts). */
 function kernelInts(p: QuantParams, blocked: boolean): Int32Array {

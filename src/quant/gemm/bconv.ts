@@ -17,6 +17,7 @@
  */
 import { backend } from '../../backend/index.js';
 import { record } from '../../autograd/graph.js';
+import { setRecompute } from '../../autograd/saved.js';
 import { isGradEnabled } from '../../autograd/mode.js';
 import type { ConvGeometry } from '../../ops/conv.js';
 import type { Shape } from '../../tensor/shape.js';
@@ -83,19 +84,26 @@ function binaryLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, geom: Int32Array, y
   const be = backend();
   const recording = isGradEnabled();
   const clip = specSteClip(fit.fx);
-  const xSigns = new Uint32Array(n * words(chw));
+  // Sign and clipped-STE bits of X in one pass (the mask only when dX is needed); a NaN has no sign bit: the layer's
+  // output (and what the NaN operand reaches in the backward) is NaN, as on the rows path (bit.ts, issue 18).
+  const xSigns = new Uint32Array(n * words(chw)), nanX = new Int32Array(1), nanW = new Int32Array(1);
   const xMask = recording && x.requiresGrad && clip !== null ? new Uint32Array(n * words(chw)) : null;
-  if (xMask) be.packSignsClip(n, chw, x.data, clip!, xSigns, xMask);
-  else be.packSigns(n, chw, x.data, xSigns);
+  be.packSignsClip(n, chw, x.data, clip ?? 1, xSigns, xMask ?? new Uint32Array(xSigns.length), nanX);
   const wSigns = new Uint32Array(oc * words(K));
-  be.packSigns(oc, K, w.data, wSigns);
+  be.packSignsClip(oc, K, w.data, 1, wSigns, new Uint32Array(wSigns.length), nanW);
   const a = cfg.outputScale ?? null;
-  const y = scratchF32(n * oc * P);
-  be.binaryConvForward(geom, xSigns, wSigns, a ? a.data : NONE, y);
-  const out = new Tensor(y, yShape);
+  const forward = (): Float32Array => {
+    const y = scratchF32(n * oc * P);
+    be.binaryConvForward(geom, xSigns, wSigns, a ? a.data : NONE, y);
+    return nanX[0] || nanW[0] ? y.fill(NaN) : y;
+  };
+  const out = new Tensor(forward(), yShape);
   if (!recording) return out;
   // The backward keeps the bits, W's parameter (its STE mask, fp32 grad-input values) and shapes: never x.
-  const backward = binaryBackward(cfg, fit, geom, { xSigns, xMask, wSigns, wData: w.data, a }, { x: x.shape, w: w.shape },
-    { dx: x.requiresGrad, dw: w.requiresGrad });
-  return record(out, 'binaryConv', a ? [x, w, a] : [x, w], backward);
+  const backward = binaryBackward(cfg, fit, geom, { xSigns, xMask, wSigns, wData: w.data, a, nanX: nanX[0] !== 0, nanW: nanW[0] !== 0 },
+    { x: x.shape, w: w.shape }, { dx: x.requiresGrad, dw: w.requiresGrad });
+  const y = record(out, 'binaryConv', a ? [x, w, a] : [x, w], backward);
+  // Y is a function of the bits kept anyway: a consumer that needs Y in its backward (batch norm) recomputes it.
+  setRecompute(y, forward);
+  return y;
 }

@@ -257,10 +257,11 @@ function runBitGemm(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, pl
   const A: BitOperand = { q: a.value.q, pad: a.pad }, B: BitOperand = { q: b.value.q, pad: b.pad };
   check(!B.pad || (bT && plan.path !== 'b1'), 'internal: padding on the second operand is only corrected on the bit-plane paths (transposed X)');
   check(!A.pad || (!aT && plan.path === 'b1'), 'internal: padding on the first operand is only corrected on the b1 path');
-  if (plan.path === 'b1') return b1Gemm(A, aT, B, bT, m, n, k);
-  if (plan.path === 'bitplane') return bitplaneGemm(A, aT, B, bT, m, n, k);
-  check(plan.kBlock !== null && plan.kBlock >= 1, 'internal: bitplane-blocked without a K-block');
-  return bitplaneBlockedGemm(A, aT, B, bT, m, n, k, plan.kBlock);
+  check(plan.path !== 'bitplane-blocked' || (plan.kBlock !== null && plan.kBlock >= 1), 'internal: bitplane-blocked without a K-block');
+  const c = plan.path === 'b1' ? b1Gemm(A, aT, B, bT, m, n, k)
+    : plan.path === 'bitplane' ? bitplaneGemm(A, aT, B, bT, m, n, k) : bitplaneBlockedGemm(A, aT, B, bT, m, n, k, plan.kBlock!);
+  // A NaN input has no bit: its quantizer marked the operand with a NaN scale, and the product is NaN (issue 18).
+  return A.q.scale.some(Number.isNaN) || B.q.scale.some(Number.isNaN) ? c.fill(NaN) : c;
 }
 
 /** Each bit path accepts exactly the plan planBitGemm picks for it. */

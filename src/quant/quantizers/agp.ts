@@ -21,14 +21,17 @@ export function agpKeepCount(groups: number, divisor: number): number {
   return Math.min(groups, Math.max(1, Math.floor(groups / divisor)));
 }
 
-/** keep[g] = 1 for the groups whose score is ≥ the k-th largest score (METHODS §3.4). */
+/**
+ * keep[g] = 1 for the groups whose score is ≥ the k-th largest score (METHODS §3.4). A NaN score ranks above every
+ * number (as NaN wins a max): its group is kept, so the NaN reaches the gradient instead of being pruned to 0.
+ */
 export function agpKeepMask(scores: Float32Array | Float64Array, divisor: number): Uint8Array {
   const keep = new Uint8Array(scores.length);
   if (scores.length === 0) return keep;
   const k = agpKeepCount(scores.length, divisor);
-  const sorted = Float64Array.from(scores).sort().reverse();
+  const sorted = Float64Array.from(scores).sort().reverse(); // NaN sorts last, so first after the reverse
   const threshold = sorted[k - 1];
-  for (let g = 0; g < scores.length; g++) keep[g] = scores[g] >= threshold ? 1 : 0;
+  for (let g = 0; g < scores.length; g++) keep[g] = scores[g] >= threshold || Number.isNaN(scores[g]) ? 1 : 0;
   return keep;
 }
 

@@ -14,17 +14,19 @@ import type { SignSpec } from '../spec.js';
 import { checkKeys, expectOneOf, fail } from '../validate.js';
 
 /**
- * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1, NaN → 0 (−1), the bits of packSigns and of the fused binary layers),
- * by the signCodes kernel.
+ * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1), the bits of packSigns and of the fused binary layers, by the
+ * signCodes kernel. A NaN cannot be a ±1 code (torch.sign(NaN) = NaN): it makes the group's offset and scale NaN, so
+ * every GEMM path gives NaN (the bit paths check the scale, quant/gemm/bit.ts).
  */
 export function signQTensor(x: Float32Array, rows: number, cols: number): QTensor {
   const n = rows * cols;
   const codes = new Uint8Array(n);
-  if (n > 0) backend().signCodes(n, x, codes);
+  const nan = new Int32Array(1);
+  if (n > 0) backend().signCodes(n, x, codes, nan);
   const grouping = groupingOf('tensor', rows, cols, 1);
   return {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,
-    offset: Float32Array.of(-1), scale: Float32Array.of(2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
+    offset: Float32Array.of(nan[0] ? NaN : -1), scale: Float32Array.of(nan[0] ? NaN : 2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
   };
 }
 

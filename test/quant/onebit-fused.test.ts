@@ -29,7 +29,7 @@ const slots = (gi: QuantSpec | 'fp32', gw: QuantSpec | 'fp32'): RecipeSlots =>
   ({ forward: { x: signX, w: signW }, gradInput: { dy: gi, w: 'forward' }, gradWeight: { dy: gw, x: 'forward' } });
 
 const feature: QuantSpec = { kind: 'uniform', bits: 4, format: 'asymmetric', granularity: 'feature', rounding: 'stochastic' };
-const RECIPES: [string, RecipeSlots][] = [
+const RECIPES: [string, RecipeSlots, ('independent' | 'shared')?][] = [
   ['fqt1-agp-scq', slots(agp('sample'), agp('column'))],
   ['fqt1-psq', slots(scq('sample', 1), scq('sample', 1))],
   ['scq 2-bit', slots(scq('sample', 2), scq('column', 2))],
@@ -37,12 +37,15 @@ const RECIPES: [string, RecipeSlots][] = [
   // dY quantizers the bit kernels do not take: quantized and dequantized, then the fp32 backward on ±1 values
   ['agp mass rescaling + per-(column, pixel) grad-weight', slots({ kind: 'agp', bits: 4, granularity: 'sample', keepDivisor: 4, rescale: 'mass' }, feature)],
   ['bhq 4-bit grad-input', slots({ kind: 'bhq', bits: 4, rounding: 'stochastic' }, scq('column', 4))],
+  // one draw for both GEMMs: the bit kernels when both quantize alike, else both on the dequantized draw
+  ['fqt1-psq, shared draws', slots(scq('sample', 1), scq('sample', 1)), 'shared'],
 ];
 
 interface Run { y: Tensor; dx: Float32Array; dw: Float32Array; da: Float32Array; dy: Map<string, QuantizedOperand>; op: string }
 
 /** One binary conv (or linear when geo.k = 0) through the fused path or the rows path, with a_c ≠ 1. */
-function run(recipe: RecipeSlots, geo: { n: number; c: number; h: number; oc: number; k: number; stride: number; pad: number }, fused: boolean): Run {
+function run(recipe: RecipeSlots, geo: { n: number; c: number; h: number; oc: number; k: number; stride: number; pad: number }, fused: boolean,
+  draws: 'independent' | 'shared' = 'independent'): Run {
   const r = new Rng(5);
   const linear = geo.k === 0;
   const xShape = linear ? [geo.n, geo.c] : [geo.n, geo.c, geo.h, geo.h];
@@ -52,7 +55,7 @@ function run(recipe: RecipeSlots, geo: { n: number; c: number; h: number; oc: nu
   const x = parameter(xs, xShape, 'x'), w = parameter(ws, wShape, 'w');
   const a = parameter(Float32Array.from({ length: geo.oc }, (_, i) => 0.5 + 0.25 * (i % 5) - (i === 2 ? 1.5 : 0)), [geo.oc], 'a');
   const dy = new Map<string, QuantizedOperand>();
-  const cfg: QGemmConfig = { slots: recipe, backwardDraws: 'independent', rng: new Rng(r.int(1000)), outputScale: a,
+  const cfg: QGemmConfig = { slots: recipe, backwardDraws: draws, rng: new Rng(r.int(1000)), outputScale: a,
     trace: (g, o, q) => { if (o === 'dy') dy.set(g, q); } };
   let y: Tensor;
   if (linear) {
@@ -83,11 +86,11 @@ const GEOS = [
   { n: 9, c: 40, h: 0, oc: 13, k: 0, stride: 1, pad: 0 }, // linear
 ];
 
-for (const [name, recipe] of RECIPES) {
+for (const [name, recipe, draws] of RECIPES) {
   test(`${name}: the fused binary layer matches the rows path (Y and dequantized dY codes exact, gradients within 1e-5 of the largest)`, () => {
     for (const geo of GEOS) {
       const what = `${name} ${JSON.stringify(geo)}`;
-      const f = run(recipe, geo, true), r = run(recipe, geo, false);
+      const f = run(recipe, geo, true, draws), r = run(recipe, geo, false, draws);
       assert.equal(f.op, 'binaryConv', `${what}: the fused path runs`);
       assert.notEqual(r.op, 'binaryConv', `${what}: the reference runs the rows path`);
       assert.deepEqual([...f.y.data], [...r.y.data], `${what}: Y`);
@@ -100,7 +103,7 @@ for (const [name, recipe] of RECIPES) {
         assert.deepEqual([...qf.scale], [...qr.scale], `${what} ${gemm}: dY scales (pruned groups 0)`);
         assert.deepEqual([...qf.offset], [...qr.offset], `${what} ${gemm}: dY offsets`);
       }
-      const perChannelDw = name === 'fqt1-agp-scq' || name === 'scq 2-bit';
+      const perChannelDw = name === 'fqt1-agp-scq' || name === 'scq 2-bit';  // (shared draws: dequantized, within tolerance)
       if (perChannelDw) assert.deepEqual([...f.dw], [...r.dw], `${what}: per-channel dW is bit-identical`);
       else assertNear(f.dw, r.dw, 1e-5, `${what}: dW`);
       assertNear(f.dx, r.dx, 1e-5, `${what}: dX`);
@@ -108,6 +111,29 @@ for (const [name, recipe] of RECIPES) {
     }
   });
 }
+
+test('shared draws with different dY specs: the grad-weight GEMM takes the grad-input draw (float64 check)', () => {
+  // (The rows path plans that GEMM for its own spec and misreads the shared draw's groups: a float64 reference here.)
+  const geo = { n: 6, c: 5, h: 7, oc: 6, k: 3, stride: 1, pad: 1 };
+  const f = run(slots(scq('sample', 2), scq('column', 2)), geo, true, 'shared');
+  assert.equal(f.op, 'binaryConv');
+  const dy = dequantize(f.dy.get('gradInput')!.q), x = normals(11, geo.n * geo.c * 49), w = normals(12, geo.oc * geo.c * 9).map((v) => v * 0.7);
+  for (let i = 0; i < x.length; i += 9) x[i] = 0;
+  let scale = 0;
+  const want = new Float64Array(geo.oc * geo.c * 9);
+  for (let o = 0; o < geo.oc; o++) for (let ch = 0; ch < geo.c; ch++) for (let t = 0; t < 9; t++) {
+    let s = 0;
+    for (let n = 0; n < geo.n; n++) for (let p = 0; p < 49; p++) {
+      const y = Math.floor(p / 7) - 1 + Math.floor(t / 3), xx = (p % 7) - 1 + (t % 3);
+      if (y < 0 || y >= 7 || xx < 0 || xx >= 7) continue;
+      s += dy[(n * 49 + p) * geo.oc + o] * (x[((n * geo.c + ch) * 7 + y) * 7 + xx] >= 0 ? 1 : -1);
+    }
+    const at = (o * geo.c + ch) * 9 + t;
+    want[at] = Math.abs(w[at]) < 1 ? s : 0;
+    scale = Math.max(scale, Math.abs(want[at]));
+  }
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(f.dw[i] - want[i]) <= 1e-5 * scale, `dW[${i}]: ${f.dw[i]} vs ${want[i]}`);
+});
 
 test('a binary layer whose grad-weight GEMM reads X in fp32 runs the rows path (the fused path keeps only bits)', () => {
   const geo = { n: 4, c: 3, h: 6, oc: 5, k: 3, stride: 1, pad: 1 };

@@ -61,7 +61,15 @@ function binaryFit(cfg: QGemmConfig, plans: LayerPlans, P: number): Fit | null {
     const spec = effectiveSpec(slots[gemm].dy, 'fp32');
     return spec === null ? { kind: 'fp32' } : passOf(spec, plans[gemm], P, gemm);
   };
-  return { gi: pass('gradInput'), gw: pass('gradWeight'), fx, fw, giWSign: giW !== null };
+  let gi = pass('gradInput'), gw = pass('gradWeight');
+  // Shared draws hand the grad-input draw to the grad-weight GEMM: the bit kernels take it only when both passes
+  // quantize the same way; otherwise both run on its dequantized values.
+  if (cfg.backwardDraws === 'shared' && gi.kind !== 'fp32' && gw.kind !== 'fp32'
+    && !(gi.kind === 'bits' && gw.kind === 'bits' && JSON.stringify(gi.spec) === JSON.stringify(gw.spec))) {
+    gi = { kind: 'dequant', spec: gi.spec };
+    gw = { kind: 'dequant', spec: gw.spec };
+  }
+  return { gi, gw, fx, fw, giWSign: giW !== null };
 }
 
 /** y[n, oc, oh, ow] of a binary conv on packed bits, or null when the layer's recipe does not fit (file comment). */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--rounds R] [--no-torch]`: one training
+ * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--rounds R] [--phases R|none] [--no-torch]`: one training
  * step (1×28×28 inputs, 10 classes, forward + backward + optimizer) on the active backend: median ms/step, peak
  * RSS and the number of layer GEMMs on each path, per recipe, with ratios to the fp32 step of the same model.
  * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; with --rounds R every recipe
@@ -10,7 +10,8 @@
  * SGD with momentum, or Adam for recipes whose preset trains with Adam (1-bit FQT, METHODS §3.5). For the
  * default model (resnet20) bench/torch_step.py then runs PyTorch (fp32 channels_last and bf16 autocast) in the
  * same run and the fqt/PyTorch ratios are printed. 1-bit FQT vs fp32 (METHODS §3.6):
- * `--model preact-resnet18-w16 --recipes fp32,bin-qat,fqt1-psq,fqt1-agp-scq`.
+ * `--model preact-resnet18-w16 --recipes fp32,bin-qat,fqt1-psq,fqt1-agp-scq`. Last, one more child profiles the step of
+ * the first quantized recipe (or those of --phases) and prints where its time goes (bench/phases.ts).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -25,15 +26,16 @@ import { Rng } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { applyRecipe, resolveRecipe } from '../src/quant/index.js';
 import { emit, flag, option, round } from './util.js';
+import { phaseBreakdown } from './phases.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
 const mainJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 
 interface StepRecord { msPerStep: number; peakRssMiB: number; savedForBackwardMiB?: number; recipe: string }
 
-function runChild(model: string, recipe: string, steps: number, batch: number): (StepRecord & Record<string, unknown>) | string {
-  const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch)],
-    { encoding: 'utf8', env: process.env });
+function runChild(model: string, recipe: string, steps: number, batch: number, phases = false): (StepRecord & Record<string, unknown>) | string {
+  const child = spawnSync(process.execPath, ['--expose-gc', mainJs, 'step', '--model', model, '--recipe', recipe, '--steps', String(steps), '--batch', String(batch),
+    ...(phases ? ['--phases'] : [])], { encoding: 'utf8', env: process.env });
   if (child.status !== 0) return (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ');
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
 }
@@ -74,10 +76,24 @@ function recipesInChildren(args: string[], model: string, steps: number, batch: 
       } : {}),
     });
   }
+  phasesInChildren(args, recipes, model, steps, batch);
   return results.get('fp32')?.msPerStep ?? NaN;
 }
 
-export function main(args: string[]): void {
+/**
+ * Where the time of a step goes (bench/phases.ts), in a separate child run so that profiling does not slow the timed
+ * runs: for the recipes of --phases (default: the first quantized recipe of --recipes; `--phases none` skips it).
+ */
+function phasesInChildren(args: string[], recipes: string[], model: string, steps: number, batch: number): void {
+  const chosen = option(args, 'phases', recipes.find((r) => r !== 'fp32') ?? 'none');
+  if (chosen === 'none') return;
+  for (const recipe of chosen.split(',').filter((r) => r !== '')) {
+    const rec = runChild(model, recipe, steps, batch, true);
+    emit(typeof rec === 'string' ? { bench: 'step-phases', recipe, error: rec } : rec);
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
   const steps = Number(option(args, 'steps', '5'));
   const batch = Number(option(args, 'batch', '128'));
   const modelName = option(args, 'model', 'resnet20');
@@ -105,6 +121,14 @@ export function main(args: string[]): void {
     return loss.data[0];
   };
   step(); // warm-up (allocations, JIT)
+  if (flag(args, 'phases')) {
+    const ms = await phaseBreakdown(() => { for (let s = 0; s < steps; s++) step(); });
+    const total = Object.values(ms).reduce((a, b) => a + b, 0);
+    emit({ bench: 'step-phases', model: modelName, recipe: recipe.label, backend: backend().description, steps,
+      msPerStep: round(total / steps), phases: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, {
+        msPerStep: round(v / steps), share: round(v / total, 2) }])) });
+    return;
+  }
   const savedMiB = savedForBackward(() => crossEntropy(model.forward(x), labels));
   const times: number[] = [];
   let loss = 0;

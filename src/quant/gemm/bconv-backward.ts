@@ -11,7 +11,6 @@
  * conv2dBackward on dY gives dX, dW and da_c together (fp32Backward).
  */
 import { backend } from '../../backend/index.js';
-import { uninit } from '../../ops/util.js';
 import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { type Grouping, makeGrouping, quantizeWithParams, type QuantParams } from '../qtensor.js';
@@ -19,6 +18,7 @@ import { specGroupParams, specGrouping, specSteMask } from '../quantizers/index.
 import type { QuantSpec } from '../spec.js';
 import { layerBackward, masked, nextDraw, type QGemmConfig, quantOperand } from './layer.js';
 import { materialize } from './operand.js';
+import { fp32Backward, fp32Pass, NONE, scratchF32 } from './bconv-fp32.js';
 
 /** How one backward GEMM runs (file comment); `blocked`: per-sample K-blocks on the grad-weight GEMM. */
 export type Pass = { kind: 'fp32' } | { kind: 'dequant'; spec: QuantSpec } | { kind: 'bits'; spec: QuantSpec; blocked: boolean };
@@ -31,12 +31,9 @@ interface RangeTable { mins: Float32Array; maxs: Float32Array }
 /** dY as one backward GEMM consumes it: fp32 NCHW values (dZ or its dequantized codes), or one draw's parameters. */
 type DyDraw = { kind: 'fp32'; dz: Float32Array } | { kind: 'bits'; p: QuantParams };
 
-export const NONE = new Float32Array(0);
-/** A float32 array that the next kernel call overwrites entirely (no zero fill, ops/util.ts uninit). */
-export const scratchF32 = (n: number): Float32Array => uninit([n]).data;
 
 /** What the forward kept; nanX / nanW: the operand held a NaN (no sign bit can: what it reaches is NaN). */
-interface Kept {
+export interface Kept {
   xSigns: Uint32Array; xMask: Uint32Array | null; wSigns: Uint32Array; wData: Float32Array; a: Tensor | null; nanX: boolean; nanW: boolean;
 }
 
@@ -80,14 +77,8 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
       if (cfg.trace) cfg.trace(gemm, 'dy', { q: quantizeWithParams(rowsOf(dZ(), n, oc, P), n * P, oc, p), transform: null });
       return { kind: 'bits', p };
     };
-    const fp32 = (which: 'dx' | 'dw', dzv: Float32Array): Float32Array => {
-      const out = scratchF32(which === 'dx' ? n * chw : oc * K);
-      const xv = which === 'dw' ? unpacked(xSigns, n, chw) : NONE;
-      const wv = which === 'dw' ? NONE : fit.giWSign ? unpacked(wSigns, oc, K) : wData;
-      be.conv2dBackward(xv, n, c, h, wd, wv, oc, kh, kw, stride, pad, oh, ow, dzv, which === 'dx' ? out : NONE, which === 'dw' ? out : NONE);
-      if (which === 'dx' && xMask) be.maskBits(n, chw, out, xMask, out);
-      return nanIf(out, which === 'dx' ? fit.giWSign && kept.nanW : kept.nanX);
-    };
+    const fp32 = (which: 'dx' | 'dw', dzv: Float32Array): Float32Array =>
+      nanIf(fp32Pass(which, geom, kept, fit, dzv), which === 'dx' ? fit.giWSign && kept.nanW : kept.nanX);
     const { dx, dw } = layerBackward<DyDraw>(cfg, {
       quantizeDy,
       gradInput: need.dx ? (d) => {
@@ -112,45 +103,6 @@ export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kep
       ...(a ? [da] : []),
     ];
   };
-}
-
-/**
- * Both backward GEMMs in fp32 (bin-qat: no dY quantizer, so one draw): one conv2dBackward on dY itself with the
- * grad-input weights scaled per output channel, W' = a_c·W: dX = Σ dY·a_c·W = Σ dZ·W, and D = Σ dY·x±, so dW = a_c·D
- * and da_c = Σ dY·Z = Σ_K w±·D (W the forward's signs). No dZ and no recomputation of Z from the bits.
- */
-function fp32Backward(geom: Int32Array, kept: Kept, fit: Fit, dy: Float32Array, need: { dx: boolean; dw: boolean; da: boolean }):
-  { dx: Float32Array | null; dw: Float32Array | null; da: Float32Array | null } {
-  const [n, c, h, wd, oc, kh, kw, stride, pad, oh, ow] = geom;
-  const K = c * kh * kw, chw = c * h * wd;
-  const { xSigns, xMask, wSigns, wData, a } = kept;
-  const be = backend();
-  const wForward = unpacked(wSigns, oc, K);
-  let wDx: Float32Array = NONE;
-  if (need.dx) {
-    wDx = fit.giWSign ? wForward : wData;
-    if (a) wDx = rowScaled(wDx, a.data, oc, K);
-  }
-  const needD = need.dw || need.da;
-  const dx = need.dx ? scratchF32(n * chw) : NONE, D = needD ? scratchF32(oc * K) : NONE;
-  be.conv2dBackward(needD ? unpacked(xSigns, n, chw) : NONE, n, c, h, wd, wDx, oc, kh, kw, stride, pad, oh, ow, dy, dx, D);
-  if (need.dx && xMask) be.maskBits(n, chw, dx, xMask, dx);
-  let da: Float32Array | null = null;
-  if (need.da) {
-    const prod = scratchF32(oc * K);
-    const s = Int32Array.of(1);
-    be.binary('mul', D, s, wForward, s, Int32Array.of(oc * K), prod);
-    da = new Float32Array(oc);
-    if (oc > 0) be.reduce('sum', prod, oc, K, 1, da);
-  }
-  return { dx: need.dx ? dx : null, dw: need.dw ? (a ? rowScaled(D, a.data, oc, K) : D) : null, da };
-}
-
-/** x[rows, k] with row r multiplied by s[r] (float32). */
-function rowScaled(x: Float32Array, s: Float32Array, rows: number, k: number): Float32Array {
-  const out = scratchF32(rows * k);
-  if (out.length > 0) backend().binary('mul', x, Int32Array.of(k, 1), s, Int32Array.of(1, 0), Int32Array.of(rows, k), out);
-  return out;
 }
 
 /**
@@ -182,12 +134,6 @@ function rowsOf(dz: Float32Array, n: number, oc: number, P: number): Float32Arra
   const rows = new Float32Array(dz.length);
   if (rows.length > 0) backend().transpose(n, oc, P, dz, rows);
   return rows;
-}
-
-function unpacked(bits: Uint32Array, rows: number, k: number): Float32Array {
-  const out = scratchF32(rows * k);
-  backend().unpackSigns(rows, k, bits, out);
-  return out;
 }
 
 /**

@@ -25,7 +25,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { makeGrouping } from '../qtensor.js';
 import { specBitRole, specGroupParams, specGrouping, specSteClip } from '../quantizers/index.js';
 import type { QuantSpec } from '../spec.js';
-import { binaryBackward, type Fit, NONE, type Pass, scratchF32 } from './bconv-backward.js';
+import { binaryBackward, type Fit, type Pass } from './bconv-backward.js';
+import { NONE, scratchF32 } from './bconv-fp32.js';
 import { effectiveSpec, type LayerPlans, plansFor, type QGemmConfig } from './layer.js';
 
 const words = (k: number): number => (k + 31) >>> 5;

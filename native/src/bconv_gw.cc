@@ -12,6 +12,8 @@
 #include <emmintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #include "bconv.h"
@@ -21,6 +23,9 @@
 
 namespace fqt {
 namespace {
+
+// Channels per task of the per-sample fold: their tap-major accumulators (4·K floats) stay in cache over the samples.
+constexpr int64_t kGwChannelGrain = 4;
 
 // Inserts the low `nbits` (≤ 64) of v at bit `pos` of a row of 32-bit words (the bits there are zero).
 inline void or_bits(uint32_t* row, int64_t pos, uint64_t v, int64_t nbits) {
@@ -238,7 +243,9 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
     if (q.blocked || !q.pruned(q.group(0, o))) kept.push_back(o);
   const int64_t KC = static_cast<int64_t>(kept.size()), bits = q.bits;
   if (KC == 0) return;
-  const int64_t per_sample = q.blocked ? ((bits * KC + NB) * words32(P) + (KC + 1) * NB) * 4 : (bits * KC + NB) * P / 8 + 1;
+  // Bytes per sample of a chunk: the bit rows, and when blocked also B in lane layout and X.
+  const int64_t rw = 2 * ((P + 63) / 64);
+  const int64_t per_sample = q.blocked ? ((bits * KC + NB) * rw + rw * ((NB + 7) / 8 * 8) + K) * 4 : (bits * KC + NB) * P / 8 + 1;
   const int64_t S = std::max<int64_t>(1, std::min<int64_t>(g.n, (8 << 20) / per_sample));
   std::vector<int64_t> acc(static_cast<size_t>((KC + 1) * NB), 0);  // per-channel groups: Σ over chunks; row KC = ones
   std::vector<float> accT(static_cast<size_t>(q.blocked ? KC * K : 0), 0.0f);  // per-sample groups: tap-major dW rows
@@ -292,53 +299,57 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
       for (int64_t r = 0; r < NB; r++) acc[KC * NB + r] += pop[r];
       continue;
     }
-    // Per-sample groups: one GEMM per sample, then the epilogues folded in sample order.
-    std::vector<int32_t> out(static_cast<size_t>(ns * (KC + 1) * NB));
-    // A sample's rows are short (P bits) and B has K + T + 1 rows: the lane GEMM with B's rows in the lanes, the
-    // popcounts of A's plane rows (its bias) and of B's rows (the ones row's results) counted directly.
-    parallel_for(ns, [&](int64_t t, int) {
-      if (!active[t]) return;
-      int32_t* o = out.data() + t * (KC + 1) * NB;
-      const uint32_t *a = A.row(abuf.data(), 0, t), *b = B.row(bbuf.data(), 0, t);
-      std::vector<int32_t> ones(static_cast<size_t>(bits * KC));
-      for (int64_t r = 0; r < bits * KC; r++) ones[r] = popcount_row(a + r * A.row_words, A.row_words);
-      gemm_lanes(KC, NB, B.seg_bits(), bits, a, b, ones.data(), o);
-      const int32_t R = popcount_row(b + (NB - 1) * B.row_words, B.row_words);
-      for (int64_t r = 0; r < NB; r++) o[KC * NB + r] = 2 * popcount_row(b + r * B.row_words, B.row_words) - R;
-    });
-    // The epilogues in sample order, into tap-major accumulators (dot = C + (Q − C_valid)/2 and X per the file
-    // comment; with B tap-major the per-tap terms are constants over contiguous channels).
+    // Per-sample groups: per sample, B in the lane GEMM's layout and X (the ones row's results: popcounts of B's rows,
+    // counted directly); then per range of channels the samples in order, one lane-GEMM row per (channel, sample)
+    // whose epilogue is folded at once (tap-major accumulators; dot = C + (Q − C_valid)/2 and X per the file comment,
+    // with B tap-major the per-tap terms are constants over contiguous channels). No [sample][channel][row] buffer.
     const bool exact = ((int64_t{1} << bits) - 1) * P < (int64_t{1} << 24);  // |dot| ≤ (2^bits − 1)·P, |X| ≤ P
     std::vector<float> xsum(static_cast<size_t>(ns * K));
-    const int64_t Kl = K, Tl = T, NBl = NB, KCl = KC, C = g.c;  // locals: -fno-strict-aliasing and the stores below
-    parallel_for(ns, [&, Kl, Tl, NBl, KCl, C](int64_t t, int) {
+    std::vector<std::unique_ptr<LaneB>> lanes(static_cast<size_t>(ns));
+    const int64_t Kl = K, Tl = T, NBl = NB, C = g.c;  // locals: -fno-strict-aliasing and the stores below
+    parallel_for(ns, [&, Kl, Tl, NBl, C](int64_t t, int) {
       if (!active[t]) return;
-      const int32_t* __restrict pr = out.data() + (t * (KCl + 1) + KCl) * NBl;
+      const uint32_t* b = B.row(bbuf.data(), 0, t);
+      lanes[t] = std::make_unique<LaneB>(b, NBl, B.seg_bits());
+      const int32_t R = popcount_row(b + (NBl - 1) * B.row_words, B.row_words);
+      std::vector<int32_t> pr(static_cast<size_t>(NBl));
+      for (int64_t r = 0; r < NBl; r++) pr[r] = 2 * popcount_row(b + r * B.row_words, B.row_words) - R;
       float* __restrict xf = xsum.data() + t * Kl;
       for (int64_t tap = 0; tap < Tl; tap++) {
         const int32_t h = (pr[NBl - 1] - pr[Kl + tap]) / 2;
         for (int64_t ch = 0; ch < C; ch++) xf[tap * C + ch] = static_cast<float>(pr[tap * C + ch] + h);
       }
     });
-    parallel_range(KC, 1, [&, Kl, Tl, NBl, KCl, C](int64_t k0, int64_t k1) {
-      for (int64_t kc = k0; kc < k1; kc++) {
-        float* acc = accT.data() + kc * Kl;
-        for (int64_t t = 0; t < ns; t++) {
-          const int64_t grp = q.group((s0 + t) * P, kept[kc]);
-          if (!active[t] || q.pruned(grp)) continue;
-          const int32_t* cr = out.data() + (t * (KCl + 1) + kc) * NBl;
-          const float* xf = xsum.data() + t * Kl;
-          const float lo = q.lo(grp), delta = q.qscale[grp];
-          for (int64_t tap = 0; tap < Tl; tap++) {
-            const int32_t h = (cr[NBl - 1] - cr[Kl + tap]) / 2;
-            if (exact) {
-              fold_tap(acc + tap * C, cr + tap * C, h, xf + tap * C, C, delta, lo);
-            } else {
-              for (int64_t ch = 0; ch < C; ch++)
-                acc[tap * C + ch] += affine_out(delta, cr[tap * C + ch] + h, lo, static_cast<int64_t>(xf[tap * C + ch]));
-            }
-          }
-        }
+    parallel_range(KC, kGwChannelGrain, [&, Kl, Tl, NBl, C](int64_t k0, int64_t k1) {
+      for (int64_t t = 0; t < ns; t++) {
+        if (!active[t]) continue;
+        const uint32_t* a = A.row(abuf.data(), 0, t);
+        const float* xf = xsum.data() + t * Kl;
+        lanes_rows(k0, k1, bits, *lanes[t],
+                   [&](int64_t kc, uint64_t* aw) -> int64_t {
+                     int64_t bias = 0;
+                     for (int64_t p = 0; p < bits; p++) {
+                       const uint32_t* row = a + (p * KC + kc) * A.row_words;
+                       std::memcpy(aw + p * (A.row_words / 2), row, sizeof(uint32_t) * static_cast<size_t>(A.row_words));
+                       bias += static_cast<int64_t>(popcount_row(row, A.row_words)) << p;
+                     }
+                     return bias;
+                   },
+                   [&](int64_t kc, const int32_t* cr) {
+                     const int64_t grp = q.group((s0 + t) * P, kept[kc]);
+                     if (q.pruned(grp)) return;
+                     float* acc = accT.data() + kc * Kl;
+                     const float lo = q.lo(grp), delta = q.qscale[grp];
+                     for (int64_t tap = 0; tap < Tl; tap++) {
+                       const int32_t h = (cr[NBl - 1] - cr[Kl + tap]) / 2;
+                       if (exact) {
+                         fold_tap(acc + tap * C, cr + tap * C, h, xf + tap * C, C, delta, lo);
+                       } else {
+                         for (int64_t ch = 0; ch < C; ch++)
+                           acc[tap * C + ch] += affine_out(delta, cr[tap * C + ch] + h, lo, static_cast<int64_t>(xf[tap * C + ch]));
+                       }
+                     }
+                   });
       }
     });
   }

@@ -12,6 +12,7 @@
 #include <emmintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "bconv.h"
@@ -192,7 +193,6 @@ struct GiEpilogue {
   int bits;
   bool exact;
   float lo, delta;
-  const uint32_t* mrow;  // the sample's mask bits, or null
   float* dxs;            // the sample's dx
   std::vector<int32_t> gpop, dot;
   std::vector<float> val;
@@ -227,22 +227,16 @@ struct GiEpilogue {
     scatter(ch, out);
   }
 
-  // The phase's pixels of channel ch into dx (0 where the clipped-STE mask is 0).
+  // The phase's pixels of channel ch into dx (the clipped-STE mask is applied to the whole sample afterwards).
   void scatter(int64_t ch, const float* val_) const {
     const int64_t hw = g.hw(), w = g.w, st = g.stride, nx = ph.nx, ny = ph.ny, x0 = ph.px, y0 = ph.py;
-    const uint32_t* mr = mrow;
     float* __restrict out = dxs + ch * hw;
     for (int64_t a = 0; a < ny; a++) {
-      const int64_t row = (y0 + st * a) * w + x0;
+      float* o = out + (y0 + st * a) * w + x0;
       const float* va = val_ + a * nx;
-      if (mr == nullptr) {
-        for (int64_t b = 0; b < nx; b++) out[row + st * b] = va[b];
-      } else {
-        for (int64_t b = 0; b < nx; b++) {
-          const int64_t at = row + st * b;
-          out[at] = bit_at(mr, ch * hw + at) ? va[b] : 0.0f;
-        }
-      }
+      if (st == 1) std::memcpy(o, va, sizeof(float) * static_cast<size_t>(nx));
+      else
+        for (int64_t b = 0; b < nx; b++) o[st * b] = va[b];
     }
   }
 };
@@ -283,7 +277,7 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
     sample_codes(g, L, dy, scale, q, s, buf.get(), codes.get());
     code_planes(g, L, codes.get(), bits, planes.get());
     for (const Phase& ph : phases) {
-      GiEpilogue epi{g, ph, bits, exact, q.lo(grp), q.qscale[grp], x_mask ? x_mask + s * words32(chw) : nullptr, dx + s * chw, {}, {}, {}};
+      GiEpilogue epi{g, ph, bits, exact, q.lo(grp), q.qscale[grp], dx + s * chw, {}, {}, {}};
       if (ph.empty()) {
         const std::vector<int32_t> zeros(static_cast<size_t>(bits * ph.pixels()), 0);
         for (int64_t r = 0; r <= g.c; r++) epi.store(r, zeros.data());
@@ -299,6 +293,8 @@ void binary_conv_grad_input(const BGeom& g, const float* dy, const float* scale,
                  },
                  [&](int64_t r, const int32_t* c) { epi.store(r, c); });
     }
+    // The clipped-STE mask over the sample's dX at once (expand_bits' vector path instead of a bit test per element).
+    if (x_mask) mask_bits(1, chw, dx + s * chw, x_mask + s * words32(chw), dx + s * chw);
   });
 }
 

@@ -73,6 +73,10 @@ KERNEL(Transpose) {
   fqt::transpose(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4));
   return info.Env().Undefined();
 }
+KERNEL(TransposeCodes) {
+  fqt::transpose_bytes(I(info, 0), I(info, 1), I(info, 2), data<uint8_t>(info, 3), data<uint8_t>(info, 4));
+  return info.Env().Undefined();
+}
 KERNEL(Im2col) {
   fqt::im2col(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
               I(info, 7), I(info, 8), I(info, 9), I(info, 10), data<float>(info, 11));
@@ -241,6 +245,18 @@ KERNEL(CodesToI8) {
                    data<int32_t>(info, 6), D(info, 7) != 0, data<int8_t>(info, 8));
   return info.Env().Undefined();
 }
+KERNEL(PackNibbles) {
+  size_t n = 0;
+  const uint8_t* codes = data<uint8_t>(info, 0, &n);
+  fqt::pack_nibbles(codes, static_cast<int64_t>(n), data<uint8_t>(info, 1));
+  return info.Env().Undefined();
+}
+KERNEL(UnpackNibbles) {
+  size_t n = 0;
+  uint8_t* out = data<uint8_t>(info, 1, &n);
+  fqt::unpack_nibbles(data<uint8_t>(info, 0), static_cast<int64_t>(n), is_int8_array(info, 1), out);
+  return info.Env().Undefined();
+}
 KERNEL(CodeBlockSums) {
   fqt::code_block_sums(I(info, 0), I(info, 1), I(info, 2), data<int8_t>(info, 3), data<int32_t>(info, 4));
   return info.Env().Undefined();
@@ -294,7 +310,7 @@ KERNEL(QconvGradWeight) {
 
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
+    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},
@@ -302,7 +318,7 @@ const Entry kKernels[] = {
     {"dropoutMask", DropoutMask},
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
-    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
     {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };

@@ -29,6 +29,7 @@ const SignatureEntry kSignatures[] = {
     {"copyStrided", "src:f32 srcOffset:int srcStrides:i32 shape:i32 dst:f32 dstOffset:int dstStrides:i32 "
                     "{#srcStrides==#shape} {#dstStrides==#shape} @view(src,srcOffset,srcStrides,shape) @view(dst,dstOffset,dstStrides,shape)"},
     {"transpose", "batch:int rows:int cols:int x:f32[batch*rows*cols] out:f32[batch*rows*cols]"},
+    {"transposeCodes", "batch:int rows:int cols:int x:codes[batch*rows*cols] out:codes[batch*rows*cols]"},
     {"im2col", "x:f32[n*c*h*w] n:int c:int h:int w:int " CONV " out:f32[n*oh*ow*c*kh*kw]"},
     {"col2im", "cols:f32[n*oh*ow*c*kh*kw] n:int c:int h:int w:int " CONV " out:f32[n*c*h*w]"},
     {"conv2dForward", "x:f32[n*c*h*w] n:int c:int h:int w:int weight:f32[oc*c*kh*kw] oc:int " CONV " y:f32[n*oc*oh*ow]"},
@@ -64,6 +65,8 @@ const SignatureEntry kSignatures[] = {
                        "qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[rows*cols]"},
     {"dequantizeAffine", "codes:codes[rows*cols] " GROUPS " offset:f32[" G "] scale:f32[" G "] zeroPoint:i32[" G "] out:f32[rows*cols]"},
     {"codesToI8", "codes:codes[rows*cols] " GROUPS " shift:i32[" G "] transpose:0..1 out:i8[rows*cols]"},
+    {"packNibbles", "codes:codes out:u8[cdiv(#codes,2)]"},
+    {"unpackNibbles", "packed:u8 out:codes {cdiv(#out,2)<=#packed}"},
     {"codeBlockSums", "m:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]"},
     {"blockHouseholder", "x:f32[n*d] n:int d:int order:i32[n] groupSizes:i32 rowScale:f32[n] inverse:0..1 out:f32[n*d] "
                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},

@@ -264,6 +264,24 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
+  it('packNibbles and unpackNibbles are bit-exact and round-trip 4-bit codes (odd lengths, signed and unsigned)', () => {
+    addon.setIsa(tier);
+    const r = rng(23);
+    for (const n of [0, 1, 2, 7, 4097, 300001]) {
+      const unsigned = Uint8Array.from({ length: n }, () => r.int(16));
+      const signed = Int8Array.from({ length: n }, () => r.int(16) - 8);
+      for (const codes of [unsigned, signed]) {
+        const want = new Uint8Array(Math.ceil(n / 2)).fill(0xaa), got = new Uint8Array(Math.ceil(n / 2)).fill(0x55);
+        refBackend.packNibbles(codes, want);
+        nb.packNibbles(codes, got);
+        assertBitExact(got, want, `packNibbles ${tier} n ${n}`);
+        const back = codes instanceof Int8Array ? new Int8Array(n) : new Uint8Array(n);
+        nb.unpackNibbles(got, back);
+        assertBitExact(back, codes, `unpackNibbles ${tier} n ${n} ${codes.constructor.name}`);
+      }
+    }
+  });
+
   it('results do not depend on the thread count', () => {
     addon.setIsa(tier);
     const threads = addon.info().threads;
@@ -303,7 +321,7 @@ if (typeof nut === 'string') {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
   it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', () => {
     const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
-      'momentSums', 'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
+      'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
     const saved = backend();

@@ -173,7 +173,7 @@ test('plans: every pass of the presets runs fused; integer where the scales allo
   assert.deepEqual(paths('psq4'), ['int8', 'int8', 'int8-blocked'], 'per-feature dY: K-blocks of one output pixel');
   assert.deepEqual(paths('bhq5'), ['int8', 'int8', 'int8-blocked']);
   assert.deepEqual(paths('qat8'), ['int8', 'fp32-dequant', 'fp32-dequant']);
-  assert.match(planFusedLayer(slotsOf('qat8'), shape)!.gradInput.reason ?? '', /first operand is fp32/);
+  assert.match(planFusedLayer(slotsOf('qat8'), shape)!.gradInput.reason ?? '', /dY is fp32: the recipe does not quantize it/);
   // A stochastic or per-row X quantizer cannot quantize the conv input: the layer keeps the rows path.
   const base = slotsOf('ptq8');
   for (const x of [

@@ -1,7 +1,7 @@
 /** The reference backend: plain loops that define every kernel (DESIGN.md "The reference backend is the specification"). */
 import type { Backend } from '../backend.js';
 import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT, signCodes } from './gemm.js';
-import { col2im, copyStrided, im2col, transpose } from './layout.js';
+import { col2im, copyStrided, im2col, transpose, transposeCodes } from './layout.js';
 import { conv2dBackward, conv2dForward } from './conv.js';
 import { binary, firstNonFinite, maskGrad, reduce, reluMasked, unary } from './elementwise.js';
 import { batchNormBackward, batchNormForward, channelMoments } from './norm.js';
@@ -17,7 +17,7 @@ export const refBackend: Backend = {
   description: 'reference (pure TypeScript)',
   supports: () => true,
   sgemm, sgemmT, gemmI8, gemmB1, packSigns, signCodes, packPlanes, gemmBitplane,
-  copyStrided, transpose, im2col, col2im, conv2dForward, conv2dBackward,
+  copyStrided, transpose, transposeCodes, im2col, col2im, conv2dForward, conv2dBackward,
   unary, binary, reduce, reluMasked, maskGrad, firstNonFinite,
   channelMoments, batchNormForward, batchNormBackward,
   maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,

@@ -103,7 +103,20 @@ export function codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array
   }
 }
 
+export function packNibbles(codes: Int8Array | Uint8Array, out: Uint8Array): void {
+  const n = codes.length;
+  for (let i = 0; 2 * i < n; i++) out[i] = (codes[2 * i] & 15) | (2 * i + 1 < n ? (codes[2 * i + 1] & 15) << 4 : 0);
+}
+
+export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): void {
+  const signed = out instanceof Int8Array;
+  for (let i = 0; i < out.length; i++) {
+    const v = (packed[i >> 1] >> ((i & 1) * 4)) & 15;
+    out[i] = signed && v >= 8 ? v - 16 : v;
+  }
+}
+
 export const refQuantKernels: QuantKernels = {
-  quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder,
+  quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, packNibbles, unpackNibbles,
   momentSums, quantizeLuq,
 };

@@ -46,9 +46,9 @@ struct RLayout {
   RLayout(bool b, int64_t s, int64_t p, int64_t nr)
       : blocked(b), S(s), P(p), nrows(nr), row_words(2 * (((b ? p : s * p) + 63) / 64)) {}
   int64_t words() const { return blocked ? S * nrows * row_words : nrows * row_words; }
-  uint32_t* row(uint32_t* base, int64_t r, int64_t t) const {
-    return blocked ? base + (t * nrows + r) * row_words : base + r * row_words;
-  }
+  int64_t at(int64_t r, int64_t t) const { return blocked ? (t * nrows + r) * row_words : r * row_words; }
+  uint32_t* row(uint32_t* base, int64_t r, int64_t t) const { return base + at(r, t); }
+  const uint32_t* row(const uint32_t* base, int64_t r, int64_t t) const { return base + at(r, t); }
   int64_t start(int64_t t) const { return blocked ? 0 : t * P; }
   int64_t segments() const { return blocked ? S : 1; }
   int64_t seg_bits() const { return row_words * 32; }
@@ -231,36 +231,32 @@ inline void fold_tap(float* acc, const int32_t* c, int32_t h, const float* x, in
   fold_tap_base(acc, c, h, x, n, delta, lo);
 }
 
-}  // namespace
+// One chunk of samples [s0, s0 + ns) as the bit rows of the GEMM: A = the code planes of the kept channels, B = the
+// tap, validity and ones rows (file comment); active[t]: sample s0 + t has an unpruned group.
+struct GwChunk {
+  const BGeom& g;
+  const DyQuant& q;
+  const std::vector<int64_t>& kept;
+  int64_t s0, ns, P, KC, NB;
+  RLayout A, B;
+  std::vector<uint32_t> abuf, bbuf;
+  std::vector<uint8_t> active;
 
-void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale, const DyQuant& q, const uint32_t* x_signs,
-                             float* dw) {
-  const int64_t K = g.K(), T = g.taps(), NB = K + T + 1, P = g.P();
-  std::fill(dw, dw + std::max<int64_t>(0, g.oc * K), 0.0f);
-  if (g.n <= 0 || K <= 0 || P <= 0 || g.oc <= 0) return;
-  std::vector<int64_t> kept;  // blocked: every channel (the groups are per sample)
-  for (int64_t o = 0; o < g.oc; o++)
-    if (q.blocked || !q.pruned(q.group(0, o))) kept.push_back(o);
-  const int64_t KC = static_cast<int64_t>(kept.size()), bits = q.bits;
-  if (KC == 0) return;
-  // Bytes per sample of a chunk: the bit rows, and when blocked also B in lane layout and X.
-  const int64_t rw = 2 * ((P + 63) / 64);
-  const int64_t per_sample = q.blocked ? ((bits * KC + NB) * rw + rw * ((NB + 7) / 8 * 8) + K) * 4 : (bits * KC + NB) * P / 8 + 1;
-  const int64_t S = std::max<int64_t>(1, std::min<int64_t>(g.n, (8 << 20) / per_sample));
-  std::vector<int64_t> acc(static_cast<size_t>((KC + 1) * NB), 0);  // per-channel groups: Σ over chunks; row KC = ones
-  std::vector<float> accT(static_cast<size_t>(q.blocked ? KC * K : 0), 0.0f);  // per-sample groups: tap-major dW rows
-  for (int64_t s0 = 0; s0 < g.n; s0 += S) {
-    const int64_t ns = std::min(S, g.n - s0);
-    const RLayout A(q.blocked, ns, P, bits * KC), B(q.blocked, ns, P, NB);
-    std::vector<uint32_t> abuf(static_cast<size_t>(A.words()), 0), bbuf(static_cast<size_t>(B.words()), 0);
-    std::vector<uint8_t> active(static_cast<size_t>(ns), 0);
+  GwChunk(const BGeom& g_, const DyQuant& q_, const std::vector<int64_t>& kept_, int64_t s0_, int64_t ns_)
+      : g(g_), q(q_), kept(kept_), s0(s0_), ns(ns_), P(g_.P()), KC(static_cast<int64_t>(kept_.size())),
+        NB(g_.K() + g_.taps() + 1), A(q_.blocked, ns_, P, q_.bits * KC), B(q_.blocked, ns_, P, NB),
+        abuf(static_cast<size_t>(A.words()), 0), bbuf(static_cast<size_t>(B.words()), 0), active(static_cast<size_t>(ns_), 0) {
     for (int64_t t = 0; t < ns; t++)
       for (int64_t o = 0; o < g.oc && !active[t]; o++) active[t] = !q.pruned(q.group((s0 + t) * P, o));
+  }
+
+  // Tasks: the code planes of each kept channel, each validity row and the ones row, and per input channel its tap
+  // rows (general geometry) or its R row (shifts; the tap rows follow once the validity rows exist).
+  void fill(const float* dy, const float* scale, const uint32_t* x_signs) {
+    const int64_t T = g.taps();
     const bool shifts = shifts_apply(g);
     const RLayout X(q.blocked, ns, P, shifts ? g.c * g.stride * g.stride : 0);
     std::vector<uint32_t> xbuf(static_cast<size_t>(X.words()), 0);
-    // Tasks: the code planes of each kept channel, each validity row and the ones row, and per input channel its
-    // tap rows (general geometry) or its R row (shifts; the tap rows follow once the validity rows exist).
     parallel_for(KC + T + 1 + g.c, [&](int64_t task, int) {
       if (task < KC) {
         const int64_t o = kept[task];
@@ -291,67 +287,104 @@ void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale
       }
     });
     if (shifts) parallel_for(g.c, [&](int64_t ch, int) { shift_tap_rows(g, ch, X, xbuf.data(), B, bbuf.data()); });
-    if (!q.blocked) {
-      std::vector<int32_t> out(static_cast<size_t>(KC * NB)), pop(static_cast<size_t>(NB));
-      gemm_bitplane(KC, NB, B.seg_bits(), bits, abuf.data(), bbuf.data(), out.data());
-      gemm_bitplane(1, NB, B.seg_bits(), 1, B.row(bbuf.data(), NB - 1, 0), bbuf.data(), pop.data());
-      for (int64_t i = 0; i < KC * NB; i++) acc[i] += out[i];
-      for (int64_t r = 0; r < NB; r++) acc[KC * NB + r] += pop[r];
-      continue;
+  }
+};
+
+// Per-channel groups: the chunk's integer sums added to acc (rows [KC][NB], then the ones row's NB results).
+void accumulate_chunk(const GwChunk& c, std::vector<int64_t>& acc) {
+  const int64_t KC = c.KC, NB = c.NB;
+  std::vector<int32_t> out(static_cast<size_t>(KC * NB)), pop(static_cast<size_t>(NB));
+  gemm_bitplane(KC, NB, c.B.seg_bits(), c.q.bits, c.abuf.data(), c.bbuf.data(), out.data());
+  gemm_bitplane(1, NB, c.B.seg_bits(), 1, c.B.row(c.bbuf.data(), NB - 1, 0), c.bbuf.data(), pop.data());
+  for (int64_t i = 0; i < KC * NB; i++) acc[i] += out[i];
+  for (int64_t r = 0; r < NB; r++) acc[KC * NB + r] += pop[r];
+}
+
+// Per-sample groups: per sample, B in the lane GEMM's layout and X (the ones row's results: popcounts of B's rows,
+// counted directly); then per range of channels the samples in order, one lane-GEMM row per (channel, sample) whose
+// epilogue is folded at once into the tap-major accumulators accT (dot = C + (Q − C_valid)/2 and X per the file
+// comment; with B tap-major the per-tap terms are constants over contiguous channels). No [sample][channel][row]
+// buffer.
+void fold_chunk(const GwChunk& c, float* accT) {
+  const BGeom& g = c.g;
+  const DyQuant& q = c.q;
+  const int64_t bits = q.bits, P = c.P, KC = c.KC, ns = c.ns, s0 = c.s0;
+  const bool exact = ((int64_t{1} << bits) - 1) * P < (int64_t{1} << 24);  // |dot| ≤ (2^bits − 1)·P, |X| ≤ P
+  const int64_t Kl = g.K(), Tl = g.taps(), NBl = c.NB, C = g.c;  // locals: -fno-strict-aliasing and the stores below
+  std::vector<float> xsum(static_cast<size_t>(ns * Kl));
+  std::vector<std::unique_ptr<LaneB>> lanes(static_cast<size_t>(ns));
+  parallel_for(ns, [&, Kl, Tl, NBl, C](int64_t t, int) {
+    if (!c.active[t]) return;
+    const uint32_t* b = c.B.row(c.bbuf.data(), 0, t);
+    const int64_t rw = c.B.row_words;
+    lanes[t] = std::make_unique<LaneB>(b, NBl, c.B.seg_bits());
+    const int32_t R = popcount_row(b + (NBl - 1) * rw, rw);
+    std::vector<int32_t> pr(static_cast<size_t>(NBl));
+    for (int64_t r = 0; r < NBl; r++) pr[r] = 2 * popcount_row(b + r * rw, rw) - R;
+    float* __restrict xf = xsum.data() + t * Kl;
+    for (int64_t tap = 0; tap < Tl; tap++) {
+      const int32_t h = (pr[NBl - 1] - pr[Kl + tap]) / 2;
+      for (int64_t ch = 0; ch < C; ch++) xf[tap * C + ch] = static_cast<float>(pr[tap * C + ch] + h);
     }
-    // Per-sample groups: per sample, B in the lane GEMM's layout and X (the ones row's results: popcounts of B's rows,
-    // counted directly); then per range of channels the samples in order, one lane-GEMM row per (channel, sample)
-    // whose epilogue is folded at once (tap-major accumulators; dot = C + (Q − C_valid)/2 and X per the file comment,
-    // with B tap-major the per-tap terms are constants over contiguous channels). No [sample][channel][row] buffer.
-    const bool exact = ((int64_t{1} << bits) - 1) * P < (int64_t{1} << 24);  // |dot| ≤ (2^bits − 1)·P, |X| ≤ P
-    std::vector<float> xsum(static_cast<size_t>(ns * K));
-    std::vector<std::unique_ptr<LaneB>> lanes(static_cast<size_t>(ns));
-    const int64_t Kl = K, Tl = T, NBl = NB, C = g.c;  // locals: -fno-strict-aliasing and the stores below
-    parallel_for(ns, [&, Kl, Tl, NBl, C](int64_t t, int) {
-      if (!active[t]) return;
-      const uint32_t* b = B.row(bbuf.data(), 0, t);
-      lanes[t] = std::make_unique<LaneB>(b, NBl, B.seg_bits());
-      const int32_t R = popcount_row(b + (NBl - 1) * B.row_words, B.row_words);
-      std::vector<int32_t> pr(static_cast<size_t>(NBl));
-      for (int64_t r = 0; r < NBl; r++) pr[r] = 2 * popcount_row(b + r * B.row_words, B.row_words) - R;
-      float* __restrict xf = xsum.data() + t * Kl;
-      for (int64_t tap = 0; tap < Tl; tap++) {
-        const int32_t h = (pr[NBl - 1] - pr[Kl + tap]) / 2;
-        for (int64_t ch = 0; ch < C; ch++) xf[tap * C + ch] = static_cast<float>(pr[tap * C + ch] + h);
-      }
-    });
-    parallel_range(KC, kGwChannelGrain, [&, Kl, Tl, NBl, C](int64_t k0, int64_t k1) {
-      for (int64_t t = 0; t < ns; t++) {
-        if (!active[t]) continue;
-        const uint32_t* a = A.row(abuf.data(), 0, t);
-        const float* xf = xsum.data() + t * Kl;
-        lanes_rows(k0, k1, bits, *lanes[t],
-                   [&](int64_t kc, uint64_t* aw) -> int64_t {
-                     int64_t bias = 0;
-                     for (int64_t p = 0; p < bits; p++) {
-                       const uint32_t* row = a + (p * KC + kc) * A.row_words;
-                       std::memcpy(aw + p * (A.row_words / 2), row, sizeof(uint32_t) * static_cast<size_t>(A.row_words));
-                       bias += static_cast<int64_t>(popcount_row(row, A.row_words)) << p;
-                     }
-                     return bias;
-                   },
-                   [&](int64_t kc, const int32_t* cr) {
-                     const int64_t grp = q.group((s0 + t) * P, kept[kc]);
-                     if (q.pruned(grp)) return;
-                     float* acc = accT.data() + kc * Kl;
-                     const float lo = q.lo(grp), delta = q.qscale[grp];
-                     for (int64_t tap = 0; tap < Tl; tap++) {
-                       const int32_t h = (cr[NBl - 1] - cr[Kl + tap]) / 2;
-                       if (exact) {
-                         fold_tap(acc + tap * C, cr + tap * C, h, xf + tap * C, C, delta, lo);
-                       } else {
-                         for (int64_t ch = 0; ch < C; ch++)
-                           acc[tap * C + ch] += affine_out(delta, cr[tap * C + ch] + h, lo, static_cast<int64_t>(xf[tap * C + ch]));
-                       }
-                     }
-                   });
-      }
-    });
+  });
+  const int64_t arw = c.A.row_words;
+  parallel_range(KC, kGwChannelGrain, [&, Kl, Tl, NBl, C](int64_t k0, int64_t k1) {
+    for (int64_t t = 0; t < ns; t++) {
+      if (!c.active[t]) continue;
+      const uint32_t* a = c.A.row(c.abuf.data(), 0, t);
+      const float* xf = xsum.data() + t * Kl;
+      const auto load = [&](int64_t kc, uint64_t* aw) -> int64_t {
+        int64_t bias = 0;
+        for (int64_t p = 0; p < bits; p++) {
+          const uint32_t* row = a + (p * KC + kc) * arw;
+          std::memcpy(aw + p * (arw / 2), row, sizeof(uint32_t) * static_cast<size_t>(arw));
+          bias += static_cast<int64_t>(popcount_row(row, arw)) << p;
+        }
+        return bias;
+      };
+      const auto store = [&](int64_t kc, const int32_t* cr) {
+        const int64_t grp = q.group((s0 + t) * P, c.kept[kc]);
+        if (q.pruned(grp)) return;
+        float* acc = accT + kc * Kl;
+        const float lo = q.lo(grp), delta = q.qscale[grp];
+        for (int64_t tap = 0; tap < Tl; tap++) {
+          const int32_t h = (cr[NBl - 1] - cr[Kl + tap]) / 2;
+          if (exact) {
+            fold_tap(acc + tap * C, cr + tap * C, h, xf + tap * C, C, delta, lo);
+          } else {
+            for (int64_t ch = 0; ch < C; ch++)
+              acc[tap * C + ch] += affine_out(delta, cr[tap * C + ch] + h, lo, static_cast<int64_t>(xf[tap * C + ch]));
+          }
+        }
+      };
+      lanes_rows(k0, k1, bits, *lanes[t], load, store);
+    }
+  });
+}
+
+}  // namespace
+
+void binary_conv_grad_weight(const BGeom& g, const float* dy, const float* scale, const DyQuant& q, const uint32_t* x_signs,
+                             float* dw) {
+  const int64_t K = g.K(), T = g.taps(), NB = K + T + 1, P = g.P();
+  std::fill(dw, dw + std::max<int64_t>(0, g.oc * K), 0.0f);
+  if (g.n <= 0 || K <= 0 || P <= 0 || g.oc <= 0) return;
+  std::vector<int64_t> kept;  // blocked: every channel (the groups are per sample)
+  for (int64_t o = 0; o < g.oc; o++)
+    if (q.blocked || !q.pruned(q.group(0, o))) kept.push_back(o);
+  const int64_t KC = static_cast<int64_t>(kept.size()), bits = q.bits;
+  if (KC == 0) return;
+  // Bytes per sample of a chunk: the bit rows, and when blocked also B in lane layout and X.
+  const int64_t rw = 2 * ((P + 63) / 64);
+  const int64_t per_sample = q.blocked ? ((bits * KC + NB) * rw + rw * ((NB + 7) / 8 * 8) + K) * 4 : (bits * KC + NB) * P / 8 + 1;
+  const int64_t S = std::max<int64_t>(1, std::min<int64_t>(g.n, (8 << 20) / per_sample));
+  std::vector<int64_t> acc(static_cast<size_t>((KC + 1) * NB), 0);  // per-channel groups: Σ over chunks; row KC = ones
+  std::vector<float> accT(static_cast<size_t>(q.blocked ? KC * K : 0), 0.0f);  // per-sample groups: tap-major dW rows
+  for (int64_t s0 = 0; s0 < g.n; s0 += S) {
+    GwChunk chunk(g, q, kept, s0, std::min(S, g.n - s0));
+    chunk.fill(dy, scale, x_signs);
+    if (q.blocked) fold_chunk(chunk, accT.data());
+    else accumulate_chunk(chunk, acc);
   }
   if (q.blocked) {
     for (int64_t kc = 0; kc < KC; kc++)

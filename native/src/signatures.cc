@@ -16,6 +16,12 @@ namespace fqt {
 #define QW "geo[4]*geo[1]*geo[5]*geo[6]"
 #define QY "geo[0]*geo[4]*geo[9]*geo[10]"
 #define UNARY "neg|exp|log|sqrt|abs|square|relu|step|scale|addScalar|powScalar|clamp|insideMask"
+// Binary convs (bconv-kernels.ts), geo as QGEO: packed sign rows of X and W, and dY's quantizer q (8 integers) with
+// its per-group parameters.
+#define BX "geo[0]*cdiv(geo[1]*geo[2]*geo[3],32)"
+#define BW "geo[4]*cdiv(geo[1]*geo[5]*geo[6],32)"
+#define BQ "q:i32[8] offset:f32 qscale:f32[#offset] inv:f32[#offset] zeroPoint:i32[#offset] {q[0]>=1} {q[1]>=1} {q[2]>=1} {q[3]>=1} " \
+  "{q[3]<=8} {q[4]>=0} {q[4]<=1} {q[7]>=0} {q[7]<=1} {#offset>=min(q[1],cdiv(geo[0]*geo[9]*geo[10],q[0]))*cdiv(geo[4],q[2])}"
 
 const SignatureEntry kSignatures[] = {
     {"sgemm", "m:int n:int k:int a:f32[m*k] b:f32[n*k] c:f32[m*n]"},
@@ -51,6 +57,7 @@ const SignatureEntry kSignatures[] = {
     {"gemmI8", "m:int n:int k:int kBlock:pos a:i8[m*k] b:i8[n*k] scaleA:f32[m*cdiv(k,kBlock)] scaleB:f32[n*cdiv(k,kBlock)] c:f32[m*n]"},
     {"gemmB1", "m:int n:int k:int a:u32[m*cdiv(k,32)] b:u32[n*cdiv(k,32)] c:i32[m*n]"},
     {"packSigns", "rows:int k:int x:f32[rows*k] out:u32[rows*cdiv(k,32)]"},
+    {"signCodes", "n:int x:f32[n] codes:u8[n] nan:i32[1]"},
     {"packPlanes", "rows:int k:int bits:1..8 codes:u8[rows*k] out:u32[bits*rows*cdiv(k,32)]"},
     {"gemmBitplane", "m:int n:int k:int bits:1..8 planes:u32[bits*m*cdiv(k,32)] b:u32[n*cdiv(k,32)] c:i32[m*n]"},
     {"quantRange", "x:f32[rows*cols] " GROUPS " mins:f32[" G "] maxs:f32[" G "]"},
@@ -74,6 +81,15 @@ const SignatureEntry kSignatures[] = {
     {"qconvGradWeight", "geo:i32[11] dy:codes[" QY "] dyOffset:f32 dyScale:f32[#dyOffset] dyZero:i32[#dyOffset] x:codes[" QX "] "
                         "xOffset:f32 xScale:f32[#xOffset] xZero:i32[#xOffset] dw:f32[" QW "] " QGEO " {#dyOffset==1||#dyOffset>=geo[4]||geo[0]==0} "
                         "{#xOffset==1||#xOffset>=geo[0]||geo[0]==0}"},
+    {"packSignsClip", "rows:int k:int x:f32[rows*k] clip:num signs:u32[rows*cdiv(k,32)] mask:u32[rows*cdiv(k,32)] nan:i32[1]"},
+    {"unpackSigns", "rows:int k:int signs:u32[rows*cdiv(k,32)] out:f32[rows*k]"},
+    {"maskBits", "rows:int k:int g:f32[rows*k] mask:u32[rows*cdiv(k,32)] out:f32[rows*k]"},
+    {"sampleChannelRange", "n:int c:int hw:int x:f32[n*c*hw] mins:f32[n*c] maxs:f32[n*c]"},
+    {"binaryConvForward", "geo:i32[11] xSigns:u32[" BX "] wSigns:u32[" BW "] scale:f32?[geo[4]] y:f32[" QY "] " QGEO},
+    {"binaryConvScaleGrad", "geo:i32[11] xSigns:u32[" BX "] wSigns:u32[" BW "] dy:f32[" QY "] da:f32[geo[4]] mins:f32?[geo[0]*geo[4]] "
+                            "maxs:f32?[geo[0]*geo[4]] {#mins==#maxs} " QGEO},
+    {"binaryConvGradInput", "geo:i32[11] dy:f32[" QY "] scale:f32?[geo[4]] " BQ " wSigns:u32[" BW "] xMask:u32?[" BX "] dx:f32[" QX "] " QGEO},
+    {"binaryConvGradWeight", "geo:i32[11] dy:f32[" QY "] scale:f32?[geo[4]] " BQ " xSigns:u32[" BX "] dw:f32[" QW "] " QGEO},
     // The addon's own entry points (ADDON_SIGNATURES in src/backend/signatures.ts).
     {"createBackend", ""},
     {"info", ""},

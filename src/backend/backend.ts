@@ -1,3 +1,4 @@
+import type { BinaryConvKernels } from './bconv-kernels.js';
 import type { FloatKernels } from './float-kernels.js';
 import type { IntKernels } from './int-kernels.js';
 import type { QuantKernels } from './quant-kernels.js';
@@ -7,8 +8,9 @@ export type { BinaryOp, FloatKernels, ReduceOp, UnaryOp } from './float-kernels.
 export type { IntKernels } from './int-kernels.js';
 export type { QuantKernels } from './quant-kernels.js';
 export type { QconvKernels } from './qconv-kernels.js';
+export type { BinaryConvKernels } from './bconv-kernels.js';
 
-export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels;
+export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels & BinaryConvKernels;
 export type KernelName = keyof Kernels;
 
 /**

@@ -1,6 +1,6 @@
 /** The reference backend: plain loops that define every kernel (DESIGN.md "The reference backend is the specification"). */
 import type { Backend } from '../backend.js';
-import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT } from './gemm.js';
+import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT, signCodes } from './gemm.js';
 import { col2im, copyStrided, im2col, transpose, transposeCodes } from './layout.js';
 import { conv2dBackward, conv2dForward } from './conv.js';
 import { binary, firstNonFinite, maskGrad, reduce, reluMasked, unary } from './elementwise.js';
@@ -10,12 +10,13 @@ import { dropoutMask, softmaxCrossEntropy } from './loss.js';
 import { adamUpdate, sgdUpdate } from './optim.js';
 import { refQuantKernels } from './quant.js';
 import { refQconvKernels } from './qconv.js';
+import { refBinaryConvKernels } from './bconv.js';
 
 export const refBackend: Backend = {
   name: 'ref',
   description: 'reference (pure TypeScript)',
   supports: () => true,
-  sgemm, sgemmT, gemmI8, gemmB1, packSigns, packPlanes, gemmBitplane,
+  sgemm, sgemmT, gemmI8, gemmB1, packSigns, signCodes, packPlanes, gemmBitplane,
   copyStrided, transpose, transposeCodes, im2col, col2im, conv2dForward, conv2dBackward,
   unary, binary, reduce, reluMasked, maskGrad, firstNonFinite,
   channelMoments, batchNormForward, batchNormBackward,
@@ -24,4 +25,5 @@ export const refBackend: Backend = {
   sgdUpdate, adamUpdate,
   ...refQuantKernels,
   ...refQconvKernels,
+  ...refBinaryConvKernels,
 };

@@ -6,7 +6,8 @@
  *
  * The integer GEMM and its epilogue (scales, zero-point corrections, bias, STE mask) are ONE native call per pass
  * in the fused conv layers (`src/quant/gemm/fused.ts`), so they are one phase here; `npm run bench -- qconv` times
- * those kernels alone.
+ * those kernels alone. The fused binary layers (bconv*.ts) likewise: their bit kernels count as integer GEMM, their
+ * fp32 passes (bin-qat, bconv-fp32.ts) as fp32 GEMM on dequantized operands (±1 rebuilt from the kept bits).
  */
 import { Session } from 'node:inspector';
 
@@ -17,8 +18,8 @@ interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[
 function phaseOf(functionName: string, url: string): string {
   const file = url.slice(url.lastIndexOf('/') + 1);
   if (functionName === '(garbage collector)') return 'garbage collection';
-  if (/^(int8-conv|int8|bit)\.js$/.test(file)) return 'integer GEMM + epilogue (fused native calls)';
-  if (/^dequant-conv\.js$/.test(file)) return 'fp32 GEMM on dequantized operands';
+  if (/^(int8-conv|int8|bit|bconv|bconv-backward)\.js$/.test(file)) return 'integer GEMM + epilogue (fused native calls)';
+  if (/^(dequant-conv|bconv-fp32)\.js$/.test(file)) return 'fp32 GEMM on dequantized operands';
   if (/^(qtensor|params|uniform|sawb|householder|luq|binary|agp|quantize|rounding|transforms|operand|smp)\.js$/.test(file)) return 'quantize';
   if (/^fused\.js$/.test(file)) return 'layout (transposes to and from the fused kernels)';
   if (/^(conv|matmul)\.js$/.test(file) && url.includes('/ops/')) return 'fp32 GEMM (unquantized layers)';

@@ -2,8 +2,8 @@
  * Fused integer conv kernels (backend/qconv-kernels.ts) on the ResNet-20 conv shapes at batch 128 (1×28×28
  * inputs): each pass's GOP/s (2 ops per multiply-add of the equivalent GEMM) and its ratio to the machine's int8
  * peak measured in the same run, next to the fp32 fused conv (conv2dForward / conv2dBackward) on the same shape.
- * Operands as in psq4: X 8-bit asymmetric codes per tensor, W 8-bit zero-aligned per tensor, dY 4-bit per sample
- * (grad-input) and per (channel, pixel) (grad-weight). `npm run bench -- qconv [--stage 1] [--repeats N]`, or as
+ * Operands as in psq4 inside the network: X 8-bit asymmetric codes per tensor of a ReLU output (min 0, so offset 0),
+ * W 8-bit zero-aligned per tensor, dY 4-bit per sample (grad-input) and per (channel, pixel) (grad-weight). `npm run bench -- qconv [--stage 1] [--repeats N]`, or as
  * part of `npm run bench -- kernels`.
  */
 import type { Backend } from '../src/backend/backend.js';
@@ -36,13 +36,13 @@ export function qconvBenches(be: Backend, base: Record<string, unknown>, int8Pea
     const macs = n * oc * P * K;
     const passes: [string, () => void, () => void][] = [
       ['forward',
-        () => be.qconvForward(geo, x, f32(-1e-8), f32(0.004), Int32Array.of(0), w, f32(0), f32(0.003), Int32Array.of(128), y),
+        () => be.qconvForward(geo, x, f32(0), f32(0.004), Int32Array.of(0), w, f32(0), f32(0.003), Int32Array.of(128), y),
         () => be.conv2dForward(xf, n, c, hw, hw, wf, oc, k, k, 1, 1, hw, hw, y)],
       ['grad-input',
         () => be.qconvGradInput(geo, dyS, perSample.off, perSample.scale, perSample.zero, w, f32(0), f32(0.003), Int32Array.of(128), dx),
         () => be.conv2dBackward(new Float32Array(0), n, c, hw, hw, wf, oc, k, k, 1, 1, hw, hw, dyf, dx, new Float32Array(0))],
       ['grad-weight',
-        () => be.qconvGradWeight(geo, dyF, perFeature.off, perFeature.scale, perFeature.zero, x, f32(-1e-8), f32(0.004), Int32Array.of(0), dw),
+        () => be.qconvGradWeight(geo, dyF, perFeature.off, perFeature.scale, perFeature.zero, x, f32(0), f32(0.004), Int32Array.of(0), dw),
         () => be.conv2dBackward(xf, n, c, hw, hw, new Float32Array(0), oc, k, k, 1, 1, hw, hw, dyf, new Float32Array(0), dw)],
     ];
     for (const [pass, int8, fp32] of passes) {

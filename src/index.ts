@@ -3,11 +3,11 @@
  * and schedules; data sets and the loader; quantization recipes (data), presets and applyRecipe; the trainer
  * (`train` by name, `fit` for your own Module and data) with checkpoints and resume; safetensors and PyTorch names.
  */
-export { Tensor, tensor, zeros, full, scalar, parameter } from './tensor/tensor.js';
+export { Tensor, tensor, zeros, full, scalar, parameter, type Node } from './tensor/tensor.js';
 export { Rng, uniform, type RngState } from './tensor/random.js';
 export { FqtError } from './tensor/errors.js';
 export { type Shape, shapeSize } from './tensor/shape.js';
-export { grad, GradStore, type Node } from './autograd/graph.js';
+export { grad, GradStore } from './autograd/graph.js';
 export { noGrad, isGradEnabled } from './autograd/mode.js';
 export * from './ops/index.js';
 export { backend, setBackend, refBackend, withFallback, type Backend, type KernelName } from './backend/index.js';
@@ -23,6 +23,12 @@ export { initFromWeights, type InitReport } from './train/init-weights.js';
 export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors, type SafeDType, type SafeEntry, type SafetensorsContent, type TensorLike, type AnyTensorLike } from './train/safetensors.js';
 export { fromTorchNames, toTorchNames, fqtName, torchName } from './train/torch-names.js';
 export type { EpochMetrics } from './train/metrics.js';
+// Data-parallel training over processes and machines on gloo (docs/DISTRIBUTED.md; needs Debian's libgloo-dev at install).
+export type { DataParallel, StepSums } from './train/parallel.js';
+export { ProcessGroup, type JoinOptions } from './dist/group.js';
+export { GlooDataParallel, type DataParallelOptions } from './dist/data-parallel.js';
+export { ALLREDUCE_MODES, type AllreduceMode } from './dist/codec.js';
+export { workerEnv, type WorkerEnv } from './dist/launch.js';
 // Quantization (METHODS §0–§4): a recipe is data — one quantizer slot per (GEMM, operand), overrides, add-ons,
 // training defaults — validated by parseRecipe / recipeFromData, named by presets, attached by applyRecipe.
 export { RECIPE_VERSION, parseRecipe, deriveLabel, qatOf, type Recipe, type RecipeSlots, type Slot, type BackwardSlot, type LayerOverride, type GemmName, type RecipeAddons } from './quant/recipe.js';

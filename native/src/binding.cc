@@ -7,36 +7,25 @@
 #include <napi.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 
 #include "args.h"
+#include "binding_util.h"
 #include "signals.h"
 #include "common.h"
 #include "qconv.h"
 #include "thread_pool.h"
-#include "transformer_binding.h"
 
 namespace {
 
 using fqt::Tier;
+using fqt_napi::D;
+using fqt_napi::data;
+using fqt_napi::Entry;
+using fqt_napi::I;
 
 std::string g_isa_error;  // set when FQT_ISA names a tier this machine lacks
-
-// Data pointer of a typed array (already offset by byteOffset).
-template <class T>
-T* data(const Napi::CallbackInfo& info, size_t i, size_t* len = nullptr) {
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* ptr = nullptr;
-  napi_value buffer;
-  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &ptr, &buffer, &offset);
-  if (len) *len = length;
-  return static_cast<T*>(ptr);
-}
-int64_t I(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
-double D(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
-
-#define KERNEL(name) Napi::Value name(const Napi::CallbackInfo& info)
 
 KERNEL(Sgemm) {
   fqt::sgemm(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4), data<float>(info, 5));
@@ -83,6 +72,10 @@ KERNEL(CopyStrided) {
 }
 KERNEL(Transpose) {
   fqt::transpose(I(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4));
+  return info.Env().Undefined();
+}
+KERNEL(TransposeCodes) {
+  fqt::transpose_bytes(I(info, 0), I(info, 1), I(info, 2), data<uint8_t>(info, 3), data<uint8_t>(info, 4));
   return info.Env().Undefined();
 }
 KERNEL(Im2col) {
@@ -218,6 +211,10 @@ KERNEL(PackSigns) {
   fqt::pack_signs(I(info, 0), I(info, 1), data<float>(info, 2), data<uint32_t>(info, 3));
   return info.Env().Undefined();
 }
+KERNEL(SignCodes) {
+  fqt::sign_codes(I(info, 0), data<float>(info, 1), data<uint8_t>(info, 2), data<int32_t>(info, 3));
+  return info.Env().Undefined();
+}
 KERNEL(PackPlanes) {
   fqt::pack_planes(I(info, 0), I(info, 1), I(info, 2), data<uint8_t>(info, 3), data<uint32_t>(info, 4));
   return info.Env().Undefined();
@@ -247,6 +244,18 @@ KERNEL(DequantizeAffine) {
 KERNEL(CodesToI8) {
   fqt::codes_to_i8(data<uint8_t>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5),
                    data<int32_t>(info, 6), D(info, 7) != 0, data<int8_t>(info, 8));
+  return info.Env().Undefined();
+}
+KERNEL(PackNibbles) {
+  size_t n = 0;
+  const uint8_t* codes = data<uint8_t>(info, 0, &n);
+  fqt::pack_nibbles(codes, static_cast<int64_t>(n), data<uint8_t>(info, 1));
+  return info.Env().Undefined();
+}
+KERNEL(UnpackNibbles) {
+  size_t n = 0;
+  uint8_t* out = data<uint8_t>(info, 1, &n);
+  fqt::unpack_nibbles(data<uint8_t>(info, 0), static_cast<int64_t>(n), is_int8_array(info, 1), out);
   return info.Env().Undefined();
 }
 KERNEL(CodeBlockSums) {
@@ -300,21 +309,17 @@ KERNEL(QconvGradWeight) {
   return info.Env().Undefined();
 }
 
-struct Entry {
-  const char* name;
-  Napi::Value (*fn)(const Napi::CallbackInfo&);
-};
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
+    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},
     {"avgPoolBackward", AvgPoolBackward}, {"sgdUpdate", SgdUpdate}, {"adamUpdate", AdamUpdate},
     {"dropoutMask", DropoutMask},
-    {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"packPlanes", PackPlanes},
+    {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
-    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"blockHouseholder", BlockHouseholder},
+    {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
     {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };
@@ -339,18 +344,22 @@ Napi::Value CreateBackend(const Napi::CallbackInfo& info) {
   b.Set("name", "native");
   b.Set("description", describe());
   Napi::Object names = Napi::Object::New(env);
-  for (const Entry& e : kKernels) {
+  // Every binding through its signature check (args.h); false when one has no signature (the error is pending).
+  auto add = [&](const Entry& e) {
     const Napi::Function f = fqt::checked_function(env, e.name, e.fn);
-    if (f.IsEmpty()) return env.Undefined();  // no signature for this binding: the error is pending
+    if (f.IsEmpty()) return false;
     b.Set(e.name, f);
     names.Set(e.name, true);
-  }
-  for (size_t i = 0; i < fqt::kTransformerKernelCount; i++) {  // transformer_binding.cc
-    const fqt::TransformerEntry& e = fqt::kTransformerKernels[i];
-    const Napi::Function f = fqt::checked_function(env, e.name, e.fn);
-    if (f.IsEmpty()) return env.Undefined();
-    b.Set(e.name, f);
-    names.Set(e.name, true);
+    return true;
+  };
+  for (const Entry& e : kKernels)
+    if (!add(e)) return env.Undefined();
+  // The tables of binding_bconv.cc and transformer_binding.cc.
+  for (const Entry* (*table)(size_t*) : {fqt_napi::bconv_entries, fqt_napi::transformer_entries}) {
+    size_t n = 0;
+    const Entry* entries = table(&n);
+    for (size_t i = 0; i < n; i++)
+      if (!add(entries[i])) return env.Undefined();
   }
   Napi::ObjectReference* keep = new Napi::ObjectReference(Napi::Persistent(names));  // lives as long as the addon
   b.Set("supports", Napi::Function::New(env, [keep](const Napi::CallbackInfo& ci) -> Napi::Value {

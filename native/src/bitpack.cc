@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "common.h"
 #include "thread_pool.h"
@@ -90,6 +91,24 @@ void pack_signs(int64_t rows, int64_t k, const float* x, uint32_t* out) {
   parallel_range(rows, std::max<int64_t>(1, kGrain / k), [=](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; r++) row(x + r * k, k, out + r * words);
   });
+}
+
+void sign_codes(int64_t n, const float* x, uint8_t* codes, int32_t* nan) {
+  *nan = 0;
+  if (n <= 0) return;
+  const int64_t tasks = (n + kGrain - 1) / kGrain;
+  std::vector<uint8_t> seen(static_cast<size_t>(tasks), 0);
+  parallel_for(tasks, [&](int64_t t, int) {
+    const float* __restrict xs = x;
+    uint8_t* __restrict c = codes;
+    uint8_t any = 0;
+    for (int64_t i = t * kGrain, e = std::min(n, (t + 1) * kGrain); i < e; i++) {
+      c[i] = xs[i] >= 0.0f ? 1 : 0;  // false for NaN
+      any |= xs[i] != xs[i];
+    }
+    seen[t] = any;
+  });
+  for (const uint8_t s : seen) *nan |= s;
 }
 
 void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out) {

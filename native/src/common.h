@@ -58,6 +58,7 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
 void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t* planes, const uint32_t* b,
                    int32_t* c);
 void pack_signs(int64_t rows, int64_t k, const float* x, uint32_t* out);
+void sign_codes(int64_t n, const float* x, uint8_t* codes, int32_t* nan);
 void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out);
 
 // quantization kernels (src/backend/quant-kernels.ts); codes are the bytes of an Int8Array or Uint8Array
@@ -72,6 +73,14 @@ void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64
 void codes_to_i8(const uint8_t* codes, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                  const int32_t* shift, bool transpose, int8_t* out);
 void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int32_t* out);
+// One run of quantize_affine on the calling thread (the fused binary conv kernels, bconv*.cc): n elements of one
+// group, element i with RNG index idx0 + i·idx_step (mod 2^32) of the stream key rng_stream_key(seed, stream).
+void quantize_run(const float* x, int64_t n, float offset, float inv, int32_t zero_point, double qmin, double qmax,
+                  bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes);
+// One run of quant_range's update rule on the calling thread: *lo / *hi updated by x[0..n) (NaN sticks).
+void range_run(const float* x, int64_t n, float* lo, float* hi);
+void pack_nibbles(const uint8_t* codes, int64_t n, uint8_t* out);
+void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* out);
 // LUQ (src/backend/quant-kernels.ts momentSums / quantizeLuq).
 void moment_sums(const float* x, int64_t n, double* out);
 void quantize_luq(const float* x, int64_t n, float alpha, int64_t kmax, uint32_t seed, uint32_t stream, int8_t* codes);
@@ -82,6 +91,7 @@ void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides,
                   int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);
 void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float* out);
 void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out);  // one matrix, calling thread
+void transpose_bytes(int64_t batch, int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out);
 void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
             int64_t stride, int64_t pad, int64_t oh, int64_t ow, float* out);
 void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,

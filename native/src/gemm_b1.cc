@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "common.h"
+#include "gemm_b1_lanes.h"
+#include "popcnt_avx2.h"
 #include "thread_pool.h"
 
 namespace fqt {
@@ -59,14 +61,7 @@ struct VB {
   static T load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static T acc(T s, T a, T b) { return popadd(s, _mm256_xor_si256(a, b)); }
   static T acc_and(T s, T a, T b) { return popadd(s, _mm256_and_si256(a, b)); }
-  static T popadd(T s, T x) {
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    const __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
-                                        _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
-    return _mm256_add_epi64(s, _mm256_sad_epu8(cnt, _mm256_setzero_si256()));
-  }
+  static T popadd(T s, T x) { return _mm256_add_epi64(s, popcount_epi64_avx2(x)); }
   static int64_t hsum(T s) {
     alignas(32) int64_t v[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(v), s);
@@ -296,6 +291,7 @@ void gemm_b1(int64_t m, int64_t n, int64_t k, const uint32_t* a, const uint32_t*
   if (m <= 0 || n <= 0) return;
   const int64_t bytes = (k + 31) / 32 * 4;
   if (bytes <= 8) return run_short({m, n, k, bytes / 4, 0, a, nullptr, nullptr, nullptr, c}, b);
+  if (gemm_lanes_applies(k, 0)) return gemm_lanes(m, n, k, 0, a, b, nullptr, c);
   const TileFn tile = tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(a);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);
@@ -329,6 +325,7 @@ void gemm_bitplane(int64_t m, int64_t n, int64_t k, int64_t bits, const uint32_t
     for (int64_t row = lo; row < hi; row++) po[row] = static_cast<int32_t>(count(planes + row * words, words));
   });
   if (words <= 2 && bits <= 32) return run_short({m, n, k, words, static_cast<int>(bits), planes, nullptr, nullptr, po, c}, b);
+  if (gemm_lanes_applies(k, bits)) return gemm_lanes(m, n, k, bits, planes, b, po, c);
   const PlaneTileFn tile = plane_tile_for(active_tier());
   const auto* a8 = reinterpret_cast<const uint8_t*>(planes);
   const auto* b8 = reinterpret_cast<const uint8_t*>(b);

@@ -195,6 +195,65 @@ void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float*
   });
 }
 
+namespace {
+void transpose_bytes_block(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, int64_t i0, int64_t i1, int64_t j0,
+                           int64_t j1) {
+  for (int64_t j = j0; j < j1; j++)
+    for (int64_t i = i0; i < i1; i++) dst[j * rows + i] = src[i * cols + j];
+}
+
+#if FQT_X86
+// 16 × 16 bytes in registers (SSE2, the x86-64 baseline): interleave bytes, then 16-, 32- and 64-bit pairs.
+void transpose16x16_bytes(const uint8_t* src, int64_t cols, uint8_t* dst, int64_t rows) {
+  __m128i a[16], b[16];
+  for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * cols));
+  for (int i = 0; i < 8; i++) {
+    b[2 * i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);      // columns 0..7 of rows 2i, 2i+1
+    b[2 * i + 1] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);  // columns 8..15
+  }
+  for (int q = 0; q < 4; q++) {  // rows 4q..4q+3: a[4q + m] = columns 4m..4m+3
+    a[4 * q] = _mm_unpacklo_epi16(b[4 * q], b[4 * q + 2]);
+    a[4 * q + 1] = _mm_unpackhi_epi16(b[4 * q], b[4 * q + 2]);
+    a[4 * q + 2] = _mm_unpacklo_epi16(b[4 * q + 1], b[4 * q + 3]);
+    a[4 * q + 3] = _mm_unpackhi_epi16(b[4 * q + 1], b[4 * q + 3]);
+  }
+  for (int h = 0; h < 2; h++) {  // rows 8h..8h+7: b[8h + m] = columns 2m, 2m+1
+    for (int m = 0; m < 4; m++) {
+      b[8 * h + 2 * m] = _mm_unpacklo_epi32(a[8 * h + m], a[8 * h + 4 + m]);
+      b[8 * h + 2 * m + 1] = _mm_unpackhi_epi32(a[8 * h + m], a[8 * h + 4 + m]);
+    }
+  }
+  for (int m = 0; m < 8; m++) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (2 * m) * rows), _mm_unpacklo_epi64(b[m], b[8 + m]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (2 * m + 1) * rows), _mm_unpackhi_epi64(b[m], b[8 + m]));
+  }
+}
+#endif
+}  // namespace
+
+void transpose_bytes(int64_t batch, int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out) {
+  if (batch <= 0 || rows <= 0 || cols <= 0) return;
+  constexpr int64_t B = 64;
+  const int64_t rb = (rows + B - 1) / B;
+  parallel_for(batch * rb, [=](int64_t t, int) {
+    const int64_t bt = t / rb, i0 = (t % rb) * B, i1 = std::min(rows, i0 + B);
+    const uint8_t* src = x + bt * rows * cols;
+    uint8_t* dst = out + bt * rows * cols;
+    for (int64_t j0 = 0; j0 < cols; j0 += B) {
+      const int64_t j1 = std::min(cols, j0 + B);
+      int64_t i16 = i0, j16 = j0;
+#if FQT_X86
+      i16 = i0 + (i1 - i0) / 16 * 16;
+      j16 = j0 + (j1 - j0) / 16 * 16;
+      for (int64_t i = i0; i < i16; i += 16)
+        for (int64_t j = j0; j < j16; j += 16) transpose16x16_bytes(src + i * cols + j, cols, dst + j * rows + i, rows);
+#endif
+      transpose_bytes_block(src, dst, rows, cols, i16, i1, j0, j1);  // bottom rows
+      transpose_bytes_block(src, dst, rows, cols, i0, i16, j16, j1);  // right columns
+    }
+  });
+}
+
 void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out) {
   auto block = &transpose_block;
 #if FQT_X86

@@ -66,8 +66,11 @@ void range_seg(const float* x, int64_t n, float* lo, float* hi) {
 void range_cols(const float* x, int64_t n, float* lo, float* hi) {
   for (int64_t i = 0; i < n; i++) range_seg(x + i, 1, lo + i, hi + i);
 }
-void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint8_t* out) {
-  for (int64_t i = 0; i < n; i++) out[i] = quant1(x[i], off, inv, zp, a, idx0 + static_cast<uint32_t>(i));
+// Element i takes the RNG index idx0 + i·step (mod 2^32): step 1 on a row-major run; the fused binary conv
+// kernels quantize a channel plane of dY whose GEMM-row indices step by the channel count.
+void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint32_t step,
+               uint8_t* out) {
+  for (int64_t i = 0; i < n; i++) out[i] = quant1(x[i], off, inv, zp, a, idx0 + static_cast<uint32_t>(i) * step);
 }
 void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
                 uint32_t idx0, uint8_t* out) {
@@ -96,8 +99,8 @@ inline __m256i fmix8(__m256i h) {  // rng_fmix on 8 lanes
   h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0xc2b2ae35u)));
   return _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
 }
-inline __m256i index8(uint32_t i0) {
-  return _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(i0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+inline __m256i index8(uint32_t i0, __m256i steps = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) {
+  return _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(i0)), steps);
 }
 inline __m256d lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
 inline __m256d hi_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
@@ -120,11 +123,11 @@ inline __m128i clamp_i32(__m256d q, const Q8& c) {
 }
 
 // Codes of 8 consecutive elements in the low 8 bytes (the low byte of each int32, i.e. the JS store).
-inline __m128i quant8(__m256 x, __m256 off, __m256 inv, __m256i zp, uint32_t idx, const Q8& c) {
+inline __m128i quant8(__m256 x, __m256 off, __m256 inv, __m256i zp, __m256i idx, const Q8& c) {
   const __m256 t = _mm256_mul_ps(_mm256_sub_ps(x, off), inv);
   __m256d s0 = _mm256_add_pd(lo_pd(t), lo_pd(zp)), s1 = _mm256_add_pd(hi_pd(t), hi_pd(zp));
   if (c.sr) {
-    const __m256i u = _mm256_srli_epi32(fmix8(_mm256_xor_si256(c.key, index8(idx))), 8);
+    const __m256i u = _mm256_srli_epi32(fmix8(_mm256_xor_si256(c.key, idx)), 8);
     const __m256d ulp = _mm256_set1_pd(0x1p-24);
     s0 = _mm256_floor_pd(_mm256_add_pd(s0, _mm256_mul_pd(lo_pd(u), ulp)));
     s1 = _mm256_floor_pd(_mm256_add_pd(s1, _mm256_mul_pd(hi_pd(u), ulp)));
@@ -136,16 +139,18 @@ inline __m128i quant8(__m256 x, __m256 off, __m256 inv, __m256i zp, uint32_t idx
   return _mm_unpacklo_epi32(_mm_shuffle_epi8(clamp_i32(s0, c), pick), _mm_shuffle_epi8(clamp_i32(s1, c), pick));
 }
 
-void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint8_t* out) {
+void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint32_t step,
+               uint8_t* out) {
   const Q8 c(a);
   const __m256 o = _mm256_set1_ps(off), iv = _mm256_set1_ps(inv);
   const __m256i z = _mm256_set1_epi32(zp);
+  const __m256i steps = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(step)));
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m128i q = quant8(_mm256_loadu_ps(x + i), o, iv, z, idx0 + static_cast<uint32_t>(i), c);
+    const __m128i q = quant8(_mm256_loadu_ps(x + i), o, iv, z, index8(idx0 + static_cast<uint32_t>(i) * step, steps), c);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q);
   }
-  for (; i < n; i++) out[i] = scalar::quant1(x[i], off, inv, zp, a, idx0 + static_cast<uint32_t>(i));
+  for (; i < n; i++) out[i] = scalar::quant1(x[i], off, inv, zp, a, idx0 + static_cast<uint32_t>(i) * step);
 }
 void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
                 uint32_t idx0, uint8_t* out) {
@@ -154,7 +159,7 @@ void quant_cols(const float* x, int64_t n, const float* off, const float* inv, c
   for (; i + 8 <= n; i += 8) {
     const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zp + i));
     const __m128i q = quant8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(off + i), _mm256_loadu_ps(inv + i), z,
-                             idx0 + static_cast<uint32_t>(i), c);
+                             index8(idx0 + static_cast<uint32_t>(i)), c);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q);
   }
   for (; i < n; i++) out[i] = scalar::quant1(x[i], off[i], inv[i], zp[i], a, idx0 + static_cast<uint32_t>(i));
@@ -274,13 +279,16 @@ inline __m256i clamp_i32(__m512d q, const Q16& c) {
 }
 
 // Codes of the 16 elements of x (masked to n ≤ 16), the same operations as avx2::quant8 / scalar::quant1.
-inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, uint32_t idx, const Q16& c) {
+inline __m512i index16(uint32_t i0, __m512i steps = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {
+  return _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i0)), steps);
+}
+
+inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, __m512i idx16, const Q16& c) {
   const __m512 t = _mm512_mul_ps(_mm512_sub_ps(x, off), inv);
   __m512d s0 = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), _mm512_cvtepi32_pd(_mm512_castsi512_si256(zp)));
   __m512d s1 = _mm512_add_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))),
                              _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(zp, 1)));
   if (c.sr) {
-    const __m512i idx16 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(idx)), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     const __m512i u = _mm512_srli_epi32(fmix16(_mm512_xor_si512(c.key, idx16)), 8);
     const __m512d ulp = _mm512_set1_pd(0x1p-24);
     s0 = _mm512_floor_pd(_mm512_add_pd(s0, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(u)), ulp)));
@@ -293,13 +301,16 @@ inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, uint32_t id
   return _mm512_cvtepi32_epi8(q);  // the low byte of each int32, i.e. the JS store
 }
 
-void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint8_t* out) {
+void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint32_t step,
+               uint8_t* out) {
   const Q16 c(a);
   const __m512 o = _mm512_set1_ps(off), iv = _mm512_set1_ps(inv);
   const __m512i z = _mm512_set1_epi32(zp);
+  const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(step)));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), o, iv, z, idx0 + static_cast<uint32_t>(i), c);
+    const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), o, iv, z, index16(idx0 + static_cast<uint32_t>(i) * step, steps), c);
     _mm_mask_storeu_epi8(out + i, m, q);
   }
 }
@@ -309,7 +320,7 @@ void quant_cols(const float* x, int64_t n, const float* off, const float* inv, c
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, off + i), _mm512_maskz_loadu_ps(m, inv + i),
-                              _mm512_maskz_loadu_epi32(m, zp + i), idx0 + static_cast<uint32_t>(i), c);
+                              _mm512_maskz_loadu_epi32(m, zp + i), index16(idx0 + static_cast<uint32_t>(i)), c);
     _mm_mask_storeu_epi8(out + i, m, q);
   }
 }
@@ -321,7 +332,7 @@ void quant_cols(const float* x, int64_t n, const float* off, const float* inv, c
 struct Fns {
   void (*range_seg)(const float*, int64_t, float*, float*);
   void (*range_cols)(const float*, int64_t, float*, float*);
-  void (*quant_seg)(const float*, int64_t, float, float, int32_t, const QArgs&, uint32_t, uint8_t*);
+  void (*quant_seg)(const float*, int64_t, float, float, int32_t, const QArgs&, uint32_t, uint32_t, uint8_t*);
   void (*quant_cols)(const float*, int64_t, const float*, const float*, const int32_t*, const QArgs&, uint32_t, uint8_t*);
   void (*dequant_seg)(const uint8_t*, bool, int64_t, float, float, int32_t, float*);
   void (*dequant_cols)(const uint8_t*, bool, int64_t, const float*, const float*, const int32_t*, float*);
@@ -413,7 +424,7 @@ void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div
     } else {
       G.for_runs(r0, r1, [&](int64_t o, int64_t len, int64_t g) {
         // the RNG index is the element index r·cols + c, mod 2^32 like JavaScript's key ^ index
-        f.quant_seg(x + o, len, offset[g], inv[g], zero_point[g], a, static_cast<uint32_t>(o), codes + o);
+        f.quant_seg(x + o, len, offset[g], inv[g], zero_point[g], a, static_cast<uint32_t>(o), 1, codes + o);
       });
     }
   });
@@ -437,5 +448,13 @@ void dequantize_affine(const uint8_t* codes, bool is_signed, int64_t rows, int64
     }
   });
 }
+
+void quantize_run(const float* x, int64_t n, float offset, float inv, int32_t zero_point, double qmin, double qmax,
+                  bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes) {
+  const QArgs a{qmin, qmax, stochastic, key};
+  fns_for(active_tier()).quant_seg(x, n, offset, inv, zero_point, a, idx0, idx_step, codes);
+}
+
+void range_run(const float* x, int64_t n, float* lo, float* hi) { fns_for(active_tier()).range_seg(x, n, lo, hi); }
 
 }  // namespace fqt

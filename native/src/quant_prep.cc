@@ -108,6 +108,26 @@ void code_block_sums(int64_t m, int64_t k, int64_t kblock, const int8_t* a, int3
   });
 }
 
+// Two 4-bit codes per byte (quant-kernels.ts packNibbles / unpackNibbles); plain loops the compiler vectorises.
+void pack_nibbles(const uint8_t* codes, int64_t n, uint8_t* out) {
+  const int64_t bytes = (n + 1) / 2;
+  parallel_range(bytes, kGrain, [=](int64_t lo, int64_t hi) {
+    const int64_t full = std::min(hi, n / 2);
+    for (int64_t i = lo; i < full; i++) out[i] = static_cast<uint8_t>((codes[2 * i] & 15) | ((codes[2 * i + 1] & 15) << 4));
+    if (hi > full && full >= lo) out[full] = codes[2 * full] & 15;  // the odd last code
+  });
+}
+
+void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* out) {
+  parallel_range((n + 1) / 2, kGrain, [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      const int lo4 = packed[i] & 15, hi4 = packed[i] >> 4;
+      out[2 * i] = static_cast<uint8_t>(is_signed && lo4 >= 8 ? lo4 - 16 : lo4);
+      if (2 * i + 1 < n) out[2 * i + 1] = static_cast<uint8_t>(is_signed && hi4 >= 8 ? hi4 - 16 : hi4);
+    }
+  });
+}
+
 namespace {
 
 // Groups [g0, g1) of the block Householder transform on columns [c0, c0 + w) (w ≤ kBhqCols): the float32

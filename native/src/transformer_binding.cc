@@ -6,24 +6,14 @@
 #include <cstring>
 #include <string>
 
+#include "binding_util.h"
 #include "transformer.h"
-#include "transformer_binding.h"
 
-namespace fqt {
+namespace fqt_napi {
 namespace {
 
-template <class T>
-T* arr(const Napi::CallbackInfo& info, size_t i, size_t* len = nullptr) {
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* ptr = nullptr;
-  napi_value buffer;
-  napi_get_typedarray_info(info.Env(), info[i], &type, &length, &ptr, &buffer, &offset);
-  if (len) *len = length;
-  return static_cast<T*>(ptr);
-}
-int64_t I(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
-double D(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+using namespace fqt;
+
 Napi::Value done(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 // 'gelu' → 0, 'silu' → 1, else −1 (a JS exception).
@@ -35,54 +25,54 @@ int act_code(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
-  layernorm_forward(arr<float>(info, 0), I(info, 1), I(info, 2), arr<float>(info, 3), arr<float>(info, 4), D(info, 5),
-                    D(info, 6) != 0, arr<float>(info, 7), arr<float>(info, 8), arr<float>(info, 9));
+  layernorm_forward(data<float>(info, 0), I(info, 1), I(info, 2), data<float>(info, 3), data<float>(info, 4), D(info, 5),
+                    D(info, 6) != 0, data<float>(info, 7), data<float>(info, 8), data<float>(info, 9));
   return done(info);
 }
 Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
-  layernorm_backward(arr<float>(info, 0), arr<float>(info, 1), I(info, 2), I(info, 3), arr<float>(info, 4),
-                     arr<float>(info, 5), arr<float>(info, 6), D(info, 7) != 0, arr<float>(info, 8), arr<float>(info, 9),
-                     arr<float>(info, 10));
+  layernorm_backward(data<float>(info, 0), data<float>(info, 1), I(info, 2), I(info, 3), data<float>(info, 4),
+                     data<float>(info, 5), data<float>(info, 6), D(info, 7) != 0, data<float>(info, 8), data<float>(info, 9),
+                     data<float>(info, 10));
   return done(info);
 }
 Napi::Value SoftmaxForward(const Napi::CallbackInfo& info) {
-  softmax_forward(arr<float>(info, 0), I(info, 1), I(info, 2), D(info, 3) != 0, arr<float>(info, 4));
+  softmax_forward(data<float>(info, 0), I(info, 1), I(info, 2), D(info, 3) != 0, data<float>(info, 4));
   return done(info);
 }
 Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
-  softmax_backward(arr<float>(info, 0), arr<float>(info, 1), I(info, 2), I(info, 3), arr<float>(info, 4));
+  softmax_backward(data<float>(info, 0), data<float>(info, 1), I(info, 2), I(info, 3), data<float>(info, 4));
   return done(info);
 }
 Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
   const int op = act_code(info);
   size_t len = 0;
-  const float* x = arr<float>(info, 1, &len);
-  if (op >= 0) activation_forward(op, x, arr<float>(info, 2), static_cast<int64_t>(len));
+  const float* x = data<float>(info, 1, &len);
+  if (op >= 0) activation_forward(op, x, data<float>(info, 2), static_cast<int64_t>(len));
   return done(info);
 }
 Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   const int op = act_code(info);
   size_t len = 0;
-  const float* x = arr<float>(info, 1, &len);
-  if (op >= 0) activation_backward(op, x, arr<float>(info, 2), arr<float>(info, 3), static_cast<int64_t>(len));
+  const float* x = data<float>(info, 1, &len);
+  if (op >= 0) activation_backward(op, x, data<float>(info, 2), data<float>(info, 3), static_cast<int64_t>(len));
   return done(info);
 }
 Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
   size_t n = 0;
-  const int32_t* ids = arr<int32_t>(info, 0, &n);
-  embedding_forward(ids, static_cast<int64_t>(n), arr<float>(info, 1), I(info, 2), arr<float>(info, 3));
+  const int32_t* ids = data<int32_t>(info, 0, &n);
+  embedding_forward(ids, static_cast<int64_t>(n), data<float>(info, 1), I(info, 2), data<float>(info, 3));
   return done(info);
 }
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   size_t n = 0, tlen = 0;
-  const int32_t* ids = arr<int32_t>(info, 0, &n);
-  float* table = arr<float>(info, 3, &tlen);
-  embedding_backward(ids, static_cast<int64_t>(n), arr<float>(info, 1), I(info, 2), table, static_cast<int64_t>(tlen));
+  const int32_t* ids = data<int32_t>(info, 0, &n);
+  float* table = data<float>(info, 3, &tlen);
+  embedding_backward(ids, static_cast<int64_t>(n), data<float>(info, 1), I(info, 2), table, static_cast<int64_t>(tlen));
   return done(info);
 }
 Napi::Value SgemmBatched(const Napi::CallbackInfo& info) {
-  sgemm_batched(I(info, 0), I(info, 1), I(info, 2), I(info, 3), arr<float>(info, 4), I(info, 5) != 0, arr<float>(info, 6),
-                I(info, 7) != 0, arr<float>(info, 8));
+  sgemm_batched(I(info, 0), I(info, 1), I(info, 2), I(info, 3), data<float>(info, 4), I(info, 5) != 0, data<float>(info, 6),
+                I(info, 7) != 0, data<float>(info, 8));
   return done(info);
 }
 Napi::Value HadamardTransform(const Napi::CallbackInfo& info) {
@@ -91,21 +81,19 @@ Napi::Value HadamardTransform(const Napi::CallbackInfo& info) {
     Napi::Error::New(info.Env(), "hadamardTransform: block " + std::to_string(block) + " is not a power of two").ThrowAsJavaScriptException();
     return done(info);
   }
-  hadamard_transform(arr<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), arr<float>(info, 4), I(info, 5) != 0,
-                     arr<float>(info, 6));
+  hadamard_transform(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<float>(info, 4), I(info, 5) != 0,
+                     data<float>(info, 6));
   return done(info);
 }
 Napi::Value QuantizeMinifloat(const Napi::CallbackInfo& info) {
   // seed and stream are uint32 in JS (ToUint32 semantics via the int64 value modulo 2^32)
-  quantize_minifloat(arr<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), arr<float>(info, 6),
+  quantize_minifloat(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), data<float>(info, 6),
                      static_cast<int>(I(info, 7)), I(info, 8) != 0, static_cast<uint32_t>(I(info, 9)),
-                     static_cast<uint32_t>(I(info, 10)), arr<uint8_t>(info, 11));
+                     static_cast<uint32_t>(I(info, 10)), data<uint8_t>(info, 11));
   return done(info);
 }
 
-}  // namespace
-
-const TransformerEntry kTransformerKernels[] = {
+const Entry kEntries[] = {
     {"layerNormForward", LayerNormForward}, {"layerNormBackward", LayerNormBackward},
     {"softmaxForward", SoftmaxForward},     {"softmaxBackward", SoftmaxBackward},
     {"activationForward", ActivationForward}, {"activationBackward", ActivationBackward},
@@ -113,6 +101,12 @@ const TransformerEntry kTransformerKernels[] = {
     {"sgemmBatched", SgemmBatched},         {"hadamardTransform", HadamardTransform},
     {"quantizeMinifloat", QuantizeMinifloat},
 };
-const size_t kTransformerKernelCount = sizeof(kTransformerKernels) / sizeof(kTransformerKernels[0]);
 
-}  // namespace fqt
+}  // namespace
+
+const Entry* transformer_entries(size_t* count) {
+  *count = sizeof(kEntries) / sizeof(kEntries[0]);
+  return kEntries;
+}
+
+}  // namespace fqt_napi

@@ -2,33 +2,11 @@
  * A tape small enough to read in one sitting: every differentiable op's output carries a Node
  * {op, inputs (gradient targets), shapes, backward}; grad(loss) walks the nodes in reverse topological order.
  */
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, type BackwardFn, type GradTarget, type Node } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
-import { fmtShape, sameShape, type Shape } from '../tensor/shape.js';
+import { fmtShape, sameShape } from '../tensor/shape.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { backend } from '../backend/index.js';
-
-/** Returns one gradient (or null: no gradient flows) per input, each with that input's shape. */
-export type BackwardFn = (g: Tensor) => (Tensor | null)[];
-
-/**
- * Where an input's gradient goes: the Node that produced it (an intermediate), the tensor itself (a leaf that
- * requires a gradient: a parameter or an input), or null (no gradient flows to it).
- */
-export type GradTarget = Node | Tensor | null;
-
-/**
- * The tape keeps what routes gradients, never an intermediate input's values: an intermediate tensor stays in
- * memory only while something else references it (for example a backward closure that needs it). So an op
- * whose backward needs only a compressed copy of an input (qgemm keeps int8 codes) lets the fp32 values go.
- */
-export interface Node {
-  readonly op: string;
-  readonly inputs: readonly GradTarget[];
-  /** Shapes of the inputs (checked against the gradients the backward returns). */
-  readonly shapes: readonly Shape[];
-  readonly backward: BackwardFn;
-}
 
 function targetOf(t: Tensor): GradTarget {
   return !t.requiresGrad ? null : t.node ?? t;

@@ -1,3 +1,4 @@
+import type { BinaryConvKernels } from './bconv-kernels.js';
 import type { FloatKernels } from './float-kernels.js';
 import type { IntKernels } from './int-kernels.js';
 import type { QuantKernels } from './quant-kernels.js';
@@ -9,10 +10,11 @@ export type { BinaryOp, FloatKernels, ReduceOp, UnaryOp } from './float-kernels.
 export type { IntKernels } from './int-kernels.js';
 export type { QuantKernels } from './quant-kernels.js';
 export type { QconvKernels } from './qconv-kernels.js';
+export type { BinaryConvKernels } from './bconv-kernels.js';
 export type { ActivationOp, TransformerKernels } from './transformer-kernels.js';
 export type { LowpKernels, MinifloatCode } from './lowp-kernels.js';
 
-export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels & TransformerKernels & LowpKernels;
+export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels & BinaryConvKernels & TransformerKernels & LowpKernels;
 export type KernelName = keyof Kernels;
 
 /**

@@ -39,6 +39,9 @@ export interface FloatKernels {
   /** Batched transpose: for each of `batch` matrices, out[b][j][i] = x[b][i][j] with x[b]: [rows, cols]. */
   transpose(batch: number, rows: number, cols: number, x: Float32Array, out: Float32Array): void;
 
+  /** transpose for quantized codes (bytes of an Int8Array or Uint8Array; both arrays of the same kind). */
+  transposeCodes(batch: number, rows: number, cols: number, x: Int8Array | Uint8Array, out: Int8Array | Uint8Array): void;
+
   /**
    * im2col for NCHW input x[n,c,h,w] and a kh×kw window with the given stride and zero padding:
    * out[(n·oh + y)·ow + x, (c·kh + i)·kw + j] (one row per (sample, output pixel)).
@@ -148,5 +151,3 @@ export interface FloatKernels {
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
 }
-
-export type FloatKernelName = keyof FloatKernels;

@@ -25,6 +25,13 @@ export interface IntKernels {
   packSigns(rows: number, k: number, x: Float32Array, out: Uint32Array): void;
 
   /**
+   * Sign codes of x[n] as bytes, the bits of packSigns one per byte: codes[i] = 1 ⇔ x[i] ≥ 0 (sign(0) = +1), NaN → 0;
+   * nan[0] = 1 when some x[i] is NaN, else 0. Overwrites codes[n] and nan[0]. (The 1-bit QTensor of the sign
+   * quantizer, quantizers/binary.ts.)
+   */
+  signCodes(n: number, x: Float32Array, codes: Uint8Array, nan: Int32Array): void;
+
+  /**
    * Bit planes of unsigned codes q[rows, k] ∈ [0, 2^bits): bit j of codes[r·k + c] goes to bit (c mod 32) of
    * out[(j·rows + r)·words + floor(c/32)]; bits past k are zero. Codes ≥ 2^bits are the caller's bug (their high
    * bits are dropped). Overwrites out[bits·rows·words].
@@ -40,5 +47,3 @@ export interface IntKernels {
    */
   gemmBitplane(m: number, n: number, k: number, bits: number, planes: Uint32Array, b: Uint32Array, c: Int32Array): void;
 }
-
-export type IntKernelName = keyof IntKernels;

@@ -39,5 +39,3 @@ export interface QconvKernels {
   qconvGradWeight(geo: Int32Array, dy: Uint8Array | Int8Array, dyOffset: Float32Array, dyScale: Float32Array, dyZero: Int32Array,
     x: Uint8Array | Int8Array, xOffset: Float32Array, xScale: Float32Array, xZero: Int32Array, dw: Float32Array): void;
 }
-
-export type QconvKernelName = keyof QconvKernels;

@@ -38,6 +38,16 @@ export interface QuantKernels {
   codesToI8(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
     shift: Int32Array, transpose: number, out: Int8Array): void;
 
+  /**
+   * Two 4-bit codes per byte, for codes kept in memory at their bit width (the fused layers' saved X):
+   * out[i] = (codes[2i] & 15) | (codes[2i + 1] & 15) << 4, the high nibble 0 past an odd end. The caller guarantees
+   * every code fits 4 bits (unsigned 0..15, signed −8..7).
+   */
+  packNibbles(codes: Int8Array | Uint8Array, out: Uint8Array): void;
+
+  /** The inverse of packNibbles for out.length codes: zero-extended into a Uint8Array, sign-extended into an Int8Array. */
+  unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): void;
+
   /** out[i·nkb + kb] = Σ_{k ∈ block kb} a[i·k + k'] (int32), nkb = ceil(k / kBlock): the row sums of int8 codes. */
   codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array, out: Int32Array): void;
 
@@ -67,5 +77,3 @@ export interface QuantKernels {
    */
   quantizeLuq(x: Float32Array, n: number, alpha: Float32Array, kmax: number, seed: number, stream: number, codes: Int8Array): void;
 }
-
-export type QuantKernelName = keyof QuantKernels;

@@ -99,6 +99,26 @@ export function planRuns(f: Parsed<typeof COMPARE_FLAGS>, recipes: PlannedRecipe
   })));
 }
 
+/**
+ * Writes OUT/compare.json after checking that no run directory or earlier comparison in OUT was trained with
+ * another configuration (they are never silently mixed into the results).
+ */
+function writeManifest(out: string, plan: ReturnType<typeof planRuns>, manifest: CompareManifest): void {
+  for (const p of plan) {
+    const saved = readRunJson(path.join(out, p.rel));
+    const diff = saved && configDifference(saved.config, p.config);
+    if (diff) throw new FqtError(`${path.join(out, p.rel)} was trained with ${diff}; use another --out (or delete that run)`);
+  }
+  delete manifest.config.recipe;
+  const previous = readManifest(out);
+  if (previous) {
+    const diff = configDifference({ ...previous.config, seed: 0 }, { ...manifest.config, seed: 0 });
+    if (diff) throw new FqtError(`${out} holds a comparison trained with ${diff}; use another --out`);
+  }
+  mkdirSync(out, { recursive: true });
+  writeJson(path.join(out, 'compare.json'), manifest);
+}
+
 export function compareCommand(argv: string[]): number {
   const f = parseFlags('compare', COMPARE_FLAGS, argv);
   if (f.help) {
@@ -114,21 +134,7 @@ export function compareCommand(argv: string[]): number {
   loadDataset(base.dataset, { dataDir: base.dataDir });
 
   const plan = planRuns(f, recipes, seeds);
-  // A run directory trained with another configuration is never silently mixed into the results.
-  for (const p of plan) {
-    const saved = readRunJson(path.join(out, p.rel));
-    const diff = saved && configDifference(saved.config, p.config);
-    if (diff) throw new FqtError(`${path.join(out, p.rel)} was trained with ${diff}; use another --out (or delete that run)`);
-  }
-  const previous = readManifest(out);
-  const manifest: CompareManifest = { format: 'fqt-compare', version: 1, recipes: recipes.map(({ name, label }) => ({ name, label })), seeds, config: { ...base, seed: seeds[0] } };
-  delete manifest.config.recipe;
-  if (previous) {
-    const diff = configDifference({ ...previous.config, seed: 0 }, { ...manifest.config, seed: 0 });
-    if (diff) throw new FqtError(`${out} holds a comparison trained with ${diff}; use another --out`);
-  }
-  mkdirSync(out, { recursive: true });
-  writeJson(path.join(out, 'compare.json'), manifest);
+  writeManifest(out, plan, { format: 'fqt-compare', version: 1, recipes: recipes.map(({ name, label }) => ({ name, label })), seeds, config: { ...base, seed: seeds[0] } });
 
   const log = (line: string): void => { process.stderr.write(`${line}\n`); };
   let failed = 0;

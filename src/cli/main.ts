@@ -14,7 +14,8 @@ import { CONVERT_ARGS, CONVERT_FLAGS, convertCommand } from './convert.js';
 import { SAMPLE_FLAGS, sampleCommand } from './sample.js';
 
 export interface Command {
-  run: (argv: string[]) => number;
+  /** The exit code; a Promise for commands that wait on other processes (fqt train --workers). */
+  run: (argv: string[]) => number | Promise<number>;
   summary: string;
   /** The command's flag declarations (the parser tests walk them all). */
   flags: FlagSpecs;
@@ -48,22 +49,28 @@ export function main(argv: string[]): void {
     process.exitCode = 1;
     return;
   }
+  try {
+    const code = c.run(rest);
+    if (typeof code === 'number') process.exitCode = code;
+    else code.then((n) => { process.exitCode = n; }, (err) => fail(command, rest, err));
+  } catch (err) {
+    fail(command, rest, err);
+  }
+}
+
+function fail(command: string, rest: string[], err: unknown): void {
   // On a terminal the progress bar may own the current line; start the error on a fresh one.
   const lead = process.stderr.isTTY ? '\n' : '';
-  try {
-    process.exitCode = c.run(rest);
-  } catch (err) {
-    if (err instanceof TrainingInterrupted) {
-      process.stderr.write(`${lead}fqt ${command}: ${err.message}\nresume with: ${resumeCommand(command, rest)}\n`);
-      process.exitCode = err.exitCode;
-      return;
-    }
-    if (err instanceof FqtError) {
-      process.stderr.write(`${lead}fqt ${command}: ${err.message}\n`);
-    } else {
-      const e = err as Error;
-      process.stderr.write(`${lead}fqt ${command}: internal error: ${e?.message ?? String(err)}${process.env.FQT_DEBUG === '1' ? `\n${e?.stack ?? ''}` : ' (set FQT_DEBUG=1 for the stack)'}\n`);
-    }
-    process.exitCode = 1;
+  if (err instanceof TrainingInterrupted) {
+    process.stderr.write(`${lead}fqt ${command}: ${err.message}\nresume with: ${resumeCommand(command, rest)}\n`);
+    process.exitCode = err.exitCode;
+    return;
   }
+  if (err instanceof FqtError) {
+    process.stderr.write(`${lead}fqt ${command}: ${err.message}\n`);
+  } else {
+    const e = err as Error;
+    process.stderr.write(`${lead}fqt ${command}: internal error: ${e?.message ?? String(err)}${process.env.FQT_DEBUG === '1' ? `\n${e?.stack ?? ''}` : ' (set FQT_DEBUG=1 for the stack)'}\n`);
+  }
+  process.exitCode = 1;
 }

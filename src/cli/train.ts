@@ -9,6 +9,9 @@ import { presetNames, resolveRecipe, type Recipe } from '../quant/index.js';
 import { RECIPE_SCHEDULES } from '../quant/recipe-training.js';
 import { FqtError } from '../tensor/errors.js';
 import { cliReporters } from './progress.js';
+import { DIST_FLAGS, launchTraining, trainWorker } from './train-dist.js';
+import { LAUNCHED, workerEnv } from '../dist/launch.js';
+import type { TrainResult } from '../train/trainer.js';
 import { ON_NONFINITE } from '../train/guard.js';
 
 const d = DEFAULT_CONFIG;
@@ -42,6 +45,7 @@ export const TRAIN_FLAGS = {
   'checkpoint-seconds': { type: 'number', help: 'also checkpoint inside an epoch every N seconds (0 = epoch ends only)', default: 60, min: 0 },
   'on-nonfinite': { type: 'string', help: 'a step with a non-finite loss or gradient: stop training, or skip the step and count it', default: 'stop', choices: ON_NONFINITE },
   quiet: { type: 'bool', help: 'no progress bar or epoch lines', default: false },
+  ...DIST_FLAGS,
   help: { type: 'bool', help: 'show this help', default: false },
 } satisfies FlagSpecs;
 
@@ -73,7 +77,7 @@ export function trainConfigFromFlags(f: Parsed<typeof TRAIN_FLAGS>, recipe: Reci
   return config;
 }
 
-export function trainCommand(argv: string[]): number {
+export function trainCommand(argv: string[]): number | Promise<number> {
   const f = parseFlags('train', TRAIN_FLAGS, argv);
   if (f.help) {
     process.stdout.write(usage('train', 'train a model (fp32 or with a quantization recipe)', TRAIN_FLAGS));
@@ -82,10 +86,18 @@ export function trainCommand(argv: string[]): number {
   const recipe = flagRecipe(f.recipe);
   const config = trainConfigFromFlags(f, recipe);
   const started = performance.now();
-  const result = train(config, { recipe, out: f.out, resume: f.resume, checkpointSeconds: f['checkpoint-seconds'], ...cliReporters(f.quiet) });
-  const m = result.final!;
+  const opts = { recipe, out: f.out, resume: f.resume, checkpointSeconds: f['checkpoint-seconds'], ...cliReporters(f.quiet) };
+  const worker = workerEnv();
+  if (worker && f.workers > 1 && process.env[LAUNCHED] !== String(f.workers)) throw new FqtError(`--workers ${f.workers} starts workers, but this process already is one (WORLD_SIZE=${worker.size}, RANK=${worker.rank} in its environment): drop one of them`);
+  if (worker) return trainWorker(worker, f, config, recipe, opts, (r) => printDone(r, started, f.out));
+  if (f.workers > 1) return launchTraining(argv, f, config);
+  return printDone(train(config, opts), started, f.out);
+}
+
+function printDone(result: TrainResult, started: number, out: string): number {
+  const m = result.final!, c = result.config;
   const wall = (performance.now() - started) / 1000;
-  process.stdout.write(`done: ${config.model} on ${config.dataset} with recipe ${m.recipe}, ${m.epoch} epochs, test accuracy ${(100 * m.test_acc).toFixed(2)}% ` +
-    `(test loss ${m.test_loss.toFixed(4)}), ${m.ms_per_step.toFixed(1)} ms/step, ${wall.toFixed(1)} s wall; run in ${f.out}\n`);
+  process.stdout.write(`done: ${c.model} on ${c.dataset} with recipe ${m.recipe}, ${m.epoch} epochs, test accuracy ${(100 * m.test_acc).toFixed(2)}% ` +
+    `(test loss ${m.test_loss.toFixed(4)}), ${m.ms_per_step.toFixed(1)} ms/step, ${wall.toFixed(1)} s wall; run in ${out}\n`);
   return 0;
 }

@@ -92,24 +92,56 @@ export interface QuantizeOptions {
   draw?: Draw | null;
 }
 
+/**
+ * Everything of a QTensor but its shape and codes, plus the float32 inverse scales quantizeAffine multiplies by: what
+ * a kernel that quantizes while it consumes the operand needs (the fused binary conv, quant/gemm/bconv.ts).
+ */
+export interface QuantParams {
+  readonly bits: number;
+  readonly format: IntFormat;
+  readonly signed: boolean;
+  readonly rounding: Rounding;
+  readonly grouping: Grouping;
+  readonly offset: Float32Array;
+  readonly scale: Float32Array;
+  readonly inv: Float32Array;
+  readonly zeroPoint: Int32Array;
+  readonly qmin: number;
+  readonly qmax: number;
+  readonly draw: Draw | null;
+}
+
+/** The min/max parameters of every group from its range (METHODS §0.3). */
+export function quantParams(mins: Float32Array, maxs: Float32Array, opts: QuantizeOptions): QuantParams {
+  const p = affineParams(opts.format, opts.bits, mins, maxs);
+  const stochastic = opts.rounding === 'stochastic';
+  const draw = stochastic ? opts.draw ?? null : null;
+  check(!stochastic || draw !== null, 'internal: stochastic rounding needs a (seed, stream) draw');
+  return {
+    bits: opts.bits, format: opts.format, signed: p.signed, rounding: opts.rounding, grouping: opts.grouping,
+    offset: p.offset, scale: p.scale, inv: p.inv, zeroPoint: p.zeroPoint, qmin: p.qmin, qmax: p.qmax, draw,
+  };
+}
+
+/** The codes of x[rows, cols] under given parameters (quantizeAffine). */
+export function quantizeWithParams(x: Float32Array, rows: number, cols: number, p: QuantParams): QTensor {
+  const codes = p.signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
+  const g = p.grouping;
+  if (rows > 0 && cols > 0) {
+    backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax,
+      p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes);
+  }
+  return {
+    rows, cols, bits: p.bits, format: p.format, signed: p.signed, rounding: p.rounding, grouping: g, codes,
+    offset: p.offset, scale: p.scale, zeroPoint: p.zeroPoint, qmin: p.qmin, qmax: p.qmax, draw: p.draw,
+  };
+}
+
 /** Quantize x[rows, cols] with min/max ranges per group (METHODS §0.3). */
 export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts: QuantizeOptions): QTensor {
   check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
   const { mins, maxs } = rangeStats(x, rows, cols, opts.grouping);
-  const p = affineParams(opts.format, opts.bits, mins, maxs);
-  const codes = p.signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
-  const stochastic = opts.rounding === 'stochastic';
-  const draw = stochastic ? opts.draw ?? null : null;
-  check(!stochastic || draw !== null, 'internal: stochastic rounding needs a (seed, stream) draw');
-  const g = opts.grouping;
-  if (rows > 0 && cols > 0) {
-    backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax,
-      stochastic ? 1 : 0, draw?.seed ?? 0, draw?.stream ?? 0, codes);
-  }
-  return {
-    rows, cols, bits: opts.bits, format: opts.format, signed: p.signed, rounding: opts.rounding, grouping: g, codes,
-    offset: p.offset, scale: p.scale, zeroPoint: p.zeroPoint, qmin: p.qmin, qmax: p.qmax, draw,
-  };
+  return quantizeWithParams(x, rows, cols, quantParams(mins, maxs, opts));
 }
 
 /** x̂[rows, cols] = offset + (code − zeroPoint)·scale (affine), sign(c)·scale·2^(|c| − 1) ('log2'), f32(e4m3(c)·scale[g]) ('e4m3'). */
@@ -127,9 +159,4 @@ export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.ro
     backend().dequantizeAffine(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, q.offset, q.scale, q.zeroPoint, out);
   }
   return out;
-}
-
-/** Bytes held by a QTensor (codes + per-group parameters). */
-export function qtensorBytes(q: QTensor): number {
-  return q.codes.byteLength + q.offset.byteLength + q.scale.byteLength + q.zeroPoint.byteLength;
 }

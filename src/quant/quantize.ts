@@ -3,7 +3,7 @@
  * code that uses recipes goes through this interface and never branches on the format.
  */
 import type { BhqTransform } from './transforms.js';
-import type { Draw, Grouping, QTensor } from './qtensor.js';
+import type { Draw, Grouping, QTensor, QuantParams } from './qtensor.js';
 import type { OperandRole, QuantKind, SpecOf } from './spec.js';
 
 export interface QuantContext {
@@ -64,4 +64,15 @@ export interface Quantizer<K extends QuantKind> {
   quantizeConvInput?(spec: SpecOf<K>, x: Float32Array, n: number, perSample: number): QTensor | null;
   /** Per-output-channel learnable scale on the layer output (sign 'channel' on the weight slot). */
   outputScale?(spec: SpecOf<K>): boolean;
+  /**
+   * The bound c of a clipped STE (the gradient passes where |x| < c), or null for the plain STE; steMask is its
+   * fp32 mask, the fused binary conv packs it as bits (quant/gemm/bconv.ts). Absent = plain STE.
+   */
+  steClip?(spec: SpecOf<K>): number | null;
+  /**
+   * The per-group parameters (no codes) from the groups' ranges of the operand, for kernels that quantize while
+   * they consume it (the fused binary conv, quant/gemm/bconv.ts); codes from them equal quantize()'s bit for bit.
+   * Null (depending on the spec only) or absent: quantize() needs the data itself.
+   */
+  groupParams?(spec: SpecOf<K>, mins: Float32Array, maxs: Float32Array, grouping: Grouping, draw: Draw | null): QuantParams | null;
 }

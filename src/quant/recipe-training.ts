@@ -40,9 +40,3 @@ export function parseTraining(raw: unknown, path: string, base: RecipeTraining =
   if (o.warmupEpochs !== undefined) out.warmupEpochs = finite(o.warmupEpochs, `${path}.warmupEpochs`, 'a number ≥ 0', (x) => x >= 0);
   return out;
 }
-
-/** "adam lr 0.001" (empty when the recipe has no training defaults). */
-export function describeTraining(t: RecipeTraining | undefined): string {
-  if (!t) return '';
-  return TRAINING_KEYS.filter((k) => t[k] !== undefined).map((k) => (k === 'optimizer' ? String(t[k]) : `${k} ${t[k]}`)).join(' ');
-}

@@ -218,7 +218,3 @@ export function qatOf(r: Recipe): Recipe {
 export function recipeToJSON(r: Recipe): string {
   return JSON.stringify(r, null, 2);
 }
-
-export function isRecipe(v: unknown): v is Recipe {
-  return isPlainObject(v) && v.version === RECIPE_VERSION && typeof v.label === 'string';
-}

@@ -79,7 +79,7 @@
  *    stochastic scale rules of quantizers/minifloat.ts guarantee (up to the float32 rounding of t).
  */
 
-export { householderCoefficients, roundHalfEven } from '../backend/ref/quant-math.js';
+export { roundHalfEven } from '../backend/ref/quant-math.js';
 
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);

@@ -141,7 +141,3 @@ export function granularityLabel(g: Granularity): string {
   if (typeof g === 'object') return `B${g.block}`;
   return { tensor: 'T', sample: 'S', row: 'R', column: 'C', feature: 'F' }[g];
 }
-
-export function sameSpec(a: QuantSpec | string, b: QuantSpec | string): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}

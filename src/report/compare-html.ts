@@ -106,7 +106,7 @@ export function compareHtml(r: Results, root: string, variance: readonly Varianc
     heading: 'Final results',
     text: 'Test accuracy of the last epoch, mean ± sample standard deviation over the finished seeds; the gap to fp32 is the mean ± sample ' +
       'standard deviation of the per-seed differences (pp) over the seeds both finished; ms/step is training time ' +
-      'per optimizer step (all epochs); integer GEMMs counts int8 and int8-blocked paths out of the three GEMMs of every layer.',
+      'per optimizer step (all epochs); integer GEMMs counts int8, int8-blocked and the bit paths (b1, bitplane, bitplane-blocked) out of the three GEMMs of every layer.',
     table,
   }];
   const curves: ChartConfig[] = [
@@ -129,7 +129,7 @@ export function compareHtml(r: Results, root: string, variance: readonly Varianc
     });
   }
   const gt = gemmTable(r);
-  if (gt) sections.push({ heading: 'GEMM paths per layer (forward / grad-input / grad-weight)', text: 'fp32-dequant multiplies quantized values in fp32; only int8 and int8-blocked are integer GEMMs.', table: gt });
+  if (gt) sections.push({ heading: 'GEMM paths per layer (forward / grad-input / grad-weight)', text: 'fp32-dequant multiplies quantized values in fp32; int8, int8-blocked, b1, bitplane and bitplane-blocked are integer GEMMs.', table: gt });
   const bad = r.runs.filter((x) => x.status !== 'done');
   if (bad.length) {
     sections.push({ heading: 'Runs not finished', table: { columns: ['run', 'status', 'epochs', 'message'], rows: bad.map((x) => [x.dir, x.status, x.epochs, x.message ?? '']) } });

@@ -292,11 +292,14 @@ export function accCell(s: Stat | null): string {
   return s.std === null ? pct(s.mean) : `${pct(s.mean)} ± ${pct(s.std)}`;
 }
 
-/** Integer GEMMs out of all GEMMs (int8 and int8-blocked; fp32-dequant is not integer). */
+/** Paths whose GEMM runs on integers or bits with an exact int32 sum (plan.ts; fp32-dequant is not integer). */
+const INTEGER_PATHS = new Set<GemmPath>(['int8', 'int8-blocked', 'b1', 'bitplane', 'bitplane-blocked']);
+
+/** Integer GEMMs out of all GEMMs. */
 export function integerGemms(paths: LayerPaths[] | null): string {
   if (!paths) return '–';
   const all = paths.flatMap((p) => [p.forward, p.gradInput, p.gradWeight]);
-  return `${all.filter((p) => p === 'int8' || p === 'int8-blocked').length}/${all.length}`;
+  return `${all.filter((p) => INTEGER_PATHS.has(p)).length}/${all.length}`;
 }
 
 /** "+0.35 ± 0.12" (mean ± sample std of the per-seed differences), "+0.35" for one seed, '–' without a pair. */

@@ -78,6 +78,17 @@ function checkpoints(k: number): number[] {
   return out;
 }
 
+/** Σ over elements of the variance of one layer's QAT gradient across batches, or null for a single batch. */
+function samplingVariance(perBatch: readonly Float32Array[]): number | null {
+  if (perBatch.length < 2) return null;
+  const numel = perBatch[0].length;
+  const mean = new Float64Array(numel);
+  for (const g of perBatch) for (let i = 0; i < numel; i++) mean[i] += g[i] / perBatch.length;
+  let v = 0;
+  for (const g of perBatch) for (let i = 0; i < numel; i++) v += (g[i] - mean[i]) ** 2;
+  return v / (perBatch.length - 1);
+}
+
 /** Per-layer statistics of the recipe's gradient estimator (see the file comment). */
 export function measureVariance(opts: VarianceOptions): VarianceReport {
   const { model, recipe, batches } = opts;
@@ -135,14 +146,7 @@ export function measureVariance(opts: VarianceOptions): VarianceReport {
       let abs = 0, sq = 0;
       for (let i = 0; i < numel; i++) { abs += Math.abs(ref[i]); sq += ref[i] * ref[i]; }
       const quantVar = sqErr[li] / draws;
-      let samplingVar: number | null = null;
-      if (batches.length >= 2) {
-        const mean = new Float64Array(numel);
-        for (const g of qat) for (let i = 0; i < numel; i++) mean[i] += g[li][i] / qat.length;
-        let v = 0;
-        for (const g of qat) for (let i = 0; i < numel; i++) v += (g[li][i] - mean[i]) ** 2;
-        samplingVar = v / (qat.length - 1);
-      }
+      const samplingVar = samplingVariance(qat.map((g) => g[li]));
       const entry = resolved.layers.find((l) => l.name === name);
       return {
         layer: name,

@@ -1,6 +1,30 @@
-import type { Node } from '../autograd/graph.js';
 import { check } from './errors.js';
 import { assertValidShape, fmtShape, type Shape, shapeSize } from './shape.js';
+
+// The autograd tape's types live beside Tensor, which links to its Node (one module, no import loop);
+// autograd/graph.ts records and walks the tape.
+
+/** Returns one gradient (or null: no gradient flows) per input, each with that input's shape. */
+export type BackwardFn = (g: Tensor) => (Tensor | null)[];
+
+/**
+ * Where an input's gradient goes: the Node that produced it (an intermediate), the tensor itself (a leaf that
+ * requires a gradient: a parameter or an input), or null (no gradient flows to it).
+ */
+export type GradTarget = Node | Tensor | null;
+
+/**
+ * The tape keeps what routes gradients, never an intermediate input's values: an intermediate tensor stays in
+ * memory only while something else references it (for example a backward closure that needs it). So an op
+ * whose backward needs only a compressed copy of an input (qgemm keeps int8 codes) lets the fp32 values go.
+ */
+export interface Node {
+  readonly op: string;
+  readonly inputs: readonly GradTarget[];
+  /** Shapes of the inputs (checked against the gradients the backward returns). */
+  readonly shapes: readonly Shape[];
+  readonly backward: BackwardFn;
+}
 
 /**
  * A float32 tensor: a shape and a contiguous row-major Float32Array, owned by JS and freed by the GC

@@ -55,11 +55,18 @@ export class DivergenceGuard {
    * step is to be skipped; throws when training must stop.
    */
   gradients(loss: number, total: Tensor, at: StepPlace): GradStore | null {
-    const totalValue = total.item();
+    return this.checked(loss, total.item(), () => grad(total), at);
+  }
+
+  /**
+   * The same for gradients the caller computed (a GradStore, or a function computed only when the loss is finite),
+   * e.g. summed over data-parallel processes (train/parallel.ts).
+   */
+  checked(loss: number, totalValue: number, gradients: GradStore | (() => GradStore), at: StepPlace): GradStore | null {
     if (!Number.isFinite(loss) || !Number.isFinite(totalValue)) {
       return this.reject(`loss is ${Number.isFinite(loss) ? totalValue : loss}${at.note ?? ''}`, at);
     }
-    const grads = grad(total);
+    const grads = typeof gradients === 'function' ? gradients() : gradients;
     const bad = describeNonFinite(this.params.flatMap(([name, p]): [string, Float32Array][] => {
       const g = grads.get(p);
       return g ? [[name, g.data]] : [];

@@ -7,6 +7,7 @@
  * every random stream depend only on (seed, position), and all state is in the checkpoint).
  * Add-ons reach the loop only as hooks (train/hooks.ts); progress and log lines leave it only through callbacks.
  */
+import { grad } from '../autograd/graph.js';
 import { backend } from '../backend/index.js';
 import { loadDataset } from '../data/registry.js';
 import type { Module } from '../nn/module.js';
@@ -21,13 +22,12 @@ import { checkBatchFitsData, type RunConfig, type TrainConfig, validateConfig, w
 import { DivergenceGuard } from './guard.js';
 import { inRunDir } from './run-dir.js';
 import { type StopWatch, TrainingInterrupted } from './signals.js';
-import { countCorrect, evaluate } from './evaluate.js';
+import { countCorrect } from './evaluate.js';
 import type { EpochContext, StepContext, TrainHook } from './hooks.js';
 import { type EpochMetrics, writeMetricsFile } from './metrics.js';
 import { emptySums, resumeState, type RunState, saveRunCheckpoint, writeRunJson } from './run-state.js';
 import { type RunData, setupRun, type Run } from './run-setup.js';
-
-export { buildOptimizer } from './run-setup.js';
+import { type DataParallel, singleProcess } from './parallel.js';
 
 /** Progress of the epoch in progress, after each step (for a progress bar). */
 export interface StepProgress {
@@ -68,6 +68,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Extra hooks (train/hooks.ts), called after those of the recipe's add-ons. */
   hooks?: TrainHook[];
+  /** Data-parallel training over several processes (train/parallel.ts; src/dist joins a gloo group). Default: one process. */
+  parallel?: DataParallel;
 }
 
 export interface TrainResult {
@@ -84,8 +86,9 @@ export interface TrainResult {
 export function train(config: TrainConfig, opts: TrainOptions = {}): TrainResult {
   validateConfig(config);
   const recipe = opts.recipe !== undefined ? opts.recipe : config.recipe ? resolveRecipe(config.recipe) : null;
-  // The run directory is checked and locked before any data loads (train/run-dir.ts).
-  return inRunDir(opts, (stop) => runTraining(config, config.model, loadDataset(config.dataset, { dataDir: config.dataDir }), recipe, opts, stop));
+  // The run directory is checked and locked before any data loads (train/run-dir.ts), by the one process that writes it.
+  const o = (opts.parallel ?? singleProcess).rankOptions(opts);
+  return inRunDir(o, (stop) => runTraining(config, config.model, loadDataset(config.dataset, { dataDir: config.dataDir }), recipe, o, stop));
 }
 
 /** Training data for `fit`: what loadDataset() returns, or {train, test[, normalization][, name]}. */
@@ -104,22 +107,24 @@ export type FitOptions = Partial<Omit<RunConfig, 'model' | 'dataset' | 'recipe'>
 
 /** Train the caller's Module on the caller's data (same loop, checkpoints and resume as `train`). */
 export function fit(model: Module, data: FitData, options: FitOptions = {}): TrainResult {
-  const { recipe: given, modelName, out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, ...keys } = options;
+  const { recipe: given, modelName, out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, parallel, ...keys } = options;
   const recipe = typeof given === 'string' ? (given === 'fp32' ? null : resolveRecipe(given)) : given ?? null;
   const config: RunConfig = withTrainingDefaults({ ...keys, model: modelName ?? model.constructor.name, dataset: data.name ?? 'custom' }, recipe);
   if (recipe) config.recipe = typeof given === 'string' ? given : recipe.label;
   validateConfig(config);
-  const opts: TrainOptions = { out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks };
+  const opts = (parallel ?? singleProcess).rankOptions({ out, resume, quiet, checkpointSeconds, onStep, onEpoch, onProgress, log, hooks, parallel });
   return inRunDir(opts, (stop) => runTraining(config, model, data, recipe, opts, stop));
 }
 
 function runTraining(config: RunConfig, model: Module | string, data: RunData, recipe: Recipe | null, opts: TrainOptions, stop: StopWatch): TrainResult {
+  const par = opts.parallel ?? singleProcess;
   const log = opts.log ?? ((line: string) => { if (!opts.quiet) process.stderr.write(`${line}\n`); });
-  const run = setupRun(config, model, data, recipe, opts.out ?? null, opts.hooks ?? [], log);
+  const run = setupRun(config, model, data, recipe, opts.out ?? null, [...(opts.hooks ?? []), ...par.hooks], log);
   checkBatchFitsData(config, run.trainSet.n);
   // Loss, gradients and weights checked every step (train/guard.ts); SIGINT / SIGTERM polled after each (signals.ts).
   const guard = new DivergenceGuard(run.model.namedParameters(), config.onNonFinite);
   const state = resumeState(run, opts.resume ?? false, log);
+  par.start(run, state);
   writeRunJson(run);
   log(startLine(run));
   run.model.train();
@@ -129,8 +134,8 @@ function runTraining(config: RunConfig, model: Module | string, data: RunData, r
     for (let epoch = state.epoch; epoch < config.epochs && !stopped; epoch++) {
       const ctx = enterEpoch(run, epoch, phase, log);
       phase = ctx.phase;
-      stopped = runSteps(run, state, ctx, opts, guard, stop);
-      if (!stopped) finishEpoch(run, state, ctx, opts, log, stop);
+      stopped = runSteps(run, state, ctx, opts, guard, stop, par);
+      if (!stopped) finishEpoch(run, state, ctx, opts, log, stop, par);
     }
   } finally {
     for (const h of run.hooks) h.detach?.();
@@ -184,20 +189,24 @@ function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, targets: Int32Array
 }
 
 /** The epoch's remaining steps; true when onStep asked to stop (after a checkpoint of that position). */
-function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, guard: DivergenceGuard, stop: StopWatch): boolean {
+function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, guard: DivergenceGuard, stop: StopWatch, par: DataParallel): boolean {
   const p = state.partial;
   let lastSave = performance.now();
   for (let b = state.batch; b < run.stepsPerEpoch; b++) {
     const t0 = performance.now();
     const step: StepContext = { ...ctx, batch: b, globalStep: ctx.epoch * run.stepsPerEpoch + b };
-    const batch = run.trainLoader.batch(ctx.epoch, b);
+    const batch = par.batch(run.trainLoader, ctx.epoch, b);
     const lr = ctx.lr ?? run.schedule.lrAt(step.globalStep, run.stepsPerEpoch);
     run.optimizer.setLr(lr);
     const targets = run.task.targets(batch);
     for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, targets).total);
     const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, targets);
     const at = { epoch: ctx.epoch, batch: b, lr, checkpoint: run.checkpointDir, note: terms.length ? ` (extra loss terms: ${terms.map(([k, v]) => `${k} ${v}`).join(', ')})` : '' };
-    const grads = guard.gradients(task.item(), total, at); // null: a skipped step (--on-nonfinite skip)
+    // Gradients and sums over every process (train/parallel.ts), so that the guard and a stop signal decide alike on all.
+    const local = { loss: task.item(), lossSum: task.item() * targets.length, correct: countCorrect(logits, targets), seen: targets.length, stops: stop.pending() ? 1 : 0 };
+    const summed = grad(total);
+    const sums = par.reduceStep(run, summed, local, step);
+    const grads = guard.checked(sums.loss, total.item(), summed, at); // null: a skipped step (--on-nonfinite skip)
     if (grads !== null) {
       if (run.config.clipNorm) clipGradNorm(grads, run.config.clipNorm);
       run.optimizer.step(grads);
@@ -206,19 +215,19 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
     for (const h of run.hooks) h.afterStep?.(step);
     if (grads === null) p.skipped = (p.skipped ?? 0) + 1;
     else {
-      p.lossSum += task.item() * targets.length;
-      p.correct += countCorrect(logits, targets);
-      p.seen += targets.length;
+      p.lossSum += sums.lossSum;
+      p.correct += sums.correct;
+      p.seen += sums.seen;
     }
     p.steps += 1;
     p.seconds += (performance.now() - t0) / 1000;
     state.batch = b + 1;
     opts.onProgress?.({ epoch: ctx.epoch, epochs: run.config.epochs, done: b + 1, total: run.stepsPerEpoch, loss: p.lossSum / p.seen, imagesPerSecond: p.seen / Math.max(1e-9, p.seconds) });
-    if (opts.onStep?.(ctx.epoch, b, task.item()) === 'stop') {
+    if (opts.onStep?.(ctx.epoch, b, sums.loss) === 'stop') {
       saveRunCheckpoint(run, state);
       return true;
     }
-    const signal = stop.pending();
+    const signal = sums.stops > 0 ? stop.pending() ?? 'SIGTERM' : null; // SIGTERM: another process was stopped
     if (signal) {
       saveRunCheckpoint(run, state);
       throw new TrainingInterrupted(signal, ctx.epoch, b + 1, run.checkpointDir);
@@ -232,9 +241,9 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
 }
 
 /** Evaluate, record the epoch's metrics (with every hook's fields), log, write metrics.jsonl and a checkpoint. */
-function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void, stop: StopWatch): void {
+function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void, stop: StopWatch, par: DataParallel): void {
   const p = state.partial;
-  const test = evaluate(run.model, run.testLoader, run.task);
+  const test = par.evaluate(run.model, run.testLoader, run.task);
   const lr = ctx.lr ?? run.schedule.lrAt(ctx.epoch * run.stepsPerEpoch + run.stepsPerEpoch - 1, run.stepsPerEpoch);
   const m: EpochMetrics = {
     epoch: ctx.epoch + 1, train_loss: p.lossSum / p.seen, train_acc: p.correct / p.seen, test_loss: test.loss, test_acc: test.accuracy,
@@ -256,6 +265,7 @@ function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOpti
   if (run.out) writeMetricsFile(run.out, state.history);
   saveRunCheckpoint(run, state);
   opts.onEpoch?.(m);
-  const signal = stop.pending(); // received during the evaluation: the epoch's checkpoint is written
+  // Received during the evaluation: the epoch's checkpoint is written (all processes agree, train/parallel.ts).
+  const signal = par.anyStopped(stop.pending() !== null) ? stop.pending() ?? 'SIGTERM' : null;
   if (signal && state.epoch < run.config.epochs) throw new TrainingInterrupted(signal, state.epoch, 0, run.checkpointDir);
 }

@@ -1,5 +1,5 @@
 /**
- * Native bit kernels (packSigns, packPlanes, gemmBitplane; METHODS §3.6) against the reference backend on every
+ * Native bit kernels (packSigns, signCodes, packPlanes, gemmBitplane; METHODS §3.6) against the reference backend on every
  * ISA tier of this machine, bit-exact: signed zeros, NaN and infinities for the sign bits, codes past 2^bits, k
  * around the 32-bit word and 256-bit vector boundaries, M = 1, odd N, empty operands, tile-crossing shapes,
  * and thread-count independence. gemmBitplane is also checked against the plain definition Σ_k q_ik·b_jk.
@@ -55,6 +55,28 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
         nb.packSigns(rows, k, x, got);
         assertBitExact(got, want, `packSigns ${tier} ${rows}x${k}`);
       }
+    }
+  });
+
+  it('signCodes is bit-exact and agrees with packSigns bit for bit (−0 → 1, NaN → 0, every byte overwritten)', () => {
+    addon.setIsa(tier);
+    const r = rng(25);
+    for (const n of [0, 1, 31, 32, 33, 1000, 70001]) {
+      const x = randn(r, n);
+      for (let i = 0; i < n; i++) {
+        if (i % 7 === 1) x[i] = -0;
+        else if (i % 11 === 2) x[i] = NaN;
+        else if (i % 13 === 3) x[i] = -Infinity;
+      }
+      const want = new Uint8Array(n).fill(7), got = new Uint8Array(n).fill(7);
+      const nanWant = Int32Array.of(9), nanGot = Int32Array.of(9);
+      refBackend.signCodes(n, x, want, nanWant);
+      nb.signCodes(n, x, got, nanGot);
+      assertBitExact(got, want, `signCodes ${tier} n=${n}`);
+      assert.deepEqual([nanGot[0], nanWant[0]], [n > 2 ? 1 : 0, n > 2 ? 1 : 0], `signCodes NaN flag n=${n}`);
+      const bits = new Uint32Array((n + 31) >>> 5);
+      refBackend.packSigns(1, n, x, bits);
+      for (let i = 0; i < n; i++) assert.equal(got[i], (bits[i >>> 5] >>> (i & 31)) & 1, `signCodes = packSigns bit ${i}`);
     }
   });
 
@@ -144,6 +166,6 @@ if (typeof nut === 'string') {
 } else {
   for (const tier of nut.tiers) describe(`native bit kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
   it('the native backend implements packSigns, packPlanes and gemmBitplane', () => {
-    for (const k of ['packSigns', 'packPlanes', 'gemmBitplane'] as const) assert.ok(nut.backend.supports(k), `${k} is native`);
+    for (const k of ['packSigns', 'signCodes', 'packPlanes', 'gemmBitplane'] as const) assert.ok(nut.backend.supports(k), `${k} is native`);
   });
 }

@@ -60,13 +60,20 @@ if (typeof nut === 'string') {
         }
       });
 
-      it('transpose and copyStrided are bit-exact', () => {
+      it('transpose, transposeCodes and copyStrided are bit-exact', () => {
         addon.setIsa(tier);
         const r = rng(11);
-        for (const [bt, rows, cols] of [[3, 37, 45], [1, 1, 100], [2, 100, 1], [1, 0, 5], [4, 784, 16], [2, 33, 64]]) {
+        for (const [bt, rows, cols] of [[3, 37, 45], [1, 1, 100], [2, 100, 1], [1, 0, 5], [4, 784, 16], [2, 33, 64], [2, 16, 784], [1, 130, 77]]) {
           const x = randn(r, bt * rows * cols);
           const [g, w] = both(nb, () => [new Float32Array(x.length)] as [Float32Array], (b, [o]) => b.transpose(bt, rows, cols, x, o));
           assertBitExact(g[0], w[0], `transpose ${tier} ${bt}x${rows}x${cols}`);
+          // codes: every byte value, both array kinds; 16 × 16 register blocks plus ragged edges
+          for (const codes of [Uint8Array.from(x, (v) => Math.floor(v * 1e4) & 255), Int8Array.from(x, (v) => (Math.floor(v * 1e4) & 255) - 128)]) {
+            const got = new (codes.constructor as Uint8ArrayConstructor)(codes.length), want = new (codes.constructor as Uint8ArrayConstructor)(codes.length);
+            nb.transposeCodes(bt, rows, cols, codes, got);
+            refBackend.transposeCodes(bt, rows, cols, codes, want);
+            assertBitExact(got, want, `transposeCodes ${tier} ${bt}x${rows}x${cols} ${codes.constructor.name}`);
+          }
         }
         const x = randn(r, 3 * 4 * 5 * 6);
         const cases: [number, Int32Array, Int32Array, number, Int32Array, number][] = [

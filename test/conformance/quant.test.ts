@@ -15,14 +15,10 @@ import { affineParams } from '../../src/quant/params.js';
 import type { IntFormat } from '../../src/quant/spec.js';
 import { assertBitExact, nativeUnderTest, randI8, randn, rng, type NativeUnderTest } from './helpers.js';
 import { Rng } from '../../src/tensor/random.js';
-import { backend, setBackend, withFallback } from '../../src/backend/index.js';
-import { createModel } from '../../src/nn/models/index.js';
-import { applyRecipe } from '../../src/quant/apply.js';
-import { preset, type PresetName } from '../../src/quant/presets.js';
-import { crossEntropy } from '../../src/ops/index.js';
-import { SGD } from '../../src/optim/index.js';
-import { grad } from '../../src/autograd/graph.js';
-import { Tensor } from '../../src/tensor/tensor.js';
+import { withFallback } from '../../src/backend/index.js';
+import type { PresetName } from '../../src/quant/presets.js';
+import { withBackend } from '../helpers/backends.js';
+import { assertSameSteps, trainSteps } from '../helpers/train-steps.js';
 
 const nut = nativeUnderTest();
 
@@ -264,6 +260,24 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
+  it('packNibbles and unpackNibbles are bit-exact and round-trip 4-bit codes (odd lengths, signed and unsigned)', () => {
+    addon.setIsa(tier);
+    const r = rng(23);
+    for (const n of [0, 1, 2, 7, 4097, 300001]) {
+      const unsigned = Uint8Array.from({ length: n }, () => r.int(16));
+      const signed = Int8Array.from({ length: n }, () => r.int(16) - 8);
+      for (const codes of [unsigned, signed]) {
+        const want = new Uint8Array(Math.ceil(n / 2)).fill(0xaa), got = new Uint8Array(Math.ceil(n / 2)).fill(0x55);
+        refBackend.packNibbles(codes, want);
+        nb.packNibbles(codes, got);
+        assertBitExact(got, want, `packNibbles ${tier} n ${n}`);
+        const back = codes instanceof Int8Array ? new Int8Array(n) : new Uint8Array(n);
+        nb.unpackNibbles(got, back);
+        assertBitExact(back, codes, `unpackNibbles ${tier} n ${n} ${codes.constructor.name}`);
+      }
+    }
+  });
+
   it('results do not depend on the thread count', () => {
     addon.setIsa(tier);
     const threads = addon.info().threads;
@@ -301,39 +315,17 @@ if (typeof nut === 'string') {
   it('native quantization kernel conformance', { skip: nut }, () => {});
 } else {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
-  it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', () => {
+  it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', async () => {
     const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
-      'momentSums', 'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
+      'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
-    const saved = backend();
-    const run = (be: Backend, recipe: PresetName): Float32Array[] => {
-      setBackend(be);
-      const r = new Rng(3);
-      const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 10 }, r);
-      applyRecipe(model, preset(recipe), { seed: 5, sampleShape: [1, 28, 28] });
-      const opt = new SGD(model.namedParameters(), { lr: 0.05, momentum: 0.9 });
-      const batch = 8;
-      const xs = new Float32Array(batch * 784);
-      r.fillNormal(xs);
-      const x = new Tensor(xs, [batch, 1, 28, 28]);
-      const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
-      const losses: number[] = [];
-      for (let s = 0; s < 2; s++) {
-        const loss = crossEntropy(model.forward(x), labels);
-        losses.push(loss.data[0]);
-        opt.step(grad(loss));
-      }
-      return [Float32Array.from(losses), ...model.namedParameters().map(([, p]) => p.data)];
-    };
-    try {
-      for (const recipe of ['psq4', 'bhq4', 'luq4'] as const) {
-        const a = run(withFallback(raw), recipe), b = run(withFallback(noQuant), recipe);
-        assert.ok(a[0].every(Number.isFinite), 'finite losses');
-        a.forEach((t, i) => assertBitExact(t, b[i], `${recipe} step, ${i === 0 ? 'losses' : `parameter ${i - 1}`}`));
-      }
-    } finally {
-      setBackend(saved);
+    const run = (be: Backend, recipe: PresetName) =>
+      withBackend({ label: be.name, backend: be, tier: null }, () => trainSteps({ model: 'lenet', inputSize: 28, batch: 8, steps: 2, recipe }));
+    for (const recipe of ['psq4', 'bhq4', 'luq4'] as const) {
+      const a = await run(withFallback(raw), recipe), b = await run(withFallback(noQuant), recipe);
+      assert.ok(a.losses.every(Number.isFinite), 'finite losses');
+      assertSameSteps(a, b, `${recipe} step`);
     }
   });
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyBhq, BHQ_RANGE_EPS, bhqDense, buildBhqTransform, householderMatrix, householderMaxAbs } from '../../src/quant/transforms.js';
 import { normals } from '../quant/helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 function rangeSets(): [string, number[]][] {
   const ln = Array.from(normals(1, 128), (v) => Math.exp(1.5 * v));
@@ -72,7 +73,7 @@ test('H_G: H e_1 = 𝟙/√G, H = Hᵀ, H² = I, max|H| = q_G', () => {
   }
 });
 
-test('T·T⁻¹ = I (fp64, ≤ 1e-12) and the O(N·D) kernel equals the dense T product (≤ 1e-6)', () => {
+forEachBackend('T·T⁻¹ = I (fp64, ≤ 1e-12) and the O(N·D) kernel equals the dense T product (≤ 1e-6)', () => {
   for (const [name, r] of rangeSets()) {
     const t = buildBhqTransform(r);
     const n = r.length, d = 24;
@@ -101,7 +102,7 @@ test('T·T⁻¹ = I (fp64, ≤ 1e-12) and the O(N·D) kernel equals the dense T 
   }
 });
 
-test('degenerate sizes: N = 1 is the identity, N = 0 is empty', () => {
+forEachBackend('degenerate sizes: N = 1 is the identity, N = 0 is empty', () => {
   const one = buildBhqTransform([5]);
   assert.deepEqual(Array.from(one.groupSizes), [1]);
   const x = Float32Array.of(1, -2, 3);

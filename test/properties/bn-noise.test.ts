@@ -4,12 +4,12 @@
  * Checked by Monte Carlo on the library's batchNorm op (fixed seeds, bounds from the χ² standard error), and
  * P's algebra in float64.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { grad } from '../../src/autograd/graph.js';
 import { batchNorm } from '../../src/ops/norm.js';
 import { normals } from '../quant/helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 /** z: [n, c, 1, 1] with channel c ~ N(1, scale_c²); returns z, and the BN op's dz for a given dy. */
 function bnSetup(n: number, gammas: number[], scales: number[], seed: number) {
@@ -28,7 +28,7 @@ function bnSetup(n: number, gammas: number[], scales: number[], seed: number) {
   return { z, x, y, dzOf, gain, variance, eps };
 }
 
-test('§8.5.1 white noise in dy: per-element variance of dz is (γ/σ)²(1 − 2/m)·s² per channel (Monte Carlo)', (t) => {
+forEachBackend('§8.5.1 white noise in dy: per-element variance of dz is (γ/σ)²(1 − 2/m)·s² per channel (Monte Carlo)', { tiers: 'default' }, (t) => {
   // m = 8 values per channel makes the (1 − 2/m) = 0.75 factor large; three channels whose gains (γ/σ)² span 0.1 … 60.
   const m = 8, gammas = [3, 0.5, -2], scales = [0.5, 2, 1], s = 0.7, R = 4000;
   const { dzOf, gain } = bnSetup(m, gammas, scales, 11);
@@ -51,7 +51,7 @@ test('§8.5.1 white noise in dy: per-element variance of dz is (γ/σ)²(1 − 2
   }
 });
 
-test('§8.5.1 at METHODS scale (m = 512, γ = 3, σ ≈ 0.5): gain ≈ 36·(1 − 2/512)', () => {
+forEachBackend('§8.5.1 at METHODS scale (m = 512, γ = 3, σ ≈ 0.5): gain ≈ 36·(1 − 2/512)', { tiers: 'default' }, () => {
   const m = 512, R = 60, s = 1;
   const { dzOf, gain } = bnSetup(m, [3], [0.5], 5);
   let sum = 0;
@@ -62,7 +62,7 @@ test('§8.5.1 at METHODS scale (m = 512, γ = 3, σ ≈ 0.5): gain ≈ 36·(1 �
   assert.ok(Math.abs(measured - predicted) < 5 * se, `${measured} vs ${predicted} ± ${se}`);
 });
 
-test('§8.5.2 P = I − (𝟙𝟙ᵀ + ẑẑᵀ)/m is idempotent, symmetric, of rank m − 2, kills 𝟙 and ẑ, and BN backward is (γ/σ)·P', () => {
+forEachBackend('§8.5.2 P = I − (𝟙𝟙ᵀ + ẑẑᵀ)/m is idempotent, symmetric, of rank m − 2, kills 𝟙 and ẑ, and BN backward is (γ/σ)·P', () => {
   const m = 24, gamma = 1.7;
   const { z, dzOf, variance, eps } = bnSetup(m, [gamma], [0.8], 3);
   // ẑ in float64 with ε → 0 (exact normalisation: Σẑ = 0, ‖ẑ‖² = m).

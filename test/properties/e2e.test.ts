@@ -2,7 +2,6 @@
  * METHODS §8.2.6 end to end on a small MLP and one fixed batch: the mean of K FQT backward passes converges to
  * the QAT gradient (z-test per parameter), and with gradient quantization off FQT equals QAT bit-exactly.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -20,6 +19,7 @@ import { qgemm } from '../../src/quant/gemm/index.js';
 import { dequantize, groupingOf, quantizeMatrix } from '../../src/quant/qtensor.js';
 import type { UniformSpec } from '../../src/quant/spec.js';
 import { assertBitEqual, assertUnbiased, normals, Welford, zTest } from '../quant/helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const BATCH = 16;
 const makeModel = () => new MLP({ inChannels: 1, inputSize: 4, classes: 5 }, new Rng(21), [24, 16]);
@@ -54,7 +54,7 @@ function fqtTolerances(params: readonly Tensor[], qat: Float32Array) {
   return { floor: (i: number) => 1e-6 * scale[i], minSd: (i: number) => 1e-6 * scale[i], tol: (i: number) => 1e-5 * scale[i] };
 }
 
-test('mean of K FQT gradients → QAT gradient (z-test per parameter), all layers quantized', (t) => {
+forEachBackend('mean of K FQT gradients → QAT gradient (z-test per parameter), all layers quantized', { tiers: 'default' }, (t) => {
   for (const name of ['statquant-compat-psq4', 'statquant-compat-bhq4', 'statquant-compat-ptq5'] as const) {
     const recipe = preset(name);
     const model = makeModel();
@@ -72,7 +72,7 @@ test('mean of K FQT gradients → QAT gradient (z-test per parameter), all layer
   }
 });
 
-test('conv net (LeNet, all layers quantized): per-sample BHQ over H·W rows and per-(column, pixel) grad-weight stay unbiased', (t) => {
+forEachBackend('conv net (LeNet, all layers quantized): per-sample BHQ over H·W rows and per-(column, pixel) grad-weight stay unbiased', { tiers: 'default' }, (t) => {
   const model = new LeNet5({ inChannels: 1, inputSize: 12, classes: 3 }, new Rng(31));
   const x = new Tensor(normals(32, 8 * 144), [8, 1, 12, 12]);
   const y = Int32Array.from({ length: 8 }, (_, i) => i % 3);
@@ -114,7 +114,7 @@ function qatReferenceGemm(slots: RecipeSlots) {
   };
 }
 
-test('gradient quantization off (qatOf) ⇒ FQT gradient equals an independent QAT reference bit-exactly', () => {
+forEachBackend('gradient quantization off (qatOf) ⇒ FQT gradient equals an independent QAT reference bit-exactly', () => {
   for (const name of ['statquant-compat-bhq4', 'psq5'] as const) {
     const recipe = preset(name);
     const a = makeModel(), b = makeModel();
@@ -127,7 +127,7 @@ test('gradient quantization off (qatOf) ⇒ FQT gradient equals an independent Q
   }
 });
 
-test('same seed ⇒ bit-identical FQT gradients; a different seed ⇒ different ones', () => {
+forEachBackend('same seed ⇒ bit-identical FQT gradients; a different seed ⇒ different ones', () => {
   const run = (seed: number) => {
     const m = makeModel();
     applyRecipe(m, preset('statquant-compat-bhq4'), { seed });

@@ -3,7 +3,6 @@
  * formula, SMP variance ∝ 1/s (quantizer and qgemm level), ≥ 5× lower MSE than uniform INT4 SR on heavy-tailed
  * gradients, unbiasedness on the degenerate all-negative input, and one shared draw for both backward GEMMs.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import { dequantize } from '../../src/quant/qtensor.js';
@@ -16,6 +15,7 @@ import { grad } from '../../src/autograd/graph.js';
 import { sum } from '../../src/ops/reduce.js';
 import { mul } from '../../src/ops/elementwise.js';
 import { assertUnbiased, normals, sqErr, Welford, zTest } from '../quant/helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const LUQ: LuqSpec = { kind: 'luq', bits: 4 };
 const INT4_SR: QuantSpec = { kind: 'uniform', bits: 4, format: 'symmetric', granularity: 'tensor', rounding: 'stochastic' };
@@ -49,7 +49,7 @@ function alphaOf(g: Float32Array): number {
   return Math.fround(g.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 64);
 }
 
-test('LUQ is unbiased (z-test, heavy-tailed g, n = 4096, 2000 draws) and its variance matches Σ|g|(α−|g|) + (|g|−lo)(2lo−|g|)', () => {
+forEachBackend('LUQ is unbiased (z-test, heavy-tailed g, n = 4096, 2000 draws) and its variance matches Σ|g|(α−|g|) + (|g|−lo)(2lo−|g|)', { tiers: 'default' }, () => {
   const n = 4096, K = 2000;
   const g = heavyTailed(1, n), alpha = alphaOf(g);
   const w = new Welford(n);
@@ -70,7 +70,7 @@ test('LUQ is unbiased (z-test, heavy-tailed g, n = 4096, 2000 draws) and its var
   assert.ok(Math.abs(mc / formula - 1) < 0.02, `MC variance ${mc.toExponential(4)} vs formula ${formula.toExponential(4)}`);
 });
 
-test('LUQ on all-negative gradients (the reference code gives NaN): finite and unbiased', () => {
+forEachBackend('LUQ on all-negative gradients (the reference code gives NaN): finite and unbiased', { tiers: 'default' }, () => {
   const n = 1024, K = 1500;
   const g = Float32Array.from(heavyTailed(3, n), (v) => -Math.abs(v));
   const alpha = alphaOf(g);
@@ -84,7 +84,7 @@ test('LUQ on all-negative gradients (the reference code gives NaN): finite and u
   assertUnbiased(zTest(w, g, { sd: (i) => Math.sqrt(mom[i].v), skipMax: (i) => skewed(mom[i].p, K) }), 'LUQ all-negative');
 });
 
-test('SMP: the MSE of the average of s draws is ∝ 1/s (s = 1, 2, 4), and LUQ beats uniform INT4 SR by ≥ 5×', () => {
+forEachBackend('SMP: the MSE of the average of s draws is ∝ 1/s (s = 1, 2, 4), and LUQ beats uniform INT4 SR by ≥ 5×', { tiers: 'default' }, () => {
   const n = 4096, K = 400;
   const g = heavyTailed(1, n);
   const mse = (spec: QuantSpec, s: number): number => {
@@ -106,7 +106,7 @@ function lossOf(y: Tensor, seed: number): Tensor {
   return sum(mul(y, new Tensor(heavyTailed(seed, y.size), y.shape)));
 }
 
-test('qgemm with LUQ + SMP: dX and dW unbiased for the QAT gradient; variance halves with 2 samples; one draw serves both GEMMs', () => {
+forEachBackend('qgemm with LUQ + SMP: dX and dW unbiased for the QAT gradient; variance halves with 2 samples; one draw serves both GEMMs', { tiers: 'default' }, () => {
   const rows = 16, inF = 24, outF = 12, K = 300;
   const x = parameter(normals(4, rows * inF), [rows, inF], 'x');
   const w = parameter(normals(5, outF * inF, 0.2), [outF, inF], 'w');

@@ -2,13 +2,13 @@
  * METHODS §8.2: StatQuant gradient quantizers (PTQ, PSQ, per-column, BHQ) — unbiasedness (also after the BHQ
  * inverse), variance ordering on outlier-row gradients, no gain on homogeneous rows, bit scaling.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import { materialize } from '../../src/quant/gemm/index.js';
 import { applyBhq, bhqDense } from '../../src/quant/transforms.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
 import { assertUnbiased, codeCoordinate, normals, outlierRows, scaledRows, sqErr, srVariance, Welford, zTest } from '../quant/helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const PTQ = (bits: number): QuantSpec => ({ kind: 'uniform', bits, format: 'zeroAligned', granularity: 'tensor', rounding: 'stochastic' });
 const PSQ = (bits: number): QuantSpec => ({ kind: 'uniform', bits, format: 'asymmetric', granularity: 'sample', rounding: 'stochastic' });
@@ -52,7 +52,7 @@ function exactVariance(spec: QuantSpec, g: Float32Array, rows: number, cols: num
   return { v: out, skewed: (i) => outMixed[i] < 0.5 * out[i] };
 }
 
-test('unbiasedness (MC z-test, METHODS §8): PTQ, PSQ, per-column and BHQ after its inverse', () => {
+forEachBackend('unbiasedness (MC z-test, METHODS §8): PTQ, PSQ, per-column and BHQ after its inverse', { tiers: 'default' }, () => {
   // dY of a conv-like layer: 16 samples × 4 pixels = 64 rows, 64 channels; lognormal sample scales + one outlier.
   const N = 16, HW = 4, C = 64, rows = N * HW, K = 300;
   const sampleScale = Array.from(normals(5, N), (v, n) => Math.exp(v) * (n === 3 ? 30 : 1));
@@ -66,7 +66,7 @@ test('unbiasedness (MC z-test, METHODS §8): PTQ, PSQ, per-column and BHQ after 
   }
 });
 
-test('BHQ on a matrix of identical rows is still unbiased', () => {
+forEachBackend('BHQ on a matrix of identical rows is still unbiased', { tiers: 'default' }, () => {
   const N = 32, D = 64, K = 300;
   const row = normals(8, D);
   const g = new Float32Array(N * D);
@@ -77,7 +77,7 @@ test('BHQ on a matrix of identical rows is still unbiased', () => {
   assertUnbiased(zTest(w, g, { sd: (i) => Math.sqrt(v[i]), skipMax: skewed, tol: (i) => 1e-5 * Math.abs(g[i]) }), 'BHQ identical rows');
 });
 
-test('variance ordering on outlier rows (128×256, 4 of scale 1 among 1e-2): PTQ/PSQ ≥ 3, PSQ/BHQ ≥ 8 at 4 bits', (t) => {
+forEachBackend('variance ordering on outlier rows (128×256, 4 of scale 1 among 1e-2): PTQ/PSQ ≥ 3, PSQ/BHQ ≥ 8 at 4 bits', { tiers: 'default' }, (t) => {
   const g = outlierRows(7);
   const table: string[] = ['bits  PTQ        PSQ        BHQ        PTQ/PSQ  PSQ/BHQ   (METHODS 4b: 169, 26.2, 1.40, 6.5, 18.6)'];
   for (const bits of [8, 6, 5, 4, 2]) {
@@ -93,7 +93,7 @@ test('variance ordering on outlier rows (128×256, 4 of scale 1 among 1e-2): PTQ
   t.diagnostic(`\n${table.join('\n')}`);
 });
 
-test('other shapes (64×256, 4 bits): lognormal(σ=1.5) rows and one ×100 outlier keep PTQ > PSQ > BHQ', (t) => {
+forEachBackend('other shapes (64×256, 4 bits): lognormal(σ=1.5) rows and one ×100 outlier keep PTQ > PSQ > BHQ', { tiers: 'default' }, (t) => {
   const ln = Array.from(normals(9, 64), (v) => Math.exp(1.5 * v));
   const shapes: [string, Float32Array][] = [
     ['lognormal σ=1.5', scaledRows(10, 64, 256, (r) => ln[r])],
@@ -106,14 +106,14 @@ test('other shapes (64×256, 4 bits): lognormal(σ=1.5) rows and one ×100 outli
   }
 });
 
-test('homogeneous rows: BHQ gives no gain, |BHQ/PSQ − 1| < 5%', (t) => {
+forEachBackend('homogeneous rows: BHQ gives no gain, |BHQ/PSQ − 1| < 5%', { tiers: 'default' }, (t) => {
   const g = normals(12, 64 * 256);
   const s = mse(PSQ(4), g, 64, 256, 12), b = mse(BHQ(4), g, 64, 256, 12);
   t.diagnostic(`homogeneous 64×256 4b: PSQ ${s.toFixed(1)}, BHQ ${b.toFixed(1)} (METHODS 392.7 / 399.1)`);
   assert.ok(Math.abs(b / s - 1) < 0.05, `BHQ/PSQ = ${b / s}`);
 });
 
-test('bit scaling (PSQ, Gaussian rows 64×256): MSE(b)/MSE(b+1) within 3% of ((2^(b+1)−1)/(2^b−1))² for b ≥ 2', (t) => {
+forEachBackend('bit scaling (PSQ, Gaussian rows 64×256): MSE(b)/MSE(b+1) within 3% of ((2^(b+1)−1)/(2^b−1))² for b ≥ 2', { tiers: 'default' }, (t) => {
   const g = normals(13, 64 * 256);
   const m = new Map<number, number>();
   for (let b = 2; b <= 8; b++) m.set(b, mse(PSQ(b), g, 64, 256, 8));

@@ -15,6 +15,7 @@ import { FqtError } from '../../src/tensor/errors.js';
 import { Rng } from '../../src/tensor/random.js';
 import { assertUnbiased, codeCoordinate, scaledRows, srVariance, Welford, zTest } from './helpers.js';
 import type { QTensor } from '../../src/quant/qtensor.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 /** z-test options with the exact SR sd and the skewed-Bernoulli exclusion of METHODS §8 (p(1−p)·K < 5). */
 function srOpts(q: QTensor, x: ArrayLike<number>, K: number, idx: (j: number) => number = (j) => j) {
@@ -37,7 +38,7 @@ test('AGP keep rule: k = max(1, floor(G/b)) top scores; ties at the threshold ke
   assert.deepEqual([...agpKeepMask(Float32Array.from([0.2, 0.9, 0.4]), 4)], [0, 1, 0]);
 });
 
-test('AGP on dY [N·HW, C]: exactly the top-k samples / channels survive; pruned groups are exactly 0', () => {
+forEachBackend('AGP on dY [N·HW, C]: exactly the top-k samples / channels survive; pruned groups are exactly 0', () => {
   const N = 16, HW = 9, C = 12, rows = N * HW;
   const x = scaledRows(3, rows, C, (r) => 1 + Math.floor(r / HW) * 0.37);
   for (const [g, G, score] of [
@@ -58,7 +59,7 @@ test('AGP on dY [N·HW, C]: exactly the top-k samples / channels survive; pruned
   }
 });
 
-test('AGP: kept groups unbiased (z-test), mean error = −pruned part (the bias); mass rescale restores Σ|g|', () => {
+forEachBackend('AGP: kept groups unbiased (z-test), mean error = −pruned part (the bias); mass rescale restores Σ|g|', { tiers: 'default' }, () => {
   const rows = 32, cols = 64;
   const x = scaledRows(5, rows, cols, (r) => Math.exp(1.5 * Math.sin(r * 1.7)));
   const K = 400;
@@ -85,7 +86,7 @@ test('AGP: kept groups unbiased (z-test), mean error = −pruned part (the bias)
   for (let g = 0; g < rows; g++) if (keep[g]) assert.ok(Math.abs(qm.scale[g] / q0.scale[g] - all / kept) < 1e-5 * (all / kept), `mass factor on group ${g}`);
 });
 
-test('SCQ per-sample / per-channel SR is unbiased; 1-bit groups take only {lo_g, hi_g}', () => {
+forEachBackend('SCQ per-sample / per-channel SR is unbiased; 1-bit groups take only {lo_g, hi_g}', { tiers: 'default' }, () => {
   const rows = 24, cols = 40, K = 400;
   const x = scaledRows(8, rows, cols, (r) => 0.1 + (r % 5));
   for (const g of ['sample', 'column'] as const) {
@@ -110,7 +111,7 @@ test('SCQ per-sample / per-channel SR is unbiased; 1-bit groups take only {lo_g,
   }
 });
 
-test('MSE ordering on heterogeneous rows (128×512, lognormal σ = 1.5): 1-bit PSQ ≫ AGP(4-bit, keep 1/4) > 4-bit PSQ (METHODS §8.4.4)', () => {
+forEachBackend('MSE ordering on heterogeneous rows (128×512, lognormal σ = 1.5): 1-bit PSQ ≫ AGP(4-bit, keep 1/4) > 4-bit PSQ (METHODS §8.4.4)', { tiers: 'default' }, () => {
   const rows = 128, cols = 512;
   const r = new Rng(21);
   const scales = Array.from({ length: rows }, () => { const z = new Float32Array(1); r.fillNormal(z); return Math.exp(1.5 * z[0]); });

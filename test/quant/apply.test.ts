@@ -10,6 +10,7 @@ import { GemmLayer } from '../../src/nn/layers.js';
 import { applyRecipe, formatResolved, removeRecipe } from '../../src/quant/apply.js';
 import { preset, recipeFromData } from '../../src/quant/presets.js';
 import { normals } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const mlp = () => new MLP({ inChannels: 1, inputSize: 4, classes: 3 }, new Rng(1), [8, 6]);
 const lenet = () => new LeNet5({ inChannels: 1, inputSize: 16, classes: 4 }, new Rng(2));
@@ -59,7 +60,7 @@ test('name and glob overrides apply in order; an override that matches nothing i
     /^FqtError: recipe\.overrides\[0\]\.match: 'head\.\*' matches no GEMM layer \(layers: features\.0, /);
 });
 
-test('conv paths are provisional until the layer runs; sampleShape resolves them without touching the RNG or modes', () => {
+forEachBackend('conv paths are provisional until the layer runs; sampleShape resolves them without touching the RNG or modes', () => {
   const m = lenet();
   const r0 = applyRecipe(m, preset('statquant-compat-psq4'));
   const conv = r0.layers[0];
@@ -83,7 +84,7 @@ test('conv paths are provisional until the layer runs; sampleShape resolves them
   assert.match(text, /gradWeight int8-blocked a4\/feature\/sr × a8\/tensor\/rn \(fwd codes\)  \(fused conv kernel; K-blocks: one per output pixel \(the batch\)\)/);
 });
 
-test('a model run with a recipe is reproducible from the seed', () => {
+forEachBackend('a model run with a recipe is reproducible from the seed', () => {
   const run = (seed: number) => {
     const m = mlp();
     applyRecipe(m, preset('statquant-compat-bhq4'), { seed });

@@ -24,6 +24,7 @@ import type { QuantSpec } from '../../src/quant/spec.js';
 import { preset, type PresetName } from '../../src/quant/presets.js';
 import { smpSamples } from '../../src/quant/addons/index.js';
 import { normals } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 interface Geo { n: number; c: number; h: number; w: number; oc: number; k: number; stride: number; pad: number }
 const GEOS: Geo[] = [
@@ -107,7 +108,7 @@ function floatOracle(r: Run, geo: Geo, seedDy: Float32Array, samples: number): {
   return { y, dx: Float32Array.from(dx), dw: Float32Array.from(dw) };
 }
 
-test('fused convs equal the float conv of their dequantized operands (every preset family, strides, padding, 1×1)', () => {
+forEachBackend('fused convs equal the float conv of their dequantized operands (every preset family, strides, padding, 1×1)', () => {
   for (const name of RECIPES) {
     for (const geo of GEOS) {
       const what = `${name} ${JSON.stringify(geo)}`;
@@ -123,7 +124,7 @@ test('fused convs equal the float conv of their dequantized operands (every pres
   }
 });
 
-test('fused convs and the rows path draw the same dY codes; unpadded, they agree to float rounding', () => {
+forEachBackend('fused convs and the rows path draw the same dY codes; unpadded, they agree to float rounding', () => {
   for (const name of ['qat8', 'ptq8', 'ptq4', 'psq4', 'bhq4'] as const) {
     for (const geo of GEOS.slice(0, 4)) {
       const what = `${name} ${JSON.stringify(geo)}`;
@@ -138,7 +139,7 @@ test('fused convs and the rows path draw the same dY codes; unpadded, they agree
   }
 });
 
-test('fused linear layers equal the rows path to float rounding; with gradient quantization off bit for bit in the backward', () => {
+forEachBackend('fused linear layers equal the rows path to float rounding; with gradient quantization off bit for bit in the backward', () => {
   for (const name of RECIPES) {
     const run = (fused: boolean) => {
       const trace: Traced[] = [];
@@ -173,7 +174,7 @@ test('plans: every pass of the presets runs fused; integer where the scales allo
   assert.deepEqual(paths('psq4'), ['int8', 'int8', 'int8-blocked'], 'per-feature dY: K-blocks of one output pixel');
   assert.deepEqual(paths('bhq5'), ['int8', 'int8', 'int8-blocked']);
   assert.deepEqual(paths('qat8'), ['int8', 'fp32-dequant', 'fp32-dequant']);
-  assert.match(planFusedLayer(slotsOf('qat8'), shape)!.gradInput.reason ?? '', /first operand is fp32/);
+  assert.match(planFusedLayer(slotsOf('qat8'), shape)!.gradInput.reason ?? '', /dY is fp32: the recipe does not quantize it/);
   // A stochastic or per-row X quantizer cannot quantize the conv input: the layer keeps the rows path.
   const base = slotsOf('ptq8');
   for (const x of [

@@ -101,12 +101,6 @@ export function sqErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
 export function assertBitEqual(a: Float32Array, b: Float32Array, what: string): void {
   assert.equal(a.length, b.length, `${what}: lengths differ`);
   for (let i = 0; i < a.length; i++) {

@@ -22,6 +22,7 @@ import { fit } from '../../src/train/trainer.js';
 import { applyRecipe } from '../../src/quant/apply.js';
 import { Rng } from '../../src/tensor/random.js';
 import { normals } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const LUQ: LuqSpec = { kind: 'luq', bits: 4 };
 const SAWB_X: SawbSpec = { kind: 'sawb', bits: 4, c1: 12.1, c2: 12.2, range: 'auto', paperCompat: false };
@@ -36,7 +37,7 @@ function luqDraw(g: Float32Array, stream: number, spec: QuantSpec = LUQ) {
   return quantizeWith(spec, g, 1, g.length, { rowsPerSample: 1, draw: { seed: 77, stream } }).q;
 }
 
-test('LUQ level set: codes are 0 or ±2^k, k = 0..6 (8 magnitude codes), α = max|g|/2^6, dequantized = code·α', () => {
+forEachBackend('LUQ level set: codes are 0 or ±2^k, k = 0..6 (8 magnitude codes), α = max|g|/2^6, dequantized = code·α', () => {
   const g = heavyTailed(1, 4096);
   const q = luqDraw(g, 0);
   const maxAbs = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -59,7 +60,7 @@ test('LUQ level set: codes are 0 or ±2^k, k = 0..6 (8 magnitude codes), α = ma
   assert.ok(q3.codes.every((c) => [0, 1, 2, 4].includes(Math.abs(c))));
 });
 
-test('LUQ keeps the max element exactly (every draw) and exact zeros stay zero', () => {
+forEachBackend('LUQ keeps the max element exactly (every draw) and exact zeros stay zero', () => {
   const g = heavyTailed(2, 2048);
   for (let i = 0; i < g.length; i += 3) g[i] = 0;
   let arg = 0;
@@ -73,7 +74,7 @@ test('LUQ keeps the max element exactly (every draw) and exact zeros stay zero',
   }
 });
 
-test('LUQ rounding probabilities (METHODS §8.3.4): P(up) = x/2^k − 1 in linear space; underflow P(α) = x/α', () => {
+forEachBackend('LUQ rounding probabilities (METHODS §8.3.4): P(up) = x/2^k − 1 in linear space; underflow P(α) = x/α', { tiers: 'default' }, () => {
   // One tensor holding many copies of x·α plus the max 64·α (α = 1): the frequency of each level is binomial.
   const copies = 20000;
   for (const [x, lo, p] of [[1.2, 1, 0.2], [1.5, 1, 0.5], [1.99, 1, 0.99], [5.5, 4, 0.375], [40, 32, 0.25], [0.3, 0, 0.3], [0.01, 0, 0.01]]) {
@@ -94,7 +95,7 @@ test('LUQ rounding probabilities (METHODS §8.3.4): P(up) = x/2^k − 1 in linea
   }
 });
 
-test('LUQ degenerate inputs: all-zero → exact zeros and a finite scale; all-negative → finite codes, max kept; NaN propagates', () => {
+forEachBackend('LUQ degenerate inputs: all-zero → exact zeros and a finite scale; all-negative → finite codes, max kept; NaN propagates', () => {
   const z = luqDraw(new Float32Array(64), 0);
   assert.equal(z.scale[0], 0);
   assert.ok(dequantize(z).every((v) => v === 0));
@@ -109,7 +110,7 @@ test('LUQ degenerate inputs: all-zero → exact zeros and a finite scale; all-ne
   assert.equal(luqAlpha(Infinity, 6), NaN);
 });
 
-test('SAWB constants (METHODS §8.3.8): N(0,σ²) → clip/σ = 2.366 ± 0.01; U(−1,1) → clip = 0.887', () => {
+forEachBackend('SAWB constants (METHODS §8.3.8): N(0,σ²) → clip/σ = 2.366 ± 0.01; U(−1,1) → clip = 0.887', () => {
   const n = 1 << 21;
   for (const sigma of [1, 0.03]) {
     const x = normals(11, n, sigma);
@@ -121,7 +122,7 @@ test('SAWB constants (METHODS §8.3.8): N(0,σ²) → clip/σ = 2.366 ± 0.01; U
   assert.ok(Math.abs(clip - 0.887) < 0.005, `U(−1,1): clip = ${clip}`);
 });
 
-test('SAWB codes use strict 4-bit ranges; paperCompat restores [−8, 8] (weights) and [−8, 15] (signed activations)', () => {
+forEachBackend('SAWB codes use strict 4-bit ranges; paperCompat restores [−8, 8] (weights) and [−8, 15] (signed activations)', () => {
   const x = normals(5, 4096);
   const relu = Float32Array.from(heavyTailed(5, 4096), (v) => Math.max(0, v)); // heavy tail: saturates at 15
   const range = (spec: SawbSpec, data: Float32Array) => {
@@ -147,7 +148,7 @@ test('SAWB codes use strict 4-bit ranges; paperCompat restores [−8, 8] (weight
   for (let i = 0; i < x.length; i++) if (Math.abs(x[i]) < 6.5 * d) assert.ok(Math.abs(deq[i] - x[i]) <= d / 2 + 1e-6 * d);
 });
 
-test('SAWB degenerate inputs: all-zero → zeros; constant ±a (clip ≤ 0 in the formula) → finite, falls back to max|x|', () => {
+forEachBackend('SAWB degenerate inputs: all-zero → zeros; constant ±a (clip ≤ 0 in the formula) → finite, falls back to max|x|', () => {
   const z = quantizeWith(SAWB_W, new Float32Array(16), 4, 4, { rowsPerSample: 1, draw: null }).q;
   assert.ok(dequantize(z).every((v) => v === 0) && Number.isFinite(z.scale[0]));
   const pm = Float32Array.from({ length: 16 }, (_, i) => (i % 2 ? 0.5 : -0.5));
@@ -194,7 +195,7 @@ test('presets luq4 / luq4-smp2 / luq4-smp2-fnt: slots, shared draw, add-ons; eve
   }
 });
 
-test('integer path: LUQ × SAWB codes on gemmI8 equal the exact integer dot products times αΔ', () => {
+forEachBackend('integer path: LUQ × SAWB codes on gemmI8 equal the exact integer dot products times αΔ', () => {
   const rows = 48, outF = 24, inF = 40;
   const g = heavyTailed(8, rows * outF);
   const w = normals(9, outF * inF, 0.1);
@@ -214,7 +215,7 @@ test('integer path: LUQ × SAWB codes on gemmI8 equal the exact integer dot prod
   }
 });
 
-test('LUQ paperCompat: α = max(g)/2^7 from the SIGNED max, hand values, no top level, log codes, fp32-dequant GEMMs', () => {
+forEachBackend('LUQ paperCompat: α = max(g)/2^7 from the SIGNED max, hand values, no top level, log codes, fp32-dequant GEMMs', () => {
   const PAPER: LuqSpec = { kind: 'luq', bits: 4, paperCompat: true };
   // max(g) = 1 (the signed max; max|g| = 3): α = 1/128. Values on a level are exact in every draw; −3 lies between
   // the levels 2 (= α·2^8) and 4 (α·2^9): beyond the top level α·2^7 = 1, which the released code does not clip.
@@ -253,7 +254,7 @@ test('LUQ paperCompat: α = max(g)/2^7 from the SIGNED max, hand values, no top 
   assert.match(specLabel(PAPER), /paper-compat \(not a 4-bit format\)/, 'reports and fqt info say so');
 });
 
-test('LUQ paperCompat trains a conv net end to end; its backward GEMMs are reported as fp32-dequant', () => {
+forEachBackend('LUQ paperCompat trains a conv net end to end; its backward GEMMs are reported as fp32-dequant', { tiers: 'default' }, () => {
   const recipe = recipeFromData({ version: 1, extends: 'luq4', label: 'luq4-paper', gradInput: { dy: { kind: 'luq', paperCompat: true } }, gradWeight: { dy: { kind: 'luq', paperCompat: true } } });
   const data = syntheticBlobs({ trainSize: 64, testSize: 32, classes: 4, channels: 1, size: 28, seed: 2 });
   const model = createModel('lenet', { inChannels: 1, inputSize: 28, classes: 4 }, new Rng(1));

@@ -5,7 +5,6 @@
  * fp32 GEMM's would be. Checked for every preset, forward (NaN in x) and backward (NaN in the upstream gradient),
  * on the reference backend and on native (when built).
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -15,17 +14,12 @@ import { mul } from '../../src/ops/elementwise.js';
 import { createModel } from '../../src/nn/models/index.js';
 import { applyRecipe, preset, presetNames } from '../../src/quant/index.js';
 import { normals } from './helpers.js';
-import { refBackend, setBackend, withFallback, type Backend } from '../../src/backend/index.js';
-import { loadNative } from '../../src/backend/native.js';
-
-const native = loadNative();
-const BACKENDS: [string, Backend][] = [['ref', refBackend], ...(native.ok ? [['native', withFallback(native.backend)] as [string, Backend]] : [])];
+import { forEachBackend } from '../helpers/backends.js';
 
 const hasNaN = (a: Float32Array): boolean => a.some((v) => Number.isNaN(v));
 
-for (const [bname, b] of BACKENDS) for (const name of presetNames().filter((n) => n !== 'fp32')) {
-  test(`${bname}, recipe ${name}: a NaN input or gradient gives a NaN output, never a finite one`, () => {
-    setBackend(b);
+for (const name of presetNames().filter((n) => n !== 'fp32')) {
+  forEachBackend(`recipe ${name}: a NaN input or gradient gives a NaN output, never a finite one`, { tiers: 'default' }, () => {
     const model = createModel('lenet', { inChannels: 1, inputSize: 12, classes: 3 }, new Rng(1));
     applyRecipe(model, preset(name), { rng: new Rng(2), sampleShape: [1, 12, 12] });
     model.train();

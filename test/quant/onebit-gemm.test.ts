@@ -4,7 +4,6 @@
  * unpadded sign(x) (padding contributes 0, sign(0) = +1) and the traced dequantized dY; K not a multiple of
  * 32; clipped STE masks; the output scale a_c and its gradient; pruned rows; fp32-dequant agreement.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, parameter } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -20,6 +19,7 @@ import type { QuantizedOperand } from '../../src/quant/quantize.js';
 import type { RecipeSlots } from '../../src/quant/recipe.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
 import { normals } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const signX: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'none' };
 const signW: QuantSpec = { kind: 'sign', ste: 'clipped', scale: 'channel' };
@@ -73,7 +73,7 @@ const SLOTS_PSQ: RecipeSlots = { forward: { x: signX, w: signW }, gradInput: { d
 const CASES = [[3, 3, 1, 1, 'agp'], [5, 3, 2, 1, 'agp'], [4, 5, 1, 2, 'agp'], [8, 1, 1, 0, 'agp'], [3, 3, 1, 1, 'psq'], [5, 3, 2, 1, 'psq']] as const;
 
 for (const [c, k, stride, pad, kind] of CASES) {
-  test(`binary conv c=${c} k=${k} stride ${stride} pad ${pad} (K = ${c * k * k}), ${kind} gradients: b1 forward exact incl. padding correction; bit-plane dX, dW match float64 references`, () => {
+  forEachBackend(`binary conv c=${c} k=${k} stride ${stride} pad ${pad} (K = ${c * k * k}), ${kind} gradients: b1 forward exact incl. padding correction; bit-plane dX, dW match float64 references`, () => {
     const n = 8, h = 7, oc = 6;
     const { x, w, y, gs, traced, r } = binaryConvCase(n, c, h, oc, k, stride, pad, kind === 'agp' ? SLOTS_AGP : SLOTS_PSQ);
     const { y: yRef, oh } = refConv(x, w, stride, pad);
@@ -116,7 +116,7 @@ for (const [c, k, stride, pad, kind] of CASES) {
   });
 }
 
-test('b1 / bitplane paths agree with the fp32-dequant path (linear, K = 70 and 33, pruned rows included)', () => {
+forEachBackend('b1 / bitplane paths agree with the fp32-dequant path (linear, K = 70 and 33, pruned rows included)', () => {
   for (const k of [70, 33, 64]) {
     const m = 12, n = 9;
     const a = quantizeWith(agp('sample', 4, 3), normals(k, m * n).map((v, i) => v * (1 + (i % 5))), m, n, { rowsPerSample: 1, draw: { seed: 1, stream: k } });
@@ -141,7 +141,7 @@ test('b1 / bitplane paths agree with the fp32-dequant path (linear, K = 70 and 3
   }
 });
 
-test('clipped STE: dX is zero where |x| ≥ 1, dW is zero where |W| ≥ 1; identity STE passes everything', () => {
+forEachBackend('clipped STE: dX is zero where |x| ≥ 1, dW is zero where |W| ≥ 1; identity STE passes everything', () => {
   const x = parameter(Float32Array.from([0.5, -1.5, 1, 0.2, -0.99, 3, 0, -0.3]), [2, 4], 'x');
   const w = parameter(Float32Array.from([0.1, 1.2, -0.4, -1, 0.7, 0.05, -2, 0.3, 0.8, -0.6, 0.2, 0.9]), [3, 4], 'w');
   for (const ste of ['clipped', 'identity'] as const) {
@@ -166,7 +166,7 @@ test('clipped STE: dX is zero where |x| ≥ 1, dW is zero where |W| ≥ 1; ident
   }
 });
 
-test('output scale a_c multiplies Y per channel and receives dL/da_c = Σ_rows g·(xb·wbᵀ)', () => {
+forEachBackend('output scale a_c multiplies Y per channel and receives dL/da_c = Σ_rows g·(xb·wbᵀ)', () => {
   const x = parameter(inside(5, 6 * 10), [6, 10], 'x');
   const w = parameter(inside(6, 4 * 10), [4, 10], 'w');
   const a = parameter(Float32Array.from([1, 0.5, -2, 3]), [4], 'a');
@@ -186,7 +186,7 @@ test('output scale a_c multiplies Y per channel and receives dL/da_c = Σ_rows g
   }
 });
 
-test('SCQ: grad-input scales per sample [N], grad-weight scales per channel [C], two independent draws', () => {
+forEachBackend('SCQ: grad-input scales per sample [N], grad-weight scales per channel [C], two independent draws', () => {
   const slots: RecipeSlots = { forward: { x: signX, w: signW }, gradInput: { dy: scq('sample', 2), w: 'forward' }, gradWeight: { dy: scq('column', 2), x: 'forward' } };
   const { traced } = binaryConvCase(5, 3, 6, 7, 3, 1, 1, slots);
   const gi = traced.dyGi!.q, gw = traced.dyGw!.q;

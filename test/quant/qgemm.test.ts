@@ -19,6 +19,7 @@ import type { RecipeSlots } from '../../src/quant/recipe.js';
 import type { QuantSpec, UniformSpec } from '../../src/quant/spec.js';
 import { preset } from '../../src/quant/presets.js';
 import { assertBitEqual, normals } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 const FP32: RecipeSlots = { forward: { x: 'fp32', w: 'fp32' }, gradInput: { dy: 'fp32', w: 'forward' }, gradWeight: { dy: 'fp32', x: 'forward' } };
 const u = (bits: number, format: UniformSpec['format'], granularity: UniformSpec['granularity'], rounding: UniformSpec['rounding'] = 'nearest'): UniformSpec =>
@@ -33,7 +34,7 @@ function lossOf(y: Tensor, seed: number): Tensor {
   return sum(mul(y, new Tensor(normals(seed, y.size), y.shape)));
 }
 
-test('all-fp32 slots: qgemm equals linearRows exactly (forward, dX, dW)', () => {
+forEachBackend('all-fp32 slots: qgemm equals linearRows exactly (forward, dX, dW)', () => {
   const x = parameter(normals(1, 12 * 20), [12, 20], 'x');
   const w = parameter(normals(2, 7 * 20), [7, 20], 'w');
   const yRef = linearRows(x, w), yQ = qgemm(x, w, cfg(FP32));
@@ -43,7 +44,7 @@ test('all-fp32 slots: qgemm equals linearRows exactly (forward, dX, dW)', () => 
   assertBitEqual(gQ.get(w)!.data, gRef.get(w)!.data, 'dW');
 });
 
-test('all-fp32 slots through conv2d (rowsPerSample = H·W) equal the im2col + linearRows conv exactly', () => {
+forEachBackend('all-fp32 slots through conv2d (rowsPerSample = H·W) equal the im2col + linearRows conv exactly', () => {
   const x = parameter(normals(4, 2 * 3 * 6 * 6), [2, 3, 6, 6], 'x');
   const w = parameter(normals(5, 4 * 3 * 3 * 3), [4, 3, 3, 3], 'w');
   let seenRps = 0;
@@ -69,7 +70,7 @@ function compareToDequant(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boole
   return err / Math.max(scale, 1e-30);
 }
 
-test('gemmI8 paths equal the fp32-dequant path within float tolerance (formats, bits, granularities, K-blocks)', () => {
+forEachBackend('gemmI8 paths equal the fp32-dequant path within float tolerance (formats, bits, granularities, K-blocks)', () => {
   const rows = 48, rps = 16, inF = 40, outF = 24;
   const x = normals(7, rows * inF).map((v) => Math.max(v, 0) + 0.3); // positive, far-ish from zero: large zero points
   const w = normals(8, outF * inF);
@@ -102,7 +103,7 @@ test('gemmI8 paths equal the fp32-dequant path within float tolerance (formats, 
   }
 });
 
-test('BHQ on grad-input: integer GEMM on T·dY codes, T⁻¹ applied to dX, equals dequantize-then-GEMM', () => {
+forEachBackend('BHQ on grad-input: integer GEMM on T·dY codes, T⁻¹ applied to dX, equals dequantize-then-GEMM', () => {
   const rows = 32, rps = 4, inF = 24, outF = 16;
   const dy = normals(10, rows * outF).map((v, i) => v * (Math.floor(i / (rps * outF)) === 2 ? 50 : 1));
   const w = normals(11, outF * inF);
@@ -136,7 +137,7 @@ test('path decisions follow the scale placement rule (METHODS §0.1, DESIGN "Sca
   assert.equal(planLayer(FP32, 27, 16, 64).forward.path, 'fp32');
 });
 
-test('two backward GEMMs draw independently; "shared" reuses one draw; same seed ⇒ same gradients', () => {
+forEachBackend('two backward GEMMs draw independently; "shared" reuses one draw; same seed ⇒ same gradients', () => {
   const slots: RecipeSlots = { ...FP32, gradInput: { dy: u(4, 'asymmetric', 'row', 'stochastic'), w: 'forward' }, gradWeight: { dy: u(4, 'asymmetric', 'row', 'stochastic'), x: 'forward' } };
   const run = (seed: number, draws: 'independent' | 'shared') => {
     const x = parameter(normals(12, 16 * 8), [16, 8], 'x');
@@ -158,7 +159,7 @@ test('two backward GEMMs draw independently; "shared" reuses one draw; same seed
   assert.equal(run(5, 'shared').seen.filter((s) => s.gemm !== 'forward').length, 1, 'one draw when shared');
 });
 
-test('a quantized grad-weight X keeps codes, not the fp32 activation', () => {
+forEachBackend('a quantized grad-weight X keeps codes, not the fp32 activation', () => {
   const slots: RecipeSlots = { ...FP32, gradWeight: { dy: 'fp32', x: u(4, 'asymmetric', 'tensor', 'stochastic') } };
   const x = parameter(normals(15, 10 * 6), [10, 6], 'x');
   const w = parameter(normals(16, 3 * 6), [3, 6], 'w');
@@ -175,7 +176,7 @@ test('qgemm rejects a row count that is not a whole number of samples', () => {
   assert.throws(() => qgemm(x, w, cfg(FP32), 3), /not a whole number of samples/);
 });
 
-test('an empty batch (zero rows) runs every path without error', () => {
+forEachBackend('an empty batch (zero rows) runs every path without error', () => {
   for (const name of ['bhq4', 'psq4', 'ptq8', 'qat8'] as const) {
     const slots = preset(name);
     const x = parameter(new Float32Array(0), [0, 5], 'x'), w = parameter(normals(18, 3 * 5), [3, 5], 'w');

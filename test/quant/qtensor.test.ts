@@ -3,12 +3,12 @@
  * constant rows, huge ranges): finite, no clipping (⇒ SR unbiased), checked exactly from the parameters and
  * by Monte Carlo. Scale shapes per granularity (METHODS §8.2.5).
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dequantize, groupCount, groupingOf, quantizeMatrix, type QTensor } from '../../src/quant/qtensor.js';
 import type { Granularity, IntFormat } from '../../src/quant/spec.js';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import { assertUnbiased, codeCoordinate, normals, Welford, zTest } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 /** SR is unbiased iff no element needs clipping: qmin ≤ s ≤ qmax, and E[x̂] = offset + (s − zp)·scale ≈ x. */
 function assertNoClipping(q: QTensor, x: Float32Array, what: string): void {
@@ -51,7 +51,7 @@ function mcUnbiased(x: Float32Array, rows: number, cols: number, format: IntForm
   assertUnbiased(zTest(w, x, { sd, skipMax, tol }), what);
 }
 
-test('1-bit PTQ (zero-aligned, per tensor): finite and unbiased on signed, non-negative and non-positive data', () => {
+forEachBackend('1-bit PTQ (zero-aligned, per tensor): finite and unbiased on signed, non-negative and non-positive data', { tiers: 'default' }, () => {
   const signed = normals(1, 512);
   const nonNeg = signed.map(Math.abs);
   const nonPos = signed.map((v) => -Math.abs(v));
@@ -62,7 +62,7 @@ test('1-bit PTQ (zero-aligned, per tensor): finite and unbiased on signed, non-n
   }
 });
 
-test('zero-aligned guards: z == 0 on non-negative data uses lo = 0; a sliver of negatives keeps zero exact', () => {
+forEachBackend('zero-aligned guards: z == 0 on non-negative data uses lo = 0; a sliver of negatives keeps zero exact', () => {
   const relu = normals(2, 256).map((v) => Math.max(v, 0));
   const q = quantizeMatrix(relu, 1, 256, { format: 'zeroAligned', bits: 4, rounding: 'nearest', grouping: groupingOf('tensor', 1, 256, 1) });
   assert.equal(q.zeroPoint[0], 0);
@@ -78,7 +78,7 @@ test('zero-aligned guards: z == 0 on non-negative data uses lo = 0; a sliver of 
   }
 });
 
-test('all-zero tensors: zero-aligned is exact and deterministic; asymmetric stays finite and unbiased', () => {
+forEachBackend('all-zero tensors: zero-aligned is exact and deterministic; asymmetric stays finite and unbiased', { tiers: 'default' }, () => {
   const x = new Float32Array(300);
   for (const format of ['zeroAligned', 'symmetric'] as const) {
     const q = quantizeMatrix(x, 3, 100, { format, bits: 4, rounding: 'stochastic', grouping: groupingOf('row', 3, 100, 1), draw: { seed: 1, stream: 1 } });
@@ -87,7 +87,7 @@ test('all-zero tensors: zero-aligned is exact and deterministic; asymmetric stay
   mcUnbiased(x, 3, 100, 'asymmetric', 4, 'row', 'all-zero asymmetric');
 });
 
-test('constant rows (incl. large offsets) and huge ranges give finite, unbiased codes', () => {
+forEachBackend('constant rows (incl. large offsets) and huge ranges give finite, unbiased codes', { tiers: 'default' }, () => {
   // Rows 0–5 constant, row 6 N(0,1)·1e30, row 7 alternating 1e-30 / −3e37, rows 8–11 N(0,1)·{1e-30, 1e-3, 1, 1e20}.
   const rows = 12, cols = 256;
   const x = normals(4, rows * cols);
@@ -113,13 +113,13 @@ test('constant rows (incl. large offsets) and huge ranges give finite, unbiased 
   assertNoClipping(qt, x, 'per-tensor huge range');
 });
 
-test('non-finite input propagates NaN instead of producing plausible codes', () => {
+forEachBackend('non-finite input propagates NaN instead of producing plausible codes', () => {
   const x = Float32Array.from([1, 2, NaN, 4]);
   const q = quantizeMatrix(x, 1, 4, { format: 'asymmetric', bits: 8, rounding: 'nearest', grouping: groupingOf('tensor', 1, 4, 1) });
   assert.ok(dequantize(q).every((v) => Number.isNaN(v)));
 });
 
-test('scale shapes for dY [N·H·W, C] (METHODS §8.2.5): PTQ 1, PSQ N, per-column C·H·W, BHQ N + transform', () => {
+forEachBackend('scale shapes for dY [N·H·W, C] (METHODS §8.2.5): PTQ 1, PSQ N, per-column C·H·W, BHQ N + transform', () => {
   const N = 4, HW = 9, C = 5, rows = N * HW;
   const dy = normals(8, rows * C);
   const count = (g: Granularity) => groupCount(groupingOf(g, rows, C, HW));

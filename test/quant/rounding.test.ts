@@ -6,13 +6,14 @@ import { roundHalfEven, roundDownF32, roundUpF32 } from '../../src/quant/roundin
 import { dequantize, groupingOf, quantizeMatrix } from '../../src/quant/qtensor.js';
 import type { IntFormat } from '../../src/quant/spec.js';
 import { normals } from './helpers.js';
+import { forEachBackend } from '../helpers/backends.js';
 
 test('roundHalfEven: ties go to the even integer, everything else to the nearest', () => {
   const cases: [number, number][] = [[0.5, 0], [1.5, 2], [2.5, 2], [3.5, 4], [-0.5, 0], [-1.5, -2], [-2.5, -2], [2.4999, 2], [2.5001, 3], [7, 7], [254.5, 254], [255.5, 256]];
   for (const [x, want] of cases) assert.equal(roundHalfEven(x) + 0, want, `rne(${x})`);
 });
 
-test('quantizeAffine nearest: ties to even codes through the kernel', () => {
+forEachBackend('quantizeAffine nearest: ties to even codes through the kernel', () => {
   const x = Float32Array.from([0.5, 1.5, 2.5, 3.5, 4.5, 5.49, 5.51]);
   const codes = new Uint8Array(x.length);
   backend().quantizeAffine(x, 1, x.length, 1, 1, x.length, Float32Array.of(0), Float32Array.of(1), Int32Array.of(0), 0, 255, 0, 0, 0, codes);
@@ -22,7 +23,7 @@ test('quantizeAffine nearest: ties to even codes through the kernel', () => {
   assert.deepEqual(Array.from(codes), [2, 2, 4, 4, 6, 6, 7]);
 });
 
-test('stochastic rounding: E[q] = s and Var[q] = f(1−f) per fractional part f', () => {
+forEachBackend('stochastic rounding: E[q] = s and Var[q] = f(1−f) per fractional part f', { tiers: 'default' }, () => {
   const fracs = [0, 0.1, 0.25, 0.5, 0.75, 0.9];
   const per = 256, K = 400;
   const x = new Float32Array(fracs.length * per);
@@ -52,7 +53,7 @@ test('stochastic rounding: E[q] = s and Var[q] = f(1−f) per fractional part f'
   });
 });
 
-test('codes stay in range for every format and bit width, and dequantized values stay near the data', () => {
+forEachBackend('codes stay in range for every format and bit width, and dequantized values stay near the data', () => {
   const x = normals(3, 32 * 16, 1);
   for (let i = 0; i < x.length; i += 37) x[i] *= 50; // heavy tail
   const formats: IntFormat[] = ['asymmetric', 'zeroAligned', 'symmetric'];
@@ -77,7 +78,7 @@ test('codes stay in range for every format and bit width, and dequantized values
   }
 });
 
-test('zero-aligned: exact zeros stay exactly 0 under SR (50 draws, 4 bits, 60% zeros); the non-aligned grid does not', () => {
+forEachBackend('zero-aligned: exact zeros stay exactly 0 under SR (50 draws, 4 bits, 60% zeros); the non-aligned grid does not', () => {
   const n = 1000;
   const x = normals(5, n);
   for (let i = 0; i < n; i++) if (i % 5 < 3) x[i] = 0;
@@ -98,7 +99,7 @@ test('zero-aligned: exact zeros stay exactly 0 under SR (50 draws, 4 bits, 60% z
   assert.ok(maxErrUnaligned > 0.05, `the non-aligned grid moves zeros (max error ${maxErrUnaligned}, METHODS measured 0.19)`);
 });
 
-test('same (seed, stream) ⇒ bit-identical codes; another stream or seed ⇒ different codes', () => {
+forEachBackend('same (seed, stream) ⇒ bit-identical codes; another stream or seed ⇒ different codes', () => {
   const x = normals(11, 64 * 32);
   const opts = (seed: number, stream: number) => ({ format: 'asymmetric' as const, bits: 4, rounding: 'stochastic' as const, grouping: groupingOf('sample', 64, 32, 4), draw: { seed, stream } });
   const a = quantizeMatrix(x, 64, 32, opts(42, 7));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadResults, resultsCsv, stat, summarize, type RunResult } from '../../src/report/results.js';
+import { integerGemms, loadResults, resultsCsv, stat, summarize, type RunResult } from '../../src/report/results.js';
 import { bandChart } from '../../src/report/html.js';
 import { compareHtml } from '../../src/report/compare-html.js';
 import { readStepLosses, StepLog } from '../../src/train/step-log.js';
@@ -28,6 +28,14 @@ function run(recipe: string, seed: number, status: RunResult['status'], acc: num
     ms_per_step: acc === null ? null : 10, images_per_s: null, train_seconds: null, history: [], gemmPaths: null,
   };
 }
+
+test('integerGemms counts int8 and the bit paths, never fp32 or fp32-dequant', () => {
+  const binary = { layer: 'conv', forward: 'b1', gradInput: 'bitplane', gradWeight: 'bitplane-blocked' } as const;
+  const int8 = { layer: 'fc', forward: 'int8', gradInput: 'fp32-dequant', gradWeight: 'int8-blocked' } as const;
+  const fp32 = { layer: 'stem', forward: 'fp32', gradInput: 'fp32', gradWeight: 'fp32' } as const;
+  assert.equal(integerGemms([binary, int8, fp32]), '5/9');
+  assert.equal(integerGemms(null), '–');
+});
 
 test('summarize: only finished runs count, and the gap to fp32 is in percentage points', () => {
   const runs = [run('fp32', 1, 'done', 0.9), run('fp32', 2, 'done', 0.92), run('psq4', 1, 'done', 0.88), run('psq4', 2, 'failed', null), run('bhq4', 1, 'missing', null)];

@@ -103,6 +103,14 @@ export function packSigns(rows: number, k: number, x: Float32Array, out: Uint32A
   }
 }
 
+export function signCodes(n: number, x: Float32Array, codes: Uint8Array, nan: Int32Array): void {
+  nan[0] = 0;
+  for (let i = 0; i < n; i++) {
+    codes[i] = x[i] >= 0 ? 1 : 0;
+    if (x[i] !== x[i]) nan[0] = 1;
+  }
+}
+
 export function packPlanes(rows: number, k: number, bits: number, codes: Uint8Array, out: Uint32Array): void {
   const words = (k + 31) >>> 5;
   out.fill(0, 0, bits * rows * words);

@@ -1,6 +1,7 @@
 /** Reference data-movement kernels: transposes and the im2col / col2im pair for convolution. */
 
-export function transpose(batch: number, rows: number, cols: number, x: Float32Array, out: Float32Array): void {
+export function transpose(batch: number, rows: number, cols: number, x: Float32Array | Int8Array | Uint8Array,
+  out: Float32Array | Int8Array | Uint8Array): void {
   const plane = rows * cols;
   for (let bt = 0; bt < batch; bt++) {
     const o = bt * plane;
@@ -9,6 +10,8 @@ export function transpose(batch: number, rows: number, cols: number, x: Float32A
     }
   }
 }
+
+export const transposeCodes: (batch: number, rows: number, cols: number, x: Int8Array | Uint8Array, out: Int8Array | Uint8Array) => void = transpose;
 
 export function im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
   stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {

@@ -39,6 +39,17 @@ export function quantRange(x: Float32Array, rows: number, cols: number, rowDiv: 
   }
 }
 
+/**
+ * The code of one element (quant/rounding.ts §1): key = streamKey(seed, stream), i = the element's index. A NaN
+ * result is returned as NaN and stored as 0 by the typed array. Shared with the fused binary conv kernels (bconv.ts).
+ */
+export function affineCode(v: number, off: number, iv: number, zp: number, qmin: number, qmax: number, stochastic: number,
+  key: number, i: number): number {
+  const s = fr(fr(v - off) * iv) + zp;
+  const q = stochastic ? Math.floor(s + uniformAt(key, i)) : roundHalfEven(s);
+  return q < qmin ? qmin : q > qmax ? qmax : q;
+}
+
 export function quantizeAffine(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
   offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
   stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void {
@@ -50,11 +61,7 @@ export function quantizeAffine(x: Float32Array, rows: number, cols: number, rowD
       const g = base + cg;
       const off = offset[g], iv = inv[g], zp = zeroPoint[g];
       const start = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv);
-      for (let i = start; i < end; i++) {
-        const s = fr(fr(x[i] - off) * iv) + zp;
-        const q = stochastic ? Math.floor(s + uniformAt(key, i)) : roundHalfEven(s);
-        codes[i] = q < qmin ? qmin : q > qmax ? qmax : q; // NaN stays NaN → stored as 0
-      }
+      for (let i = start; i < end; i++) codes[i] = affineCode(x[i], off, iv, zp, qmin, qmax, stochastic, key, i);
     }
   }
 }
@@ -96,7 +103,20 @@ export function codeBlockSums(m: number, k: number, kBlock: number, a: Int8Array
   }
 }
 
+export function packNibbles(codes: Int8Array | Uint8Array, out: Uint8Array): void {
+  const n = codes.length;
+  for (let i = 0; 2 * i < n; i++) out[i] = (codes[2 * i] & 15) | (2 * i + 1 < n ? (codes[2 * i + 1] & 15) << 4 : 0);
+}
+
+export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): void {
+  const signed = out instanceof Int8Array;
+  for (let i = 0; i < out.length; i++) {
+    const v = (packed[i >> 1] >> ((i & 1) * 4)) & 15;
+    out[i] = signed && v >= 8 ? v - 16 : v;
+  }
+}
+
 export const refQuantKernels: QuantKernels = {
-  quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder,
+  quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, packNibbles, unpackNibbles,
   momentSums, quantizeLuq,
 };

@@ -45,5 +45,5 @@ export function describeAddons(a: RecipeAddons): string {
 }
 
 export { type SmpAddon, smpSamples } from './smp.js';
-export { type FntAddon, DEFAULT_FNT_LR_SCALE, fntLr, fntStartEpoch } from './fnt.js';
-export { type BnRectifySpec, BN_RECTIFY_NAME, describeBnRectify } from './bn-rectify.js';
+export { type FntAddon, fntLr, fntStartEpoch } from './fnt.js';
+export type { BnRectifySpec } from './bn-rectify.js';

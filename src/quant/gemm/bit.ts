@@ -33,32 +33,35 @@ export interface BitOperand {
 
 const words = (k: number): number => (k + 31) >>> 5;
 
-/** Values whose sign is the ±1 value of a sign QTensor: code − 0.5 (cheaper than dequantizing). */
+/** A sign QTensor (quantizers/binary.ts): its 0/1 codes are the bits gemmB1 wants. */
 function isSignTensor(q: QTensor): boolean {
   return q.bits === 1 && !q.signed && q.offset.length === 1 && q.offset[0] === -1 && q.scale[0] === 2 && q.zeroPoint[0] === 0;
 }
 
-function signValues(q: QTensor): Float32Array {
-  if (!isSignTensor(q)) return dequantize(q);
-  // code − ½ has the sign of the ±1 value, which is all packSigns looks at.
-  const codes = q.codes, v = new Float32Array(codes.length);
-  for (let i = 0; i < v.length; i++) v[i] = codes[i] - 0.5;
-  return v;
-}
-
-/** Packed signs of a ±1 (sign) QTensor in NT layout. */
+/**
+ * Packed signs of a ±1 QTensor in NT layout: one bit plane of the (transposed) sign codes, never an fp32 copy;
+ * other QTensors (a dequantized value's sign) through packSigns.
+ */
 function packedSigns(q: QTensor, transpose: boolean): Uint32Array {
-  if (!transpose && isSignTensor(q)) {
-    // The 0/1 sign codes are the bits gemmB1 wants: one bit plane of the codes.
-    const out = new Uint32Array(q.rows * words(q.cols));
-    if (out.length > 0) backend().packPlanes(q.rows, q.cols, 1, q.codes as Uint8Array, out);
+  const rows = transpose ? q.cols : q.rows, k = transpose ? q.rows : q.cols;
+  const out = new Uint32Array(rows * words(k));
+  if (out.length === 0) return out;
+  if (isSignTensor(q)) {
+    backend().packPlanes(rows, k, 1, codesNT(q, transpose), out);
     return out;
   }
-  let v = signValues(q);
-  let rows = q.rows, k = q.cols;
-  if (transpose) { v = transposedF32(v, q.rows, q.cols); rows = q.cols; k = q.rows; }
-  const out = new Uint32Array(rows * words(k));
-  if (out.length > 0) backend().packSigns(rows, k, v, out);
+  const v = dequantize(q);
+  backend().packSigns(rows, k, transpose ? transposedF32(v, q.rows, q.cols) : v, out);
+  return out;
+}
+
+/** Packed signs of rows [k0, k0 + len) of a sign QTensor, transposed: its K-block as a B operand (bT). */
+function packedSignBlock(q: QTensor, k0: number, len: number): Uint32Array {
+  const cols = q.cols, out = new Uint32Array(cols * words(len));
+  if (out.length === 0) return out;
+  const t = new Int8Array(len * cols);
+  backend().codesToI8(q.codes.subarray(k0 * cols, (k0 + len) * cols), len, cols, 1, 1, Math.max(1, cols), Int32Array.of(0), 1, t);
+  backend().packPlanes(cols, len, 1, new Uint8Array(t.buffer, t.byteOffset, t.length), out);
   return out;
 }
 
@@ -199,8 +202,9 @@ function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: bool
   check(!q.signed && q.bits <= 8, 'internal: the bit-plane path needs unsigned codes of at most 8 bits');
   check(!b.pad || b.pad.pixels === kBlock, 'internal: padded blocks must be whole samples');
   const codesF = new Float32Array(codesNT(q, aT));
-  const signs = signValues(b.q);
-  const bNT = bT ? transposedF32(signs, b.q.rows, b.q.cols) : signs;
+  // B's K-blocks: rows of a transposed sign operand (X on the grad-weight GEMM), else columns of its dequantized values.
+  const bFast = bT && isSignTensor(b.q);
+  const bNT = bFast ? null : bT ? transposedF32(dequantize(b.q), b.q.rows, b.q.cols) : dequantize(b.q);
   const c = new Float32Array(m * n);
   const g = q.grouping;
   for (let k0 = 0; k0 < k; k0 += kBlock) {
@@ -214,8 +218,12 @@ function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: bool
       if (q.offset[grp] !== 0 || q.scale[grp] !== 0) any = true;
     }
     if (!any) continue;
-    const pb = new Uint32Array(n * words(len));
-    backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
+    let pb: Uint32Array;
+    if (bNT === null) pb = packedSignBlock(b.q, k0, len);
+    else {
+      pb = new Uint32Array(n * words(len));
+      backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
+    }
     const out = planeCore(new Uint8Array(columnBlock(codesF, m, k, k0, len)), q.bits, lo, delta, pb, m, n, len, b.pad);
     const s = Int32Array.of(1);
     backend().binary('add', c, s, out, s, Int32Array.of(m * n), c);

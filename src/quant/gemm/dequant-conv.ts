@@ -14,14 +14,14 @@ import type { ConvRunners, LayerPass, PlanAnswer } from './plan.js';
 
 const EMPTY = new Float32Array(0);
 
-/** X in NCHW: the fp32 original, or the dequantized NHWC codes transposed back. */
+/** X in NCHW: the fp32 original, or the NHWC codes transposed back (1 byte each) and dequantized. */
 function xValues(x: ConvInput, g: LayerGeometry): Float32Array {
   if (x.kind === 'fp32') return x.data;
-  const nhwc = dequantize(x.q), hw = g.h * g.w;
-  if (hw === 1 || g.c === 1 || nhwc.length === 0) return nhwc;
-  const out = new Float32Array(nhwc.length);
-  backend().transpose(g.n, hw, g.c, nhwc, out);
-  return out;
+  const hw = g.h * g.w, codes = x.q.codes;
+  if (hw === 1 || g.c === 1 || codes.length === 0) return dequantize(x.q);
+  const nchw = codes instanceof Int8Array ? new Int8Array(codes.length) : new Uint8Array(codes.length);
+  backend().transposeCodes(g.n, hw, g.c, codes, nchw);
+  return dequantize({ ...x.q, codes: nchw });
 }
 
 /** dY in NCHW: the fp32 original, or the dequantized rows (BHQ inverse applied) transposed back. */

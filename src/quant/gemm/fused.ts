@@ -5,8 +5,8 @@
  * Semantics: X is quantized as the layer's input tensor (per tensor or per sample, deterministic), W as [oc, K],
  * dY in layer layout (rows [n·oh·ow, oc], the same groups and random draws as the rows path), and the conv pads
  * with exact zeros — the conv of the dequantized operands, computed from exact integer sums.
- * Kept for the backward: X's codes (1 byte per element; never the fp32 activation when the grad-weight X slot is
- * quantized) and W's codes. The backward loop (draws, SMP) is layer.ts's; forward STE masks (sign's clipped STE)
+ * Kept for the backward: X's codes (1 byte per element, two per byte at ≤ 4 bits; never the fp32 activation when the
+ * grad-weight X slot is quantized) and W's codes. The backward loop (draws, SMP) is layer.ts's; forward STE masks (sign's clipped STE)
  * multiply dX and dW, and a learnable output scale a_c multiplies Y, as on the rows path (linear.ts).
  */
 import { record } from '../../autograd/graph.js';
@@ -19,6 +19,7 @@ import { check } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RecipeSlots } from '../recipe.js';
 import type { QuantSpec } from '../spec.js';
+import { fitsNibbles, type NibbleCodes, packNibbleCodes, unpackNibbleCodes } from '../nibbles.js';
 import { quantizeConvInputWith, specSteMask } from '../quantizers/index.js';
 import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type QGemmConfig, quantOperand, type Where } from './layer.js';
 import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.js';
@@ -40,21 +41,37 @@ function runners(plan: GemmPlan): ConvRunners {
 }
 
 /**
- * X as the fused passes take it: its codes as a conv input in NHWC order, or fp32 (NCHW). A tensor or sample group
- * holds the same values in either order, so the codes are those of X itself; only their order changes.
+ * X as the fused passes take it: its codes as a conv input in NHWC order, or fp32 (NCHW). The groups (per tensor or
+ * per sample) and the deterministic rounding do not depend on the order, so X is quantized as it lies (NCHW) and
+ * only its 1-byte codes are transposed.
  */
 function convInput(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, x: Float32Array, g: LayerGeometry): ConvInput {
   if (spec === null) return { kind: 'fp32', data: x };
   const hw = g.h * g.w, chw = g.c * hw;
-  let nhwc = x;
-  if (hw > 1 && g.c > 1 && x.length > 0) {
-    nhwc = new Float32Array(x.length);
-    backend().transpose(g.n, g.c, hw, x, nhwc);
-  }
-  const q = quantizeConvInputWith(spec, nhwc, g.n, chw);
+  const q = quantizeConvInputWith(spec, x, g.n, chw);
   check(q !== null, 'internal: the fused plan admitted an X quantizer that cannot quantize a conv input');
+  if (hw > 1 && g.c > 1 && x.length > 0) {
+    const nhwc = q.codes instanceof Int8Array ? new Int8Array(q.codes.length) : new Uint8Array(q.codes.length);
+    backend().transposeCodes(g.n, g.c, hw, q.codes, nhwc);
+    const out = { ...q, codes: nhwc };
+    cfg.trace?.(where[0], where[1], { q: out, transform: null });
+    return { kind: 'codes', q: out };
+  }
   cfg.trace?.(where[0], where[1], { q, transform: null });
   return { kind: 'codes', q };
+}
+
+/**
+ * X as the backward pass keeps it: codes of at most 4 bits two per byte (unpacked, bit for bit, whenever a pass
+ * reads them), anything else as it is. The closures hold only the returned function, never the unpacked codes
+ * (each closure is made in its own function: V8 shares one context between the closures of a function).
+ */
+function keepConvInput(x: ConvInput): () => ConvInput {
+  return x.kind === 'codes' && fitsNibbles(x.q) ? unpackOnRead(packNibbleCodes(x.q)) : () => x;
+}
+
+function unpackOnRead(kept: NibbleCodes): () => ConvInput {
+  return () => ({ kind: 'codes', q: unpackNibbleCodes(kept) });
 }
 
 /** dY of the backward pass for one GEMM slot: fp32 as given (NCHW), or quantized rows (a fresh draw). */
@@ -82,8 +99,9 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
   const recording = isGradEnabled();
   const xMask = recording && x.requiresGrad && fx ? specSteMask(fx, x.data) : null;
   const xSlot = slots.gradWeight.x;
-  const xForGrad: ConvInput | null = !recording || !w.requiresGrad ? null
-    : xSlot === 'forward' ? xIn : convInput(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), x.data, g);
+  const keptX = !recording || !w.requiresGrad ? null
+    : keepConvInput(xSlot === 'forward' ? xIn : convInput(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), x.data, g));
+  const recomputable = keptX !== null && xSlot === 'forward' && xIn.kind === 'codes';
   const wSlot = slots.gradInput.w, wData = w.data, xShape = x.shape, wShape = w.shape;
   let wForDx: GemmOperand | null = wSlot === 'forward' ? wOp : null;
   const needDx = x.requiresGrad;
@@ -105,7 +123,7 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
         wForDx ??= quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, g.oc, K, P);
         return runners(plans.gradInput).gradInput(dy, wForDx, g);
       } : null,
-      gradWeight: xForGrad ? (dy) => runners(plans.gradWeight).gradWeight(dy, xForGrad, g) : null,
+      gradWeight: keptX ? (dy) => runners(plans.gradWeight).gradWeight(dy, keptX(), g) : null,
     });
     return [
       masked(dx && new Tensor(dx, xShape), xMask),
@@ -115,7 +133,7 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
   if (!cfg.outputScale) {
     // Y is a deterministic function of the codes this layer keeps anyway (when the grad-weight pass keeps the forward
     // X codes): a consumer that needs Y in its backward (batch norm) recomputes it instead of holding its float32 values.
-    if (xForGrad === xIn && xIn.kind === 'codes') setRecompute(out, () => runners(plans.forward).forward(xIn, wOp, g));
+    if (recomputable) setRecompute(out, () => runners(plans.forward).forward(keptX(), wOp, g));
     return out;
   }
   return mul(out, yShape.length === 4 ? reshape(cfg.outputScale, [g.oc, 1, 1]) : cfg.outputScale);

@@ -1,14 +1,22 @@
-/** The recipe key `hadamard` (gemm/hadamard.ts): parsing and the slot rule it imposes. */
+/**
+ * The recipe key `hadamard` (gemm/hadamard.ts): parsing and the slot rule it imposes. Imports nothing from
+ * recipe.ts (which imports this file); the recipe's part it checks is typed structurally.
+ */
 import { expectObject, checkKeys, fail, show } from '../validate.js';
-import type { GemmName, Recipe } from '../recipe.js';
+
+const GEMMS = ['forward', 'gradInput', 'gradWeight'] as const;
 
 /** Block size of each GEMM's random Hadamard transform (absent: none). */
-export type HadamardBlocks = Partial<Record<GemmName, number>>;
+export type HadamardBlocks = Partial<Record<(typeof GEMMS)[number], number>>;
 
 /** Block sizes a recipe may name. */
 export const HADAMARD_BLOCKS: readonly number[] = [16, 32, 64, 128];
 
-const GEMMS: readonly GemmName[] = ['forward', 'gradInput', 'gradWeight'];
+/** What checkHadamardSlots reads of a Recipe. */
+interface BackwardSlots {
+  gradInput?: object;
+  gradWeight?: object;
+}
 
 export function parseHadamard(raw: unknown, path: string): HadamardBlocks {
   const o = expectObject(raw, path);
@@ -26,7 +34,7 @@ export function parseHadamard(raw: unknown, path: string): HadamardBlocks {
  * A backward GEMM with its own rotation cannot reuse the forward codes (rotated along `in`, not along its K): its W
  * (grad-input) or X (grad-weight) slot must be a quantizer or 'fp32', in the recipe and in every override.
  */
-export function checkHadamardSlots(r: Recipe, path: string): void {
+export function checkHadamardSlots(r: BackwardSlots & { hadamard?: HadamardBlocks; overrides: readonly BackwardSlots[] }, path: string): void {
   const rules = [['gradInput', 'w'], ['gradWeight', 'x']] as const;
   for (const [gemm, operand] of rules) {
     if (!r.hadamard?.[gemm]) continue;

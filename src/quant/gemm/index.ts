@@ -15,9 +15,9 @@ export function makeQGemm(cfg: QGemmConfig): LayerGemm {
 }
 
 export { qgemm, qgemmRows } from './linear.js';
-export { fusedLayer, planFusedLayer } from './fused.js';
+export { planFusedLayer } from './fused.js';
 export { qconv2d } from './conv.js';
 export { effectiveSpec, planLayer, savedActivation, type LayerPlans, type QGemmConfig } from './layer.js';
-export { planGemm, runGemm, GEMM_PATHS } from './run.js';
-export { materialize, padInfoOf, type ConvGeometryLike, type GemmOperand } from './operand.js';
+export { planGemm, runGemm } from './run.js';
+export { materialize, type ConvGeometryLike, type GemmOperand } from './operand.js';
 export { type GemmPath, type GemmPlan, MIN_INT_KBLOCK } from './plan.js';

@@ -33,7 +33,10 @@ export function convInputKind(spec: QuantSpec, k: number, rowsPerSample: number)
 
 function planInt8Conv(pass: LayerPass, a: QuantSpec | null, b: QuantSpec | null, shape: { oc: number; k: number; rowsPerSample: number }): PlanAnswer {
   const { oc, k, rowsPerSample: P } = shape;
-  if (a === null || b === null) return { reject: `the ${a === null ? 'first' : 'second'} operand is fp32` };
+  if (a === null || b === null) {
+    const names = { forward: ['X', 'W'], gradInput: ['dY', 'W'], gradWeight: ['dY', 'X'] }[pass];
+    return { reject: `${names[a === null ? 0 : 1]} is fp32: the recipe does not quantize it for this pass` };
+  }
   const why = notInt8(a) ?? notInt8(b);
   if (why !== null) return { reject: why };
   if (pass === 'forward') {

@@ -13,6 +13,7 @@ import type { Rng } from '../../tensor/random.js';
 import type { BackwardSlot, GemmName, RecipeSlots, Slot } from '../recipe.js';
 import type { QuantSpec } from '../spec.js';
 import type { QuantizedOperand } from '../quantize.js';
+import type { Draw } from '../qtensor.js';
 import { quantizeWith, specIsStochastic, specZeroNotExact } from '../quantizers/index.js';
 import type { GemmOperand, PadInfo } from './operand.js';
 import type { GemmPlan } from './plan.js';
@@ -89,11 +90,16 @@ export function plansFor(cfg: QGemmConfig, inF: number, outF: number, rps: numbe
 
 export type Where = [GemmName, 'x' | 'w' | 'dy'];
 
+/** The draw of one quantization with `spec`: a fresh stream of the layer's Rng when stochastic, else null. */
+export function nextDraw(cfg: QGemmConfig, spec: QuantSpec): Draw | null {
+  return specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
+}
+
 /** One operand of a layer GEMM, quantized with `spec` (a fresh RNG stream when stochastic), or fp32 when null. */
 export function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: Float32Array, rows: number, cols: number, rps: number,
   pad: PadInfo | null = null): GemmOperand {
   if (spec === null) return { kind: 'fp32', data, rows, cols };
-  const draw = specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
+  const draw = nextDraw(cfg, spec);
   const value = quantizeWith(spec, data, rows, cols, { rowsPerSample: rps, draw });
   cfg.trace?.(where[0], where[1], value);
   return pad && specZeroNotExact(spec) ? { kind: 'quant', value, pad } : { kind: 'quant', value };

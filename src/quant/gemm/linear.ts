@@ -20,6 +20,7 @@ import type { ConvGeometry } from '../../ops/conv.js';
 import { check } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { specSteMask } from '../quantizers/index.js';
+import { binaryLinear } from './bconv.js';
 import { effectiveSpec, layerBackward, masked, plansFor, type QGemmConfig, quantOperand } from './layer.js';
 import { type GemmOperand, padInfoOf } from './operand.js';
 import { runGemm } from './run.js';
@@ -41,6 +42,9 @@ export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1,
   checkLayerGemm('qgemm', x, w);
   const [rows, inF] = x.shape, outF = w.shape[0];
   if (geometry === undefined && rowsPerSample === 1 && !allFp32(cfg.slots) && !cfg.hadamard) {
+    // A binary layer runs on packed bits as a 1×1 conv (bconv.ts), other quantized layers on the fused passes.
+    const binary = binaryLinear(x, w, cfg);
+    if (binary !== null) return binary;
     const plans = fusedPlansFor(cfg, inF, outF, 1);
     if (plans) {
       const g = { n: rows, c: inF, h: 1, w: 1, oc: outF, kh: 1, kw: 1, stride: 1, pad: 0, oh: 1, ow: 1 };

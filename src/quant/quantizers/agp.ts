@@ -10,7 +10,7 @@
  */
 import { backend } from '../../backend/index.js';
 import type { Quantizer } from '../quantize.js';
-import { groupCount, groupingOf, quantizeMatrix, rangeStats } from '../qtensor.js';
+import { type Draw, type Grouping, groupCount, groupingOf, quantizeWithParams, quantParams, rangeStats } from '../qtensor.js';
 import type { AgpSpec } from '../spec.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
 
@@ -61,10 +61,9 @@ export const agpQuantizer: Quantizer<'agp'> = {
     const grouping = groupingOf(s.granularity, rows, cols, ctx.rowsPerSample);
     const G = groupCount(grouping);
     const { mins, maxs } = rangeStats(x, rows, cols, grouping);
-    const scores = new Float32Array(G);
-    for (let g = 0; g < G; g++) scores[g] = Math.max(-mins[g], maxs[g]);
-    const keep = agpKeepMask(scores, s.keepDivisor);
-    const q = quantizeMatrix(x, rows, cols, { format: 'asymmetric', bits: s.bits, rounding: 'stochastic', draw: ctx.draw, grouping });
+    const keep = agpKeepMask(groupScores(mins, maxs), s.keepDivisor);
+    // Codes with every group's own parameters, then the pruned groups' parameters are zeroed.
+    const q = quantizeWithParams(x, rows, cols, scqParams(s, mins, maxs, grouping, ctx.draw));
     let factor = 1;
     if (s.rescale === 'mass' && G > 0) {
       const mass = groupAbsSums(s.granularity, x, rows, cols, G);
@@ -72,19 +71,42 @@ export const agpQuantizer: Quantizer<'agp'> = {
       for (let g = 0; g < G; g++) { all += mass[g]; if (keep[g]) kept += mass[g]; }
       if (kept > 0) factor = all / kept;
     }
-    for (let g = 0; g < G; g++) {
-      if (!keep[g]) {
-        q.offset[g] = 0;
-        q.scale[g] = 0;
-        q.zeroPoint[g] = 0;
-      } else if (factor !== 1) {
-        q.offset[g] = Math.fround(q.offset[g] * factor);
-        q.scale[g] = Math.fround(q.scale[g] * factor);
-      }
-    }
+    prune(q, keep, factor);
     return { q, transform: null };
   },
+
+  // 'mass' rescaling needs Σ|x| per group, which ranges do not give.
+  groupParams(s, mins, maxs, grouping, draw) {
+    if (s.rescale === 'mass') return null;
+    const p = scqParams(s, mins, maxs, grouping, draw);
+    prune(p, agpKeepMask(groupScores(mins, maxs), s.keepDivisor), 1);
+    return p;
+  },
 };
+
+/** The SCQ quantizer of AGP's kept groups: asymmetric min/max codes of `bits` with stochastic rounding (§3.3). */
+function scqParams(s: AgpSpec, mins: Float32Array, maxs: Float32Array, grouping: Grouping, draw: Draw | null) {
+  return quantParams(mins, maxs, { format: 'asymmetric', bits: s.bits, rounding: 'stochastic', draw, grouping });
+}
+
+/** score_g = max |x| over the group (§3.4). */
+function groupScores(mins: Float32Array, maxs: Float32Array): Float32Array {
+  return Float32Array.from(mins, (m, g) => Math.max(-m, maxs[g]));
+}
+
+/** Pruned groups get offset = scale = zeroPoint = 0 (exact zeros); kept groups are scaled by `factor` ('mass'). */
+function prune(p: { offset: Float32Array; scale: Float32Array; zeroPoint: Int32Array }, keep: Uint8Array, factor: number): void {
+  for (let g = 0; g < keep.length; g++) {
+    if (!keep[g]) {
+      p.offset[g] = 0;
+      p.scale[g] = 0;
+      p.zeroPoint[g] = 0;
+    } else if (factor !== 1) {
+      p.offset[g] = Math.fround(p.offset[g] * factor);
+      p.scale[g] = Math.fround(p.scale[g] * factor);
+    }
+  }
+}
 
 /** Σ|x| per group: samples are contiguous row blocks, columns are reduced over all rows. */
 function groupAbsSums(granularity: AgpSpec['granularity'], x: Float32Array, rows: number, cols: number, groups: number): Float32Array {

@@ -14,24 +14,19 @@ import type { SignSpec } from '../spec.js';
 import { checkKeys, expectOneOf, fail } from '../validate.js';
 
 /**
- * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1; NaN also gives 1, as 1 − 1{x < 0}). One pass: this runs on
- * every binary layer's im2col rows, so it is written as a plain loop rather than a chain of elementwise kernels.
- * A NaN cannot be a ±1 code (torch.sign(NaN) = NaN): it makes the group's offset and scale NaN, so every GEMM
- * path gives NaN (the bit paths check the scale, quant/bit-gemm.ts).
+ * codes[i] = 1 if x[i] ≥ 0 else 0 (sign(0) = +1), the bits of packSigns and of the fused binary layers, by the
+ * signCodes kernel. A NaN cannot be a ±1 code (torch.sign(NaN) = NaN): it makes the group's offset and scale NaN, so
+ * every GEMM path gives NaN (the bit paths check the scale, quant/gemm/bit.ts).
  */
 export function signQTensor(x: Float32Array, rows: number, cols: number): QTensor {
   const n = rows * cols;
   const codes = new Uint8Array(n);
-  let nan = false;
-  for (let i = 0; i < n; i++) {
-    const v = x[i];
-    codes[i] = v < 0 ? 0 : 1;
-    if (v !== v) nan = true;
-  }
+  const nan = new Int32Array(1);
+  if (n > 0) backend().signCodes(n, x, codes, nan);
   const grouping = groupingOf('tensor', rows, cols, 1);
   return {
     rows, cols, bits: 1, format: 'asymmetric', signed: false, rounding: 'nearest', grouping, codes,
-    offset: Float32Array.of(nan ? NaN : -1), scale: Float32Array.of(nan ? NaN : 2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
+    offset: Float32Array.of(nan[0] ? NaN : -1), scale: Float32Array.of(nan[0] ? NaN : 2), zeroPoint: Int32Array.of(0), qmin: 0, qmax: 1, draw: null,
   };
 }
 
@@ -57,10 +52,12 @@ export const signQuantizer: Quantizer<'sign'> = {
   zeroNotExact: () => true,
   outputScale: (s) => s.scale === 'channel',
 
+  steClip: (s) => (s.ste === 'clipped' ? 1 : null),
   steMask(s, x) {
-    if (s.ste === 'identity') return null;
+    const c = signQuantizer.steClip!(s);
+    if (c === null) return null;
     const mask = new Float32Array(x.length);
-    backend().unary('insideMask', x, mask, -1, 1);
+    backend().unary('insideMask', x, mask, -c, c);
     return mask;
   },
 

@@ -3,7 +3,7 @@
  * compiler rejects a kind without an entry. Everything else reaches quantizers through the helpers below.
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
-import type { Grouping, QTensor } from '../qtensor.js';
+import type { Draw, Grouping, QTensor, QuantParams } from '../qtensor.js';
 import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '../spec.js';
 import { expectObject, expectOneOf } from '../validate.js';
 import { uniformQuantizer } from './uniform.js';
@@ -55,6 +55,11 @@ export const specSteMask = (s: QuantSpec, x: Float32Array): Float32Array | null 
 export const specZeroNotExact = (s: QuantSpec): boolean => of(s).zeroNotExact?.(s) ?? false;
 /** Whether the layer gets a learnable per-output-channel scale (weight slot). */
 export const specOutputScale = (s: QuantSpec): boolean => of(s).outputScale?.(s) ?? false;
+/** The clipped STE bound (null: plain STE). */
+export const specSteClip = (s: QuantSpec): number | null => of(s).steClip?.(s) ?? null;
+/** The per-group parameters from group ranges, or null when the quantizer needs the data (quantize.ts). */
+export const specGroupParams = (s: QuantSpec, mins: Float32Array, maxs: Float32Array, grouping: Grouping, draw: Draw | null): QuantParams | null =>
+  of(s).groupParams?.(s, mins, maxs, grouping, draw) ?? null;
 
 /**
  * Whether the spec can quantize a layer's input X as a tensor before any im2col (a conv input, conv-level fused

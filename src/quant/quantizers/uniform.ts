@@ -1,7 +1,7 @@
 /** Uniform integer quantizers U_b / S_b (METHODS §0.3): PTQ, PSQ, per-column, per-row, K-block. */
 import type { Quantizer } from '../quantize.js';
 import { GRANULARITY_NAMES, type Granularity, granularityLabel, INT_FORMATS, type OperandRole, ROUNDINGS, type UniformSpec } from '../spec.js';
-import { groupingOf, makeGrouping, quantizeMatrix } from '../qtensor.js';
+import { groupingOf, makeGrouping, quantizeMatrix, quantParams } from '../qtensor.js';
 import { checkKeys, expectInt, expectObject, expectOneOf, fail, show } from '../validate.js';
 
 export const MAX_BLOCK = 1 << 20;
@@ -59,6 +59,7 @@ export const uniformQuantizer: Quantizer<'uniform'> = {
     });
     return { q, transform: null };
   },
+  groupParams: (s, mins, maxs, grouping, draw) => quantParams(mins, maxs, { format: s.format, bits: s.bits, rounding: s.rounding, grouping, draw }),
   quantizeConvInput(s, x, n, perSample) {
     if (s.rounding !== 'nearest' || (s.granularity !== 'tensor' && s.granularity !== 'sample')) return null;
     // One row per sample: 'sample' = one group per row.

@@ -15,7 +15,6 @@ import { add } from '../ops/elementwise.js';
 import { crossEntropy } from '../ops/loss.js';
 import { resolveRecipe } from '../quant/presets.js';
 import type { Recipe } from '../quant/recipe.js';
-import { FqtError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkBatchFitsData, type RunConfig, type TrainConfig, validateConfig, withTrainingDefaults } from './config.js';
 import { DivergenceGuard } from './guard.js';

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { normAxis, shapeSize } from '../tensor/shape.js';
 import { binary } from './binary-raw.js';
 import { reduceAxisKeep } from './util.js';
-import { mul, scale, square, sub } from './elementwise.js';
+import { mul, scale, sub } from './elementwise.js';
 
 function normAxes(x: Tensor, axes: number | number[] | undefined, op: string): number[] {
   if (axes === undefined) return x.shape.map((_, i) => i);

@@ -16,7 +16,7 @@ import type { QuantSpec } from './spec.js';
 import { parseQuantSpec, specCode, specIsStochastic } from './quantizers/index.js';
 import { addonsLabel, parseAddons, type RecipeAddons } from './addons/index.js';
 import { parseTraining, type RecipeTraining } from './recipe-training.js';
-import { checkKeys, expectObject, expectOneOf, expectString, fail, isPlainObject, show } from './validate.js';
+import { checkKeys, expectObject, expectOneOf, expectString, fail, show } from './validate.js';
 import { checkHadamardSlots, type HadamardBlocks, parseHadamard } from './gemm/hadamard-recipe.js';
 
 export const RECIPE_VERSION = 1;

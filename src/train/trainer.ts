@@ -16,7 +16,6 @@ import { crossEntropy } from '../ops/loss.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { resolveRecipe } from '../quant/presets.js';
 import type { Recipe } from '../quant/recipe.js';
-import { FqtError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkBatchFitsData, type RunConfig, type TrainConfig, validateConfig, withTrainingDefaults } from './config.js';
 import { DivergenceGuard } from './guard.js';

@@ -4,8 +4,6 @@
  */
 import type { QconvKernels } from '../qconv-kernels.js';
 
-type Codes = Uint8Array | Int8Array;
-
 /** The epilogue of qconv-kernels.ts, in float64 (JavaScript numbers), before the float32 rounding. */
 export function qconvEpilogue(u: number, ua: number, ub: number, kv: number, oa: number, sa: number, ob: number, sb: number): number {
   if (kv === 0) return 0;

@@ -15,7 +15,6 @@ import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { type Grouping, makeGrouping, quantizeWithParams, type QuantParams } from '../qtensor.js';
 import { specGroupParams, specGrouping, specSteMask } from '../quantizers/index.js';
-import type { QuantSpec } from '../spec.js';
 import { layerBackward, masked, nextDraw, type QGemmConfig, quantOperand } from './layer.js';
 import { materialize } from './operand.js';
 import { fp32Backward, fp32Pass, NONE, scratchF32 } from './bconv-fp32.js';
@@ -32,7 +31,7 @@ type DyDraw = { kind: 'fp32'; dz: Float32Array } | { kind: 'bits'; p: QuantParam
 
 export function binaryBackward(cfg: QGemmConfig, fit: Fit, geom: Int32Array, kept: Kept, shapes: { x: Shape; w: Shape },
   need: { dx: boolean; dw: boolean }): (g: Tensor) => (Tensor | null)[] {
-  const [n, c, h, wd, oc, kh, kw, stride, pad, oh, ow] = geom;
+  const [n, c, h, wd, oc, kh, kw, , , oh, ow] = geom;
   const P = oh * ow, K = c * kh * kw, chw = c * h * wd;
   const { xSigns, xMask, wSigns, wData, a } = kept;
   return (gY) => {

@@ -9,7 +9,7 @@ import { backend } from '../../backend/index.js';
 import { dequantize } from '../qtensor.js';
 import type { QuantSpec } from '../spec.js';
 import { convInputKind } from './int8-conv.js';
-import { type ConvGrad, type ConvInput, type GemmOperand, type LayerGeometry, materialize } from './operand.js';
+import { type ConvGrad, type ConvInput, type LayerGeometry, materialize } from './operand.js';
 import type { ConvRunners, LayerPass, PlanAnswer } from './plan.js';
 
 const EMPTY = new Float32Array(0);

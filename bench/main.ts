@@ -3,6 +3,7 @@
  *   kernels   native kernel throughput vs this machine's measured peak (JSON lines)
  *   step      training step per recipe (ms/step, peak RSS, GEMM paths) vs fp32, and ResNet-20 vs PyTorch fp32 / bf16
  *   qconv     the fused integer conv kernels alone on the ResNet-20 conv shapes (a subset of kernels)
+ *   transformer  the transformer and low-precision kernels at vit-tiny shapes, native vs reference
  *   allreduce gloo all-reduce between worker processes over loopback: fp32 bandwidth and latency, compressed modes
  *   scaling   docs/DISTRIBUTED.md's projection of the all-reduce time to 8–256 workers on 10/25/100 Gb/s links
  */
@@ -10,6 +11,7 @@ const commands: Record<string, () => Promise<{ main(args: string[]): Promise<voi
   kernels: () => import('./kernels.js'),
   step: () => import('./step.js'),
   qconv: () => import('./qconv-main.js'),
+  transformer: () => import('./transformer.js'),
   allreduce: () => import('./allreduce.js'),
   scaling: () => import('./scaling.js'),
 };

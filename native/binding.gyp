@@ -37,7 +37,10 @@
         "src/norm.cc",
         "src/pool.cc",
         "src/optim.cc",
-        "src/peak.cc"
+        "src/peak.cc",
+        "src/transformer.cc",
+        "src/lowp.cc",
+        "src/transformer_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

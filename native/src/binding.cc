@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
 
 #include "args.h"
@@ -353,10 +354,13 @@ Napi::Value CreateBackend(const Napi::CallbackInfo& info) {
   };
   for (const Entry& e : kKernels)
     if (!add(e)) return env.Undefined();
-  size_t nb = 0;
-  const Entry* bconv = fqt_napi::bconv_entries(&nb);
-  for (size_t i = 0; i < nb; i++)
-    if (!add(bconv[i])) return env.Undefined();
+  // The tables of binding_bconv.cc and transformer_binding.cc.
+  for (const Entry* (*table)(size_t*) : {fqt_napi::bconv_entries, fqt_napi::transformer_entries}) {
+    size_t n = 0;
+    const Entry* entries = table(&n);
+    for (size_t i = 0; i < n; i++)
+      if (!add(entries[i])) return env.Undefined();
+  }
   Napi::ObjectReference* keep = new Napi::ObjectReference(Napi::Persistent(names));  // lives as long as the addon
   b.Set("supports", Napi::Function::New(env, [keep](const Napi::CallbackInfo& ci) -> Napi::Value {
           return Napi::Boolean::New(ci.Env(), ci.Length() > 0 && keep->Value().Has(ci[0]));

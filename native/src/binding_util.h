@@ -1,5 +1,5 @@
-// Helpers shared by the N-API glue files (binding.cc, binding_bconv.cc): typed-array pointers, numeric arguments,
-// and the kernel table entry type. Only typed arrays, numbers and op names cross (DESIGN.md "Backends").
+// Helpers shared by the N-API glue files (binding.cc, binding_bconv.cc, transformer_binding.cc): typed-array
+// pointers, numeric arguments, and the kernel table entry type. Only typed arrays, numbers and op names cross (DESIGN.md "Backends").
 #pragma once
 #include <napi.h>
 
@@ -33,8 +33,10 @@ struct Entry {
   Napi::Value (*fn)(const Napi::CallbackInfo&);
 };
 
-// The binary conv kernels (binding_bconv.cc): a table of `*count` entries.
+// The binary conv kernels (binding_bconv.cc) and the transformer / low-precision kernels (transformer_binding.cc):
+// tables of `*count` entries.
 const Entry* bconv_entries(size_t* count);
+const Entry* transformer_entries(size_t* count);
 
 }  // namespace fqt_napi
 

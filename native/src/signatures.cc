@@ -90,6 +90,18 @@ const SignatureEntry kSignatures[] = {
                             "maxs:f32?[geo[0]*geo[4]] {#mins==#maxs} " QGEO},
     {"binaryConvGradInput", "geo:i32[11] dy:f32[" QY "] scale:f32?[geo[4]] " BQ " wSigns:u32[" BW "] xMask:u32?[" BX "] dx:f32[" QX "] " QGEO},
     {"binaryConvGradWeight", "geo:i32[11] dy:f32[" QY "] scale:f32?[geo[4]] " BQ " xSigns:u32[" BX "] dw:f32[" QW "] " QGEO},
+    // transformer_binding.cc
+    {"layerNormForward", "x:f32[rows*cols] rows:int cols:int gamma:f32[cols] beta:f32[cols] eps:num rms:0..1 out:f32[rows*cols] mean:f32[rows] rstd:f32[rows]"},
+    {"layerNormBackward", "x:f32[rows*cols] dy:f32[rows*cols] rows:int cols:int gamma:f32[cols] mean:f32[rows] rstd:f32[rows] rms:0..1 dx:f32[rows*cols] dgamma:f32[cols] dbeta:f32[cols]"},
+    {"softmaxForward", "x:f32[rows*cols] rows:int cols:int causal:0..1 out:f32[rows*cols] {rows==0||cols>=1}"},
+    {"softmaxBackward", "y:f32[rows*cols] dy:f32[rows*cols] rows:int cols:int dx:f32[rows*cols]"},
+    {"activationForward", "op:gelu|silu x:f32 out:f32[#x]"},
+    {"activationBackward", "op:gelu|silu x:f32 dy:f32[#x] dx:f32[#x]"},
+    {"embeddingForward", "ids:i32 table:f32 dim:pos out:f32[#ids*dim] @in(ids,0,#table/dim)"},
+    {"embeddingBackward", "ids:i32 dy:f32[#ids*dim] dim:pos dtable:f32 @in(ids,0,#dtable/dim)"},
+    {"sgemmBatched", "batch:int m:int n:int k:int a:f32[batch*m*k] transA:0..1 b:f32[batch*n*k] transB:0..1 c:f32[batch*m*n]"},
+    {"hadamardTransform", "x:f32[rows*cols] rows:int cols:int block:1..65536 signs:f32[cols] inverse:0..1 out:f32[rows*cols]"},
+    {"quantizeMinifloat", "x:f32[rows*cols] rows:int cols:int rowDiv:pos rowMod:pos colDiv:pos inv:f32[min(rowMod,cdiv(rows,rowDiv))*cdiv(cols,colDiv)] format:0..1 stochastic:num seed:u32 stream:u32 codes:codes[rows*cols]"},
     // The addon's own entry points (ADDON_SIGNATURES in src/backend/signatures.ts).
     {"createBackend", ""},
     {"info", ""},

@@ -3,14 +3,18 @@ import type { FloatKernels } from './float-kernels.js';
 import type { IntKernels } from './int-kernels.js';
 import type { QuantKernels } from './quant-kernels.js';
 import type { QconvKernels } from './qconv-kernels.js';
+import type { TransformerKernels } from './transformer-kernels.js';
+import type { LowpKernels } from './lowp-kernels.js';
 
 export type { BinaryOp, FloatKernels, ReduceOp, UnaryOp } from './float-kernels.js';
 export type { IntKernels } from './int-kernels.js';
 export type { QuantKernels } from './quant-kernels.js';
 export type { QconvKernels } from './qconv-kernels.js';
 export type { BinaryConvKernels } from './bconv-kernels.js';
+export type { ActivationOp, TransformerKernels } from './transformer-kernels.js';
+export type { LowpKernels, MinifloatCode } from './lowp-kernels.js';
 
-export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels & BinaryConvKernels;
+export type Kernels = FloatKernels & IntKernels & QuantKernels & QconvKernels & BinaryConvKernels & TransformerKernels & LowpKernels;
 export type KernelName = keyof Kernels;
 
 /**

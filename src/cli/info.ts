@@ -2,18 +2,20 @@
 import { backend, backendNotice } from '../backend/index.js';
 import { nativeInfo } from '../backend/native.js';
 import { parseFlags, usage, type FlagSpecs } from './args.js';
-import { createModel, modelNames } from '../nn/models/index.js';
+import { createModel, modelNames, type ModelSpec } from '../nn/models/index.js';
+import { DEFAULT_CONTEXT, TEXT_VOCAB } from '../data/text.js';
 import { applyRecipe, formatResolved, resolveRecipe } from '../quant/index.js';
 import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
 import { environment, packageVersion } from '../train/environment.js';
 
 /** Input geometry of each data set (so `fqt info` can resolve conv paths without loading data). */
-export const GEOMETRY: Record<string, { inChannels: number; inputSize: number; classes: number }> = {
+export const GEOMETRY: Record<string, ModelSpec> = {
   mnist: { inChannels: 1, inputSize: 28, classes: 10 },
   'fashion-mnist': { inChannels: 1, inputSize: 28, classes: 10 },
   cifar10: { inChannels: 3, inputSize: 32, classes: 10 },
   cifar100: { inChannels: 3, inputSize: 32, classes: 100 },
+  fortunes: { inChannels: 1, inputSize: 1, inputWidth: DEFAULT_CONTEXT + 1, classes: TEXT_VOCAB },
 };
 
 export const INFO_FLAGS = {
@@ -47,7 +49,7 @@ export function infoCommand(argv: string[]): number {
     check(f.model && f.recipe, '--model and --recipe go together');
     const spec = GEOMETRY[f.dataset];
     const model = createModel(f.model, spec, new Rng(0));
-    const resolved = applyRecipe(model, resolveRecipe(f.recipe), { seed: 0, sampleShape: [spec.inChannels, spec.inputSize, spec.inputSize] });
+    const resolved = applyRecipe(model, resolveRecipe(f.recipe), { seed: 0, sampleShape: [spec.inChannels, spec.inputSize, spec.inputWidth ?? spec.inputSize] });
     lines.push('', formatResolved(resolved));
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -11,6 +11,7 @@ import { VARIANCE_COMMAND_FLAGS, varianceCommand } from './variance.js';
 import { COMPARE_FLAGS, compareCommand } from './compare.js';
 import { REPORT_ARGS, REPORT_FLAGS, reportCommand } from './report.js';
 import { CONVERT_ARGS, CONVERT_FLAGS, convertCommand } from './convert.js';
+import { SAMPLE_FLAGS, sampleCommand } from './sample.js';
 
 export interface Command {
   /** The exit code; a Promise for commands that wait on other processes (fqt train --workers). */
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, Command> = {
   report: { run: reportCommand, summary: 'rebuild the comparison report of saved runs without training', flags: REPORT_FLAGS, args: REPORT_ARGS },
   variance: { run: varianceCommand, summary: 'per-layer bias, quantization and sampling variance of FQT gradients', flags: VARIANCE_COMMAND_FLAGS },
   convert: { run: convertCommand, summary: 'convert a safetensors weights file between PyTorch and fqt names and dtypes', flags: CONVERT_FLAGS, args: CONVERT_ARGS },
+  sample: { run: sampleCommand, summary: 'generate text from a language-model checkpoint (gpt-tiny)', flags: SAMPLE_FLAGS },
   info: { run: infoCommand, summary: 'show the version, backend and threads', flags: INFO_FLAGS },
 };
 

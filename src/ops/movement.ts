@@ -4,7 +4,7 @@ import { record } from '../autograd/graph.js';
 import { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
 import { fmtShape, normAxis, type Shape, shapeSize, stridesOf } from '../tensor/shape.js';
-import { contiguousStrides, empty } from './util.js';
+import { contiguousStrides, empty, uninit } from './util.js';
 
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const dims = [...shape];
@@ -28,7 +28,7 @@ export function flatten(x: Tensor, startAxis = 1): Tensor {
 function permuteRaw(x: Tensor, perm: readonly number[]): Tensor {
   const src = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]);
-  const out = empty(shape);
+  const out = uninit(shape); // copyStrided writes every element
   backend().copyStrided(x.data, 0, Int32Array.from(perm.map((p) => src[p])), Int32Array.from(shape), out.data, 0, contiguousStrides(shape));
   return out;
 }
@@ -60,7 +60,7 @@ function placeInto(src: Tensor, dst: Tensor, starts: readonly number[]): void {
 function readBox(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
   const xs = stridesOf(x.shape);
   const offset = starts.reduce((acc, s, i) => acc + s * xs[i], 0);
-  const out = empty(sizes);
+  const out = uninit(sizes); // copyStrided writes every element
   backend().copyStrided(x.data, offset, Int32Array.from(xs), Int32Array.from(sizes), out.data, 0, contiguousStrides(sizes));
   return out;
 }

@@ -38,3 +38,4 @@ export function createOptimizer(name: OptimizerName, params: ParamsInput, opts: 
       throw new FqtError(`unknown optimizer '${String(name)}' (valid: ${OPTIMIZER_NAMES.join(', ')})`);
   }
 }
+export * from './clip.js';

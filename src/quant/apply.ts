@@ -10,12 +10,14 @@ import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
 import { noGrad } from '../autograd/mode.js';
 import { linearRows } from '../ops/matmul.js';
+import { bmm } from '../ops/transformer.js';
 import { fail, show } from './validate.js';
 import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type Recipe, type RecipeSlots, SLOT_OPERANDS } from './recipe.js';
 import { specLabel, specOutputScale } from './quantizers/index.js';
 import type { QuantizedOperand } from './quantize.js';
 import { describeAddons, smpSamples } from './addons/index.js';
-import { type ConvGeometryLike, effectiveSpec, type GemmPath, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planFusedLayer, planLayer, savedActivation } from './gemm/index.js';
+import { type ConvGeometryLike, effectiveSpec, type GemmPath, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planFusedLayer, planLayer, type QGemmConfig, savedActivation } from './gemm/index.js';
+import { type AttentionGemmLike, isAttentionGemm, qbmm } from './attention.js';
 
 type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometryLike) => Tensor;
 
@@ -192,6 +194,7 @@ export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions
     const allFp32 = GEMM_NAMES.every((g) => SLOT_OPERANDS[g].every((o) => effectiveSpec((slots[g] as Record<string, BackwardSlot>)[o], 'fp32') === null));
     layer.gemm = allFp32 ? linearRows : makeQGemm({
       slots, backwardDraws: recipe.backwardDraws, rng, samples: smpSamples(recipe.addons), ...(outputScale ? { outputScale } : {}),
+      ...(recipe.hadamard ? { hadamard: recipe.hadamard } : {}),
       ...(opts.trace ? { trace: (g: GemmName, o: 'x' | 'w' | 'dy', q: QuantizedOperand) => opts.trace!(name, g, o, q) } : {}),
       onPlan: (r, plans) => {
         entry.rowsPerSample = r;
@@ -201,8 +204,27 @@ export function applyRecipe(model: ModelLike, recipe: Recipe, opts: ApplyOptions
     });
     if (allFp32 && entry.provisional) entry.provisional = false;
   });
+  if (recipe.attention) resolved.layers.push(...applyAttention(model, recipe.attention, recipe, rng, resolved.layers.length, opts));
   if (opts.sampleShape) resolveGeometry(model, opts.sampleShape, rng);
   return resolved;
+}
+
+/** Install recipe.attention into every attention product (quant/attention.ts); their rows in the resolved table. */
+function applyAttention(model: ModelLike, slots: RecipeSlots, recipe: Recipe, rng: Rng, first: number, opts: ApplyOptions): ResolvedLayer[] {
+  const mods = model.namedModules().filter((e): e is [string, AttentionGemmLike] => isAttentionGemm(e[1]));
+  return mods.map(([name, m], i) => {
+    const entry: ResolvedLayer = {
+      name, type: `AttentionGemm(${m.role})`, index: first + i, weightShape: [], sources: ['recipe.attention'], slots,
+      rowsPerSample: 1, provisional: true, savedX: savedActivation(slots), gemms: describe(slots, planLayer(slots, 64, 64, 1)),
+    };
+    const cfg: QGemmConfig = {
+      slots, backwardDraws: recipe.backwardDraws, rng, samples: smpSamples(recipe.addons),
+      ...(opts.trace ? { trace: (g: GemmName, o: 'x' | 'w' | 'dy', q: QuantizedOperand) => opts.trace!(name, g, o, q) } : {}),
+      onPlan: (_r, plans) => { entry.provisional = false; entry.gemms = describe(slots, plans); },
+    };
+    m.bmm = (a, b) => qbmm(a, b, cfg);
+    return entry;
+  });
 }
 
 /** Run one zero sample through the model (eval mode, no grad, RNG state restored) so conv layers report their paths. */
@@ -219,15 +241,19 @@ function resolveGeometry(model: ModelLike, sampleShape: readonly number[], rng: 
   }
 }
 
-/** Put the fp32 GEMM back into every GEMM layer. */
+/** Put the fp32 GEMM back into every GEMM layer and attention product. */
 export function removeRecipe(model: ModelLike): void {
-  for (const [, m] of model.namedModules()) if (isGemmLayer(m)) m.gemm = linearRows;
+  for (const [, m] of model.namedModules()) {
+    if (isGemmLayer(m)) m.gemm = linearRows;
+    else if (isAttentionGemm(m)) m.bmm = bmm;
+  }
 }
 
 /** A plain-text table of the resolved recipe (one line per layer and GEMM). */
 export function formatResolved(r: ResolvedRecipe): string {
   const addons = describeAddons(r.recipe.addons);
-  const lines = [`recipe ${r.label} (version ${r.version}, seed ${r.seed})${addons ? `; add-ons: ${addons}` : ''}`];
+  const h = r.recipe.hadamard ? Object.entries(r.recipe.hadamard).map(([g, b]) => `${g} ${b}`).join(', ') : '';
+  const lines = [`recipe ${r.label} (version ${r.version}, seed ${r.seed})${addons ? `; add-ons: ${addons}` : ''}${h ? `; random Hadamard blocks: ${h}` : ''}`];
   for (const l of r.layers) {
     const geo = l.rowsPerSample === null ? 'rows/sample ?' : `rows/sample ${l.rowsPerSample}`;
     lines.push(`  ${l.name} ${l.type}[${l.weightShape.join('×')}] ${geo}${l.provisional ? ' (provisional)' : ''}; saves X as ${l.savedX}; ${l.sources.join(' + ')}` +

@@ -21,6 +21,8 @@
  *                            baseline, b = 1, METHODS §3.3, §6.2)
  *   fqt1-agp-scq             binary forward; AGP + SCQ with b = 4: per-sample 4-bit SR dY on the top N/4 samples
  *                            (grad-input), per-channel 4-bit SR dY on the top C/4 channels (grad-weight) (§3.4, §3.7)
+ *   nvfp4, mxfp4-quartet,    today's block-format recipes (NVFP4, Quartet, Jetfire): presets-lowp.ts
+ *   int8-jetfire
  * All presets keep the first and last GemmLayer in fp32 unless stated; the binary ones also keep every 1×1 conv
  * (ResNet shortcut projections) fp32 ('@conv1x1'), as the paper does. Binary presets carry the training defaults
  * `training: {optimizer: 'adam', lr: 1e-3}` (§3.5) as recipe data, inherited by recipes that extend them.
@@ -30,6 +32,7 @@ import { FqtError } from '../tensor/errors.js';
 import type { LuqSpec, QuantSpec, SawbSpec, UniformSpec } from './spec.js';
 import { parseRecipe, type Recipe } from './recipe.js';
 import { BN_RECTIFY_NAME } from './addons/bn-rectify.js';
+import { LOWP_PRESET_NAMES, LOWP_PRESETS } from './presets-lowp.js';
 import { expectObject, expectString, fail, show } from './validate.js';
 
 export const PRESET_BITS = [8, 6, 5, 4] as const;
@@ -77,7 +80,7 @@ export const BINARY_PRESETS = ['bin-qat', 'fqt1-psq', 'fqt1-agp-scq'] as const;
 
 type Bits = (typeof PRESET_BITS)[number];
 type BasePresetName = 'fp32' | 'qat8' | `ptq${Bits}` | `psq${Bits}` | `bhq${Bits}` | 'luq4' | 'luq4-smp2' | 'luq4-smp2-fnt'
-  | 'ptq4-bnr' | 'psq4-bnr' | 'bhq4-bnr' | (typeof BINARY_PRESETS)[number];
+  | 'ptq4-bnr' | 'psq4-bnr' | 'bhq4-bnr' | (typeof BINARY_PRESETS)[number] | (typeof LOWP_PRESET_NAMES)[number];
 /** Every preset name: `preset('psq44')` does not compile (and is an error listing the valid names at run time). */
 export type PresetName = BasePresetName | 'statquant-compat' | `statquant-compat-${BasePresetName}`;
 /** What `fit({recipe})` and resolveRecipe() take by name: a preset or a JSON recipe file. */
@@ -108,6 +111,7 @@ function buildPresets(): Map<BasePresetName, Recipe> {
   m.set('fqt1-psq', binary('fqt1-psq', 'binary forward; 1-bit per-sample SR gradients on both backward GEMMs (PSQ baseline, b = 1)', perSample(1), perSample(1)));
   m.set('fqt1-agp-scq', binary('fqt1-agp-scq', 'binary forward; AGP+SCQ b = 4: 4-bit SR dY per sample on the top N/4 samples (grad-input), per channel on the top C/4 channels (grad-weight)',
     { kind: 'agp', bits: 4, granularity: 'sample', keepDivisor: 4, rescale: 'none' }, { kind: 'agp', bits: 4, granularity: 'column', keepDivisor: 4, rescale: 'none' }));
+  for (const name of LOWP_PRESET_NAMES) m.set(name, parseRecipe({ version: 1, label: name, ...LOWP_PRESETS[name] }, { path: `preset '${name}'` }));
   return m;
 }
 

@@ -8,6 +8,7 @@ import { backend } from '../backend/index.js';
 import { check } from '../tensor/errors.js';
 import type { Granularity, IntFormat, Rounding } from './spec.js';
 import { affineParams } from './params.js';
+import { e4m3Value } from '../backend/ref/lowp.js';
 
 /** group(r, c) = (floor(r / rowDiv) mod rowMod)·colGroups + floor(c / colDiv) (backend/quant-kernels.ts). */
 export interface Grouping {
@@ -41,9 +42,10 @@ export interface QTensor {
   readonly draw: Draw | null;
   /**
    * How codes map to values. Absent: affine (above). 'log2': per tensor, code c ≠ 0 is sign(c)·scale·2^(|c| − 1)
-   * (LUQ paperCompat, whose levels exceed int8 affine codes); such an operand only ever runs fp32-dequant.
+   * (LUQ paperCompat, whose levels exceed int8 affine codes); 'e4m3': code is an E4M3 byte, value e4m3(c)·scale[g]
+   * (MXFP8, quant/rounding.ts §6). Such an operand only ever runs fp32-dequant.
    */
-  readonly levels?: 'log2';
+  readonly levels?: 'log2' | 'e4m3';
 }
 
 export function makeGrouping(rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number): Grouping {
@@ -142,10 +144,15 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts
   return quantizeWithParams(x, rows, cols, quantParams(mins, maxs, opts));
 }
 
-/** x̂[rows, cols] = offset + (code − zeroPoint)·scale (affine), or sign(c)·scale·2^(|c| − 1) (levels 'log2'). */
+/** x̂[rows, cols] = offset + (code − zeroPoint)·scale (affine), sign(c)·scale·2^(|c| − 1) ('log2'), f32(e4m3(c)·scale[g]) ('e4m3'). */
 export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.rows * q.cols)): Float32Array {
   const g = q.grouping;
-  if (q.levels === 'log2') {
+  if (q.levels === 'e4m3') {
+    for (let r = 0; r < q.rows; r++) {
+      const rg = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups;
+      for (let c = 0; c < q.cols; c++) out[r * q.cols + c] = Math.fround(e4m3Value(q.codes[r * q.cols + c]) * q.scale[rg + Math.floor(c / g.colDiv)]);
+    }
+  } else if (q.levels === 'log2') {
     const a = q.scale[0];
     for (let i = 0; i < q.rows * q.cols; i++) out[i] = q.codes[i] === 0 ? 0 : Math.fround(Math.sign(q.codes[i]) * a * 2 ** (Math.abs(q.codes[i]) - 1));
   } else if (q.rows > 0 && q.cols > 0) {

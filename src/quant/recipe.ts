@@ -17,6 +17,7 @@ import { parseQuantSpec, specCode, specIsStochastic } from './quantizers/index.j
 import { addonsLabel, parseAddons, type RecipeAddons } from './addons/index.js';
 import { parseTraining, type RecipeTraining } from './recipe-training.js';
 import { checkKeys, expectObject, expectOneOf, expectString, fail, show } from './validate.js';
+import { checkHadamardSlots, type HadamardBlocks, parseHadamard } from './gemm/hadamard-recipe.js';
 
 export const RECIPE_VERSION = 1;
 
@@ -55,12 +56,20 @@ export interface Recipe extends RecipeSlots {
   addons: RecipeAddons;
   /** Training defaults (optimizer, lr, …) used when the caller gives none; absent when the recipe has none. */
   training?: RecipeTraining;
+  /** Random Hadamard transform block per GEMM of every quantized layer (quant/gemm/hadamard.ts); absent: none. */
+  hadamard?: HadamardBlocks;
+  /**
+   * Slots of attention's batched products Q·Kᵀ and P·V (quant/attention.ts): the left operand in the x slots, the
+   * right one in the w slots, the output gradient in dy. Absent: fp32.
+   */
+  attention?: RecipeSlots;
 }
 
 export const DEFAULT_OVERRIDES: readonly LayerOverride[] = [{ match: '@first', fp32: true }, { match: '@last', fp32: true }];
 
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}$/;
-const TOP_KEYS = ['version', 'label', 'description', 'extends', 'forward', 'gradInput', 'gradWeight', 'backwardDraws', 'overrides', 'addons', 'training'];
+const TOP_KEYS = ['version', 'label', 'description', 'extends', 'forward', 'gradInput', 'gradWeight', 'backwardDraws', 'overrides', 'addons', 'training',
+  'hadamard', 'attention'];
 
 function roleOf(operand: string): 'x' | 'w' | 'dy' {
   return operand as 'x' | 'w' | 'dy';
@@ -132,6 +141,16 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     overrides = o.overrides.map((v, i) => parseOverride(v, `${path}.overrides[${i}]`));
   }
   const addons = parseAddons(o.addons, `${path}.addons`, base?.addons);
+  const hadamard = o.hadamard === undefined ? base?.hadamard : parseHadamard(o.hadamard, `${path}.hadamard`);
+  let attention = base?.attention;
+  if (o.attention !== undefined) {
+    const a = expectObject(o.attention, `${path}.attention`);
+    checkKeys(a, GEMM_NAMES, `${path}.attention`);
+    const patch: SlotPatch = attention ? JSON.parse(JSON.stringify(attention)) as SlotPatch
+      : { forward: { x: 'fp32', w: 'fp32' }, gradInput: { dy: 'fp32', w: 'forward' }, gradWeight: { dy: 'fp32', x: 'forward' } };
+    parsePatch(a, `${path}.attention`, patch);
+    attention = patch as RecipeSlots;
+  }
   const training = parseTraining(o.training, `${path}.training`, base?.training);
   const recipe: Recipe = {
     version: RECIPE_VERSION,
@@ -144,6 +163,9 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     addons,
   };
   if (Object.keys(training).length > 0) recipe.training = training;
+  if (hadamard) recipe.hadamard = hadamard;
+  if (attention) recipe.attention = attention;
+  checkHadamardSlots(recipe, path);
   if (o.description !== undefined) recipe.description = expectString(o.description, `${path}.description`);
   else if (base?.description !== undefined && o.label === undefined) recipe.description = base.description;
   if (backwardDraws === 'shared' && !sameSlot(recipe.gradInput.dy, recipe.gradWeight.dy)) {
@@ -156,7 +178,7 @@ export function parseRecipe(raw: unknown, opts: { path?: string; base?: Recipe }
     }
   }
   recipe.label = o.label !== undefined ? expectString(o.label, `${path}.label`, LABEL_RE, 'a short label (letters, digits, _ . + -, at most 48 characters)')
-    : base ? `${base.label}+` : (deriveLabel(recipe).slice(0, 48 - addonsLabel(addons).length) + addonsLabel(addons));
+    : base ? `${base.label}+` : (deriveLabel(recipe).slice(0, 48 - addonsLabel(addons).length - (hadamard ? 4 : 0)) + (hadamard ? '_rht' : '') + addonsLabel(addons));
   return recipe;
 }
 

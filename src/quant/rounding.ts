@@ -55,6 +55,28 @@
  *    (SIGNED; max|g| when max(g) ≤ 0, where the code gives NaN), kmax = 2^e − 1, α = f32(m·2^−kmax), the same
  *    per-element rule with k = max(⌊log2 r⌋, 0) and NO cap at the top (negatives beyond m keep their own power
  *    of two), stored as the log code c = sign(g)·(k' + 1) for ±α·2^k' (|c| ≤ 127). Not a 4-bit format.
+ *
+ * 5. Random Hadamard transform (kernel hadamardTransform, METHODS §5.1, §5.3–5.4; quant/hadamard.ts). Per row, the
+ *    first ⌊cols/b⌋·b columns form blocks of b (a power of two); c = f32(1/√b); s_j = ±1 the signs of the draw.
+ *        forward:  y_j = x_j·s_j (exact), butterflies on each block, out_j = f32(y_j·c)
+ *        inverse:  y_j = x_j, butterflies on each block, out_j = f32(f32(y_j·c)·s_j)
+ *        butterflies: for h = 1, 2, …, b/2; for i = 0, 2h, 4h, … < b; for j = i … i+h−1:
+ *                     (u, v) = (y_j, y_{j+h});  y_j = f32(u + v);  y_{j+h} = f32(u − v)
+ *        tail columns (cols mod b of them): out_j = x_j·s_j in both directions (an identity block).
+ *    In exact arithmetic the forward map is x ↦ x·D·H/√b (H symmetric, H·H = b·I), an orthogonal map, so applying it
+ *    to both operands of a GEMM along K leaves the product unchanged: (XDH/√b)(WDH/√b)ᵀ = XWᵀ.
+ *
+ * 6. Minifloat grids (kernel quantizeMinifloat, METHODS §5.3–5.4; quantizers/minifloat.ts). Mantissa bits M,
+ *    smallest exponent emin, largest value MAX:  E2M1 M = 1, emin = 0, MAX = 6 (magnitudes 0 .5 1 1.5 2 3 4 6);
+ *    E4M3 (OCP E4M3FN) M = 3, emin = −6, MAX = 448 (subnormals k·2^−9). Per element with g = group(r, c):
+ *        t = f32(x·inv[g]);  a = |t|;  a = 0 or t not finite → 0 (a NaN group keeps its NaN in the scale, issue 18);
+ *        else e = max(⌊log2 a⌋, emin) (exact), ulp = 2^(e − M),
+ *        s = a/ulp (exact);  nearest: m = roundHalfEven(s);  stochastic: m = floor(s + u) (a float64 sum), u = uniform(seed, stream, i)
+ *        q = min(m·ulp, MAX)  (saturating: values beyond MAX become MAX, never infinite);  value = sign(t)·q (no −0)
+ *    E2M1 code = 2·value (an int8 in −12..12, so a GEMM on codes is an integer GEMM, scale/2 per group);
+ *    E4M3 code = the E4M3 byte (sign·128 + exponent field·8 + mantissa field; exponent field ⌊log2 q⌋ + 7 for
+ *    q ≥ 2^−6, else 0 with mantissa q·2^9). Stochastic rounding is unbiased wherever a ≤ MAX, which the
+ *    stochastic scale rules of quantizers/minifloat.ts guarantee (up to the float32 rounding of t).
  */
 
 export { roundHalfEven } from '../backend/ref/quant-math.js';

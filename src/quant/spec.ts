@@ -15,8 +15,11 @@
  *   {block: n} one range per (row, block of n columns) — a 1×n block along the forward GEMM's K axis
  */
 
-/** Quantizer families: uniform and bhq (§1), sawb and luq (LUQ, §2), sign and agp (1-bit FQT, §3). */
-export type QuantKind = 'uniform' | 'bhq' | 'sawb' | 'luq' | 'sign' | 'agp';
+/**
+ * Quantizer families: uniform and bhq (§1), sawb and luq (LUQ, §2), sign and agp (1-bit FQT, §3), and the block
+ * formats of today's low-precision training (§5.2–5.4): mxfp8, mxfp4, nvfp4, int8-block.
+ */
+export type QuantKind = 'uniform' | 'bhq' | 'sawb' | 'luq' | 'sign' | 'agp' | 'mxfp8' | 'mxfp4' | 'nvfp4' | 'int8-block';
 
 export type Rounding = 'nearest' | 'stochastic';
 
@@ -101,12 +104,28 @@ export interface AgpSpec {
   rescale: 'none' | 'mass';
 }
 
-export type QuantSpec = UniformSpec | BhqSpec | SawbSpec | LuqSpec | SignSpec | AgpSpec;
+/**
+ * A block-scaled format (quantizers/minifloat.ts, int8-block.ts): the elements of each `block` tile [rows, cols] of
+ * the layer-layout operand share one scale. A tile of 1×n lies along the forward GEMM's K (X, W, and dY of the
+ * grad-input GEMM); n×1 along rows, the K of the grad-weight GEMM (dY and X there) and of the grad-input GEMM for W;
+ * n×n serves both orientations (NVFP4's 16×16 weights, Jetfire's 32×32). Rounding: nearest (RNE) or stochastic.
+ *   mxfp8 / mxfp4   E4M3 / E2M1 values, one power-of-two (E8M0) scale per tile (OCP MX; default tile 1×32)
+ *   nvfp4           E2M1 values, an E4M3 scale per tile (default 1×16) times one fp32 scale per tensor
+ *   int8-block      symmetric int8 (−127..127), scale max|tile|/127 (Jetfire; default 1×128, weights 128×128)
+ */
+export interface BlockFormatSpec<K extends 'mxfp8' | 'mxfp4' | 'nvfp4' | 'int8-block'> {
+  kind: K;
+  block: [number, number];
+  rounding: Rounding;
+}
+
+export type QuantSpec = UniformSpec | BhqSpec | SawbSpec | LuqSpec | SignSpec | AgpSpec
+  | BlockFormatSpec<'mxfp8'> | BlockFormatSpec<'mxfp4'> | BlockFormatSpec<'nvfp4'> | BlockFormatSpec<'int8-block'>;
 
 /** The spec variant of kind K. */
 export type SpecOf<K extends QuantKind> = Extract<QuantSpec, { kind: K }>;
 
-export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq', 'sawb', 'luq', 'sign', 'agp'];
+export const QUANT_KINDS: readonly QuantKind[] = ['uniform', 'bhq', 'sawb', 'luq', 'sign', 'agp', 'mxfp8', 'mxfp4', 'nvfp4', 'int8-block'];
 
 export const INT_FORMATS: readonly IntFormat[] = ['asymmetric', 'zeroAligned', 'symmetric'];
 

@@ -38,6 +38,8 @@ export interface RunConfig {
   bnDiagnostics?: number;
   /** Initial weights (safetensors file or checkpoint directory) for fine-tuning (train/init-weights.ts). */
   init?: string;
+  /** Clip the gradient to this global L2 norm before each optimizer step (optim/clip.ts); 0 or absent = off. */
+  clipNorm?: number;
   /** A step with a non-finite loss or gradient: 'stop' training (default) or 'skip' it and count it (train/guard.ts). */
   onNonFinite?: 'stop' | 'skip';
 }
@@ -105,6 +107,7 @@ export const CONFIG_RANGES: { readonly [K in keyof RunConfig]?: Range } = {
   trainLimit: { flag: 'train-limit', min: 0, max: 1e9, int: true },
   testLimit: { flag: 'test-limit', min: 0, max: 1e9, int: true },
   bnDiagnostics: { flag: 'bn-diagnostics-every', min: 0, max: 1e9, int: true },
+  clipNorm: { flag: 'clip-norm', min: 0, max: 1e9 },
 };
 
 /** Model and data set names are checked where they are looked up (they may also name a fit() Module or data). */
@@ -121,7 +124,7 @@ function showRange(r: Range): string {
 export function validateConfig(c: RunConfig): void {
   for (const [key, r] of Object.entries(CONFIG_RANGES) as [keyof RunConfig, Range][]) {
     const v = c[key];
-    if (v === undefined && (key === 'bnDiagnostics')) continue;
+    if (v === undefined && (key === 'bnDiagnostics' || key === 'clipNorm')) continue;
     const ok = typeof v === 'number' && Number.isFinite(v) && (!r.int || Number.isInteger(v)) &&
       (r.openMin ? v > r.min : v >= r.min) && (r.openMax ? v < r.max : v <= r.max);
     check(ok, () => `${key} (--${r.flag}) must be ${showRange(r)}, got ${JSON.stringify(v) ?? String(v)}`);

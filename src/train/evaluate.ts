@@ -4,6 +4,7 @@ import type { DataLoader } from '../data/loader.js';
 import { noGrad } from '../autograd/mode.js';
 import { crossEntropy } from '../ops/loss.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { TASKS, type Task } from './task.js';
 
 export interface EvalResult {
   loss: number;
@@ -23,7 +24,8 @@ export function countCorrect(logits: Tensor, labels: Int32Array): number {
   return correct;
 }
 
-export function evaluate(model: Module, loader: DataLoader): EvalResult {
+/** Mean loss and accuracy over the loader's batches, per target row of the task (a sample, or a token). */
+export function evaluate(model: Module, loader: DataLoader, task: Task = TASKS.classification): EvalResult {
   const wasTraining = model.training;
   model.eval();
   let lossSum = 0, correct = 0, samples = 0;
@@ -31,9 +33,10 @@ export function evaluate(model: Module, loader: DataLoader): EvalResult {
     noGrad(() => {
       for (const batch of loader.epochBatches(0)) {
         const logits = model.forward(batch.x);
-        lossSum += crossEntropy(logits, batch.labels).item() * batch.labels.length;
-        correct += countCorrect(logits, batch.labels);
-        samples += batch.labels.length;
+        const targets = task.targets(batch);
+        lossSum += crossEntropy(logits, targets).item() * targets.length;
+        correct += countCorrect(logits, targets);
+        samples += targets.length;
       }
     });
   } finally {

@@ -17,6 +17,7 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import type { StepContext, TrainHook } from './hooks.js';
 import type { Run } from './run-setup.js';
 import type { RunState } from './run-state.js';
+import type { Task } from './task.js';
 
 /** One step's numbers: over the samples a process saw, or over every process after reduceStep. */
 export interface StepSums {
@@ -56,8 +57,8 @@ export interface DataParallel {
    * decide alike on every rank).
    */
   reduceStep(run: Run, grads: GradStore, local: StepSums, step: StepContext): StepSums;
-  /** Test loss and accuracy over the whole test set. */
-  evaluate(model: Module, loader: DataLoader): EvalResult;
+  /** Test loss and accuracy over the whole test set (per target row of the task: a sample, or a token). */
+  evaluate(model: Module, loader: DataLoader, task: Task): EvalResult;
   /** Whether any process received a stop signal (`stopped`: this one did), so that all stop at the same point. */
   anyStopped(stopped: boolean): boolean;
 }

@@ -8,7 +8,8 @@
 import path from 'node:path';
 import { DataLoader } from '../data/loader.js';
 import { channelStats, head, type Dataset, type Normalization } from '../data/dataset.js';
-import { createModel, type ModelName } from '../nn/models/index.js';
+import { createModel, type ModelName, type ModelSpec } from '../nn/models/index.js';
+import { check } from '../tensor/errors.js';
 import type { Module } from '../nn/module.js';
 import { createOptimizer, createSchedule, type Optimizer, type Schedule } from '../optim/index.js';
 import { applyRecipe, type ResolvedRecipe } from '../quant/apply.js';
@@ -19,6 +20,7 @@ import { bnDiagnosticsHook } from './bn-diagnostics.js';
 import type { RunConfig } from './config.js';
 import type { TrainHook } from './hooks.js';
 import { initFromWeights } from './init-weights.js';
+import { type Task, taskOf } from './task.js';
 
 /** Training and test data: a built-in data set as loaded by loadDataset(), or the caller's own. */
 export interface RunData {
@@ -35,6 +37,8 @@ export interface Run {
   recipe: Recipe | null;
   resolved: ResolvedRecipe | null;
   recipeLabel: string;
+  /** What the loss and metrics score (the data set's task, train/task.ts). */
+  task: Task;
   trainSet: Dataset;
   testSet: Dataset;
   trainLoader: DataLoader;
@@ -48,6 +52,11 @@ export interface Run {
   quantRng: Rng;
   out: string | null;
   checkpointDir: string | null;
+}
+
+/** The input geometry and class count a built-in model is built for. */
+export function modelSpecOf(ds: Dataset): ModelSpec {
+  return { inChannels: ds.channels, inputSize: ds.height, classes: ds.classes, ...(ds.width !== ds.height ? { inputWidth: ds.width } : {}) };
 }
 
 export function makeSchedule(c: RunConfig): Schedule {
@@ -68,7 +77,9 @@ export function buildOptimizer(c: RunConfig, model: Module): Optimizer {
 function loaders(c: RunConfig, data: RunData): Pick<Run, 'trainSet' | 'testSet' | 'trainLoader' | 'testLoader'> {
   const trainSet = c.trainLimit > 0 ? head(data.train, c.trainLimit) : data.train;
   const testSet = c.testLimit > 0 ? head(data.test, c.testLimit) : data.test;
-  const normalization = data.normalization ?? data.defaultNormalization ?? channelStats(data.train);
+  // Token ids (language-model data) are never normalised.
+  const normalization = taskOf(trainSet).kind === 'language-model' ? 'none' : data.normalization ?? data.defaultNormalization ?? channelStats(data.train);
+  check(!c.augment || taskOf(trainSet).kind === 'classification', () => `--augment crops and flips images; the '${c.dataset}' data set holds token windows`);
   const augment = c.augment ? { cropPadding: Math.max(1, Math.round(trainSet.height / 8)), hflip: c.dataset.startsWith('cifar') } : undefined;
   return {
     trainSet, testSet,
@@ -92,7 +103,7 @@ export function setupRun(c: RunConfig, model: Module | string, data: RunData, re
   const modelRng = rng.fork();
   // createModel checks the name at run time too (a config read from JSON), naming the valid ones.
   const m = typeof model !== 'string' ? model
-    : createModel(model as ModelName, { inChannels: l.trainSet.channels, inputSize: l.trainSet.height, classes: l.trainSet.classes }, modelRng);
+    : createModel(model as ModelName, modelSpecOf(l.trainSet), modelRng);
   const dropoutRng = rng.fork();
   // Stochastic rounding draws its streams from its own generator, saved with every checkpoint.
   const quantRng = rng.fork();
@@ -105,7 +116,7 @@ export function setupRun(c: RunConfig, model: Module | string, data: RunData, re
   // After applyRecipe (which may add output scales) and before the optimizer collects the parameters.
   if (c.init) initWeights(m, c.init, log);
   return {
-    config: c, model: m, recipe, resolved, recipeLabel: recipe ? recipe.label : 'fp32', ...l,
+    config: c, model: m, recipe, resolved, recipeLabel: recipe ? recipe.label : 'fp32', task: taskOf(l.trainSet), ...l,
     optimizer: buildOptimizer(c, m), schedule: makeSchedule(c), stepsPerEpoch: l.trainLoader.batchesPerEpoch, hooks,
     dropoutRng, quantRng, out, checkpointDir: out ? path.join(out, 'checkpoints') : null,
   };

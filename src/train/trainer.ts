@@ -13,6 +13,7 @@ import { loadDataset } from '../data/registry.js';
 import type { Module } from '../nn/module.js';
 import { add } from '../ops/elementwise.js';
 import { crossEntropy } from '../ops/loss.js';
+import { clipGradNorm } from '../optim/clip.js';
 import { resolveRecipe } from '../quant/presets.js';
 import type { Recipe } from '../quant/recipe.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -170,11 +171,11 @@ function enterEpoch(run: Run, epoch: number, previous: string, log: (line: strin
 
 interface StepLoss { logits: Tensor; task: Tensor; total: Tensor; terms: [string, number][] }
 
-/** The step's forward: task loss plus every hook's loss term. */
-function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, labels: Int32Array): StepLoss {
+/** The step's forward: task loss (against the task's targets, train/task.ts) plus every hook's loss term. */
+function forwardLoss(run: Run, ctx: EpochContext, x: Tensor, targets: Int32Array): StepLoss {
   for (const h of run.hooks) h.beforeForward?.(ctx);
   const logits = run.model.forward(x);
-  const task = crossEntropy(logits, labels, run.config.labelSmoothing);
+  const task = crossEntropy(logits, targets, run.config.labelSmoothing);
   let total = task;
   const terms: [string, number][] = [];
   for (const h of run.hooks) {
@@ -196,15 +197,17 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
     const batch = par.batch(run.trainLoader, ctx.epoch, b);
     const lr = ctx.lr ?? run.schedule.lrAt(step.globalStep, run.stepsPerEpoch);
     run.optimizer.setLr(lr);
-    for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, batch.labels).total);
-    const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, batch.labels);
+    const targets = run.task.targets(batch);
+    for (const h of run.hooks) h.beforeStep?.(step, () => forwardLoss(run, ctx, batch.x, targets).total);
+    const { logits, task, total, terms } = forwardLoss(run, ctx, batch.x, targets);
     const at = { epoch: ctx.epoch, batch: b, lr, checkpoint: run.checkpointDir, note: terms.length ? ` (extra loss terms: ${terms.map(([k, v]) => `${k} ${v}`).join(', ')})` : '' };
     // Gradients and sums over every process (train/parallel.ts), so that the guard and a stop signal decide alike on all.
-    const local = { loss: task.item(), lossSum: task.item() * batch.labels.length, correct: countCorrect(logits, batch.labels), seen: batch.labels.length, stops: stop.pending() ? 1 : 0 };
+    const local = { loss: task.item(), lossSum: task.item() * targets.length, correct: countCorrect(logits, targets), seen: targets.length, stops: stop.pending() ? 1 : 0 };
     const summed = grad(total);
     const sums = par.reduceStep(run, summed, local, step);
     const grads = guard.checked(sums.loss, total.item(), summed, at); // null: a skipped step (--on-nonfinite skip)
     if (grads !== null) {
+      if (run.config.clipNorm) clipGradNorm(grads, run.config.clipNorm);
       run.optimizer.step(grads);
       guard.checkWeights(at);
     }
@@ -239,12 +242,13 @@ function runSteps(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions
 /** Evaluate, record the epoch's metrics (with every hook's fields), log, write metrics.jsonl and a checkpoint. */
 function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOptions, log: (line: string) => void, stop: StopWatch, par: DataParallel): void {
   const p = state.partial;
-  const test = par.evaluate(run.model, run.testLoader);
+  const test = par.evaluate(run.model, run.testLoader, run.task);
   const lr = ctx.lr ?? run.schedule.lrAt(ctx.epoch * run.stepsPerEpoch + run.stepsPerEpoch - 1, run.stepsPerEpoch);
   const m: EpochMetrics = {
     epoch: ctx.epoch + 1, train_loss: p.lossSum / p.seen, train_acc: p.correct / p.seen, test_loss: test.loss, test_acc: test.accuracy,
     lr, images_per_s: p.seen / p.seconds, ms_per_step: (1000 * p.seconds) / Math.max(1, p.steps), seconds: p.seconds, recipe: run.recipeLabel,
     ...(ctx.phased ? { phase: ctx.phase } : {}), ...(run.config.onNonFinite === 'skip' ? { skipped_steps: p.skipped ?? 0 } : {}),
+    ...run.task.metrics(p.lossSum / p.seen, test.loss),
   };
   const reports = run.hooks.map((h) => h.onEpochEnd?.(ctx) ?? null);
   for (const r of reports) if (r?.metrics) Object.assign(m, r.metrics);
@@ -253,7 +257,8 @@ function finishEpoch(run: Run, state: RunState, ctx: EpochState, opts: TrainOpti
   state.batch = 0;
   state.partial = emptySums();
   log(`epoch ${m.epoch}/${run.config.epochs}  train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_acc).toFixed(2)}%  ` +
-    `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%  ${m.images_per_s.toFixed(0)} img/s  ${m.ms_per_step.toFixed(1)} ms/step` +
+    `test loss ${m.test_loss.toFixed(4)} acc ${(100 * m.test_acc).toFixed(2)}%${typeof m.test_ppl === 'number' ? ` ppl ${m.test_ppl.toFixed(2)}` : ''}  ` +
+    `${m.images_per_s.toFixed(0)} ${run.task.kind === 'language-model' ? 'tokens' : 'img'}/s  ${m.ms_per_step.toFixed(1)} ms/step` +
     reports.map((r) => r?.suffix ?? '').join(''));
   for (const r of reports) for (const line of r?.lines ?? []) log(line);
   if (run.out) writeMetricsFile(run.out, state.history);

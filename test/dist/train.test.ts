@@ -5,13 +5,15 @@
  *     GEMM sums its shard, the ring adds the shards in its own order): float sums in another order, a few ulps;
  *   - a killed worker makes the other fail within seconds with one line naming the all-reduce, and `--resume` with
  *     another worker count finishes the run where one process would have ended;
+ *   - a language model (one target per token, not per sample) likewise: each rank's gradient is weighted by its
+ *     share of the batch's samples;
  *   - a compressed all-reduce sends ≥ 7× fewer bytes at 4 bits and still trains;
  *   - workers started with different options, and a missing gloo addon, fail with one clear line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDistAddon } from '../../src/dist/native.js';
@@ -57,6 +59,23 @@ test('fp32 all-reduce: 2 and 3 processes train the weights of one process (same 
     assert.ok(!existsSync(path.join(run, 'rank-1')) && readdirSync(run).sort().join(',') === readdirSync(path.join(dir, 'w1')).sort().join(','),
       'rank 0 alone writes the run directory, with the files of a one-process run');
   }
+});
+
+test('a language model (gpt-tiny, one target per token) trains alike on 1 and 2 processes: shards weighted by samples', { skip: NO_GLOO, timeout: 60_000 }, () => {
+  // SGD, not Adam: Adam's step hardly depends on the gradient's scale, and the scale is what a wrong shard weight changes.
+  const dir = tmp(), corpus = path.join(dir, 'corpus');
+  mkdirSync(corpus);
+  copyFileSync(path.join(ROOT, 'README.md'), path.join(corpus, 'readme.txt'));
+  const args = ['train', '--model', 'gpt-tiny', '--dataset', 'fortunes', '--data', corpus, '--train-limit', '48', '--test-limit', '8',
+    '--batch-size', '16', '--epochs', '1', '--optimizer', 'sgd', '--lr', '0.1', '--seed', '3', '--quiet'];
+  for (const workers of [1, 2]) {
+    const r = runFqt([...args, '--out', path.join(dir, `w${workers}`), '--workers', String(workers)]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const d = maxWeightDifference(path.join(dir, 'w1'), path.join(dir, 'w2'));
+  assert.ok(d <= 1e-5, `max |Δw| = ${d}`);
+  const [one] = metrics(path.join(dir, 'w1')), [two] = metrics(path.join(dir, 'w2'));
+  for (const k of ['train_loss', 'test_loss', 'test_ppl']) assert.ok(Math.abs((one[k] as number) - (two[k] as number)) < 1e-5, `${k}: ${one[k]} vs ${two[k]}`);
 });
 
 test('a killed worker stops the other within seconds; --resume with 3 workers ends where one process ends', { skip: NO_GLOO, timeout: 120_000 }, async () => {

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import struct
+import sys
 
 import torch
 import torch.nn as nn
@@ -399,9 +400,53 @@ def gen_torch_resnet20():
     })
 
 
+# --------------------------------------------------------------------------------------------- transformer block
+def gen_transformer_block():
+    """A pre-norm block as nn/transformer.ts builds it: x + attn(LN(x)), then + MLP(LN(.)) with GELU (tanh); qkv
+    columns ordered (3, heads, head dim); causal and non-causal attention; forward and every gradient."""
+    torch.manual_seed(16)
+    cases = []
+    for causal in (False, True):
+        b, t, d, h, hidden = 2, 5, 8, 2, 16
+        dh = d // h
+        p = {
+            'norm1.weight': randn(d, std=0.2, mean=1.0), 'norm1.bias': randn(d, std=0.1),
+            'attn.qkv.weight': randn(3 * d, d, std=0.4), 'attn.qkv.bias': randn(3 * d, std=0.1),
+            'attn.proj.weight': randn(d, d, std=0.4), 'attn.proj.bias': randn(d, std=0.1),
+            'norm2.weight': randn(d, std=0.2, mean=1.0), 'norm2.bias': randn(d, std=0.1),
+            'ffn.fc1.weight': randn(hidden, d, std=0.4), 'ffn.fc1.bias': randn(hidden, std=0.1),
+            'ffn.fc2.weight': randn(d, hidden, std=0.3), 'ffn.fc2.bias': randn(d, std=0.1),
+        }
+        p = {k: leaf(v) for k, v in p.items()}
+        x = leaf(randn(b, t, d))
+        a = F.layer_norm(x, (d,), p['norm1.weight'], p['norm1.bias'], 1e-5)
+        qkv = (a @ p['attn.qkv.weight'].T + p['attn.qkv.bias']).reshape(b, t, 3, h, dh).permute(2, 0, 3, 1, 4)
+        s = qkv[0] @ qkv[1].transpose(-1, -2) / math.sqrt(dh)
+        if causal:
+            s = s.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float('-inf'))
+        o = (torch.softmax(s, -1) @ qkv[2]).permute(0, 2, 1, 3).reshape(b, t, d)
+        y = x + o @ p['attn.proj.weight'].T + p['attn.proj.bias']
+        m = F.layer_norm(y, (d,), p['norm2.weight'], p['norm2.bias'], 1e-5)
+        f = F.gelu(m @ p['ffn.fc1.weight'].T + p['ffn.fc1.bias'], approximate='tanh')
+        out = y + f @ p['ffn.fc2.weight'].T + p['ffn.fc2.bias']
+        gy = randn(b, t, d)
+        out.backward(gy)
+        cases.append({
+            'causal': causal, 'heads': h, 'hidden': hidden, 'x': T(x), 'params': {k: T(v) for k, v in p.items()},
+            'y': T(out), 'gy': T(gy), 'dx': T(x.grad), 'grads': {k: T(v.grad) for k, v in p.items()},
+        })
+    write('transformer_block.json', {'cases': cases})
+
+
 if __name__ == '__main__':
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
+    # `gen.py NAME ...` regenerates only the named fixtures (e.g. transformer_block); no argument: all of them.
+    only = sys.argv[1:]
+    if only:
+        for name in only:
+            globals()['gen_' + name]()
+        sys.exit(0)
     gen_conv2d()
     gen_batchnorm()
     gen_pool()
@@ -410,3 +455,4 @@ if __name__ == '__main__':
     gen_param_counts()
     gen_safetensors_dtypes()
     gen_torch_resnet20()
+    gen_transformer_block()

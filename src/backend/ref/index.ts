@@ -10,6 +10,8 @@ import { dropoutMask, softmaxCrossEntropy } from './loss.js';
 import { adamUpdate, sgdUpdate } from './optim.js';
 import { refQuantKernels } from './quant.js';
 import { refQconvKernels } from './qconv.js';
+import * as transformer from './transformer.js';
+import { hadamardTransform, quantizeMinifloat } from './lowp.js';
 import { refBinaryConvKernels } from './bconv.js';
 
 export const refBackend: Backend = {
@@ -25,5 +27,10 @@ export const refBackend: Backend = {
   sgdUpdate, adamUpdate,
   ...refQuantKernels,
   ...refQconvKernels,
+  layerNormForward: transformer.layerNormForward, layerNormBackward: transformer.layerNormBackward,
+  softmaxForward: transformer.softmaxForward, softmaxBackward: transformer.softmaxBackward,
+  activationForward: transformer.activationForward, activationBackward: transformer.activationBackward,
+  embeddingForward: transformer.embeddingForward, embeddingBackward: transformer.embeddingBackward,
+  sgemmBatched: transformer.sgemmBatched, hadamardTransform, quantizeMinifloat,
   ...refBinaryConvKernels,
 };

@@ -7,6 +7,8 @@ import { MLP } from './mlp.js';
 import { LeNet5 } from './lenet.js';
 import { cifarResNet, preactPReLUResNet18, resNet18 } from './resnet.js';
 import { VGG } from './vgg.js';
+import { ViT } from './vit.js';
+import { GPT } from './gpt.js';
 
 export type { ModelSpec } from './spec.js';
 
@@ -25,6 +27,8 @@ export const MODELS = {
   vgg11: (s, r) => new VGG(s, r, 'vgg11'),
   vgg16: (s, r) => new VGG(s, r, 'vgg16'),
   'vgg16-prelu': (s, r) => new VGG(s, r, 'vgg16', 'prelu'),
+  'vit-tiny': (s, r) => new ViT(s, r),
+  'gpt-tiny': (s, r) => new GPT(s, r),
 } satisfies Record<string, ModelFactory>;
 
 /** The built-in model names: `createModel('lenett', …)` does not compile (and is an error naming the valid ones at run time). */

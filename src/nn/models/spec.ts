@@ -4,6 +4,8 @@ import type { Rng } from '../../tensor/random.js';
 export interface ModelSpec {
   inChannels: number;
   inputSize: number; // square inputs: height = width
+  /** Input width when it differs from inputSize (token windows of a text data set: height 1). */
+  inputWidth?: number;
   classes: number;
 }
 

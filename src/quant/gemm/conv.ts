@@ -13,6 +13,7 @@ import type { QGemmConfig } from './layer.js';
 
 /** y[n, oc, oh, ow] = conv(x, w) with the layer's quantizers on the fused passes, or null (then the rows path). */
 export function qconv2d(x: Tensor, w: Tensor, cfg: QGemmConfig, g: ConvGeometry): Tensor | null {
+  if (cfg.hadamard) return null; // the Hadamard transforms act on im2col rows (hadamard.ts)
   const binary = binaryConv2d(x, w, cfg, g);
   if (binary !== null) return binary;
   const oc = w.shape[0];

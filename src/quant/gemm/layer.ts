@@ -18,6 +18,7 @@ import { quantizeWith, specIsStochastic, specZeroNotExact } from '../quantizers/
 import type { GemmOperand, PadInfo } from './operand.js';
 import type { GemmPlan } from './plan.js';
 import { planGemm } from './run.js';
+import type { HadamardBlocks } from './hadamard-recipe.js';
 
 export type LayerPlans = Record<GemmName, GemmPlan>;
 
@@ -35,6 +36,8 @@ export interface QGemmConfig {
   trace?: (gemm: GemmName, operand: 'x' | 'w' | 'dy', q: QuantizedOperand) => void;
   /** Learnable per-output-channel scale a_c [out] applied to Y (binary layers, METHODS §3.2). */
   outputScale?: Tensor;
+  /** Random Hadamard transform block per GEMM (gemm/hadamard.ts; recipe.hadamard). Such a layer runs on rows. */
+  hadamard?: HadamardBlocks;
 }
 
 /** The spec a backward slot stands for ('forward' = the forward operand's spec), or null for fp32. */

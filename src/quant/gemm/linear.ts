@@ -25,6 +25,7 @@ import { effectiveSpec, layerBackward, masked, plansFor, type QGemmConfig, quant
 import { type GemmOperand, padInfoOf } from './operand.js';
 import { runGemm } from './run.js';
 import { fusedLayer, fusedPlansFor } from './fused.js';
+import { drawRotation, rotate } from './hadamard.js';
 
 /** Whether every slot is fp32 (qgemm then computes exactly linearRows' GEMMs, on rows). */
 function allFp32(slots: QGemmConfig['slots']): boolean {
@@ -40,7 +41,7 @@ function allFp32(slots: QGemmConfig['slots']): boolean {
 export function qgemm(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample = 1, geometry?: ConvGeometry): Tensor {
   checkLayerGemm('qgemm', x, w);
   const [rows, inF] = x.shape, outF = w.shape[0];
-  if (geometry === undefined && rowsPerSample === 1 && !allFp32(cfg.slots)) {
+  if (geometry === undefined && rowsPerSample === 1 && !allFp32(cfg.slots) && !cfg.hadamard) {
     // A binary layer runs on packed bits as a 1×1 conv (bconv.ts), other quantized layers on the fused passes.
     const binary = binaryLinear(x, w, cfg);
     if (binary !== null) return binary;
@@ -64,17 +65,20 @@ export function qgemmRows(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample 
   check(pad === null || pad.pixels === rps, () => `qgemm: conv geometry has ${pad!.pixels} output pixels but rowsPerSample is ${rps}`);
   const plans = plansFor(cfg, inF, outF, rps, pad !== null);
   const fxSpec = effectiveSpec(slots.forward.x, 'fp32'), fwSpec = effectiveSpec(slots.forward.w, 'fp32');
-  const xOp = quantOperand(cfg, ['forward', 'x'], fxSpec, x.data, rows, inF, rps, pad);
-  const wOp = quantOperand(cfg, ['forward', 'w'], fwSpec, w.data, outF, inF, rps);
+  // Random Hadamard transforms along each GEMM's K (hadamard.ts); null without recipe.hadamard.
+  const rf = drawRotation(cfg, 'forward', inF);
+  const xOp = quantOperand(cfg, ['forward', 'x'], fxSpec, rf ? rotate(x.data, rows, inF, 'cols', rf) : x.data, rows, inF, rps, pad);
+  const wOp = quantOperand(cfg, ['forward', 'w'], fwSpec, rf ? rotate(w.data, outF, inF, 'cols', rf) : w.data, outF, inF, rps);
   const y = new Tensor(runGemm(xOp, false, wOp, false, plans.forward), [rows, outF]);
   // STE masks of the forward quantizers (clipped STE of sign), applied to dX and dW.
   const xMask = x.requiresGrad && isGradEnabled() && fxSpec ? specSteMask(fxSpec, x.data) : null;
 
   // What the backward pass keeps (closures below capture only these).
   const xSlot = slots.gradWeight.x;
+  const rgw = isGradEnabled() && w.requiresGrad ? drawRotation(cfg, 'gradWeight', rows) : null;
   const xForGrad: GemmOperand | null = !isGradEnabled() || !w.requiresGrad ? null
     : xSlot === 'forward' ? xOp
-      : quantOperand(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), x.data, rows, inF, rps, pad);
+      : quantOperand(cfg, ['gradWeight', 'x'], effectiveSpec(xSlot, 'fp32'), rgw ? rotate(x.data, rows, inF, 'rows', rgw) : x.data, rows, inF, rps, pad);
   const wSlot = slots.gradInput.w;
   const wData = w.data;
   let wForDx: GemmOperand | null = wSlot === 'forward' ? wOp : null;
@@ -82,13 +86,17 @@ export function qgemmRows(x: Tensor, w: Tensor, cfg: QGemmConfig, rowsPerSample 
   const giSpec = effectiveSpec(slots.gradInput.dy, 'fp32'), gwSpec = effectiveSpec(slots.gradWeight.dy, 'fp32');
 
   const out = record(y, 'qgemm', [x, w], (g) => {
+    const rgi = needDx ? drawRotation(cfg, 'gradInput', outF) : null;
+    const dyIn = rgi ? rotate(g.data, rows, outF, 'cols', rgi) : g.data, dyW = rgw ? rotate(g.data, rows, outF, 'rows', rgw) : g.data;
+    // A backward GEMM on the forward's rotated codes gets the STE through the rotation: its output times Rᵀ along `in`.
+    const unrotate = (c: Float32Array, r: number, reused: boolean) => (rf && reused ? rotate(c, r, inF, 'cols', rf, true) : c);
     const { dx, dw } = layerBackward(cfg, {
-      quantizeDy: (gemm) => quantOperand(cfg, [gemm, 'dy'], gemm === 'gradInput' ? giSpec : gwSpec, g.data, rows, outF, rps),
+      quantizeDy: (gemm) => quantOperand(cfg, [gemm, 'dy'], gemm === 'gradInput' ? giSpec : gwSpec, gemm === 'gradInput' ? dyIn : dyW, rows, outF, rps),
       gradInput: needDx ? (dy) => {
-        wForDx ??= quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, outF, inF, rps);
-        return runGemm(dy, false, wForDx, true, plans.gradInput);
+        wForDx ??= quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), rgi ? rotate(wData, outF, inF, 'rows', rgi) : wData, outF, inF, rps);
+        return unrotate(runGemm(dy, false, wForDx, true, plans.gradInput), rows, wSlot === 'forward');
       } : null,
-      gradWeight: xForGrad ? (dy) => runGemm(dy, true, xForGrad, true, plans.gradWeight) : null,
+      gradWeight: xForGrad ? (dy) => unrotate(runGemm(dy, true, xForGrad, true, plans.gradWeight), outF, xSlot === 'forward') : null,
     });
     return [
       masked(dx && new Tensor(dx, [rows, inF]), xMask),

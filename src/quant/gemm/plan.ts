@@ -22,6 +22,9 @@ import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.
 
 export type GemmPath = 'fp32' | 'int8' | 'int8-blocked' | 'fp32-dequant' | 'b1' | 'bitplane' | 'bitplane-blocked';
 
+/** Rows of block tiles the planners probe groupings with (≥ quantizers/block.ts MAX_TILE). */
+const PROBE_TILE = 256;
+
 /** Smallest K-block worth an int32 partial sum and a float epilogue per block. */
 export const MIN_INT_KBLOCK = 16;
 
@@ -56,7 +59,8 @@ export type PlanAnswer = GemmPlan | { reject: string } | null;
  */
 export function kBlockOf(op: OperandPlan): number | null {
   if (op.spec === null) return null;
-  const rows = 2 * op.rowsPerSample;
+  // Enough rows for two samples and two tiles of the largest block tile (quantizers/block.ts MAX_TILE).
+  const rows = 2 * op.rowsPerSample * PROBE_TILE;
   const g = specGrouping(op.spec, rows, op.cols, op.rowsPerSample);
   if (op.transposed) return g.rowGroups === 1 ? null : g.rowDiv;
   return g.colGroups === 1 ? null : g.colDiv;
@@ -106,7 +110,7 @@ export type GroupKind = 'tensor' | 'sample' | 'row' | 'column' | 'feature' | 'ot
  * as do 'column' and 'feature' ('column').
  */
 export function groupKind(spec: QuantSpec, cols: number, rowsPerSample: number, rows: number | null = null): GroupKind {
-  const r = rows ?? 2 * rowsPerSample;
+  const r = rows ?? 2 * rowsPerSample * PROBE_TILE;
   const g = specGrouping(spec, r, cols, rowsPerSample);
   if (g.rowGroups === 1 && g.colGroups === 1) return 'tensor';
   if (g.colGroups === 1 && g.rowDiv === rowsPerSample && g.rowMod * g.rowDiv >= r) return 'sample';

@@ -12,6 +12,8 @@ import { sawbQuantizer } from './sawb.js';
 import { luqQuantizer } from './luq.js';
 import { signQuantizer } from './binary.js';
 import { agpQuantizer } from './agp.js';
+import { mxfp4Quantizer, mxfp8Quantizer, nvfp4Quantizer } from './minifloat.js';
+import { int8BlockQuantizer } from './int8-block.js';
 
 export const QUANTIZERS: { readonly [K in QuantKind]: Quantizer<K> } = {
   uniform: uniformQuantizer,
@@ -20,6 +22,10 @@ export const QUANTIZERS: { readonly [K in QuantKind]: Quantizer<K> } = {
   luq: luqQuantizer,
   sign: signQuantizer,
   agp: agpQuantizer,
+  mxfp8: mxfp8Quantizer,
+  mxfp4: mxfp4Quantizer,
+  nvfp4: nvfp4Quantizer,
+  'int8-block': int8BlockQuantizer,
 };
 
 /** The table entry of a spec, typed for any spec (the kind tag guarantees the match). */

@@ -100,6 +100,15 @@ KERNEL(MaskGrad) {
   fqt::mask_grad(g, data<uint8_t>(info, 1), data<float>(info, 2), static_cast<int64_t>(len));
   return info.Env().Undefined();
 }
+KERNEL(PreluForward) {
+  fqt::prelu_forward(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<float>(info, 4), data<float>(info, 5));
+  return info.Env().Undefined();
+}
+KERNEL(PreluBackward) {
+  fqt::prelu_backward(data<float>(info, 0), data<float>(info, 1), I(info, 2), I(info, 3), I(info, 4), data<float>(info, 5),
+                      data<float>(info, 6), data<float>(info, 7));
+  return info.Env().Undefined();
+}
 KERNEL(FirstNonFinite) {
   size_t len = 0;
   const float* x = data<float>(info, 0, &len);
@@ -311,7 +320,7 @@ KERNEL(QconvGradWeight) {
 
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
+    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"preluForward", PreluForward}, {"preluBackward", PreluBackward}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},

@@ -176,6 +176,66 @@ void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
   });
 }
 
+// PReLU on [n, c, hw] planes (src/backend/float-kernels.ts): y = x > 0 ? x : a·x, one slope per channel.
+void prelu_forward(const float* x, int64_t n, int64_t c, int64_t hw, const float* a, float* y) {
+  const int64_t planes = n * c;
+  if (planes == 0 || hw == 0) return;
+  parallel_range(planes, std::max<int64_t>(1, kGrain / hw), [=](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; p++) {
+      const float slope = a[p % c];
+      const float* xp = x + p * hw;
+      float* yp = y + p * hw;
+      int64_t i = 0;
+#if FQT_X86
+      const __m128 zero = _mm_setzero_ps(), vs = _mm_set1_ps(slope);
+      for (; i + 4 <= hw; i += 4) {
+        const __m128 v = _mm_loadu_ps(xp + i), pos = _mm_cmpgt_ps(v, zero);
+        _mm_storeu_ps(yp + i, _mm_or_ps(_mm_and_ps(pos, v), _mm_andnot_ps(pos, _mm_mul_ps(vs, v))));
+      }
+#endif
+      for (; i < hw; i++) yp[i] = xp[i] > 0 ? xp[i] : slope * xp[i];
+    }
+  });
+}
+
+// dx = x > 0 ? g : a·g; da[ch] = Σ g·x over !(x > 0) in float64: four running sums per plane (positions mod 4, two
+// SSE2 double pairs), joined (p0 + p1) + (p2 + p3), planes in sample order; one task per channel, so the order is the
+// reference's whatever the thread count.
+void prelu_backward(const float* g, const float* x, int64_t n, int64_t c, int64_t hw, const float* a, float* dx, float* da) {
+  parallel_for(c, [=](int64_t ch, int) {
+    const float slope = a[ch];
+    double sum = 0;
+    for (int64_t s = 0; s < n; s++) {
+      const int64_t at = (s * c + ch) * hw;
+      const float *gp = g + at, *xp = x + at;
+      float* dp = dx + at;
+      double p[4] = {0, 0, 0, 0};
+      int64_t i = 0;
+#if FQT_X86
+      const __m128 zero = _mm_setzero_ps(), vs = _mm_set1_ps(slope);
+      __m128d p01 = _mm_setzero_pd(), p23 = _mm_setzero_pd();
+      for (; i + 4 <= hw; i += 4) {
+        const __m128 gv = _mm_loadu_ps(gp + i), xv = _mm_loadu_ps(xp + i), pos = _mm_cmpgt_ps(xv, zero);
+        _mm_storeu_ps(dp + i, _mm_or_ps(_mm_and_ps(pos, gv), _mm_andnot_ps(pos, _mm_mul_ps(vs, gv))));
+        // g·x in float64 (exact), +0 where x > 0: the 32-bit mask widened to 64-bit lanes clears those products.
+        const __m128d lo = _mm_mul_pd(_mm_cvtps_pd(gv), _mm_cvtps_pd(xv));
+        const __m128d hi = _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(gv, gv)), _mm_cvtps_pd(_mm_movehl_ps(xv, xv)));
+        p01 = _mm_add_pd(p01, _mm_andnot_pd(_mm_castps_pd(_mm_unpacklo_ps(pos, pos)), lo));
+        p23 = _mm_add_pd(p23, _mm_andnot_pd(_mm_castps_pd(_mm_unpackhi_ps(pos, pos)), hi));
+      }
+      _mm_storeu_pd(p, p01);
+      _mm_storeu_pd(p + 2, p23);
+#endif
+      for (; i < hw; i++) {
+        dp[i] = xp[i] > 0 ? gp[i] : slope * gp[i];
+        p[i & 3] += xp[i] > 0 ? 0.0 : static_cast<double>(gp[i]) * static_cast<double>(xp[i]);
+      }
+      sum += (p[0] + p[1]) + (p[2] + p[3]);
+    }
+    da[ch] = static_cast<float>(sum);
+  });
+}
+
 void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len) {
   parallel_range(len, kGrain, [g, mask, out](int64_t lo, int64_t hi) {
     int64_t i = lo;

@@ -38,6 +38,8 @@ const SignatureEntry kSignatures[] = {
     {"unary", "op:" UNARY " x:f32 out:f32[#x] p0:num p1:num"},
     {"reluMasked", "x:f32 out:f32[#x] mask:u8[#x]"},
     {"maskGrad", "g:f32 mask:u8[#g] out:f32[#g]"},
+    {"preluForward", "x:f32[n*c*hw] n:int c:int hw:int a:f32[c] y:f32[n*c*hw]"},
+    {"preluBackward", "g:f32[n*c*hw] x:f32[n*c*hw] n:int c:int hw:int a:f32[c] dx:f32[n*c*hw] da:f32[c]"},
     {"firstNonFinite", "x:f32 out:f64[1]"},
     {"binary", "op:add|sub|mul|div|max|min|eq a:f32 aStrides:i32 b:f32 bStrides:i32 outShape:i32 out:f32 "
                "{#aStrides==#outShape} {#bStrides==#outShape} {#out==prod(outShape)} @view(a,0,aStrides,outShape) @view(b,0,bStrides,outShape)"},

@@ -82,6 +82,21 @@ export interface FloatKernels {
   maskGrad(g: Float32Array, mask: Uint8Array, out: Float32Array): void;
 
   /**
+   * PReLU on planes: x is [n, c, hw] and channel ch has the slope a[ch]; y = x > 0 ? x : f32(a·x) (a NaN x gives NaN).
+   * One pass instead of the six elementwise ops of its composite form.
+   */
+  preluForward(x: Float32Array, n: number, c: number, hw: number, a: Float32Array, y: Float32Array): void;
+
+  /**
+   * PReLU's backward: dx = x > 0 ? g : f32(a·g); da[ch] = f32(Σ g·x over the elements of channel ch with !(x > 0)).
+   * Products and sums in float64, in a fixed order (independent of threads): within a plane (sample, channel) four
+   * running sums p_j over the positions i ≡ j (mod 4), joined as (p0 + p1) + (p2 + p3); the planes' sums added in
+   * sample order. Elements with x > 0 add +0 to their p_j, even where g is NaN (∂y/∂a = 0 there, as PyTorch).
+   */
+  preluBackward(g: Float32Array, x: Float32Array, n: number, c: number, hw: number, a: Float32Array, dx: Float32Array,
+    da: Float32Array): void;
+
+  /**
    * out = a ∘ b with broadcasting: `outShape` is the result shape, `aStrides`/`bStrides` the operands'
    * strides in it (0 along broadcast axes).
    */

@@ -111,19 +111,19 @@ export function clamp(x: Tensor, lo: number, hi: number): Tensor {
 }
 
 /**
- * PReLU: y = x where x > 0, else a·x; `a` has one value, or one per channel (axis 1 of x).
+ * PReLU: y = x where x > 0, else a·x; `a` has one value, or one per channel (axis 1 of x). One fused kernel each way
+ * (backend preluForward / preluBackward); the backward keeps only x.
  */
 export function prelu(x: Tensor, a: Tensor): Tensor {
   check(a.rank === 1 && (a.size === 1 || (x.rank >= 2 && a.size === x.shape[1])),
     () => `prelu: slope must have 1 or ${x.shape[1] ?? '?'} (channel) values, got shape [${a.shape.join(', ')}]`);
-  const aView = new Tensor(a.data, a.size === 1 ? [1] : [a.size, ...new Array<number>(Math.max(0, x.rank - 2)).fill(1)]);
-  const pos = unaryRaw('step', x);
-  const negMask = unaryRaw('addScalar', unaryRaw('neg', pos), 1);
-  // y = x·(pos + (1 − pos)·a)
-  const factor = binaryRaw('add', pos, binaryRaw('mul', negMask, aView, 'prelu'), 'prelu');
-  const out = binaryRaw('mul', x, factor, 'prelu');
-  return record(out, 'prelu', [x, a], (g) => [
-    binaryRaw('mul', g, factor, 'prelu'),
-    a.requiresGrad ? new Tensor(sumToShape(binaryRaw('mul', g, binaryRaw('mul', x, negMask, 'prelu'), 'prelu'), aView.shape).data, a.shape) : null,
-  ]);
+  const [n, c] = a.size === 1 ? [1, 1] : [x.shape[0], x.shape[1]];
+  const hw = n * c === 0 ? 0 : x.size / (n * c);
+  const out = uninit(x.shape); // both kernels write every element
+  backend().preluForward(x.data, n, c, hw, a.data, out.data);
+  return record(out, 'prelu', [x, a], (g) => {
+    const dx = uninit(x.shape), da = new Float32Array(a.size);
+    backend().preluBackward(g.data, x.data, n, c, hw, a.data, dx.data, da);
+    return [dx, a.requiresGrad ? new Tensor(da, a.shape) : null];
+  });
 }

@@ -128,6 +128,22 @@ if (typeof nut === 'string') {
         assert.ok(Number.isNaN(wd[0][5]), 'an unmasked NaN gradient stays NaN');
       });
 
+      it('preluForward and preluBackward are bit-exact (per-channel and shared slopes, signed zeros, NaN, ±∞, odd planes)', () => {
+        addon.setIsa(tier);
+        const r = rng(18);
+        for (const [n, c, hw] of [[3, 5, 37], [2, 16, 784], [64, 7, 1], [1, 1, 5003], [0, 4, 9], [2, 3, 0]]) {
+          const len = n * c * hw;
+          const x = randn(r, len, 3), g = randn(r, len, 2), a = randn(r, c, 0.5);
+          if (len > 8) { x[0] = 0; x[1] = -0; x[2] = NaN; x[3] = Infinity; x[4] = -Infinity; x[5] = 1e-40; g[3] = NaN; g[4] = Infinity; g[6] = NaN; }
+          const [yf, yr] = both(nb, () => [new Float32Array(len)] as [Float32Array], (b, [y]) => b.preluForward(x, n, c, hw, a, y));
+          assertBitExact(yf[0], yr[0], `preluForward ${n}×${c}×${hw} ${tier}`);
+          const [bf, br] = both(nb, () => [new Float32Array(len), new Float32Array(c)] as [Float32Array, Float32Array],
+            (b, [dx, da]) => b.preluBackward(g, x, n, c, hw, a, dx, da));
+          assertBitExact(bf[0], br[0], `preluBackward dx ${n}×${c}×${hw} ${tier}`);
+          assertBitExact(bf[1], br[1], `preluBackward da ${n}×${c}×${hw} ${tier}`);
+        }
+      });
+
       it('firstNonFinite finds the first NaN / ±∞ (or none) at every position class, as ref', () => {
         addon.setIsa(tier);
         const r = rng(17);

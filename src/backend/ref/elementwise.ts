@@ -50,6 +50,35 @@ export function maskGrad(g: Float32Array, mask: Uint8Array, out: Float32Array): 
   for (let i = 0; i < g.length; i++) out[i] = mask[i] !== 0 ? g[i] : 0;
 }
 
+export function preluForward(x: Float32Array, n: number, c: number, hw: number, a: Float32Array, y: Float32Array): void {
+  for (let s = 0; s < n; s++) {
+    for (let ch = 0; ch < c; ch++) {
+      const slope = a[ch], at = (s * c + ch) * hw;
+      for (let i = at; i < at + hw; i++) y[i] = x[i] > 0 ? x[i] : slope * x[i];
+    }
+  }
+}
+
+export function preluBackward(g: Float32Array, x: Float32Array, n: number, c: number, hw: number, a: Float32Array, dx: Float32Array,
+  da: Float32Array): void {
+  for (let ch = 0; ch < c; ch++) {
+    const slope = a[ch];
+    let sum = 0;
+    const p = [0, 0, 0, 0];
+    for (let s = 0; s < n; s++) {
+      const at = (s * c + ch) * hw;
+      p.fill(0);
+      for (let i = 0; i < hw; i++) {
+        const xi = x[at + i], gi = g[at + i];
+        dx[at + i] = xi > 0 ? gi : slope * gi;
+        p[i & 3] += xi > 0 ? 0 : gi * xi;
+      }
+      sum += (p[0] + p[1]) + (p[2] + p[3]);
+    }
+    da[ch] = sum;
+  }
+}
+
 function apply(op: BinaryOp): (a: number, b: number) => number {
   switch (op) {
     case 'add': return (a, b) => a + b;

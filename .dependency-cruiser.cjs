@@ -7,14 +7,14 @@
  *   backend  backend/                            (kernels over typed arrays)
  *   core     tensor/ (rest) → autograd/ → ops/ → quant/   (in that order: ops never know about quantization)
  *   middle   nn/, optim/, data/
- *   top      stats/ → train/ → dist/ → report/ → cli/   (the trainer reaches the CLI through callbacks and data
- *            parallelism through train/parallel.ts's interface; src/dist/ implements it on gloo)
+ *   top      stats/ → train/ → distributed/ → report/ → cli/   (the trainer reaches the CLI through callbacks and data
+ *            parallelism through train/parallel.ts's interface; src/distributed/ implements it on gloo)
  *   src/index.ts, the public API, may import anything.
  */
 const layer = (dirs) => `^src/(${dirs.join('|')})/`;
 const BASE = '^src/tensor/(errors|random)[.]ts$';
 const MIDDLE = ['nn', 'optim', 'data'];
-const TOP = ['stats', 'train', 'dist', 'report', 'cli'];
+const TOP = ['stats', 'train', 'distributed', 'report', 'cli'];
 
 /** [name, from (path regex), forbidden targets (path regex), why]. */
 const RULES = [
@@ -25,9 +25,9 @@ const RULES = [
   ['ops-below-quant', layer(['ops']), layer(['quant', ...MIDDLE, ...TOP]), 'core order'],
   ['core-below-middle', layer(['quant']), layer([...MIDDLE, ...TOP]), 'layer order'],
   ['middle-below-top', layer(MIDDLE), layer(TOP), 'layer order'],
-  ['stats-below-train', layer(['stats']), layer(['train', 'dist', 'report', 'cli']), 'stats uses neither train nor cli'],
-  ['train-below-dist', layer(['train']), layer(['dist', 'report', 'cli']), 'the trainer knows parallelism and progress as interfaces'],
-  ['dist-below-report', layer(['dist']), layer(['report', 'cli']), 'dist/ may use train/'],
+  ['stats-below-train', layer(['stats']), layer(['train', 'distributed', 'report', 'cli']), 'stats uses neither train nor cli'],
+  ['train-below-distributed', layer(['train']), layer(['distributed', 'report', 'cli']), 'the trainer knows parallelism and progress as interfaces'],
+  ['distributed-below-report', layer(['distributed']), layer(['report', 'cli']), 'distributed/ may use train/'],
   ['report-below-cli', layer(['report']), layer(['cli']), 'nothing below cli imports it'],
 ];
 

@@ -7,10 +7,10 @@
  * The latency α and bandwidth β of the ring model t = 2(N − 1)·α + sent/β are read off the fp32 rows.
  */
 import { fileURLToPath } from 'node:url';
-import { ALLREDUCE_MODES, bucketCodec } from '../src/dist/codec.js';
-import { allreduceSeed, CodedAllreduce } from '../src/dist/coded-allreduce.js';
-import { ProcessGroup } from '../src/dist/group.js';
-import { launchWorkers, workerEnv } from '../src/dist/launch.js';
+import { ALLREDUCE_MODES, bucketCodec } from '../src/distributed/codec.js';
+import { allreduceSeed, CodedAllreduce } from '../src/distributed/coded-allreduce.js';
+import { ProcessGroup } from '../src/distributed/group.js';
+import { launchWorkers, workerEnv } from '../src/distributed/launch.js';
 import { Rng } from '../src/tensor/random.js';
 import { emit, medianSeconds, option, round } from './util.js';
 

@@ -16,7 +16,7 @@
  *   --bucket G          values per bucket
  * Prints JSON lines, or a Markdown table with --markdown.
  */
-import { bucketCodec, type CodedMode } from '../src/dist/codec.js';
+import { bucketCodec, type CodedMode } from '../src/distributed/codec.js';
 import { emit, flag, option, round } from './util.js';
 
 const WORKERS = [8, 16, 32, 64, 128, 256];

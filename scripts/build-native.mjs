@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the optional C++ addons during `npm install`. A failed build never fails the install:
 //   - native/ (fqt_native.node, the kernels): without it fqt runs on the reference backend and says so once;
-//   - native/dist/ (fqt_dist.node, gloo for data-parallel training): built only when gloo's headers and library
+//   - native/distributed/ (fqt_dist.node, gloo for data-parallel training): built only when gloo's headers and library
 //     are found (Debian: libgloo-dev); without it `fqt train --workers` fails with a line naming the package, and
 //     everything else works. It is a separate addon so that the kernels never depend on libgloo.
 //
@@ -72,14 +72,14 @@ build({
   fallback: 'fqt will use the reference backend (pure TypeScript, slower)',
 });
 
-const gloo = existsSync('native/dist/binding.gyp') ? findGloo() : null;
+const gloo = existsSync('native/distributed/binding.gyp') ? findGloo() : null;
 if (gloo === null) {
-  rmSync('native/dist/build', { recursive: true, force: true });
+  rmSync('native/distributed/build', { recursive: true, force: true });
   console.log('fqt: gloo not found (Debian/Ubuntu: apt-get install libgloo-dev), so data-parallel training (fqt train --workers) is unavailable; everything else works.');
 } else {
   build({
-    dir: 'native/dist', addon: 'fqt_dist.node', what: 'gloo addon (data-parallel training)',
-    inputs: ['native/dist/binding.gyp', 'native/dist/dist.cc', gloo],
+    dir: 'native/distributed', addon: 'fqt_dist.node', what: 'gloo addon (data-parallel training)',
+    inputs: ['native/distributed/binding.gyp', 'native/distributed/distributed.cc', gloo],
     fallback: 'data-parallel training (fqt train --workers) is unavailable; everything else works',
   });
 }

@@ -25,10 +25,10 @@ export { fromTorchNames, toTorchNames, fqtName, torchName } from './train/torch-
 export type { EpochMetrics } from './train/metrics.js';
 // Data-parallel training over processes and machines on gloo (docs/DISTRIBUTED.md; needs Debian's libgloo-dev at install).
 export type { DataParallel, StepSums } from './train/parallel.js';
-export { ProcessGroup, type JoinOptions } from './dist/group.js';
-export { GlooDataParallel, type DataParallelOptions } from './dist/data-parallel.js';
-export { ALLREDUCE_MODES, type AllreduceMode } from './dist/codec.js';
-export { workerEnv, type WorkerEnv } from './dist/launch.js';
+export { ProcessGroup, type JoinOptions } from './distributed/group.js';
+export { GlooDataParallel, type DataParallelOptions } from './distributed/data-parallel.js';
+export { ALLREDUCE_MODES, type AllreduceMode } from './distributed/codec.js';
+export { workerEnv, type WorkerEnv } from './distributed/launch.js';
 // Quantization (METHODS §0–§4): a recipe is data — one quantizer slot per (GEMM, operand), overrides, add-ons,
 // training defaults — validated by parseRecipe / recipeFromData, named by presets, attached by applyRecipe.
 export { RECIPE_VERSION, parseRecipe, deriveLabel, qatOf, type Recipe, type RecipeSlots, type Slot, type BackwardSlot, type LayerOverride, type GemmName, type RecipeAddons } from './quant/recipe.js';

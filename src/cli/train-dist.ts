@@ -1,13 +1,13 @@
 /**
  * The data-parallel side of `fqt train`: its flags, the launcher (`--workers N` on this machine) and the worker
- * (a process started with WORLD_SIZE / RANK, by the launcher, torchrun or a scheduler; src/dist/launch.ts).
+ * (a process started with WORLD_SIZE / RANK, by the launcher, torchrun or a scheduler; src/distributed/launch.ts).
  */
 import type { FlagSpecs, Parsed } from './args.js';
-import { ALLREDUCE_MODES, DEFAULT_BUCKET } from '../dist/codec.js';
-import { GlooDataParallel } from '../dist/data-parallel.js';
-import { DEFAULT_DIST_TIMEOUT_SECONDS, ProcessGroup } from '../dist/group.js';
-import { launchWorkers, type WorkerEnv } from '../dist/launch.js';
-import { distAddon } from '../dist/native.js';
+import { ALLREDUCE_MODES, DEFAULT_BUCKET } from '../distributed/codec.js';
+import { GlooDataParallel } from '../distributed/data-parallel.js';
+import { DEFAULT_DIST_TIMEOUT_SECONDS, ProcessGroup } from '../distributed/group.js';
+import { launchWorkers, type WorkerEnv } from '../distributed/launch.js';
+import { distAddon } from '../distributed/native.js';
 import type { Recipe } from '../quant/recipe.js';
 import { type TrainConfig, validateConfig } from '../train/config.js';
 import { TrainingInterrupted } from '../train/signals.js';

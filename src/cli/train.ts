@@ -10,7 +10,7 @@ import { RECIPE_SCHEDULES } from '../quant/recipe-training.js';
 import { FqtError } from '../tensor/errors.js';
 import { cliReporters } from './progress.js';
 import { DIST_FLAGS, launchTraining, trainWorker } from './train-dist.js';
-import { LAUNCHED, workerEnv } from '../dist/launch.js';
+import { LAUNCHED, workerEnv } from '../distributed/launch.js';
 import type { TrainResult } from '../train/trainer.js';
 import { ON_NONFINITE } from '../train/guard.js';
 

@@ -2,7 +2,7 @@
  * How the steps of a run are shared among processes (data parallelism). The trainer calls a DataParallel at six
  * points — options per rank, the start state, the step's batch, the step's gradients and sums, the evaluation, the
  * stop signal at an epoch's end —
- * and knows nothing else about it; `singleProcess` is the identity. The gloo implementation is src/dist/.
+ * and knows nothing else about it; `singleProcess` is the identity. The gloo implementation is src/distributed/.
  *
  * The contract that makes N processes train one model: every rank holds the same weights, optimizer state and
  * run position (rank 0's, sent at the start); global batch b of epoch e is the one-process batch (same seeded

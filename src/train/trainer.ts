@@ -67,7 +67,7 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Extra hooks (train/hooks.ts), called after those of the recipe's add-ons. */
   hooks?: TrainHook[];
-  /** Data-parallel training over several processes (train/parallel.ts; src/dist joins a gloo group). Default: one process. */
+  /** Data-parallel training over several processes (train/parallel.ts; src/distributed joins a gloo group). Default: one process. */
   parallel?: DataParallel;
 }
 

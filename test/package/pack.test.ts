@@ -40,7 +40,7 @@ test('npm pack: the tarball has the library, the CLI, the addon sources and the 
     'native/src/binding.cc', 'docs/METHODS.md', 'docs/DESIGN.md', 'LICENSE', 'README.md', 'package.json']) {
     assert.ok(files.includes(need), `tarball lacks ${need}`);
   }
-  // 417 kB with data-parallel training (src/dist), +38 kB fused binary kernels (issue 14); 504 kB measured with
+  // 417 kB with data-parallel training (src/distributed), +38 kB fused binary kernels (issue 14); 504 kB measured with
   // the transformer layers, block formats and their native kernels (issue 16).
   assert.ok(info.size < 550_000, `tarball size ${info.size} bytes`);
   process.stdout.write(`# tarball ${info.filename}: ${files.length} files, ${info.size} bytes (${info.unpackedSize} unpacked)\n`);

@@ -12,7 +12,7 @@
  *                block = α f32 | codes (sign bit + 3-bit exponent code: 0 = zero, k + 1 = α·2^k)
  * Both quantizers are unbiased given their input (METHODS §8.2.1, §8.3.3), which is what the all-reduce needs.
  * Random numbers: the draw of blocks [first, first + count) uses stream 2·first + phase of `seed` (element index
- * within the call), so the draws of distinct calls of one (seed, phase) never overlap (dist/coded-allreduce.ts).
+ * within the call), so the draws of distinct calls of one (seed, phase) never overlap (distributed/coded-allreduce.ts).
  */
 import { backend } from '../backend/index.js';
 import { dequantize, groupingOf, rangeStats, type QTensor } from '../quant/qtensor.js';

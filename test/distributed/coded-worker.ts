@@ -1,14 +1,14 @@
 /**
- * A worker of test/dist/allreduce.test.ts (started with WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT and
+ * A worker of test/distributed/allreduce.test.ts (started with WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT and
  * FQT_CODED_WORKER = output prefix, rank r writes PREFIX.r.json; imported as a test file it does nothing). Rank r all-reduces its fixed gradient
  * DRAWS times per compressed mode, each time with a fresh seed and EXACT float32 values alongside, and writes
  * per-element sums and sums of squares of the results, a checksum of every result (they must be bit-identical on
  * every rank) and whether the exact values came back as their sums.
  */
 import { writeFileSync } from 'node:fs';
-import { bucketCodec } from '../../src/dist/codec.js';
-import { allreduceSeed, CodedAllreduce } from '../../src/dist/coded-allreduce.js';
-import { ProcessGroup } from '../../src/dist/group.js';
+import { bucketCodec } from '../../src/distributed/codec.js';
+import { allreduceSeed, CodedAllreduce } from '../../src/distributed/coded-allreduce.js';
+import { ProcessGroup } from '../../src/distributed/group.js';
 import { Rng } from '../../src/tensor/random.js';
 
 export const DRAWS = 200;

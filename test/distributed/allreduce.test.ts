@@ -11,13 +11,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bucketCodec } from '../../src/dist/codec.js';
-import { ringBytesSent } from '../../src/dist/ring.js';
+import { bucketCodec } from '../../src/distributed/codec.js';
+import { ringBytesSent } from '../../src/distributed/ring.js';
 import { BUCKET, DRAWS, ELEMENTS, EXACT, MODES, rankGradient } from './coded-worker.js';
 import { NO_GLOO, startWorkers } from './workers.js';
 import { ROOT } from '../cli/run-cli.js';
 
-const WORKER = path.join(ROOT, 'dist', 'test', 'dist', 'coded-worker.js');
+const WORKER = path.join(ROOT, 'dist', 'test', 'distributed', 'coded-worker.js');
 const SIZE = 3;
 
 type Result = Record<string, { sum: number[]; sumSq: number[]; checksum: number; bytesPerCall: number; exactOk: boolean }>;

@@ -1,13 +1,13 @@
 /**
  * The all-reduce codecs are lossless carriers of fqt's quantizers: decode(encode(x)) equals the quantizer's own
  * dequantized output bit for bit (PSQ per bucket, LUQ per bucket through its scale equivariance), and the block
- * sizes give the compression factors docs/DISTRIBUTED.md states. gloo's ring schedule (dist/ring.ts) sends the
+ * sizes give the compression factors docs/DISTRIBUTED.md states. gloo's ring schedule (distributed/ring.ts) sends the
  * textbook 2(N − 1)/N of the buffer.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketCodec, type CodedMode } from '../../src/dist/codec.js';
-import { ringBytesSent } from '../../src/dist/ring.js';
+import { bucketCodec, type CodedMode } from '../../src/distributed/codec.js';
+import { ringBytesSent } from '../../src/distributed/ring.js';
 import { dequantize } from '../../src/quant/qtensor.js';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import type { QuantSpec } from '../../src/quant/spec.js';

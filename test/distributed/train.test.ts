@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadDistAddon } from '../../src/dist/native.js';
+import { loadDistAddon } from '../../src/distributed/native.js';
 import { loadWeights } from '../../src/train/checkpoint.js';
 import { BIN, ROOT, runFqt } from '../cli/run-cli.js';
 import { NO_GLOO, startWorkers } from './workers.js';

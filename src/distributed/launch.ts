@@ -55,7 +55,7 @@ export function freePort(): Promise<number> {
 /** Set by launchWorkers in each worker's environment: the --workers count that started it. */
 export const LAUNCHED = 'FQT_LAUNCHED_WORKERS';
 
-/** bin/fqt.js of this package (this file is dist/src/dist/launch.js). */
+/** bin/fqt.js of this package (this file is dist/src/distributed/launch.js). */
 const FQT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'fqt.js');
 
 /** Pipe a worker's stderr to ours, each line prefixed by its rank. */

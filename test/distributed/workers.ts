@@ -1,7 +1,7 @@
 /** Starting worker processes over loopback for the data-parallel tests (torchrun-style environment). */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../src/dist/launch.js';
-import { distUnavailableReason } from '../../src/dist/native.js';
+import { freePort } from '../../src/distributed/launch.js';
+import { distUnavailableReason } from '../../src/distributed/native.js';
 import { ROOT } from '../cli/run-cli.js';
 
 /** Set when the gloo addon is missing: the multi-process tests are skipped with this reason. */

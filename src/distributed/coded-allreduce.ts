@@ -1,6 +1,6 @@
 /**
  * Compressed all-reduce: gloo's ring all-reduce (reduce-scatter, then all-gather) over quantized blocks
- * (dist/codec.ts), dequantized and re-quantized at every hop (docs/DISTRIBUTED.md says why not integer sums):
+ * (distributed/codec.ts), dequantized and re-quantized at every hop (docs/DISTRIBUTED.md says why not integer sums):
  *   1. every rank quantizes its whole gradient (phase 0);
  *   2. reduce-scatter: when blocks arrive from the next rank, this rank decodes them, adds ITS OWN fp32 gradient
  *      (not its quantized copy: one rounding less) and quantizes the sum again (phase 1) before passing it on;
@@ -10,7 +10,7 @@
  * Each element is rounded `size` times, each time unbiasedly given everything before, so by the tower rule the
  * result is an unbiased estimate of the exact sum; its variance is the sum of the rounding variances of the
  * partial sums. Random numbers: `seed` must differ per (step, rank) — allreduceSeed — and phase/block select the
- * stream (dist/codec.ts), so no draw is ever reused.
+ * stream (distributed/codec.ts), so no draw is ever reused.
  * Values that must not be quantized (BatchNorm statistics, loss sums) ride in the same ring as raw float32 blocks
  * after the quantized ones, summed exactly in float32: one ring per step, so the latency is paid once.
  */

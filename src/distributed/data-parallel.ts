@@ -6,7 +6,7 @@
  *             errors of the ranks: for SR on unrelated values the correlation is 1/2).
  *   batch     global batch b of the one-process order, cut into `size` contiguous shards (sizes differ by ≤ 1).
  *   reduceStep  gradients scaled by shard/global batch size, then summed over ranks — fp32 through gloo's
- *             float all-reduce, or compressed (dist/coded-allreduce.ts); in the same all-reduce, exact float32
+ *             float all-reduce, or compressed (distributed/coded-allreduce.ts); in the same all-reduce, exact float32
  *             sums average the BatchNorm running statistics and add the step's loss / accuracy sums.
  *   evaluate  each rank evaluates a contiguous shard of the test set; the sums are added.
  * The hook reports per epoch: workers, all-reduce mode, bytes this rank sent per step (and what fp32 would
@@ -32,7 +32,7 @@ import { ringBytesSent } from './ring.js';
 import { receiveStart, sendStart } from './start-state.js';
 
 export interface DataParallelOptions {
-  /** Gradient all-reduce: fp32 (exact sums) or a compressed mode (dist/codec.ts). Default fp32. */
+  /** Gradient all-reduce: fp32 (exact sums) or a compressed mode (distributed/codec.ts). Default fp32. */
   allreduce?: AllreduceMode;
   /** Elements per quantization bucket of the compressed modes (default 512). */
   bucket?: number;

@@ -1,8 +1,8 @@
-// The gloo process group of data-parallel training (src/dist/): a separate addon, fqt_dist.node, built only when
+// The gloo process group of data-parallel training (src/distributed/): a separate addon, fqt_dist.node, built only when
 // gloo's headers and library are present (scripts/build-native.mjs), so the kernel addon never depends on libgloo.
 //
 // A Group is one gloo context over TCP. Rendezvous is split in two so that JavaScript can exchange addresses
-// asynchronously (src/dist/rendezvous.ts) — the same steps as gloo::rendezvous::Context::connectFullMesh:
+// asynchronously (src/distributed/rendezvous.ts) — the same steps as gloo::rendezvous::Context::connectFullMesh:
 //   new Group(rank, size, host, timeoutMs)   binds a TCP device on `host` and creates one pair per peer;
 //   addresses()                              the address blob of each pair (what a peer needs to connect);
 //   connect(blobs, localRank)                connects pair j with the blob rank j created for this rank.
@@ -14,7 +14,7 @@
 //                                            ring reduces blocks [k0, k0 + n) received from the next rank, their
 //                                            bytes are copied to `scratch` and reduce(k0, n) is called, which must
 //                                            write the reduced blocks into buf at k0·blockBytes (compressed
-//                                            all-reduce, src/dist/coded-allreduce.ts)
+//                                            all-reduce, src/distributed/coded-allreduce.ts)
 //   broadcast(bytes, root), barrier(), close()
 #include <napi.h>
 

@@ -1,6 +1,6 @@
 /**
  * Rendezvous: before gloo can connect its pairs, every rank needs the address blobs the others created for it
- * (native/dist/dist.cc). The methods follow PyTorch's init_method URLs:
+ * (native/distributed/distributed.cc). The methods follow PyTorch's init_method URLs:
  *   env://              MASTER_ADDR and MASTER_PORT (torchrun's variables): rank 0 serves, the others connect
  *   tcp://HOST:PORT     the same with the address given
  *   file:///DIR         a directory every rank can read and write (a shared file system); it must hold no files

@@ -1,6 +1,6 @@
 /**
  * A process group: N processes (ranks 0 … N−1) connected by gloo over TCP, with blocking collectives. `join`
- * performs the rendezvous (dist/rendezvous.ts) and connects every pair; a failure anywhere — a worker killed, a
+ * performs the rendezvous (distributed/rendezvous.ts) and connects every pair; a failure anywhere — a worker killed, a
  * connection reset, a peer that stops answering for `timeoutSeconds` — is an FqtError naming this rank and the
  * operation, raised by the collective that noticed it.
  */
@@ -24,7 +24,7 @@ export interface JoinOptions {
 export const DEFAULT_DIST_TIMEOUT_SECONDS = 300;
 
 export class ProcessGroup {
-  /** Bytes this rank has sent in all-reduces so far (gloo's ring schedule, dist/ring.ts). */
+  /** Bytes this rank has sent in all-reduces so far (gloo's ring schedule, distributed/ring.ts). */
   allreduceBytesSent = 0;
 
   private constructor(private native: NativeGroup | null, readonly rank: number, readonly size: number, readonly timeoutSeconds: number) {}
@@ -68,7 +68,7 @@ export class ProcessGroup {
   }
 
   /**
-   * gloo's ring all-reduce over opaque blocks of `blockBytes` bytes (dist/coded-allreduce.ts): whenever the ring
+   * gloo's ring all-reduce over opaque blocks of `blockBytes` bytes (distributed/coded-allreduce.ts): whenever the ring
    * reduces blocks [first, first + count) received from a peer, their bytes are in `scratch` and `reduce` must write
    * the reduced blocks into `buf`.
    */

@@ -1,5 +1,5 @@
 /**
- * Loads fqt_dist.node, the gloo addon (native/dist/binding.gyp, native/dist/dist.cc). It is built by `npm install`
+ * Loads fqt_dist.node, the gloo addon (native/distributed/binding.gyp, native/distributed/distributed.cc). It is built by `npm install`
  * only where gloo's headers and library are present; without it data-parallel training fails with one line naming
  * the Debian package, and everything else works (the kernel addon never links gloo).
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { FqtError } from '../tensor/errors.js';
 
-/** One gloo context over TCP (native/dist/dist.cc documents each method). Every call blocks. */
+/** One gloo context over TCP (native/distributed/distributed.cc documents each method). Every call blocks. */
 export interface NativeGroup {
   addresses(): Uint8Array[];
   connect(blobs: Uint8Array[], localRank: number): void;
@@ -28,11 +28,11 @@ export interface DistAddon {
 /** What to install, in every error that says gloo is missing. */
 export const GLOO_PACKAGE_HINT = 'install gloo (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild fqt (npm rebuild fqt)';
 
-/** Package root: this file is dist/src/dist/native.js. */
+/** Package root: this file is dist/src/distributed/native.js. */
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export function distAddonPath(): string {
-  return path.join(packageRoot, 'native', 'dist', 'build', 'Release', 'fqt_dist.node');
+  return path.join(packageRoot, 'native', 'distributed', 'build', 'Release', 'fqt_dist.node');
 }
 
 let cached: { addon: DistAddon | null; reason: string } | null = null;

@@ -37,18 +37,7 @@ struct VI {
   static void store(int32_t* p, const V& v) { std::memcpy(p, v.x, sizeof v.x); }
   static PB prep_b(const V& b) { return b; }
   static PA prep_a(int32_t a) { return a; }
-  static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
-    for (int64_t j = 0; j < width; j++)
-      for (int r = 0; r < rows; r++) out[j * out_stride + r] = in[r * width + j];
-  }
-  // out[i] = f32(a·((R_i + c) − z·s_i) [+ b·ub_i]) for i < n (the forward / grad-input epilogue, qconv_util.h).
-  static void epilogue_span(const int32_t* __restrict r, const double* __restrict s, const double* __restrict ub, int n, double a, double c,
-                            double z, double b, float* __restrict out) {
-    if (ub == nullptr)
-      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]));
-    else
-      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]) + b * ub[i]);
-  }
+#include "qconv_generic_vi.h"
   static V dp(V acc, const PB& b, PA a) {
     for (int l = 0; l < L; l++) {
       const uint32_t bq = static_cast<uint32_t>(b.x[l]), aq = static_cast<uint32_t>(a);
@@ -84,18 +73,7 @@ struct VI {
     const auto s = [&](int t) { return static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(static_cast<int8_t>(a >> (8 * t))))); };
     return {_mm256_set1_epi32(static_cast<int32_t>(s(0) | (s(2) << 16))), _mm256_set1_epi32(static_cast<int32_t>(s(1) | (s(3) << 16)))};
   }
-  static void transpose(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
-    for (int64_t j = 0; j < width; j++)
-      for (int r = 0; r < rows; r++) out[j * out_stride + r] = in[r * width + j];
-  }
-  // out[i] = f32(a·((R_i + c) − z·s_i) [+ b·ub_i]) for i < n (the forward / grad-input epilogue, qconv_util.h).
-  static void epilogue_span(const int32_t* __restrict r, const double* __restrict s, const double* __restrict ub, int n, double a, double c,
-                            double z, double b, float* __restrict out) {
-    if (ub == nullptr)
-      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]));
-    else
-      for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]) + b * ub[i]);
-  }
+#include "qconv_generic_vi.h"
   // vpmaddwd: |255·128 + 255·128| < 2^31, exact.
   static V dp(V acc, const PB& b, const PA& a) {
     return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(b.even, a.even), _mm256_madd_epi16(b.odd, a.odd)));

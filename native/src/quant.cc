@@ -91,14 +91,6 @@ void dequant_cols(const uint8_t* c, bool sgn, int64_t n, const float* off, const
 #pragma GCC target("avx2")
 namespace avx2 {
 
-inline __m256i fmix8(__m256i h) {  // rng_fmix on 8 lanes
-  h = _mm256_add_epi32(h, _mm256_set1_epi32(static_cast<int>(0x9e3779b9u)));
-  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-  h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0x85ebca6bu)));
-  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
-  h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0xc2b2ae35u)));
-  return _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-}
 inline __m256i index8(uint32_t i0, __m256i steps = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) {
   return _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(i0)), steps);
 }
@@ -127,7 +119,7 @@ inline __m128i quant8(__m256 x, __m256 off, __m256 inv, __m256i zp, __m256i idx,
   const __m256 t = _mm256_mul_ps(_mm256_sub_ps(x, off), inv);
   __m256d s0 = _mm256_add_pd(lo_pd(t), lo_pd(zp)), s1 = _mm256_add_pd(hi_pd(t), hi_pd(zp));
   if (c.sr) {
-    const __m256i u = _mm256_srli_epi32(fmix8(_mm256_xor_si256(c.key, idx)), 8);
+    const __m256i u = _mm256_srli_epi32(rng_fmix8(_mm256_xor_si256(c.key, idx)), 8);
     const __m256d ulp = _mm256_set1_pd(0x1p-24);
     s0 = _mm256_floor_pd(_mm256_add_pd(s0, _mm256_mul_pd(lo_pd(u), ulp)));
     s1 = _mm256_floor_pd(_mm256_add_pd(s1, _mm256_mul_pd(hi_pd(u), ulp)));
@@ -255,14 +247,6 @@ void range_cols(const float* x, int64_t n, float* lo, float* hi) {
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
 namespace avx512 {
 
-inline __m512i fmix16(__m512i h) {  // rng_fmix on 16 lanes
-  h = _mm512_add_epi32(h, _mm512_set1_epi32(static_cast<int>(0x9e3779b9u)));
-  h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
-  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int>(0x85ebca6bu)));
-  h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
-  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int>(0xc2b2ae35u)));
-  return _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
-}
 
 struct Q16 {
   __m512d qmin, qmax;
@@ -289,7 +273,7 @@ inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, __m512i idx
   __m512d s1 = _mm512_add_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))),
                              _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(zp, 1)));
   if (c.sr) {
-    const __m512i u = _mm512_srli_epi32(fmix16(_mm512_xor_si512(c.key, idx16)), 8);
+    const __m512i u = _mm512_srli_epi32(rng_fmix16(_mm512_xor_si512(c.key, idx16)), 8);
     const __m512d ulp = _mm512_set1_pd(0x1p-24);
     s0 = _mm512_floor_pd(_mm512_add_pd(s0, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(u)), ulp)));
     s1 = _mm512_floor_pd(_mm512_add_pd(s1, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(u, 1)), ulp)));

@@ -32,25 +32,18 @@ Moments chunk_moments(const float* x, int64_t n) {
   float mx = 0, mn = std::numeric_limits<float>::infinity();
   bool nan = false;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; l++) {
-      const float v = x[i + l];
-      const double d = v;
-      p[l] += d * d;
-      q[l] += std::fabs(d);
-      mx = std::fabs(v) > mx ? std::fabs(v) : mx;
-      mn = v < mn ? v : mn;
-      nan = nan || v != v;
-    }
-  for (int l = 0; i < n; i++, l++) {
-    const float v = x[i];
+  // Lane l of p / q sums the elements i ≡ l (mod 8): whole blocks of 8 (a vectorisable loop), then the tail.
+  const auto add = [&](int l, float v) {
     const double d = v;
     p[l] += d * d;
     q[l] += std::fabs(d);
     mx = std::fabs(v) > mx ? std::fabs(v) : mx;
     mn = v < mn ? v : mn;
     nan = nan || v != v;
-  }
+  };
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) add(l, x[i + l]);
+  for (int l = 0; i < n; i++, l++) add(l, x[i]);
   m.sq = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
   m.ab = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
   m.mx = mx, m.mn = mn, m.nan = nan;
@@ -93,14 +86,6 @@ inline int8_t luq1(float v, float alpha, int64_t kmax, double top, uint32_t key,
 #if FQT_X86
 #pragma GCC push_options
 #pragma GCC target("avx2")
-inline __m256i fmix8(__m256i h) {  // rng_fmix on 8 lanes
-  h = _mm256_add_epi32(h, _mm256_set1_epi32(static_cast<int>(0x9e3779b9u)));
-  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-  h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0x85ebca6bu)));
-  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
-  h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0xc2b2ae35u)));
-  return _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
-}
 // 4 lanes of the double arithmetic: 2^k·floor(r·2^−k + u), capped at top. r, u: doubles; k: int32 in [0, kmax].
 inline __m256d mag4(__m256d r, __m128i k, __m256d u, __m256d top) {
   const __m256i e = _mm256_slli_epi64(_mm256_cvtepi32_epi64(k), 52);  // ± k in the exponent field of a double
@@ -119,7 +104,7 @@ void luq_avx2(const float* x, int64_t lo, int64_t hi, float alpha, int64_t kmax,
     __m256i k = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(r), 23), _mm256_set1_epi32(0xff)), _mm256_set1_epi32(127));
     k = _mm256_min_epi32(_mm256_max_epi32(k, _mm256_setzero_si256()), kmx);
     const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(i))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256i ub = _mm256_srli_epi32(fmix8(_mm256_xor_si256(kk, idx)), 8);
+    const __m256i ub = _mm256_srli_epi32(rng_fmix8(_mm256_xor_si256(kk, idx)), 8);
     const __m256d m0 = mag4(_mm256_cvtps_pd(_mm256_castps256_ps128(r)), _mm256_castsi256_si128(k),
                             _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(ub)), ulp), t);
     const __m256d m1 = mag4(_mm256_cvtps_pd(_mm256_extractf128_ps(r, 1)), _mm256_extracti128_si256(k, 1),

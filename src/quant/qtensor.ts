@@ -25,21 +25,25 @@ export interface Draw {
   stream: number;
 }
 
-export interface QTensor {
-  readonly rows: number;
-  readonly cols: number;
+/** What a QTensor and the QuantParams it was quantized with share: the format and the per-group parameters. */
+export interface QuantFields {
   readonly bits: number;
   readonly format: IntFormat;
   readonly signed: boolean;
   readonly rounding: Rounding;
   readonly grouping: Grouping;
-  readonly codes: Uint8Array | Int8Array;
   readonly offset: Float32Array;
   readonly scale: Float32Array;
   readonly zeroPoint: Int32Array;
   readonly qmin: number;
   readonly qmax: number;
   readonly draw: Draw | null;
+}
+
+export interface QTensor extends QuantFields {
+  readonly rows: number;
+  readonly cols: number;
+  readonly codes: Uint8Array | Int8Array;
   /**
    * How codes map to values. Absent: affine (above). 'log2': per tensor, code c ≠ 0 is sign(c)·scale·2^(|c| − 1)
    * (LUQ paperCompat, whose levels exceed int8 affine codes); 'e4m3': code is an E4M3 byte, value e4m3(c)·scale[g]
@@ -96,19 +100,8 @@ export interface QuantizeOptions {
  * Everything of a QTensor but its shape and codes, plus the float32 inverse scales quantizeAffine multiplies by: what
  * a kernel that quantizes while it consumes the operand needs (the fused binary conv, quant/gemm/bconv.ts).
  */
-export interface QuantParams {
-  readonly bits: number;
-  readonly format: IntFormat;
-  readonly signed: boolean;
-  readonly rounding: Rounding;
-  readonly grouping: Grouping;
-  readonly offset: Float32Array;
-  readonly scale: Float32Array;
+export interface QuantParams extends QuantFields {
   readonly inv: Float32Array;
-  readonly zeroPoint: Int32Array;
-  readonly qmin: number;
-  readonly qmax: number;
-  readonly draw: Draw | null;
 }
 
 /** The min/max parameters of every group from its range (METHODS §0.3). */

@@ -46,12 +46,8 @@ function packedSigns(q: QTensor, transpose: boolean): Uint32Array {
   const rows = transpose ? q.cols : q.rows, k = transpose ? q.rows : q.cols;
   const out = new Uint32Array(rows * words(k));
   if (out.length === 0) return out;
-  if (isSignTensor(q)) {
-    backend().packPlanes(rows, k, 1, codesNT(q, transpose), out);
-    return out;
-  }
-  const v = dequantize(q);
-  backend().packSigns(rows, k, transpose ? transposedF32(v, q.rows, q.cols) : v, out);
+  if (isSignTensor(q)) backend().packPlanes(rows, k, 1, codesNT(q, transpose), out);
+  else backend().packSigns(rows, k, transpose ? transposedF32(dequantize(q), q.rows, q.cols) : dequantize(q), out);
   return out;
 }
 
@@ -92,10 +88,7 @@ function rowGroup(q: QTensor, transpose: boolean, i: number): number {
 
 /** C[m, n] −= corr[(r mod P), n] for the rows of a padded forward operand. */
 function subtractPerPixel(c: Float32Array, corr: Float32Array, m: number, n: number, pixels: number): void {
-  if (c.length === 0) return;
-  const be = backend();
-  const samples = m / pixels;
-  be.binary('sub', c, Int32Array.of(pixels * n, n, 1), corr, Int32Array.of(0, n, 1), Int32Array.of(samples, pixels, n), c);
+  if (c.length > 0) backend().binary('sub', c, Int32Array.of(pixels * n, n, 1), corr, Int32Array.of(0, n, 1), Int32Array.of(m / pixels, pixels, n), c);
 }
 
 /** pad[p, k]·b[j, k] summed over k, exactly (one bit plane of the mask against the ±1 rows). */
@@ -103,8 +96,7 @@ function padTimesSigns(pad: PadInfo, b: Uint32Array, n: number, k: number): Floa
   const be = backend();
   const P = pad.pixels;
   const codes = new Uint8Array(P * k);
-  const grouping = { rowDiv: 1, rowMod: 1, colDiv: Math.max(1, k) };
-  if (codes.length > 0) be.quantizeAffine(pad.mask, P, k, grouping.rowDiv, grouping.rowMod, grouping.colDiv, Float32Array.of(0), Float32Array.of(1), Int32Array.of(0), 0, 1, 0, 0, 0, codes);
+  if (codes.length > 0) be.quantizeAffine(pad.mask, P, k, 1, 1, Math.max(1, k), Float32Array.of(0), Float32Array.of(1), Int32Array.of(0), 0, 1, 0, 0, 0, codes);
   const planes = new Uint32Array(P * words(k));
   if (planes.length > 0) be.packPlanes(P, k, 1, codes, planes);
   const c = new Int32Array(P * n);
@@ -218,12 +210,8 @@ function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: bool
       if (q.offset[grp] !== 0 || q.scale[grp] !== 0) any = true;
     }
     if (!any) continue;
-    let pb: Uint32Array;
-    if (bNT === null) pb = packedSignBlock(b.q, k0, len);
-    else {
-      pb = new Uint32Array(n * words(len));
-      backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
-    }
+    const pb = bNT === null ? packedSignBlock(b.q, k0, len) : new Uint32Array(n * words(len));
+    if (bNT !== null) backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
     const out = planeCore(new Uint8Array(columnBlock(codesF, m, k, k0, len)), q.bits, lo, delta, pb, m, n, len, b.pad);
     const s = Int32Array.of(1);
     backend().binary('add', c, s, out, s, Int32Array.of(m * n), c);

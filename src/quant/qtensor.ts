@@ -75,6 +75,11 @@ export function groupingOf(g: Granularity, rows: number, cols: number, rowsPerSa
   }
 }
 
+/** The group of element (r, c): the formula on Grouping. */
+export function groupAt(g: Grouping, r: number, c: number): number {
+  return (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(c / g.colDiv);
+}
+
 export function groupCount(g: Grouping): number {
   return g.rowGroups * g.colGroups;
 }
@@ -141,10 +146,7 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts
 export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.rows * q.cols)): Float32Array {
   const g = q.grouping;
   if (q.levels === 'e4m3') {
-    for (let r = 0; r < q.rows; r++) {
-      const rg = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups;
-      for (let c = 0; c < q.cols; c++) out[r * q.cols + c] = Math.fround(e4m3Value(q.codes[r * q.cols + c]) * q.scale[rg + Math.floor(c / g.colDiv)]);
-    }
+    for (let i = 0; i < q.rows * q.cols; i++) out[i] = Math.fround(e4m3Value(q.codes[i]) * q.scale[groupAt(g, Math.floor(i / q.cols), i % q.cols)]);
   } else if (q.levels === 'log2') {
     const a = q.scale[0];
     for (let i = 0; i < q.rows * q.cols; i++) out[i] = q.codes[i] === 0 ? 0 : Math.fround(Math.sign(q.codes[i]) * a * 2 ** (Math.abs(q.codes[i]) - 1));

@@ -18,7 +18,7 @@
  */
 import { backend } from '../../backend/index.js';
 import { check } from '../../tensor/errors.js';
-import { dequantize, type QTensor } from '../qtensor.js';
+import { dequantize, groupAt, type QTensor } from '../qtensor.js';
 import { specBitRole, specCodeBits, specMixesRows } from '../quantizers/index.js';
 import { type GemmOperand, type PadInfo, transposedF32 } from './operand.js';
 import { type GemmDims, type GemmPathImpl, type GemmPlan, kBlockOf, MIN_INT_KBLOCK, type OperandPlan, type PlanAnswer } from './plan.js';
@@ -78,12 +78,6 @@ function codesNT(q: QTensor, transpose: boolean): Uint8Array {
   const out = new Int8Array(q.rows * q.cols);
   if (out.length > 0) backend().codesToI8(q.codes, q.rows, q.cols, g.rowDiv, g.rowMod, g.colDiv, new Int32Array(g.rowGroups * g.colGroups), 1, out);
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
-}
-
-/** The parameter group of GEMM row i (the plan guarantees one group per row of A). */
-function rowGroup(q: QTensor, transpose: boolean, i: number): number {
-  const g = q.grouping;
-  return transpose ? Math.floor(i / g.colDiv) : (Math.floor(i / g.rowDiv) % g.rowMod) * g.colGroups;
 }
 
 /** C[m, n] −= corr[(r mod P), n] for the rows of a padded forward operand. */
@@ -158,7 +152,7 @@ function bitplaneGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m:
   // Compact: the GEMM rows whose group is not pruned.
   const kept: number[] = [], lo: number[] = [], delta: number[] = [];
   for (let i = 0; i < m; i++) {
-    const g = rowGroup(q, aT, i);
+    const g = aT ? groupAt(q.grouping, 0, i) : groupAt(q.grouping, i, 0); // the plan guarantees one group per row of A
     if (q.offset[g] === 0 && q.scale[g] === 0) continue;
     const [l, d] = affineOf(q, g);
     kept.push(i);
@@ -204,8 +198,7 @@ function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: bool
     const lo = new Float32Array(m), delta = new Float32Array(m);
     let any = false;
     for (let i = 0; i < m; i++) {
-      const r = aT ? k0 : i, col = aT ? i : k0;
-      const grp = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(col / g.colDiv);
+      const grp = aT ? groupAt(g, k0, i) : groupAt(g, i, k0);
       [lo[i], delta[i]] = affineOf(q, grp);
       if (q.offset[grp] !== 0 || q.scale[grp] !== 0) any = true;
     }

@@ -16,7 +16,7 @@ import { type BackwardSlot, GEMM_NAMES, type GemmName, type LayerOverride, type 
 import { specLabel, specOutputScale } from './quantizers/index.js';
 import type { QuantizedOperand } from './quantize.js';
 import { describeAddons, smpSamples } from './addons/index.js';
-import { type ConvGeometryLike, effectiveSpec, type GemmPath, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planFusedLayer, planLayer, type QGemmConfig, savedActivation } from './gemm/index.js';
+import { type ConvGeometryLike, effectiveSpec, type GemmPlan, type LayerPlans, makeQGemm, MIN_INT_KBLOCK, planFusedLayer, planLayer, type QGemmConfig, savedActivation } from './gemm/index.js';
 import { type AttentionGemmLike, isAttentionGemm, qbmm } from './attention.js';
 
 type Gemm = (x: Tensor, w: Tensor, rowsPerSample?: number, geometry?: ConvGeometryLike) => Tensor;
@@ -55,14 +55,8 @@ export interface ApplyOptions {
   trace?: (layer: string, gemm: GemmName, operand: 'x' | 'w' | 'dy', q: QuantizedOperand) => void;
 }
 
-export interface ResolvedGemm {
-  path: GemmPath;
-  kBlock: number | null;
-  reason?: string;
-  /** Runs as one conv-level kernel (quant/gemm/fused.ts) rather than on im2col rows. */
-  fused?: boolean;
-  /** How the path applies when kBlock does not say it (e.g. K-blocks of one output pixel). */
-  note?: string;
+/** A GEMM's plan (quant/gemm/plan.ts: path, kBlock, reason, fused, note) and the labels of its operands. */
+export interface ResolvedGemm extends GemmPlan {
   /** Labels of the two NT operands (e.g. dY and W for grad-input). */
   a: string;
   b: string;

@@ -25,21 +25,25 @@ export interface Draw {
   stream: number;
 }
 
-export interface QTensor {
-  readonly rows: number;
-  readonly cols: number;
+/** What a QTensor and the QuantParams it was quantized with share: the format and the per-group parameters. */
+export interface QuantFields {
   readonly bits: number;
   readonly format: IntFormat;
   readonly signed: boolean;
   readonly rounding: Rounding;
   readonly grouping: Grouping;
-  readonly codes: Uint8Array | Int8Array;
   readonly offset: Float32Array;
   readonly scale: Float32Array;
   readonly zeroPoint: Int32Array;
   readonly qmin: number;
   readonly qmax: number;
   readonly draw: Draw | null;
+}
+
+export interface QTensor extends QuantFields {
+  readonly rows: number;
+  readonly cols: number;
+  readonly codes: Uint8Array | Int8Array;
   /**
    * How codes map to values. Absent: affine (above). 'log2': per tensor, code c ≠ 0 is sign(c)·scale·2^(|c| − 1)
    * (LUQ paperCompat, whose levels exceed int8 affine codes); 'e4m3': code is an E4M3 byte, value e4m3(c)·scale[g]
@@ -71,6 +75,11 @@ export function groupingOf(g: Granularity, rows: number, cols: number, rowsPerSa
   }
 }
 
+/** The group of element (r, c): the formula on Grouping. */
+export function groupAt(g: Grouping, r: number, c: number): number {
+  return (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(c / g.colDiv);
+}
+
 export function groupCount(g: Grouping): number {
   return g.rowGroups * g.colGroups;
 }
@@ -96,19 +105,8 @@ export interface QuantizeOptions {
  * Everything of a QTensor but its shape and codes, plus the float32 inverse scales quantizeAffine multiplies by: what
  * a kernel that quantizes while it consumes the operand needs (the fused binary conv, quant/gemm/bconv.ts).
  */
-export interface QuantParams {
-  readonly bits: number;
-  readonly format: IntFormat;
-  readonly signed: boolean;
-  readonly rounding: Rounding;
-  readonly grouping: Grouping;
-  readonly offset: Float32Array;
-  readonly scale: Float32Array;
+export interface QuantParams extends QuantFields {
   readonly inv: Float32Array;
-  readonly zeroPoint: Int32Array;
-  readonly qmin: number;
-  readonly qmax: number;
-  readonly draw: Draw | null;
 }
 
 /** The min/max parameters of every group from its range (METHODS §0.3). */
@@ -148,10 +146,7 @@ export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts
 export function dequantize(q: QTensor, out: Float32Array = new Float32Array(q.rows * q.cols)): Float32Array {
   const g = q.grouping;
   if (q.levels === 'e4m3') {
-    for (let r = 0; r < q.rows; r++) {
-      const rg = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups;
-      for (let c = 0; c < q.cols; c++) out[r * q.cols + c] = Math.fround(e4m3Value(q.codes[r * q.cols + c]) * q.scale[rg + Math.floor(c / g.colDiv)]);
-    }
+    for (let i = 0; i < q.rows * q.cols; i++) out[i] = Math.fround(e4m3Value(q.codes[i]) * q.scale[groupAt(g, Math.floor(i / q.cols), i % q.cols)]);
   } else if (q.levels === 'log2') {
     const a = q.scale[0];
     for (let i = 0; i < q.rows * q.cols; i++) out[i] = q.codes[i] === 0 ? 0 : Math.fround(Math.sign(q.codes[i]) * a * 2 ** (Math.abs(q.codes[i]) - 1));

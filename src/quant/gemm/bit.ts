@@ -18,7 +18,7 @@
  */
 import { backend } from '../../backend/index.js';
 import { check } from '../../tensor/errors.js';
-import { dequantize, type QTensor } from '../qtensor.js';
+import { dequantize, groupAt, type QTensor } from '../qtensor.js';
 import { specBitRole, specCodeBits, specMixesRows } from '../quantizers/index.js';
 import { type GemmOperand, type PadInfo, transposedF32 } from './operand.js';
 import { type GemmDims, type GemmPathImpl, type GemmPlan, kBlockOf, MIN_INT_KBLOCK, type OperandPlan, type PlanAnswer } from './plan.js';
@@ -46,12 +46,8 @@ function packedSigns(q: QTensor, transpose: boolean): Uint32Array {
   const rows = transpose ? q.cols : q.rows, k = transpose ? q.rows : q.cols;
   const out = new Uint32Array(rows * words(k));
   if (out.length === 0) return out;
-  if (isSignTensor(q)) {
-    backend().packPlanes(rows, k, 1, codesNT(q, transpose), out);
-    return out;
-  }
-  const v = dequantize(q);
-  backend().packSigns(rows, k, transpose ? transposedF32(v, q.rows, q.cols) : v, out);
+  if (isSignTensor(q)) backend().packPlanes(rows, k, 1, codesNT(q, transpose), out);
+  else backend().packSigns(rows, k, transpose ? transposedF32(dequantize(q), q.rows, q.cols) : dequantize(q), out);
   return out;
 }
 
@@ -84,18 +80,9 @@ function codesNT(q: QTensor, transpose: boolean): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-/** The parameter group of GEMM row i (the plan guarantees one group per row of A). */
-function rowGroup(q: QTensor, transpose: boolean, i: number): number {
-  const g = q.grouping;
-  return transpose ? Math.floor(i / g.colDiv) : (Math.floor(i / g.rowDiv) % g.rowMod) * g.colGroups;
-}
-
 /** C[m, n] −= corr[(r mod P), n] for the rows of a padded forward operand. */
 function subtractPerPixel(c: Float32Array, corr: Float32Array, m: number, n: number, pixels: number): void {
-  if (c.length === 0) return;
-  const be = backend();
-  const samples = m / pixels;
-  be.binary('sub', c, Int32Array.of(pixels * n, n, 1), corr, Int32Array.of(0, n, 1), Int32Array.of(samples, pixels, n), c);
+  if (c.length > 0) backend().binary('sub', c, Int32Array.of(pixels * n, n, 1), corr, Int32Array.of(0, n, 1), Int32Array.of(m / pixels, pixels, n), c);
 }
 
 /** pad[p, k]·b[j, k] summed over k, exactly (one bit plane of the mask against the ±1 rows). */
@@ -103,8 +90,7 @@ function padTimesSigns(pad: PadInfo, b: Uint32Array, n: number, k: number): Floa
   const be = backend();
   const P = pad.pixels;
   const codes = new Uint8Array(P * k);
-  const grouping = { rowDiv: 1, rowMod: 1, colDiv: Math.max(1, k) };
-  if (codes.length > 0) be.quantizeAffine(pad.mask, P, k, grouping.rowDiv, grouping.rowMod, grouping.colDiv, Float32Array.of(0), Float32Array.of(1), Int32Array.of(0), 0, 1, 0, 0, 0, codes);
+  if (codes.length > 0) be.quantizeAffine(pad.mask, P, k, 1, 1, Math.max(1, k), Float32Array.of(0), Float32Array.of(1), Int32Array.of(0), 0, 1, 0, 0, 0, codes);
   const planes = new Uint32Array(P * words(k));
   if (planes.length > 0) be.packPlanes(P, k, 1, codes, planes);
   const c = new Int32Array(P * n);
@@ -166,7 +152,7 @@ function bitplaneGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: boolean, m:
   // Compact: the GEMM rows whose group is not pruned.
   const kept: number[] = [], lo: number[] = [], delta: number[] = [];
   for (let i = 0; i < m; i++) {
-    const g = rowGroup(q, aT, i);
+    const g = aT ? groupAt(q.grouping, 0, i) : groupAt(q.grouping, i, 0); // the plan guarantees one group per row of A
     if (q.offset[g] === 0 && q.scale[g] === 0) continue;
     const [l, d] = affineOf(q, g);
     kept.push(i);
@@ -212,18 +198,13 @@ function bitplaneBlockedGemm(a: BitOperand, aT: boolean, b: BitOperand, bT: bool
     const lo = new Float32Array(m), delta = new Float32Array(m);
     let any = false;
     for (let i = 0; i < m; i++) {
-      const r = aT ? k0 : i, col = aT ? i : k0;
-      const grp = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(col / g.colDiv);
+      const grp = aT ? groupAt(g, k0, i) : groupAt(g, i, k0);
       [lo[i], delta[i]] = affineOf(q, grp);
       if (q.offset[grp] !== 0 || q.scale[grp] !== 0) any = true;
     }
     if (!any) continue;
-    let pb: Uint32Array;
-    if (bNT === null) pb = packedSignBlock(b.q, k0, len);
-    else {
-      pb = new Uint32Array(n * words(len));
-      backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
-    }
+    const pb = bNT === null ? packedSignBlock(b.q, k0, len) : new Uint32Array(n * words(len));
+    if (bNT !== null) backend().packSigns(n, len, columnBlock(bNT, n, k, k0, len), pb);
     const out = planeCore(new Uint8Array(columnBlock(codesF, m, k, k0, len)), q.bits, lo, delta, pb, m, n, len, b.pad);
     const s = Int32Array.of(1);
     backend().binary('add', c, s, out, s, Int32Array.of(m * n), c);

@@ -53,31 +53,20 @@ function runners(path: 'fp32' | 'fp32-dequant'): ConvRunners {
     plan: plan(path),
     forward(x, w, g) {
       const y = new Float32Array(g.n * g.oc * g.oh * g.ow);
-      if (isLinear(g)) {
-        backend().sgemm(g.n, g.oc, g.c, xValues(x, g), materialize(w, false), y);
-        return y;
-      }
-      backend().conv2dForward(xValues(x, g), g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, y);
+      if (isLinear(g)) backend().sgemm(g.n, g.oc, g.c, xValues(x, g), materialize(w, false), y);
+      else backend().conv2dForward(xValues(x, g), g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, y);
       return y;
     },
     gradInput(dy, w, g) {
       const dx = new Float32Array(g.n * g.c * g.h * g.w);
-      if (isLinear(g)) {
-        backend().sgemmT(g.n, g.c, g.oc, dyNchw(dy, g), 0, materialize(w, false), 1, dx);
-        return dx;
-      }
-      backend().conv2dBackward(EMPTY, g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow,
-        dyNchw(dy, g), dx, EMPTY);
+      if (isLinear(g)) backend().sgemmT(g.n, g.c, g.oc, dyNchw(dy, g), 0, materialize(w, false), 1, dx);
+      else backend().conv2dBackward(EMPTY, g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, dyNchw(dy, g), dx, EMPTY);
       return dx;
     },
     gradWeight(dy, x, g) {
       const dw = new Float32Array(g.oc * g.c * g.kh * g.kw);
-      if (isLinear(g)) {
-        backend().sgemmT(g.oc, g.c, g.n, dyNchw(dy, g), 1, xValues(x, g), 1, dw);
-        return dw;
-      }
-      backend().conv2dBackward(xValues(x, g), g.n, g.c, g.h, g.w, EMPTY, g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow,
-        dyNchw(dy, g), EMPTY, dw);
+      if (isLinear(g)) backend().sgemmT(g.oc, g.c, g.n, dyNchw(dy, g), 1, xValues(x, g), 1, dw);
+      else backend().conv2dBackward(xValues(x, g), g.n, g.c, g.h, g.w, EMPTY, g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, dyNchw(dy, g), EMPTY, dw);
       return dw;
     },
   };

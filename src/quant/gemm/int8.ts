@@ -10,7 +10,7 @@
  */
 import { backend } from '../../backend/index.js';
 import { check } from '../../tensor/errors.js';
-import type { QTensor } from '../qtensor.js';
+import { groupAt, type QTensor } from '../qtensor.js';
 import { applyBhq } from '../transforms.js';
 import { specCodeBits, specMixesRows, specZeroNotExact } from '../quantizers/index.js';
 import { type GemmDims, type GemmPathImpl, type GemmPlan, kBlockOf, MIN_INT_KBLOCK, type OperandPlan, type PlanAnswer } from './plan.js';
@@ -45,8 +45,7 @@ function int8Operand(q: QTensor, transpose: boolean, kBlock: number, k: number):
   for (let i = 0; i < m; i++) {
     for (let kb = 0; kb < nkb; kb++) {
       const kk = kb * kBlock;
-      const r = transpose ? kk : i, c = transpose ? i : kk;
-      const grp = (Math.floor(r / g.rowDiv) % g.rowMod) * g.colGroups + Math.floor(c / g.colDiv);
+      const grp = transpose ? groupAt(g, kk, i) : groupAt(g, i, kk);
       scale[i * nkb + kb] = q.scale[grp];
       zero[i * nkb + kb] = zeta[grp];
       if (zeta[grp] !== 0) hasZero = true;

@@ -12,7 +12,7 @@ import { int8Paths } from './int8.js';
 import { int8ConvRunners } from './int8-conv.js';
 import { dequantConvRunners, fp32ConvRunners } from './dequant-conv.js';
 import { dims as operandDims, type GemmOperand, materialize } from './operand.js';
-import type { ConvRunners, GemmDims, GemmPath, GemmPathImpl, GemmPlan, LayerPass, OperandPlan } from './plan.js';
+import type { ConvRunners, GemmDims, GemmPath, GemmPathImpl, GemmPlan, LayerPass, OperandPlan, PlanAnswer } from './plan.js';
 import type { QuantSpec } from '../spec.js';
 
 /** fp32 / fp32-dequant: sgemmT reads a transposed operand where it is (no transposed copy). */
@@ -43,19 +43,29 @@ export const GEMM_PATHS: { readonly [P in GemmPath]: GemmPathImpl } = {
 /** The order planGemm asks the paths in: exact integer paths before the dequantized fallback. */
 const PATH_ORDER: readonly GemmPath[] = ['fp32', 'b1', 'bitplane', 'bitplane-blocked', 'int8', 'int8-blocked', 'fp32-dequant'];
 
-export function planGemm(a: OperandPlan, b: OperandPlan): GemmPlan {
+/** The first plan `ask` gives (entries in order); 'fp32-dequant' gets the first refusal's reason; null if all are silent. */
+function firstPlan<T>(entries: readonly T[], ask: (e: T) => PlanAnswer, fallback: string): GemmPlan | null {
   let reason: string | undefined;
-  for (const path of PATH_ORDER) {
-    const answer = GEMM_PATHS[path].plan(a, b);
+  for (const e of entries) {
+    const answer = ask(e);
     if (answer === null) continue;
     if ('reject' in answer) {
       reason ??= answer.reject;
       continue;
     }
-    return answer.path === 'fp32-dequant' ? { ...answer, reason: reason ?? 'no integer path fits these operands' } : answer;
+    return answer.path === 'fp32-dequant' ? { ...answer, reason: reason ?? fallback } : answer;
   }
-  throw new Error('internal: the fp32-dequant path accepts every GEMM');
+  return null;
 }
+
+export function planGemm(a: OperandPlan, b: OperandPlan): GemmPlan {
+  const plan = firstPlan(PATH_ORDER, (path) => GEMM_PATHS[path].plan(a, b), 'no integer path fits these operands');
+  if (plan === null) throw new Error('internal: the fp32-dequant path accepts every GEMM');
+  return plan;
+}
+
+/** The distinct conv runners, in PATH_ORDER (int8 and int8-blocked share theirs). */
+const CONV_RUNNERS: readonly ConvRunners[] = [...new Set(PATH_ORDER.flatMap((path) => GEMM_PATHS[path].conv ?? []))];
 
 /**
  * The plan of one pass of a conv-level fused layer (fused.ts): the first path in PATH_ORDER whose conv runners
@@ -63,21 +73,7 @@ export function planGemm(a: OperandPlan, b: OperandPlan): GemmPlan {
  * then runs on im2col rows).
  */
 export function planConvPass(pass: LayerPass, a: QuantSpec | null, b: QuantSpec | null, shape: { oc: number; k: number; rowsPerSample: number }): GemmPlan | null {
-  let reason: string | undefined;
-  const asked = new Set<ConvRunners>();
-  for (const path of PATH_ORDER) {
-    const runners = GEMM_PATHS[path].conv;
-    if (!runners || asked.has(runners)) continue;
-    asked.add(runners);
-    const answer = runners.plan(pass, a, b, shape);
-    if (answer === null) continue;
-    if ('reject' in answer) {
-      reason ??= answer.reject;
-      continue;
-    }
-    return answer.path === 'fp32-dequant' ? { ...answer, reason: reason ?? 'no integer kernel fits these operands' } : answer;
-  }
-  return null;
+  return firstPlan(CONV_RUNNERS, (runners) => runners.plan(pass, a, b, shape), 'no integer kernel fits these operands');
 }
 
 /** C = op(A)·op(B)ᵀ on the planned path; op = transpose when the flag is set. */

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs, type Parsed } from './args.js';
+import { parseCommand, type FlagSpecs, type Parsed } from './args.js';
 import { cliReporters } from './progress.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from './train.js';
 import { measureVariances, VARIANCE_FLAGS, writeReport } from './report.js';
@@ -120,11 +120,8 @@ function writeManifest(out: string, plan: ReturnType<typeof planRuns>, manifest:
 }
 
 export function compareCommand(argv: string[]): number {
-  const f = parseFlags('compare', COMPARE_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('compare', SUMMARY, COMPARE_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('compare', SUMMARY, COMPARE_FLAGS, argv);
+  if (!f) return 0;
   const recipes = parseRecipes(f.recipes);
   const seeds = parseSeeds(f.seeds);
   const out = f.out;

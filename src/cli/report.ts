@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs } from './args.js';
 import { compareHtml } from '../report/compare-html.js';
 import { formatSummary, loadResults, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
 import { measureRunVariance } from './run-variance.js';
@@ -75,11 +75,8 @@ export function writeReport(dir: string, variance: VarianceReport[] | null = nul
 }
 
 export function reportCommand(argv: string[]): number {
-  const f = parseFlags('report', REPORT_FLAGS, argv, REPORT_ARGS);
-  if (f.help) {
-    process.stdout.write(usage('report', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS, REPORT_ARGS));
-    return 0;
-  }
+  const f = parseCommand('report', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS, argv, REPORT_ARGS);
+  if (!f) return 0;
   const dir = f._[0];
   let variance: VarianceReport[] | null = null;
   if (f.variance) variance = measureVariances(dir, loadResults(dir), f['variance-batches'], f['variance-draws'], (s) => process.stderr.write(`fqt report: ${s}\n`));

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs } from './args.js';
 import { fmtNum } from './progress.js';
 import { modelNames, createModel } from '../nn/models/index.js';
 import { DATASET_NAMES, loadDataset } from '../data/registry.js';
@@ -41,11 +41,8 @@ export const VARIANCE_COMMAND_FLAGS = {
 } satisfies FlagSpecs;
 
 export function varianceCommand(argv: string[]): number {
-  const f = parseFlags('variance', VARIANCE_COMMAND_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_COMMAND_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_COMMAND_FLAGS, argv);
+  if (!f) return 0;
   const recipeNames = f.recipes.split(',').map((s) => s.trim()).filter(Boolean);
   check(recipeNames.length > 0, '--recipes needs at least one recipe');
   const recipes = recipeNames.map((r) => resolveRecipe(r));

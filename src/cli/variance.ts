@@ -20,6 +20,7 @@ import { resolveRecipe } from '../quant/index.js';
 import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
 import { renderReport, type ReportSection } from '../report/html.js';
+import { textTable } from '../report/results.js';
 import { measureBnNoise, type BnNoiseReport } from '../stats/bn-noise.js';
 import { bnLayers } from '../stats/bn-probe.js';
 import { bnHtmlSections, bnWarningLines, formatBnTable } from './variance-bn.js';
@@ -91,9 +92,7 @@ function formatTable(reports: VarianceReport[]): string {
     fmtNum(row.meanAbsGrad), row.samplingVar === null ? '–' : row.samplingVar.toExponential(2), row.quantVar.toExponential(2),
     row.ratio === null ? '–' : fmtNum(row.ratio), row.bias[0].bias.toExponential(2), row.bias[row.bias.length - 1].bias.toExponential(2),
   ]));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n') + `\n(${VARIANCE_UNIT}; bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
+  return `${textTable(header, rows, 3)}\n(${VARIANCE_UNIT}; bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];

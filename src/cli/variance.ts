@@ -21,6 +21,7 @@ import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
 import { renderReport, type ReportSection } from '../report/html.js';
 import { textTable } from '../report/results.js';
+import { quantVarChart } from '../report/compare-html.js';
 import { measureBnNoise, type BnNoiseReport } from '../stats/bn-noise.js';
 import { bnLayers } from '../stats/bn-probe.js';
 import { bnHtmlSections, bnWarningLines, formatBnTable } from './variance-bn.js';
@@ -98,21 +99,10 @@ function formatTable(reports: VarianceReport[]): string {
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 
 function varianceHtml(reports: VarianceReport[], meta: VarianceMeta, env: string, extra: ReportSection[]): string {
-  const layers = reports[0]?.rows.map((r) => r.layer) ?? [];
   const sections: ReportSection[] = [{
     heading: 'Quantization vs sampling variance per layer',
     text: `Quantization variance E‖g_FQT − g_QAT‖² on a fixed batch, and minibatch sampling variance of the QAT gradient (log scale; ${VARIANCE_UNIT}).`,
-    charts: [{
-      type: 'bar',
-      data: {
-        labels: layers,
-        datasets: [
-          ...reports.map((r, i) => ({ label: `${r.recipe} quantization`, data: r.rows.map((x) => x.quantVar), backgroundColor: COLORS[i % COLORS.length] })),
-          { label: 'sampling', data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
-        ],
-      },
-      options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖² (summed)' } } } },
-    }],
+    charts: [quantVarChart(reports, 'sampling', COLORS)],
   }];
   for (const [i, r] of reports.entries()) {
     sections.push({

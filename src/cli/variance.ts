@@ -11,9 +11,8 @@ import { parseCommand, type FlagSpecs } from './args.js';
 import { fmtNum } from './progress.js';
 import { modelNames, createModel } from '../nn/models/index.js';
 import { DATASET_NAMES, loadDataset } from '../data/registry.js';
-import { taskOf } from '../train/task.js';
 import { modelSpecOf } from '../train/run-setup.js';
-import { DataLoader } from '../data/loader.js';
+import { varianceBatches } from './run-variance.js';
 import { loadWeights } from '../train/checkpoint.js';
 import { measureVariance, type VarianceReport } from '../stats/variance.js';
 import { resolveRecipe } from '../quant/index.js';
@@ -49,10 +48,7 @@ export function varianceCommand(argv: string[]): number {
   check(recipeNames.length > 0, '--recipes needs at least one recipe');
   const recipes = recipeNames.map((r) => resolveRecipe(r));
   const data = loadDataset(f.dataset, { dataDir: f.data });
-  const loader = new DataLoader(data.train, { batchSize: f['batch-size'], seed: f.seed, dropLast: true, normalization: data.defaultNormalization });
-  check(loader.batchesPerEpoch >= f.batches, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
-  const task = taskOf(data.train); // a language model's targets are the next tokens (train/task.ts)
-  const batches = Array.from({ length: f.batches }, (_, b) => loader.batch(0, b)).map((b) => ({ x: b.x, labels: task.targets(b) }));
+  const batches = varianceBatches(data.train, data.defaultNormalization, f['batch-size'], f.seed, f.batches);
   const model = createModel(f.model, modelSpecOf(data.train), new Rng(f.seed));
   if (f.checkpoint) model.loadStateDict(loadWeights(f.checkpoint));
   else process.stderr.write('fqt variance: no --checkpoint, measuring a randomly initialised model\n');

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { parseCommand, type FlagSpecs, type Parsed } from './args.js';
 import { cliReporters } from './progress.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from './train.js';
-import { measureVariances, VARIANCE_FLAGS, writeReport } from './report.js';
-import { formatSummary, loadResults, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
+import { VARIANCE_FLAGS, writeReport } from './report.js';
+import { formatSummary, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
 import { loadDataset } from '../data/registry.js';
 import { resolveRecipe, type Recipe } from '../quant/index.js';
 import { latestCheckpointPath } from '../train/checkpoint.js';
@@ -176,11 +176,7 @@ export function compareCommand(argv: string[]): number {
     }
   }
 
-  let variance = null;
-  if (f.variance) {
-    variance = measureVariances(out, loadResults(out), f['variance-batches'], f['variance-draws'], (s) => log(`fqt compare: ${s}`));
-  }
-  const results = writeReport(out, variance);
+  const results = writeReport(out, f, (s) => log(`fqt compare: ${s}`));
   process.stdout.write(formatSummary(results));
   process.stdout.write(`wrote ${path.join(out, 'report.html')}, results.json and results.csv\n`);
   if (failed) {

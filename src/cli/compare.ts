@@ -16,7 +16,7 @@ import { resolveRecipe, type Recipe } from '../quant/index.js';
 import { latestCheckpointPath } from '../train/checkpoint.js';
 import { validateConfig, type TrainConfig } from '../train/config.js';
 import { StepLog } from '../train/step-log.js';
-import { writeFileAtomic } from '../train/atomic.js';
+import { writeTextAtomic } from '../train/atomic.js';
 import { train } from '../train/trainer.js';
 import { TrainingInterrupted } from '../train/signals.js';
 import { check, FqtError } from '../tensor/errors.js';
@@ -79,12 +79,8 @@ function configDifference(a: TrainConfig, b: TrainConfig): string | null {
 }
 
 /** Atomic (tmp + rename): a kill while writing never leaves a truncated status that blocks the next attempt. */
-function writeJson(file: string, value: unknown): void {
-  writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
-}
-
 function writeStatus(runDir: string, s: RunStatusFile): void {
-  writeJson(path.join(runDir, 'status.json'), s);
+  writeTextAtomic(path.join(runDir, 'status.json'), JSON.stringify(s, null, 2) + '\n');
 }
 
 /**
@@ -116,7 +112,7 @@ function writeManifest(out: string, plan: ReturnType<typeof planRuns>, manifest:
     if (diff) throw new FqtError(`${out} holds a comparison trained with ${diff}; use another --out`);
   }
   mkdirSync(out, { recursive: true });
-  writeJson(path.join(out, 'compare.json'), manifest);
+  writeTextAtomic(path.join(out, 'compare.json'), JSON.stringify(manifest, null, 2) + '\n');
 }
 
 export function compareCommand(argv: string[]): number {

@@ -3,16 +3,15 @@
  * training (a `fqt compare --out` directory, a directory of runs, or one `fqt train --out` directory).
  * `writeReport` is also how `fqt compare` writes them, so both produce the same files.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
 import { parseCommand, type FlagSpecs, type Parsed } from './args.js';
 import { compareHtml } from '../report/compare-html.js';
-import { formatSummary, loadResults, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
+import { formatSummary, loadResults, readJson, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
 import { measureRunVariance } from './run-variance.js';
 import { resolveRecipe } from '../quant/presets.js';
 import type { VarianceReport } from '../stats/variance.js';
-import { FqtError } from '../tensor/errors.js';
 
 export const VARIANCE_FILE = 'variance.json';
 
@@ -57,12 +56,7 @@ function measureVariances(dir: string, r: Results, batches: number, draws: numbe
 
 function savedVariances(dir: string): VarianceReport[] | null {
   const file = path.join(dir, VARIANCE_FILE);
-  if (!existsSync(file)) return null;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as VarianceFile).reports;
-  } catch (err) {
-    throw new FqtError(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  return existsSync(file) ? readJson<VarianceFile>(file).reports : null;
 }
 
 /** Write results.json, results.csv and report.html into `dir`; the variance is measured now with --variance, else the saved one. */

@@ -117,7 +117,8 @@ export function runDirName(label: string, seed: number): string {
   return `${label}-s${seed}`;
 }
 
-function readJson<T>(file: string): T {
+/** A JSON file, or an FqtError naming it (the errno code, or the parse error). */
+export function readJson<T>(file: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (err) {

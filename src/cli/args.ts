@@ -117,6 +117,14 @@ export function parseFlags<T extends FlagSpecs>(command: string, specs: T, argv:
   return out as Parsed<T>;
 }
 
+/** parseFlags for a command with a --help flag: null once --help has printed the usage (the command exits 0). */
+export function parseCommand<T extends FlagSpecs>(command: string, summary: string, specs: T, argv: readonly string[], positionals?: Positionals): Parsed<T> | null {
+  const f = parseFlags(command, specs, argv, positionals);
+  if (f.help !== true) return f;
+  process.stdout.write(usage(command, summary, specs, positionals));
+  return null;
+}
+
 function checkPositionals(command: string, given: string[], p: Positionals): void {
   if (given.length === p.names.length) return;
   const what = p.what ?? p.names.join(' ');

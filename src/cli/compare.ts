@@ -6,17 +6,17 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs, type Parsed } from './args.js';
+import { parseCommand, type FlagSpecs, type Parsed } from './args.js';
 import { cliReporters } from './progress.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from './train.js';
-import { measureVariances, VARIANCE_FLAGS, writeReport } from './report.js';
-import { formatSummary, loadResults, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
+import { VARIANCE_FLAGS, writeReport } from './report.js';
+import { formatSummary, loadRun, pct, readManifest, readRunJson, runDirName, type CompareManifest, type RunStatusFile } from '../report/results.js';
 import { loadDataset } from '../data/registry.js';
 import { resolveRecipe, type Recipe } from '../quant/index.js';
 import { latestCheckpointPath } from '../train/checkpoint.js';
 import { validateConfig, type TrainConfig } from '../train/config.js';
 import { StepLog } from '../train/step-log.js';
-import { writeFileAtomic } from '../train/atomic.js';
+import { writeTextAtomic } from '../train/atomic.js';
 import { train } from '../train/trainer.js';
 import { TrainingInterrupted } from '../train/signals.js';
 import { check, FqtError } from '../tensor/errors.js';
@@ -79,12 +79,8 @@ function configDifference(a: TrainConfig, b: TrainConfig): string | null {
 }
 
 /** Atomic (tmp + rename): a kill while writing never leaves a truncated status that blocks the next attempt. */
-function writeJson(file: string, value: unknown): void {
-  writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
-}
-
 function writeStatus(runDir: string, s: RunStatusFile): void {
-  writeJson(path.join(runDir, 'status.json'), s);
+  writeTextAtomic(path.join(runDir, 'status.json'), JSON.stringify(s, null, 2) + '\n');
 }
 
 /**
@@ -116,15 +112,12 @@ function writeManifest(out: string, plan: ReturnType<typeof planRuns>, manifest:
     if (diff) throw new FqtError(`${out} holds a comparison trained with ${diff}; use another --out`);
   }
   mkdirSync(out, { recursive: true });
-  writeJson(path.join(out, 'compare.json'), manifest);
+  writeTextAtomic(path.join(out, 'compare.json'), JSON.stringify(manifest, null, 2) + '\n');
 }
 
 export function compareCommand(argv: string[]): number {
-  const f = parseFlags('compare', COMPARE_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('compare', SUMMARY, COMPARE_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('compare', SUMMARY, COMPARE_FLAGS, argv);
+  if (!f) return 0;
   const recipes = parseRecipes(f.recipes);
   const seeds = parseSeeds(f.seeds);
   const out = f.out;
@@ -179,11 +172,7 @@ export function compareCommand(argv: string[]): number {
     }
   }
 
-  let variance = null;
-  if (f.variance) {
-    variance = measureVariances(out, loadResults(out), f['variance-batches'], f['variance-draws'], (s) => log(`fqt compare: ${s}`));
-  }
-  const results = writeReport(out, variance);
+  const results = writeReport(out, f, (s) => log(`fqt compare: ${s}`));
   process.stdout.write(formatSummary(results));
   process.stdout.write(`wrote ${path.join(out, 'report.html')}, results.json and results.csv\n`);
   if (failed) {

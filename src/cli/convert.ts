@@ -7,7 +7,7 @@
  * With --model (and --dataset for the input geometry) the fqt-side tensors are checked against that model's state
  * dict: every name and shape, both ways, the first difference named.
  */
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs } from './args.js';
 import { GEOMETRY } from './info.js';
 import { createModel, modelNames } from '../nn/models/index.js';
 import { Rng } from '../tensor/random.js';
@@ -47,11 +47,8 @@ function dtypeCounts(file: string): string {
 }
 
 export function convertCommand(argv: string[]): number {
-  const f = parseFlags('convert', CONVERT_FLAGS, argv, CONVERT_ARGS);
-  if (f.help) {
-    process.stdout.write(usage('convert', SUMMARY, CONVERT_FLAGS, CONVERT_ARGS));
-    return 0;
-  }
+  const f = parseCommand('convert', SUMMARY, CONVERT_FLAGS, argv, CONVERT_ARGS);
+  if (!f) return 0;
   const [input, output] = f._;
   const weights: Map<string, TensorLike> = loadWeights(input);
   let result: Map<string, AnyTensorLike>;

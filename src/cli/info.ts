@@ -1,7 +1,7 @@
 /** `fqt info`: version, backend (and why native is not active), threads. */
 import { backend, backendNotice } from '../backend/index.js';
 import { nativeInfo } from '../backend/native.js';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs } from './args.js';
 import { createModel, modelNames, type ModelSpec } from '../nn/models/index.js';
 import { DEFAULT_CONTEXT, TEXT_VOCAB } from '../data/text.js';
 import { applyRecipe, formatResolved, resolveRecipe } from '../quant/index.js';
@@ -26,11 +26,8 @@ export const INFO_FLAGS = {
 } satisfies FlagSpecs;
 
 export function infoCommand(argv: string[]): number {
-  const f = parseFlags('info', INFO_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('info', 'show the version, backend and threads', INFO_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('info', 'show the version, backend and threads', INFO_FLAGS, argv);
+  if (!f) return 0;
   const notice = backendNotice();
   const b = backend();
   const lines = [

@@ -3,16 +3,15 @@
  * training (a `fqt compare --out` directory, a directory of runs, or one `fqt train --out` directory).
  * `writeReport` is also how `fqt compare` writes them, so both produce the same files.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs, type Parsed } from './args.js';
 import { compareHtml } from '../report/compare-html.js';
-import { formatSummary, loadResults, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
+import { formatSummary, loadResults, readJson, readRunJson, resultsCsv, resultsJson, type Results } from '../report/results.js';
 import { measureRunVariance } from './run-variance.js';
 import { resolveRecipe } from '../quant/presets.js';
 import type { VarianceReport } from '../stats/variance.js';
-import { FqtError } from '../tensor/errors.js';
 
 export const VARIANCE_FILE = 'variance.json';
 
@@ -37,7 +36,7 @@ interface VarianceFile { batches: number; draws: number; reports: VarianceReport
  * Gradient variance of every quantized recipe's first finished run, saved in DIR/variance.json
  * (fp32 has no gradient quantizer and is skipped).
  */
-export function measureVariances(dir: string, r: Results, batches: number, draws: number, log: (s: string) => void): VarianceReport[] {
+function measureVariances(dir: string, r: Results, batches: number, draws: number, log: (s: string) => void): VarianceReport[] {
   const reports: VarianceReport[] = [];
   for (const recipe of r.recipes) {
     const run = r.runs.find((x) => x.recipe === recipe && x.status === 'done');
@@ -57,33 +56,24 @@ export function measureVariances(dir: string, r: Results, batches: number, draws
 
 function savedVariances(dir: string): VarianceReport[] | null {
   const file = path.join(dir, VARIANCE_FILE);
-  if (!existsSync(file)) return null;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as VarianceFile).reports;
-  } catch (err) {
-    throw new FqtError(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  return existsSync(file) ? readJson<VarianceFile>(file).reports : null;
 }
 
-/** Write results.json, results.csv and report.html into `dir` (variance: measured now, or the saved one). */
-export function writeReport(dir: string, variance: VarianceReport[] | null = null): Results {
+/** Write results.json, results.csv and report.html into `dir`; the variance is measured now with --variance, else the saved one. */
+export function writeReport(dir: string, f: Parsed<typeof VARIANCE_FLAGS>, log: (s: string) => void): Results {
+  const measured = f.variance ? measureVariances(dir, loadResults(dir), f['variance-batches'], f['variance-draws'], log) : null;
   const r = loadResults(dir);
   writeTextAtomic(path.join(dir, 'results.json'), resultsJson(r));
   writeTextAtomic(path.join(dir, 'results.csv'), resultsCsv(r));
-  writeTextAtomic(path.join(dir, 'report.html'), compareHtml(r, dir, variance ?? savedVariances(dir)));
+  writeTextAtomic(path.join(dir, 'report.html'), compareHtml(r, dir, measured ?? savedVariances(dir)));
   return r;
 }
 
 export function reportCommand(argv: string[]): number {
-  const f = parseFlags('report', REPORT_FLAGS, argv, REPORT_ARGS);
-  if (f.help) {
-    process.stdout.write(usage('report', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS, REPORT_ARGS));
-    return 0;
-  }
+  const f = parseCommand('report', 'rebuild report.html, results.json and results.csv from saved runs (no training)', REPORT_FLAGS, argv, REPORT_ARGS);
+  if (!f) return 0;
   const dir = f._[0];
-  let variance: VarianceReport[] | null = null;
-  if (f.variance) variance = measureVariances(dir, loadResults(dir), f['variance-batches'], f['variance-draws'], (s) => process.stderr.write(`fqt report: ${s}\n`));
-  const r = writeReport(dir, variance);
+  const r = writeReport(dir, f, (s) => process.stderr.write(`fqt report: ${s}\n`));
   if (!f.quiet) process.stdout.write(formatSummary(r));
   process.stdout.write(`wrote ${path.join(dir, 'report.html')}, results.json and results.csv (${r.runs.length} runs)\n`);
   return 0;

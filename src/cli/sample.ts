@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs } from './args.js';
 import { GEOMETRY } from './info.js';
 import { createModel, isModelName } from '../nn/models/index.js';
 import { GPT } from '../nn/models/gpt.js';
@@ -79,11 +79,8 @@ export function sampleText(m: GPT, prompt: string, length: number, temperature: 
 }
 
 export function sampleCommand(argv: string[]): number {
-  const f = parseFlags('sample', SAMPLE_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('sample', SUMMARY, SAMPLE_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('sample', SUMMARY, SAMPLE_FLAGS, argv);
+  if (!f) return 0;
   if (!f.run) throw new FqtError("--run is required (the run directory of a gpt-tiny training run; see 'fqt sample --help')");
   process.stdout.write(`${sampleText(loadRunModel(f.run), f.prompt, f.length, f.temperature, f.seed)}\n`);
   return 0;

@@ -1,5 +1,5 @@
 /** `fqt train`: train a model on a data set, with a progress bar, metrics, checkpoints and --resume. */
-import { parseFlags, usage, type FlagSpecs, type Parsed } from './args.js';
+import { parseCommand, type FlagSpecs, type Parsed } from './args.js';
 import { DEFAULT_CONFIG, type TrainConfig, withTrainingDefaults } from '../train/config.js';
 import { train } from '../train/trainer.js';
 import { modelNames } from '../nn/models/index.js';
@@ -78,11 +78,8 @@ export function trainConfigFromFlags(f: Parsed<typeof TRAIN_FLAGS>, recipe: Reci
 }
 
 export function trainCommand(argv: string[]): number | Promise<number> {
-  const f = parseFlags('train', TRAIN_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('train', 'train a model (fp32 or with a quantization recipe)', TRAIN_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('train', 'train a model (fp32 or with a quantization recipe)', TRAIN_FLAGS, argv);
+  if (!f) return 0;
   const recipe = flagRecipe(f.recipe);
   const config = trainConfigFromFlags(f, recipe);
   const started = performance.now();

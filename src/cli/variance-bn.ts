@@ -5,6 +5,7 @@
  */
 import type { BnNoiseReport } from '../stats/bn-noise.js';
 import type { ReportSection } from '../report/html.js';
+import { textTable } from '../report/results.js';
 import { BN_RECTIFY_NAME } from '../quant/addons/bn-rectify.js';
 
 const num = (v: number | null, digits = 3): string => (v === null ? '–' : Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(digits));
@@ -15,9 +16,7 @@ export function formatBnTable(reports: readonly BnNoiseReport[]): string {
     r.recipe, l.layer, String(l.channels), num(l.gammaSigma.mean), num(l.gammaSigma.max), `${(100 * l.gammaSigma.amplifying).toFixed(0)}%`,
     num(l.nsrOut), num(l.nsrIn), num(l.nsrGain, 2), num(l.noiseGain), num(l.predictedNoiseGain), l.fqtRmsIn.toExponential(2),
   ]));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n') +
+  return textTable(header, rows, 2) +
     '\n(NSR = E‖g_FQT − g_QAT‖² / ‖g_QAT‖² at the BN output (out) and input (in); NSR × = in/out; noise gain = E‖n_in‖²/E‖n_out‖², ' +
     'predicted for white noise: Σ_c (γ/σ)²(1 − 2/m)·N_c / Σ_c N_c)\n';
 }

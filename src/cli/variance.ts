@@ -7,19 +7,20 @@
 import { mkdirSync } from 'node:fs';
 import { writeTextAtomic } from '../train/atomic.js';
 import path from 'node:path';
-import { parseFlags, usage, type FlagSpecs } from './args.js';
+import { parseCommand, type FlagSpecs } from './args.js';
 import { fmtNum } from './progress.js';
 import { modelNames, createModel } from '../nn/models/index.js';
 import { DATASET_NAMES, loadDataset } from '../data/registry.js';
-import { taskOf } from '../train/task.js';
 import { modelSpecOf } from '../train/run-setup.js';
-import { DataLoader } from '../data/loader.js';
+import { varianceBatches } from './run-variance.js';
 import { loadWeights } from '../train/checkpoint.js';
 import { measureVariance, type VarianceReport } from '../stats/variance.js';
 import { resolveRecipe } from '../quant/index.js';
 import { Rng } from '../tensor/random.js';
 import { check } from '../tensor/errors.js';
 import { renderReport, type ReportSection } from '../report/html.js';
+import { textTable } from '../report/results.js';
+import { quantVarChart } from '../report/compare-html.js';
 import { measureBnNoise, type BnNoiseReport } from '../stats/bn-noise.js';
 import { bnLayers } from '../stats/bn-probe.js';
 import { bnHtmlSections, bnWarningLines, formatBnTable } from './variance-bn.js';
@@ -41,19 +42,13 @@ export const VARIANCE_COMMAND_FLAGS = {
 } satisfies FlagSpecs;
 
 export function varianceCommand(argv: string[]): number {
-  const f = parseFlags('variance', VARIANCE_COMMAND_FLAGS, argv);
-  if (f.help) {
-    process.stdout.write(usage('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_COMMAND_FLAGS));
-    return 0;
-  }
+  const f = parseCommand('variance', 'per-layer bias, quantization and sampling variance of FQT gradients', VARIANCE_COMMAND_FLAGS, argv);
+  if (!f) return 0;
   const recipeNames = f.recipes.split(',').map((s) => s.trim()).filter(Boolean);
   check(recipeNames.length > 0, '--recipes needs at least one recipe');
   const recipes = recipeNames.map((r) => resolveRecipe(r));
   const data = loadDataset(f.dataset, { dataDir: f.data });
-  const loader = new DataLoader(data.train, { batchSize: f['batch-size'], seed: f.seed, dropLast: true, normalization: data.defaultNormalization });
-  check(loader.batchesPerEpoch >= f.batches, () => `the training set has only ${loader.batchesPerEpoch} batches of ${f['batch-size']}`);
-  const task = taskOf(data.train); // a language model's targets are the next tokens (train/task.ts)
-  const batches = Array.from({ length: f.batches }, (_, b) => loader.batch(0, b)).map((b) => ({ x: b.x, labels: task.targets(b) }));
+  const batches = varianceBatches(data.train, data.defaultNormalization, f['batch-size'], f.seed, f.batches);
   const model = createModel(f.model, modelSpecOf(data.train), new Rng(f.seed));
   if (f.checkpoint) model.loadStateDict(loadWeights(f.checkpoint));
   else process.stderr.write('fqt variance: no --checkpoint, measuring a randomly initialised model\n');
@@ -94,29 +89,16 @@ function formatTable(reports: VarianceReport[]): string {
     fmtNum(row.meanAbsGrad), row.samplingVar === null ? '–' : row.samplingVar.toExponential(2), row.quantVar.toExponential(2),
     row.ratio === null ? '–' : fmtNum(row.ratio), row.bias[0].bias.toExponential(2), row.bias[row.bias.length - 1].bias.toExponential(2),
   ]));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n') + `\n(${VARIANCE_UNIT}; bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
+  return `${textTable(header, rows, 3)}\n(${VARIANCE_UNIT}; bias@K: K = ${reports[0]?.draws}; with unbiased quantizers it is ≈ bias@1/√K)\n`;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 
 function varianceHtml(reports: VarianceReport[], meta: VarianceMeta, env: string, extra: ReportSection[]): string {
-  const layers = reports[0]?.rows.map((r) => r.layer) ?? [];
   const sections: ReportSection[] = [{
     heading: 'Quantization vs sampling variance per layer',
     text: `Quantization variance E‖g_FQT − g_QAT‖² on a fixed batch, and minibatch sampling variance of the QAT gradient (log scale; ${VARIANCE_UNIT}).`,
-    charts: [{
-      type: 'bar',
-      data: {
-        labels: layers,
-        datasets: [
-          ...reports.map((r, i) => ({ label: `${r.recipe} quantization`, data: r.rows.map((x) => x.quantVar), backgroundColor: COLORS[i % COLORS.length] })),
-          { label: 'sampling', data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
-        ],
-      },
-      options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖² (summed)' } } } },
-    }],
+    charts: [quantVarChart(reports, 'sampling', COLORS)],
   }];
   for (const [i, r] of reports.entries()) {
     sections.push({

@@ -69,25 +69,28 @@ function gemmTable(r: Results): ReportSection['table'] | undefined {
   };
 }
 
-function varianceSection(reports: readonly VarianceReport[]): ReportSection {
-  const layers = reports[0]?.rows.map((x) => x.layer) ?? [];
-  const chart: ChartConfig = {
+/** Each recipe's quantization variance per layer as bars beside the first report's sampling variance (log scale). */
+export function quantVarChart(reports: readonly VarianceReport[], samplingLabel: string, colors: readonly string[] = COLORS): ChartConfig {
+  return {
     type: 'bar',
     data: {
-      labels: layers,
+      labels: reports[0]?.rows.map((x) => x.layer) ?? [],
       datasets: [
-        ...reports.map((v, i) => ({ label: `${v.recipe} quantization`, data: v.rows.map((x) => x.quantVar), backgroundColor: COLORS[i % COLORS.length] })),
-        { label: `sampling (QAT, ${reports[0]?.recipe ?? ''} model)`, data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
+        ...reports.map((v, i) => ({ label: `${v.recipe} quantization`, data: v.rows.map((x) => x.quantVar), backgroundColor: colors[i % colors.length] })),
+        { label: samplingLabel, data: reports[0]?.rows.map((x) => x.samplingVar) ?? [], backgroundColor: '#999' },
       ],
     },
     options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'variance ‖g − g_QAT‖² (summed)' } } } },
   };
+}
+
+function varianceSection(reports: readonly VarianceReport[]): ReportSection {
   return {
     heading: 'Gradient variance per layer (final models)',
     text: `Quantization variance E‖g_FQT − g_QAT‖² of each recipe on its own final model (first seed), against minibatch ` +
       `sampling variance (METHODS §1.7); ${reports[0]?.draws ?? 0} draws, ${reports[0]?.batches ?? 0} batches. Log scale; both are E‖·‖² summed over ` +
       'the layer\'s weight-gradient elements, the unit of fqt variance.',
-    charts: [chart],
+    charts: [quantVarChart(reports, `sampling (QAT, ${reports[0]?.recipe ?? ''} model)`)],
     table: {
       columns: ['recipe', 'layer', 'quant var', 'sampling var', 'quant/sampling'],
       rows: reports.flatMap((v) => v.rows.map((x) => [v.recipe, x.layer, x.quantVar, x.samplingVar, x.ratio])),

@@ -117,7 +117,8 @@ export function runDirName(label: string, seed: number): string {
   return `${label}-s${seed}`;
 }
 
-function readJson<T>(file: string): T {
+/** A JSON file, or an FqtError naming it (the errno code, or the parse error). */
+export function readJson<T>(file: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (err) {
@@ -266,7 +267,7 @@ function runEnvironments(envs: (Environment | undefined)[]): string[] {
 
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = typeof v === 'number' ? String(v) : String(v);
+  const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -325,9 +326,14 @@ export function summaryTable(r: Results): { columns: string[]; rows: string[][] 
   return { columns, rows };
 }
 
+/** A plain-text table, two spaces between columns: the first `left` columns padded right, the others padded left. */
+export function textTable(columns: readonly string[], rows: readonly string[][], left = 1): string {
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(columns), ...rows.map(line)].join('\n');
+}
+
 export function formatSummary(r: Results): string {
   const { columns, rows } = summaryTable(r);
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(columns), ...rows.map(line)].join('\n') + `\ntrained on: ${r.environments.join('; ')}\n`;
+  return `${textTable(columns, rows)}\ntrained on: ${r.environments.join('; ')}\n`;
 }

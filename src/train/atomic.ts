@@ -83,6 +83,15 @@ export function appendLinesDurable(file: string, lines: readonly string[]): void
   }
 }
 
+/** The entries of `dir`, none when it cannot be read (missing, or not a directory). */
+export function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Temporary names this module and checkpoints create (`.tmp-<name>-<pid>-<hex>`), and the older `<name>.tmp-<pid>`. */
 const TEMP_NAMES = [/^\.tmp-.+-(\d+)-[0-9a-f]{8}$/, /^.+\.tmp-(\d+)$/];
 
@@ -107,13 +116,7 @@ export function processAlive(pid: number): boolean {
  */
 export function removeStaleTemporaries(dir: string): string[] {
   const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
+  for (const name of listDir(dir)) {
     const m = TEMP_NAMES.map((re) => re.exec(name)).find((x) => x !== null);
     if (!m) continue;
     const pid = Number(m[1]);

@@ -21,8 +21,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { check, FqtError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { OptimizerMeta, OptimizerState } from '../optim/optimizer.js';
-import { fsyncDir, removeStaleTemporaries, writeFileAtomic, writeFileDurable } from './atomic.js';
-import { decodeSafetensors, encodeSafetensors, floatWeights, readSafetensors, writeSafetensors, type SafetensorsContent, type TensorLike } from './safetensors.js';
+import { fsyncDir, listDir, removeStaleTemporaries, writeFileAtomic, writeFileDurable } from './atomic.js';
+import { decodeSafetensors, encodeSafetensors, floatWeights, readFileBytes, readSafetensors, writeSafetensors, type SafetensorsContent, type TensorLike } from './safetensors.js';
 
 export interface CheckpointData {
   /** Parameters and buffers by name (e.g. Module.stateDict()). */
@@ -97,13 +97,7 @@ function fileRecord(chunks: Uint8Array[]): FileRecord {
 }
 
 function readJson(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new FqtError(e.code === 'ENOENT' ? `${file}: no such file (${what})` : `${file}: cannot read (${e.message})`);
-  }
+  const text = readFileBytes(file, `no such file (${what})`).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -122,13 +116,7 @@ function readPointer(dir: string): Pointer {
 }
 
 function checkpointNumbers(dir: string): number[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.map((n) => CKPT_NAME.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
+  return listDir(dir).map((n) => CKPT_NAME.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
 }
 
 function ckptName(n: number): string {
@@ -210,13 +198,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData, opts: SaveOpti
 /** Read one file of a checkpoint, checking its size and checksum against state.json. */
 function readRecorded(ckpt: string, name: string, rec: FileRecord): SafetensorsContent {
   const file = path.join(ckpt, name);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new FqtError(e.code === 'ENOENT' ? `${file}: missing from the checkpoint` : `${file}: cannot read (${e.message})`);
-  }
+  const bytes = readFileBytes(file, 'missing from the checkpoint');
   check(bytes.byteLength === rec.bytes, () => `${file}: corrupt checkpoint file: ${bytes.byteLength} bytes, expected ${rec.bytes}${bytes.byteLength < rec.bytes ? ' (truncated)' : ''}`);
   const sha = createHash('sha256').update(bytes).digest('hex');
   check(sha === rec.sha256, () => `${file}: corrupt checkpoint file: sha256 ${sha.slice(0, 12)}… does not match the recorded ${rec.sha256.slice(0, 12)}…`);

@@ -222,16 +222,19 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): SafetensorsC
   return { tensors, metadata };
 }
 
-/** Read and validate a safetensors file. */
-export function readSafetensors(file: string): SafetensorsContent {
-  let bytes: Buffer;
+/** The bytes of `file`, or an FqtError: `${file}: ${missing}` when it does not exist, else naming the read error. */
+export function readFileBytes(file: string, missing = 'no such file'): Buffer {
   try {
-    bytes = fs.readFileSync(file);
+    return fs.readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new FqtError(e.code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${e.message})`);
+    throw new FqtError(e.code === 'ENOENT' ? `${file}: ${missing}` : `${file}: cannot read (${e.message})`);
   }
-  return decodeSafetensors(bytes, file);
+}
+
+/** Read and validate a safetensors file. */
+export function readSafetensors(file: string): SafetensorsContent {
+  return decodeSafetensors(readFileBytes(file), file);
 }
 
 /** Write a safetensors file atomically (temporary file, fsync, rename). */

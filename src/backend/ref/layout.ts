@@ -13,19 +13,14 @@ export function transpose(batch: number, rows: number, cols: number, x: Float32A
 
 export const transposeCodes: (batch: number, rows: number, cols: number, x: Int8Array | Uint8Array, out: Int8Array | Uint8Array) => void = transpose;
 
-export function im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
-  stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {
-  im2colGeneric(x, n, c, h, w, kh, kw, stride, pad, oh, ow, () => 0, out);
-}
-
-
-type Elems = Float32Array | Uint8Array | Int8Array;
-
-function im2colGeneric(x: Elems, n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number,
-  pad: number, oh: number, ow: number, padValue: (sample: number) => number, out: Elems): void {
+/**
+ * Calls f(col, src) for every element of the im2col matrix [n·oh·ow, c·kh·kw] in order: col its index, src the
+ * index in x [n, c, h, w] it copies, or -1 for zero padding.
+ */
+function forEachTap(n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number,
+  oh: number, ow: number, f: (col: number, src: number) => void): void {
   const rowLen = c * kh * kw;
   for (let s = 0; s < n; s++) {
-    const padV = padValue(s);
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
         const row = ((s * oh + oy) * ow + ox) * rowLen;
@@ -36,38 +31,24 @@ function im2colGeneric(x: Elems, n: number, c: number, h: number, w: number, kh:
             const col = row + (ch * kh + i) * kw;
             for (let j = 0; j < kw; j++) {
               const xx = ox * stride - pad + j;
-              out[col + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[plane + y * w + xx] : padV;
+              f(col + j, y >= 0 && y < h && xx >= 0 && xx < w ? plane + y * w + xx : -1);
             }
           }
         }
       }
     }
   }
+}
+
+export function im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
+  stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {
+  forEachTap(n, c, h, w, kh, kw, stride, pad, oh, ow, (col, src) => { out[col] = src < 0 ? 0 : x[src]; });
 }
 
 export function col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number,
   stride: number, pad: number, oh: number, ow: number, out: Float32Array): void {
   out.fill(0);
-  const rowLen = c * kh * kw;
-  for (let s = 0; s < n; s++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const row = ((s * oh + oy) * ow + ox) * rowLen;
-        for (let ch = 0; ch < c; ch++) {
-          const plane = (s * c + ch) * h * w;
-          for (let i = 0; i < kh; i++) {
-            const y = oy * stride - pad + i;
-            if (y < 0 || y >= h) continue;
-            const col = row + (ch * kh + i) * kw;
-            for (let j = 0; j < kw; j++) {
-              const xx = ox * stride - pad + j;
-              if (xx >= 0 && xx < w) out[plane + y * w + xx] += cols[col + j];
-            }
-          }
-        }
-      }
-    }
-  }
+  forEachTap(n, c, h, w, kh, kw, stride, pad, oh, ow, (col, src) => { if (src >= 0) out[src] += cols[col]; });
 }
 
 export function copyStrided(src: Float32Array, srcOffset: number, srcStrides: Int32Array, shape: Int32Array,

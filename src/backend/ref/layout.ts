@@ -51,30 +51,39 @@ export function col2im(cols: Float32Array, n: number, c: number, h: number, w: n
   forEachTap(n, c, h, w, kh, kw, stride, pad, oh, ow, (col, src) => { if (src >= 0) out[src] += cols[col]; });
 }
 
-export function copyStrided(src: Float32Array, srcOffset: number, srcStrides: Int32Array, shape: Int32Array,
-  dst: Float32Array, dstOffset: number, dstStrides: Int32Array): void {
+/**
+ * The odometer walk of the strided kernels: visits `shape` in row-major order one innermost row at a time (the last
+ * axis is the inner loop, an odometer carries the rest), calling row(ia, ib, inner, o) with the row's start offsets
+ * in two strided operands, its length and its row-major start o. Rank 0 is one row of length 1; an empty shape
+ * visits nothing.
+ */
+export function forEachRow(shape: Int32Array, aStrides: Int32Array, a0: number, bStrides: Int32Array, b0: number,
+  row: (ia: number, ib: number, inner: number, o: number) => void): void {
   const rank = shape.length;
   let total = 1;
   for (let d = 0; d < rank; d++) total *= shape[d];
   if (total === 0) return;
-  if (rank === 0) {
-    dst[dstOffset] = src[srcOffset];
-    return;
-  }
-  const last = rank - 1;
-  const inner = shape[last], ss = srcStrides[last], ds = dstStrides[last];
+  const last = rank - 1, inner = rank === 0 ? 1 : shape[last];
   const idx = new Int32Array(rank);
-  let si = srcOffset, di = dstOffset;
+  let ia = a0, ib = b0;
   for (let o = 0; o < total; o += inner) {
-    for (let j = 0; j < inner; j++) dst[di + j * ds] = src[si + j * ss];
+    row(ia, ib, inner, o);
     for (let d = last - 1; d >= 0; d--) {
       idx[d]++;
-      si += srcStrides[d];
-      di += dstStrides[d];
+      ia += aStrides[d];
+      ib += bStrides[d];
       if (idx[d] < shape[d]) break;
-      si -= srcStrides[d] * shape[d];
-      di -= dstStrides[d] * shape[d];
+      ia -= aStrides[d] * shape[d];
+      ib -= bStrides[d] * shape[d];
       idx[d] = 0;
     }
   }
+}
+
+export function copyStrided(src: Float32Array, srcOffset: number, srcStrides: Int32Array, shape: Int32Array,
+  dst: Float32Array, dstOffset: number, dstStrides: Int32Array): void {
+  const last = shape.length - 1, ss = srcStrides[last] ?? 0, ds = dstStrides[last] ?? 0;
+  forEachRow(shape, srcStrides, srcOffset, dstStrides, dstOffset, (si, di, inner) => {
+    for (let j = 0; j < inner; j++) dst[di + j * ds] = src[si + j * ss];
+  });
 }

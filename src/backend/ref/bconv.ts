@@ -4,7 +4,7 @@
  */
 import type { BinaryConvKernels } from '../bconv-kernels.js';
 import { streamKey } from '../../tensor/random.js';
-import { affineCode } from './quant.js';
+import { affineCode, quantRange } from './quant.js';
 import { convGeo, type ConvGeo } from './qconv.js';
 
 const fr = Math.fround;
@@ -84,19 +84,9 @@ export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: 
   }
 }
 
+/** Per-plane min and max of x [n, c, hw] (NaN wins): quantRange with one group per (sample, channel) plane. */
 export function sampleChannelRange(n: number, c: number, hw: number, x: Float32Array, mins: Float32Array, maxs: Float32Array): void {
-  for (let s = 0; s < n; s++) {
-    for (let ch = 0; ch < c; ch++) {
-      let lo = Infinity, hi = -Infinity;
-      for (let i = 0; i < hw; i++) {
-        const v = x[(s * c + ch) * hw + i];
-        if (v < lo || v !== v) lo = v;
-        if (v > hi || v !== v) hi = v;
-      }
-      mins[s * c + ch] = lo;
-      maxs[s * c + ch] = hi;
-    }
-  }
+  quantRange(x, n * c, hw, 1, Math.max(1, n * c), Math.max(1, hw), mins.subarray(0, n * c), maxs.subarray(0, n * c));
 }
 
 /** The gradient codes of dY (the file comment of bconv-kernels.ts): code(s, o, p) and the group parameters. */

@@ -236,24 +236,12 @@ export function checkArgs(kernel: string, sig: Signature, args: ArrayLike<unknow
   for (const c of sig.constraints) checkConstraint(c, env, fail);
 }
 
-const parsed = new Map<string, Signature>();
-
-/** The parsed signature of a kernel (cached). */
-export function kernelSignature(kernel: KernelName): Signature {
-  let s = parsed.get(kernel);
-  if (s === undefined) {
-    s = parseSignature(KERNEL_SIGNATURES[kernel]);
-    parsed.set(kernel, s);
-  }
-  return s;
-}
-
 /** `b` with every kernel checking its arguments first (the reference backend as backend() hands it out). */
 export function checkedBackend(b: Backend): Backend {
   const out = { ...b } as Record<string, unknown>;
   for (const kernel of Object.keys(KERNEL_SIGNATURES) as KernelName[]) {
     const impl = b[kernel] as (...args: unknown[]) => void;
-    const sig = kernelSignature(kernel);
+    const sig = parseSignature(KERNEL_SIGNATURES[kernel]); // parsed once, when the backend is built
     out[kernel] = function checked(...args: unknown[]): void {
       checkArgs(kernel, sig, args);
       impl.apply(b, args);

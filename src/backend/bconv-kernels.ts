@@ -77,5 +77,3 @@ export interface BinaryConvKernels {
   binaryConvGradWeight(g: Int32Array, dy: Float32Array, scale: Float32Array, q: Int32Array, offset: Float32Array,
     qscale: Float32Array, inv: Float32Array, zeroPoint: Int32Array, xSigns: Uint32Array, dw: Float32Array): void;
 }
-
-export type BinaryConvKernelName = keyof BinaryConvKernels;

@@ -44,11 +44,7 @@ export abstract class Module {
   }
 
   namedParameters(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [name, p] of m._params) out.push([prefix ? `${prefix}.${name}` : name, p]);
-    }
-    return out;
+    return this.namedTensors((m) => m._params);
   }
 
   parameters(): Tensor[] {
@@ -56,11 +52,12 @@ export abstract class Module {
   }
 
   namedBuffers(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [name, b] of m._buffers) out.push([prefix ? `${prefix}.${name}` : name, b]);
-    }
-    return out;
+    return this.namedTensors((m) => m._buffers);
+  }
+
+  private namedTensors(pick: (m: Module) => Map<string, Tensor>): [string, Tensor][] {
+    return this.namedModules().flatMap(([prefix, m]) =>
+      [...pick(m)].map(([name, t]): [string, Tensor] => [prefix ? `${prefix}.${name}` : name, t]));
   }
 
   train(on = true): this {

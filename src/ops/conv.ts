@@ -36,31 +36,29 @@ export function im2col(x: Tensor, kh: number, kw: number, stride: number, pad: n
   });
 }
 
+/** The batched transpose [n, a, b] → outShape ([n, b, a] in memory), and back in the backward. */
+function transposeOp(x: Tensor, outShape: number[], n: number, a: number, b: number, op: string): Tensor {
+  const out = empty(outShape);
+  backend().transpose(n, a, b, x.data, out.data);
+  const xShape = x.shape; // the closure captures the shape, not the tensor
+  return record(out, op, [x], (g) => {
+    const back = empty(xShape);
+    backend().transpose(n, b, a, g.data, back.data);
+    return [back];
+  });
+}
+
 /** [n·hw, c] rows → [n, c, hw] planes (and back in the backward). */
 export function rowsToPlanes(rows: Tensor, n: number, hw: number): Tensor {
   const c = rows.shape[1];
-  const out = empty([n, c, hw]);
-  backend().transpose(n, hw, c, rows.data, out.data);
-  const rowsShape = rows.shape;
-  return record(out, 'rowsToPlanes', [rows], (g) => {
-    const back = empty(rowsShape);
-    backend().transpose(n, c, hw, g.data, back.data);
-    return [back];
-  });
+  return transposeOp(rows, [n, c, hw], n, hw, c, 'rowsToPlanes');
 }
 
 /** [n, c, h, w] planes → [n·h·w, c] rows (the layout the layer GEMM wants). */
 export function planesToRows(x: Tensor): Tensor {
   const [n, c] = x.shape;
   const hw = x.size / Math.max(1, n * c);
-  const out = empty([n * hw, c]);
-  backend().transpose(n, c, hw, x.data, out.data);
-  const xShape = x.shape;
-  return record(out, 'planesToRows', [x], (g) => {
-    const back = empty(xShape);
-    backend().transpose(n, hw, c, g.data, back.data);
-    return [back];
-  });
+  return transposeOp(x, [n * hw, c], n, c, hw, 'planesToRows');
 }
 
 /** The im2col geometry of one conv call (the binary GEMMs need it to correct for zero padding, METHODS §3.2). */

@@ -10,8 +10,6 @@ import { sumToShape, uninit } from './util.js';
 type Operand = Tensor | number;
 const asTensor = (x: Operand): Tensor => (typeof x === 'number' ? scalar(x) : x);
 
-
-
 function unaryRaw(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const out = uninit(x.shape); // unary writes every element
   backend().unary(op, x.data, out.data, p0, p1);

@@ -62,4 +62,3 @@ export function variance(x: Tensor, axes?: number | number[], keepDims = false):
   return mean(mul(d, d), ax, keepDims);
 }
 
-

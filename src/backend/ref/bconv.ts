@@ -4,16 +4,10 @@
  */
 import type { BinaryConvKernels } from '../bconv-kernels.js';
 import { streamKey } from '../../tensor/random.js';
-import { affineCode } from './quant.js';
+import { affineCode, quantRange } from './quant.js';
+import { convGeo, type ConvGeo } from './qconv.js';
 
 const fr = Math.fround;
-
-interface Geom { n: number; c: number; h: number; w: number; oc: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number }
-
-function geom(g: Int32Array): Geom {
-  const [n, c, h, w, oc, kh, kw, stride, pad, oh, ow] = g;
-  return { n, c, h, w, oc, kh, kw, stride, pad, oh, ow };
-}
 
 const words = (k: number): number => (k + 31) >>> 5;
 
@@ -48,7 +42,7 @@ export function maskBits(rows: number, k: number, g: Float32Array, mask: Uint32A
 }
 
 /** z[n, o, oy, ox] of the binary conv: Σ over in-bounds taps of x±·w± (padding contributes 0). */
-function convZ(G: Geom, xSigns: Uint32Array, wSigns: Uint32Array, s: number, o: number, oy: number, ox: number): number {
+function convZ(G: ConvGeo, xSigns: Uint32Array, wSigns: Uint32Array, s: number, o: number, oy: number, ox: number): number {
   const { c, h, w, kh, kw, stride, pad } = G;
   const chw = c * h * w, K = c * kh * kw;
   let z = 0;
@@ -68,7 +62,7 @@ function convZ(G: Geom, xSigns: Uint32Array, wSigns: Uint32Array, s: number, o: 
 }
 
 export function binaryConvForward(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, scale: Float32Array, y: Float32Array): void {
-  const G = geom(g);
+  const G = convGeo(g);
   for (let s = 0; s < G.n; s++) for (let o = 0; o < G.oc; o++) for (let oy = 0; oy < G.oh; oy++) for (let ox = 0; ox < G.ow; ox++) {
     const z = convZ(G, xSigns, wSigns, s, o, oy, ox);
     y[((s * G.oc + o) * G.oh + oy) * G.ow + ox] = scale.length > 0 ? fr(scale[o] * z) : z;
@@ -77,7 +71,7 @@ export function binaryConvForward(g: Int32Array, xSigns: Uint32Array, wSigns: Ui
 
 export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: Uint32Array, dy: Float32Array, da: Float32Array,
   mins: Float32Array, maxs: Float32Array): void {
-  const G = geom(g), P = G.oh * G.ow;
+  const G = convGeo(g), P = G.oh * G.ow;
   if (mins.length > 0) sampleChannelRange(G.n, G.oc, P, dy, mins, maxs);
   for (let o = 0; o < G.oc; o++) {
     let total = 0;
@@ -90,19 +84,9 @@ export function binaryConvScaleGrad(g: Int32Array, xSigns: Uint32Array, wSigns: 
   }
 }
 
+/** Per-plane min and max of x [n, c, hw] (NaN wins): quantRange with one group per (sample, channel) plane. */
 export function sampleChannelRange(n: number, c: number, hw: number, x: Float32Array, mins: Float32Array, maxs: Float32Array): void {
-  for (let s = 0; s < n; s++) {
-    for (let ch = 0; ch < c; ch++) {
-      let lo = Infinity, hi = -Infinity;
-      for (let i = 0; i < hw; i++) {
-        const v = x[(s * c + ch) * hw + i];
-        if (v < lo || v !== v) lo = v;
-        if (v > hi || v !== v) hi = v;
-      }
-      mins[s * c + ch] = lo;
-      maxs[s * c + ch] = hi;
-    }
-  }
+  quantRange(x, n * c, hw, 1, Math.max(1, n * c), Math.max(1, hw), mins.subarray(0, n * c), maxs.subarray(0, n * c));
 }
 
 /** The gradient codes of dY (the file comment of bconv-kernels.ts): code(s, o, p) and the group parameters. */
@@ -110,7 +94,7 @@ class DyCodes {
   readonly rowDiv: number; readonly rowMod: number; readonly colDiv: number; readonly colGroups: number;
   readonly qmax: number; readonly stochastic: number; readonly key: number; readonly blocked: boolean;
 
-  constructor(readonly G: Geom, readonly dy: Float32Array, readonly scale: Float32Array, q: Int32Array, readonly offset: Float32Array,
+  constructor(readonly G: ConvGeo, readonly dy: Float32Array, readonly scale: Float32Array, q: Int32Array, readonly offset: Float32Array,
     readonly qscale: Float32Array, readonly inv: Float32Array, readonly zeroPoint: Int32Array) {
     [this.rowDiv, this.rowMod, this.colDiv] = q;
     this.colGroups = Math.ceil(G.oc / this.colDiv);
@@ -146,7 +130,7 @@ class DyCodes {
 
 export function binaryConvGradInput(g: Int32Array, dy: Float32Array, scale: Float32Array, q: Int32Array, offset: Float32Array,
   qscale: Float32Array, inv: Float32Array, zeroPoint: Int32Array, wSigns: Uint32Array, xMask: Uint32Array, dx: Float32Array): void {
-  const G = geom(g), codes = new DyCodes(G, dy, scale, q, offset, qscale, inv, zeroPoint);
+  const G = convGeo(g), codes = new DyCodes(G, dy, scale, q, offset, qscale, inv, zeroPoint);
   const { c, h, w, oc, kh, kw, stride, pad, oh, ow } = G;
   const chw = c * h * w, K = c * kh * kw, P = oh * ow;
   for (let s = 0; s < G.n; s++) {
@@ -175,7 +159,7 @@ export function binaryConvGradInput(g: Int32Array, dy: Float32Array, scale: Floa
 
 export function binaryConvGradWeight(g: Int32Array, dy: Float32Array, scale: Float32Array, q: Int32Array, offset: Float32Array,
   qscale: Float32Array, inv: Float32Array, zeroPoint: Int32Array, xSigns: Uint32Array, dw: Float32Array): void {
-  const G = geom(g), codes = new DyCodes(G, dy, scale, q, offset, qscale, inv, zeroPoint);
+  const G = convGeo(g), codes = new DyCodes(G, dy, scale, q, offset, qscale, inv, zeroPoint);
   const { c, h, w, oc, kh, kw, stride, pad, oh, ow } = G;
   const chw = c * h * w, K = c * kh * kw, P = oh * ow;
   // dot_s and X_s of one (o, tap) and sample s.

@@ -1,5 +1,6 @@
 /** Reference elementwise and reduction kernels. */
 import type { BinaryOp, ReduceOp, UnaryOp } from '../float-kernels.js';
+import { forEachRow } from './layout.js';
 
 export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void {
   const n = x.length;
@@ -24,10 +25,6 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: numbe
   }
 }
 
-/**
- * relu(NaN) = NaN, and its mask is 1: PyTorch's relu backward (threshold_backward on the output, zero where
- * out ≤ 0) passes the gradient at a NaN input, so NaN keeps flowing backward (checked against torch 1.13).
- */
 export function firstNonFinite(x: Float32Array, out: Float64Array): void {
   out[0] = -1;
   for (let i = 0; i < x.length; i++) {
@@ -38,6 +35,10 @@ export function firstNonFinite(x: Float32Array, out: Float64Array): void {
   }
 }
 
+/**
+ * relu(NaN) = NaN, and its mask is 1: PyTorch's relu backward (threshold_backward on the output, zero where
+ * out ≤ 0) passes the gradient at a NaN input, so NaN keeps flowing backward (checked against torch 1.13).
+ */
 export function reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void {
   for (let i = 0; i < x.length; i++) {
     const pos = x[i] > 0 || x[i] !== x[i];
@@ -99,31 +100,10 @@ function apply(op: BinaryOp): (a: number, b: number) => number {
 export function binary(op: BinaryOp, a: Float32Array, aStrides: Int32Array, b: Float32Array, bStrides: Int32Array,
   outShape: Int32Array, out: Float32Array): void {
   const f = apply(op);
-  const rank = outShape.length;
-  const total = out.length;
-  if (total === 0) return;
-  if (rank === 0) {
-    out[0] = f(a[0], b[0]);
-    return;
-  }
-  // Walk the output in row-major order; the last axis is the inner loop, an odometer carries the rest.
-  const last = rank - 1;
-  const inner = outShape[last];
-  const sa = aStrides[last], sb = bStrides[last];
-  const idx = new Int32Array(rank);
-  let ia = 0, ib = 0;
-  for (let o = 0; o < total; o += inner) {
+  const last = outShape.length - 1, sa = aStrides[last] ?? 0, sb = bStrides[last] ?? 0;
+  forEachRow(outShape, aStrides, 0, bStrides, 0, (ia, ib, inner, o) => {
     for (let j = 0; j < inner; j++) out[o + j] = f(a[ia + j * sa], b[ib + j * sb]);
-    for (let d = last - 1; d >= 0; d--) {
-      idx[d]++;
-      ia += aStrides[d];
-      ib += bStrides[d];
-      if (idx[d] < outShape[d]) break;
-      ia -= aStrides[d] * outShape[d];
-      ib -= bStrides[d] * outShape[d];
-      idx[d] = 0;
-    }
-  }
+  });
 }
 
 export function reduce(op: ReduceOp, x: Float32Array, outer: number, len: number, inner: number, out: Float32Array): void {

@@ -13,14 +13,17 @@ export function qconvEpilogue(u: number, ua: number, ub: number, kv: number, oa:
   return r;
 }
 
-function geometry(geo: Int32Array): { n: number; c: number; h: number; w: number; oc: number; kh: number; kw: number; s: number; p: number; oh: number; ow: number } {
-  const [n, c, h, w, oc, kh, kw, s, p, oh, ow] = geo;
-  return { n, c, h, w, oc, kh, kw, s, p, oh, ow };
+/** The 11 integers of a fused conv kernel's `geo` (qconv-kernels.ts), by name; the binary conv kernels share it. */
+export interface ConvGeo { n: number; c: number; h: number; w: number; oc: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number }
+
+export function convGeo(geo: Int32Array): ConvGeo {
+  const [n, c, h, w, oc, kh, kw, stride, pad, oh, ow] = geo;
+  return { n, c, h, w, oc, kh, kw, stride, pad, oh, ow };
 }
 
 export const refQconvKernels: QconvKernels = {
   qconvForward(geo, x, xo, xs, xz, wc, wo, ws, wz, y) {
-    const { n, c, h, w, oc, kh, kw, s, p, oh, ow } = geometry(geo);
+    const { n, c, h, w, oc, kh, kw, stride: s, pad: p, oh, ow } = convGeo(geo);
     const K = c * kh * kw;
     for (let b = 0; b < n; b++) {
       const gx = xs.length === 1 ? 0 : b;
@@ -50,7 +53,7 @@ export const refQconvKernels: QconvKernels = {
   },
 
   qconvGradInput(geo, dy, dyo, dys, dyz, wc, wo, ws, wz, dx) {
-    const { n, c, h, w, oc, kh, kw, s, p, oh, ow } = geometry(geo);
+    const { n, c, h, w, oc, kh, kw, stride: s, pad: p, oh, ow } = convGeo(geo);
     const K = c * kh * kw, P = oh * ow;
     for (let b = 0; b < n; b++) {
       const ga = dys.length === 1 ? 0 : b;
@@ -79,7 +82,7 @@ export const refQconvKernels: QconvKernels = {
   },
 
   qconvGradWeight(geo, dy, dyo, dys, dyz, x, xo, xs, xz, dw) {
-    const { n, c, h, w, oc, kh, kw, s, p, oh, ow } = geometry(geo);
+    const { n, c, h, w, oc, kh, kw, stride: s, pad: p, oh, ow } = convGeo(geo);
     const P = oh * ow;
     const feature = dys.length === oc * P && P > 1;
     for (let o = 0; o < oc; o++) {

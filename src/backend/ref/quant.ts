@@ -15,28 +15,34 @@ function rowBase(r: number, rowDiv: number, rowMod: number, colGroups: number): 
   return (Math.floor(r / rowDiv) % rowMod) * colGroups;
 }
 
-// The loops below walk each row block by block (one group per block), so the group lookup is hoisted
-// out of the per-element work; the arithmetic per element is exactly quant/rounding.ts §1.
+/**
+ * Walks each row block by block (one group per block) in element order, calling f(g, start, end) with the block's
+ * group and element range, so the group lookup is hoisted out of the per-element work; the arithmetic per element
+ * is exactly quant/rounding.ts §1.
+ */
+function forEachBlock(rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
+  f: (g: number, start: number, end: number) => void): void {
+  const colGroups = Math.ceil(cols / colDiv);
+  for (let r = 0; r < rows; r++) {
+    const base = rowBase(r, rowDiv, rowMod, colGroups);
+    for (let cg = 0; cg < colGroups; cg++) f(base + cg, r * cols + cg * colDiv, r * cols + Math.min(cols, (cg + 1) * colDiv));
+  }
+}
 
 export function quantRange(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
   mins: Float32Array, maxs: Float32Array): void {
   mins.fill(Infinity);
   maxs.fill(-Infinity);
-  const colGroups = Math.ceil(cols / colDiv);
-  for (let r = 0; r < rows; r++) {
-    const base = rowBase(r, rowDiv, rowMod, colGroups);
-    for (let cg = 0; cg < colGroups; cg++) {
-      const g = base + cg;
-      let lo = mins[g], hi = maxs[g];
-      for (let i = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv); i < end; i++) {
-        const v = x[i];
-        if (v < lo || v !== v) lo = v;
-        if (v > hi || v !== v) hi = v;
-      }
-      mins[g] = lo;
-      maxs[g] = hi;
+  forEachBlock(rows, cols, rowDiv, rowMod, colDiv, (g, start, end) => {
+    let lo = mins[g], hi = maxs[g];
+    for (let i = start; i < end; i++) {
+      const v = x[i];
+      if (v < lo || v !== v) lo = v;
+      if (v > hi || v !== v) hi = v;
     }
-  }
+    mins[g] = lo;
+    maxs[g] = hi;
+  });
 }
 
 /**
@@ -53,31 +59,19 @@ export function affineCode(v: number, off: number, iv: number, zp: number, qmin:
 export function quantizeAffine(x: Float32Array, rows: number, cols: number, rowDiv: number, rowMod: number, colDiv: number,
   offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
   stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void {
-  const colGroups = Math.ceil(cols / colDiv);
   const key = streamKey(seed, stream);
-  for (let r = 0; r < rows; r++) {
-    const base = rowBase(r, rowDiv, rowMod, colGroups);
-    for (let cg = 0; cg < colGroups; cg++) {
-      const g = base + cg;
-      const off = offset[g], iv = inv[g], zp = zeroPoint[g];
-      const start = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv);
-      for (let i = start; i < end; i++) codes[i] = affineCode(x[i], off, iv, zp, qmin, qmax, stochastic, key, i);
-    }
-  }
+  forEachBlock(rows, cols, rowDiv, rowMod, colDiv, (g, start, end) => {
+    const off = offset[g], iv = inv[g], zp = zeroPoint[g];
+    for (let i = start; i < end; i++) codes[i] = affineCode(x[i], off, iv, zp, qmin, qmax, stochastic, key, i);
+  });
 }
 
 export function dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
   colDiv: number, offset: Float32Array, scale: Float32Array, zeroPoint: Int32Array, out: Float32Array): void {
-  const colGroups = Math.ceil(cols / colDiv);
-  for (let r = 0; r < rows; r++) {
-    const base = rowBase(r, rowDiv, rowMod, colGroups);
-    for (let cg = 0; cg < colGroups; cg++) {
-      const g = base + cg;
-      const off = offset[g], sc = scale[g], zp = zeroPoint[g];
-      const start = r * cols + cg * colDiv, end = r * cols + Math.min(cols, (cg + 1) * colDiv);
-      for (let i = start; i < end; i++) out[i] = off + fr((codes[i] - zp) * sc);
-    }
-  }
+  forEachBlock(rows, cols, rowDiv, rowMod, colDiv, (g, start, end) => {
+    const off = offset[g], sc = scale[g], zp = zeroPoint[g];
+    for (let i = start; i < end; i++) out[i] = off + fr((codes[i] - zp) * sc);
+  });
 }
 
 export function codesToI8(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,

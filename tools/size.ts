@@ -20,10 +20,11 @@ export interface Budget {
 
 /**
  * DESIGN's budget ("Layout"). The total was 14 000 when the four methods and the native backend were all of fqt; it
- * is 18 000 since data-parallel training (src/distributed/), transformers with block formats and the fused binary layers
- * landed (17.1k lines on 2026-12-04). Lower it as code is consolidated, never raise it to make a change fit.
+ * stands at 17 100 since data-parallel training (src/distributed/), transformers with block formats and the fused
+ * binary layers landed and a review removed the repeated code it found (17 051 lines on 2026-12-04). 14 000 remains
+ * the target: lower this as code is consolidated, never raise it to make a change fit.
  */
-export const BUDGET: Readonly<Budget> = { total: 18_000, perFile: 400, perFunction: 80 };
+export const BUDGET: Readonly<Budget> = { total: 17_100, perFile: 400, perFunction: 80 };
 
 export interface FunctionSize {
   name: string;

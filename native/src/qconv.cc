@@ -102,7 +102,8 @@ struct VI {
   static PA prep_a(int32_t a) { return _mm512_set1_epi32(a); }
   static V dp(V acc, PB b, PA a) { return _mm512_dpbusd_epi32(acc, b, a); }  // b: u8, a: s8
   // 16 rows of 16 lanes at a time through the unpack / 128-bit shuffle network (4 stages of 16 instructions).
-  static void transpose16(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride) {
+  // Lanes m < `lanes` of the first `rows` rows are stored (out[m·out_stride + i] = in[i·width + m]).
+  static void transpose16(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride, int lanes = 16) {
     __m512i r[16];
     for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_si512(in + i * width) : _mm512_setzero_si512();
     __m512i t[16];
@@ -131,13 +132,25 @@ struct VI {
     }
     // r[m] now holds lane m of rows 0..15.
     const __mmask16 keep = rows >= 16 ? 0xffff : static_cast<__mmask16>((1u << rows) - 1);
-    for (int m = 0; m < 16; m++) _mm512_mask_storeu_epi32(out + m * out_stride, keep, r[m]);
+    // Full tiles store unmasked: masked stores are far slower on some cores (Zen 4).
+    if (rows >= 16)
+      for (int m = 0; m < lanes; m++) _mm512_storeu_si512(out + m * out_stride, r[m]);
+    else
+      for (int m = 0; m < lanes; m++) _mm512_mask_storeu_epi32(out + m * out_stride, keep, r[m]);
   }
   // The epilogue span on 8 lanes of float64 with masked tails (same operations, same order as the generic one).
   static void epilogue_span(const int32_t* r, const double* s, const double* ub, int n, double a, double c, double z, double b, float* out) {
     const __m512d va = _mm512_set1_pd(a), vc = _mm512_set1_pd(c), vz = _mm512_set1_pd(z), vb = _mm512_set1_pd(b);
-    for (int i = 0; i < n; i += 8) {
-      const __mmask8 m = n - i >= 8 ? 0xff : static_cast<__mmask8>((1u << (n - i)) - 1);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {  // full spans unmasked (masked stores are slow on some cores)
+      const __m512d R = _mm512_cvtepi32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + i)));
+      const __m512d S = _mm512_loadu_pd(s + i);
+      __m512d v = _mm512_mul_pd(va, _mm512_sub_pd(_mm512_add_pd(R, vc), _mm512_mul_pd(vz, S)));
+      if (ub != nullptr) v = _mm512_add_pd(v, _mm512_mul_pd(vb, _mm512_loadu_pd(ub + i)));
+      _mm256_storeu_ps(out + i, _mm512_cvtpd_ps(v));
+    }
+    for (; i < n; i += 8) {
+      const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
       const __m512d R = _mm512_cvtepi32_pd(_mm256_maskz_loadu_epi32(m, r + i));
       const __m512d S = _mm512_maskz_loadu_pd(m, s + i);
       __m512d v = _mm512_mul_pd(va, _mm512_sub_pd(_mm512_add_pd(R, vc), _mm512_mul_pd(vz, S)));
@@ -149,6 +162,37 @@ struct VI {
     for (int r0 = 0; r0 < rows; r0 += 16)
       for (int64_t j0 = 0; j0 < width; j0 += 16)
         transpose16(in + r0 * width + j0, rows - r0 < 16 ? rows - r0 : 16, width, out + j0 * out_stride + r0, out_stride);
+  }
+  // The common epilogue of a whole tile, vectorised across lanes while R is still lane-major: row i, lane j of R
+  // (r[i·width + j]) becomes f32(alpha_j·((R + c_j) − zb_j·s_i) [+ beta_j·ubt[i·ubt_stride + j]]), the operations of
+  // epilogue_span in the same order, then the float tile is transposed into the planes out[j·plane + i] for the real
+  // lanes j < lanes. rows ≤ 16.
+  static bool epilogue_tile(const int32_t* r, int rows, int64_t width, int64_t lanes, const double* alpha, const double* c,
+                            const double* zb, const double* s, const double* beta, const double* ubt, int64_t ubt_stride, float* out,
+                            int64_t plane) {
+    alignas(64) float tile[16 * 16];
+    for (int64_t v = 0; v * 16 < lanes; v++) {
+      const __m512d a0 = _mm512_loadu_pd(alpha + 16 * v), a1 = _mm512_loadu_pd(alpha + 16 * v + 8);
+      const __m512d c0 = _mm512_loadu_pd(c + 16 * v), c1 = _mm512_loadu_pd(c + 16 * v + 8);
+      const __m512d z0 = _mm512_loadu_pd(zb + 16 * v), z1 = _mm512_loadu_pd(zb + 16 * v + 8);
+      for (int i = 0; i < rows; i++) {
+        const __m512i R = _mm512_loadu_si512(r + i * width + 16 * v);
+        const __m512d S = _mm512_set1_pd(s[i]);
+        __m512d lo = _mm512_mul_pd(a0, _mm512_sub_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(R)), c0), _mm512_mul_pd(z0, S)));
+        __m512d hi = _mm512_mul_pd(a1, _mm512_sub_pd(_mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(R, 1)), c1), _mm512_mul_pd(z1, S)));
+        if (beta != nullptr) {
+          const double* u = ubt + i * ubt_stride + 16 * v;
+          lo = _mm512_add_pd(lo, _mm512_mul_pd(_mm512_loadu_pd(beta + 16 * v), _mm512_loadu_pd(u)));
+          hi = _mm512_add_pd(hi, _mm512_mul_pd(_mm512_loadu_pd(beta + 16 * v + 8), _mm512_loadu_pd(u + 8)));
+        }
+        _mm256_store_ps(tile + 16 * i, _mm512_cvtpd_ps(lo));
+        _mm256_store_ps(tile + 16 * i + 8, _mm512_cvtpd_ps(hi));
+      }
+      const int64_t left = lanes - 16 * v;
+      transpose16(reinterpret_cast<const int32_t*>(tile), rows, 16, reinterpret_cast<int32_t*>(out + 16 * v * plane), plane,
+                  static_cast<int>(left < 16 ? left : 16));
+    }
+    return true;
   }
 
 };

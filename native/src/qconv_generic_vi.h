@@ -13,3 +13,8 @@ static void epilogue_span(const int32_t* __restrict r, const double* __restrict 
   else
     for (int i = 0; i < n; i++) out[i] = static_cast<float>(a * (static_cast<double>(r[i]) + c - z * s[i]) + b * ub[i]);
 }
+// No whole-tile epilogue on the plain-loop tiers: run() takes the transpose + epilogue_span path.
+static bool epilogue_tile(const int32_t*, int, int64_t, int64_t, const double*, const double*, const double*, const double*, const double*,
+                          const double*, int64_t, float*, int64_t) {
+  return false;
+}

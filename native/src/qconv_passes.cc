@@ -14,10 +14,11 @@ using namespace qconv;
 namespace {
 
 // For every output position of a plane: Σ over the reduced channels of its valid taps of (b' − zb') per lane
-// (ub[lane][pos]) and the number of valid terms (kv[pos]). valid(pos, tap); term(lane, tap) = Σ (b' − zb').
+// (ub[lane][pos], and position-major ubt[pos][lane] over `padded` lanes for the whole-tile epilogue) and the number
+// of valid terms (kv[pos]). valid(pos, tap); term(lane, tap) = Σ (b' − zb').
 template <class Valid, class Term>
-void position_sums(int64_t positions, int64_t taps, int64_t lanes, int64_t per_tap, Valid valid, Term term, std::vector<double>* ub,
-                   std::vector<double>* kv) {
+void position_sums(int64_t positions, int64_t taps, int64_t lanes, int64_t padded, int64_t per_tap, Valid valid, Term term,
+                   std::vector<double>* ub, std::vector<double>* ubt, std::vector<double>* kv) {
   std::vector<double> tt(static_cast<size_t>(lanes * taps));
   for (int64_t l = 0; l < lanes; l++)
     for (int64_t t = 0; t < taps; t++) tt[static_cast<size_t>(l * taps + t)] = term(l, t);
@@ -29,6 +30,9 @@ void position_sums(int64_t positions, int64_t taps, int64_t lanes, int64_t per_t
       (*kv)[static_cast<size_t>(p)] += static_cast<double>(per_tap);
       for (int64_t l = 0; l < lanes; l++) (*ub)[static_cast<size_t>(l * positions + p)] += tt[static_cast<size_t>(l * taps + t)];
     }
+  ubt->assign(static_cast<size_t>(padded * positions), 0.0);
+  for (int64_t l = 0; l < lanes; l++)
+    for (int64_t p = 0; p < positions; p++) (*ubt)[static_cast<size_t>(p * padded + l)] = (*ub)[static_cast<size_t>(l * positions + p)];
 }
 
 // One pass's per-lane B data: groups per lane, and which fix-ups the plane epilogue needs.
@@ -65,8 +69,8 @@ struct LaneConsts {
 // TileEpi of lanes [l0, l0 + width) for A's group (oa, sa, za') and per-lane B groups in bl, with c_j from sb_all[j]
 // (Σ b' over the run's K terms) and kall = K.
 TileEpi tile_epi(LaneConsts& lc, const LaneB& bl, int64_t l0, int64_t width, int64_t lanes, double oa, double sa, double za,
-                 const double* sb_all, double kall, const std::vector<double>& ub, int64_t ub_stride, const std::vector<double>& kv,
-                 bool anyEmpty) {
+                 const double* sb_all, double kall, const std::vector<double>& ub, int64_t ub_stride, const std::vector<double>& ubt,
+                 int64_t ubt_stride, const std::vector<double>& kv, bool anyEmpty) {
   lc.resize(width);
   for (int64_t j = 0; j < lanes; j++) {
     const size_t l = static_cast<size_t>(l0 + j), i = static_cast<size_t>(j);
@@ -78,7 +82,7 @@ TileEpi tile_epi(LaneConsts& lc, const LaneB& bl, int64_t l0, int64_t width, int
   const bool generic = bl.anyOb || anyEmpty;
   return {width, lanes, lc.alpha.data(), lc.zb.data(), lc.c.data(), oa != 0 ? lc.beta.data() : nullptr,
           oa != 0 || generic ? ub.data() + l0 * ub_stride : nullptr, ub_stride, generic, lc.ob.data(), lc.sb.data(), kv.data(), oa, sa,
-          kall * za};
+          kall * za, ubt.data() + l0, ubt_stride};
 }
 
 }  // namespace
@@ -110,15 +114,15 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
   const std::vector<uint8_t> panels = pack_panels(lb, L, T, g.c, g.oc, [&](int64_t o, int64_t t, int64_t ci) {
     return static_cast<uint8_t>(wcode(o, t, ci));
   }, &block_off);
-  std::vector<double> ub, kv, sbAll(static_cast<size_t>(g.oc), 0.0);
-  position_sums(P, T, g.oc, g.c, [&](int64_t p, int64_t t) {
+  std::vector<double> ub, ubt, kv, sbAll(static_cast<size_t>(g.oc), 0.0);
+  position_sums(P, T, g.oc, lb.padded, g.c, [&](int64_t p, int64_t t) {
     const int64_t iy = (p / g.ow) * g.stride - g.pad + t / g.kw, ix = (p % g.ow) * g.stride - g.pad + t % g.kw;
     return iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
   }, [&](int64_t o, int64_t t) {
     double v = 0;
     for (int64_t ci = 0; ci < g.c; ci++) v += wcode(o, t, ci) - bl.zb[static_cast<size_t>(o)];
     return v;
-  }, &ub, &kv);
+  }, &ub, &ubt, &kv);
   for (int64_t o = 0; o < g.oc; o++)
     for (int64_t k = 0; k < K; k++) sbAll[static_cast<size_t>(o)] += code(w, o * K + k) + sb;
   std::vector<int64_t> tap_a(static_cast<size_t>(T)), tap_pix(static_cast<size_t>(T));
@@ -147,7 +151,7 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
     std::vector<TileEpi> epi;
     for (size_t b = 0; b < lb.nv.size(); b++)
       epi.push_back(tile_epi(lc[b], bl, lb.l0[b], lb.nv[b] * L, std::min<int64_t>(lb.nv[b] * L, g.oc - lb.l0[b]), oa, sa, za,
-                             sbAll.data() + lb.l0[b], static_cast<double>(K), ub, P, kv, anyEmpty));
+                             sbAll.data() + lb.l0[b], static_cast<double>(K), ub, P, ubt, lb.padded, kv, anyEmpty));
     const int8_t* xs = xp.data() + s * hp * wp * c4;
     for (size_t b = 0; b < lb.nv.size(); b++)
       conv_run(tk, lb.nv[b], {xs, off.data(), tap_a.data(), tap_b[b].data(), static_cast<int>(T), c4 / 4}, P, 0, 1, sA, epi[b],
@@ -187,13 +191,13 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
     const int64_t t = i + g.pad - k;
     return t >= 0 && t % st == 0 && t / st < out;
   };
-  std::vector<double> ub, kv;
-  position_sums(HW, T, g.c, g.oc, [&](int64_t p, int64_t t) { return valid_tap(p / g.w, t / g.kw, g.oh) && valid_tap(p % g.w, t % g.kw, g.ow); },
+  std::vector<double> ub, ubt, kv;
+  position_sums(HW, T, g.c, lb.padded, g.oc, [&](int64_t p, int64_t t) { return valid_tap(p / g.w, t / g.kw, g.oh) && valid_tap(p % g.w, t % g.kw, g.ow); },
                 [&](int64_t ci, int64_t t) {
                   double v = 0;
                   for (int64_t o = 0; o < g.oc; o++) v += wcode(o, t, ci) - gw.zero[0];
                   return v;
-                }, &ub, &kv);
+                }, &ub, &ubt, &kv);
   // Per phase ((iy + pad) mod stride, (ix + pad) mod stride): its taps and Σ b' over them per input channel.
   struct Phase {
     std::vector<int64_t> taps;
@@ -243,7 +247,7 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
       for (size_t b = 0; b < nb; b++) {
         const int64_t width = lb.nv[b] * L, l0 = lb.l0[b];
         epi.push_back(tile_epi(lc[phi * nb + b], bl, l0, width, std::min<int64_t>(width, g.c - l0), oa, sa, za, phases[phi].sb.data() + l0,
-                               static_cast<double>(g.oc * static_cast<int64_t>(phases[phi].taps.size())), ub, HW, kv, anyEmpty));
+                               static_cast<double>(g.oc * static_cast<int64_t>(phases[phi].taps.size())), ub, HW, ubt, lb.padded, kv, anyEmpty));
       }
     if (st == 1) {
       // One phase: the taps read at a fixed offset from each input pixel's dY window origin (iy − oy0 + pad − ky, ...).

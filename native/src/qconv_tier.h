@@ -25,8 +25,12 @@ static void run(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t 
     if (!one_chunk) {
       for (int64_t x = 0; x < mr * width; x++) buf[x] = 0;  // R is in acc; buf only feeds the transpose below
     }
-    VI::transpose(buf, mr, width, t32, mr);
     const double* __restrict s = sA + r0;
+    if (one_chunk && !e.generic && step == 1 && mr <= 16 &&
+        VI::epilogue_tile(buf, mr, width, lanes, e.alpha, e.c, e.zb, s, e.beta, e.beta ? e.ubt + (pos0 + r0) * e.ubt_stride : nullptr,
+                          e.ubt_stride, out + pos0 + r0, plane))
+      continue;
+    VI::transpose(buf, mr, width, t32, mr);
     for (int64_t j = 0; j < lanes; j++) {
       const double a = e.alpha[j], cj = e.c[j], z = e.zb[j];
       const int32_t* __restrict rj = t32 + j * mr;

@@ -92,6 +92,8 @@ struct TileEpi {
   const double* sb;       // [width] (generic)
   const double* kv;       // [plane positions] valid terms (generic)
   double oa, sa, kza;     // A's group; K·za' (generic: Ua = SA − K·za')
+  const double* ubt;      // Ub_j(pos) position-major: ubt[pos·ubt_stride + j] (the whole-tile epilogue)
+  int64_t ubt_stride;
 };
 
 // A run of `count` outputs: R through the micro-kernels (tiles of balanced MR; taps in chunks whose int32 sums stay

@@ -48,6 +48,7 @@ struct VI {
   }
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 4, 4, 4, 4};
+static constexpr int ROW_MR[qconv::kMaxNv + 1] = {0, 0, 0, 0, 0};  // no row kernels
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 4, 4, 4, 4};
 #include "qconv_tier.h"
 #include "qconv_micro.h"
@@ -80,6 +81,7 @@ struct VI {
   }
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 4, 3, 2, 1};
+static constexpr int ROW_MR[qconv::kMaxNv + 1] = {0, 0, 0, 0, 0};  // no row kernels
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 4, 3, 2, 1};
 #include "qconv_tier.h"
 #include "qconv_micro.h"
@@ -166,10 +168,16 @@ struct VI {
   // The common epilogue of a whole tile, vectorised across lanes while R is still lane-major: row i, lane j of R
   // (r[i·width + j]) becomes f32(alpha_j·((R + c_j) − zb_j·s_i) [+ beta_j·ubt[i·ubt_stride + j]]), the operations of
   // epilogue_span in the same order, then the float tile is transposed into the planes out[j·plane + i] for the real
-  // lanes j < lanes. rows ≤ 16.
+  // lanes j < lanes.
   static bool epilogue_tile(const int32_t* r, int rows, int64_t width, int64_t lanes, const double* alpha, const double* c,
                             const double* zb, const double* s, const double* beta, const double* ubt, int64_t ubt_stride, float* out,
                             int64_t plane) {
+    if (rows > 16) {  // 16 rows at a time
+      for (int i0 = 0; i0 < rows; i0 += 16)
+        epilogue_tile(r + i0 * width, rows - i0 < 16 ? rows - i0 : 16, width, lanes, alpha, c, zb, s + i0, beta,
+                      ubt != nullptr ? ubt + i0 * ubt_stride : nullptr, ubt_stride, out + i0, plane);
+      return true;
+    }
     alignas(64) float tile[16 * 16];
     for (int64_t v = 0; v * 16 < lanes; v++) {
       const __m512d a0 = _mm512_loadu_pd(alpha + 16 * v), a1 = _mm512_loadu_pd(alpha + 16 * v + 8);
@@ -197,6 +205,8 @@ struct VI {
 
 };
 static constexpr int CONV_MR[qconv::kMaxNv + 1] = {0, 16, 8, 5, 4};
+// Row kernels keep one address register, so their tiles may use every zmm: MR·NV accumulators + NV B vectors ≤ 32.
+static constexpr int ROW_MR[qconv::kMaxNv + 1] = {0, 24, 14, 9, 7};
 static constexpr int GW_MR[qconv::kMaxNv + 1] = {0, 16, 10, 8, 6};
 #include "qconv_tier.h"
 #include "qconv_micro.h"

@@ -35,9 +35,16 @@ using ConvMicro = void (*)(const int8_t* a, const int64_t* off, const int64_t* t
                            int64_t nq, int32_t* out);
 using GwMicro = void (*)(const int8_t* a, int64_t a_row_stride, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride,
                          int64_t nq, int32_t* out, bool accumulate);
+// conv for MR outputs of one output row whose A data lie a compile-time stride apart (output r at a + r·stride): the
+// rows need one address register, not MR of them. Same sums as ConvMicro.
+using ConvRowMicro = void (*)(const int8_t* a, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps, int64_t nq, int32_t* out);
 
 constexpr int kMaxNv = 4;
 constexpr int kMaxMr = 24;
+// The row strides (bytes of A between neighbouring outputs of a row) with row micro-kernels: 4·k channels at
+// stride 1 or 2 for the common channel counts.
+constexpr int kRowStrides[] = {16, 32, 64, 128};
+constexpr int kNumRowStrides = 4;
 
 // out[j·out_stride + r] = in[r·width + j] for r < rows, j < width (width a multiple of the tier's lanes).
 using TransposeFn = void (*)(const int32_t* in, int rows, int64_t width, int32_t* out, int64_t out_stride);
@@ -56,9 +63,11 @@ struct Kernels {
                 const double* oas, const double* sas, const double* zas, int64_t g_step, double n, double ob, double sb, double zb,
                 double* total);
   int conv_mr[kMaxNv + 1];        // largest MR of the conv micro-kernel per NV
+  int row_mr[kMaxNv + 1];         // largest MR of the row micro-kernels per NV (0: the tier has none)
   int gw_mr[kMaxNv + 1];          // MR of the grad-weight micro-kernel per NV
   ConvMicro conv[kMaxNv + 1][kMaxMr + 1];
   GwMicro gw[kMaxNv + 1][kMaxMr + 1];
+  ConvRowMicro conv_row[kNumRowStrides][kMaxNv + 1][kMaxMr + 1];  // null where the tier has none
 };
 
 const Kernels& tier_kernels();  // for the active ISA tier

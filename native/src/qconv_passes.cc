@@ -154,7 +154,7 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
                              sbAll.data() + lb.l0[b], static_cast<double>(K), ub, P, ubt, lb.padded, kv, anyEmpty));
     const int8_t* xs = xp.data() + s * hp * wp * c4;
     for (size_t b = 0; b < lb.nv.size(); b++)
-      conv_run(tk, lb.nv[b], {xs, off.data(), tap_a.data(), tap_b[b].data(), static_cast<int>(T), c4 / 4}, P, 0, 1, sA, epi[b],
+      conv_run(tk, lb.nv[b], {xs, off.data(), tap_a.data(), tap_b[b].data(), static_cast<int>(T), c4 / 4, g.ow, g.stride * c4}, P, 0, 1, sA, epi[b],
                y + (s * g.oc + lb.l0[b]) * P, P, buf);
   });
 }
@@ -267,7 +267,7 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
       for (size_t b = 0; b < nb; b++) {
         const int64_t width = lb.nv[b] * L;
         for (int64_t k = 0; k < ntaps; k++) tb[k] = panels.data() + block_off[b] + ph.taps[static_cast<size_t>(k)] * (oc4 / 4) * width * 4;
-        conv_run(tk, lb.nv[b], {dpn, planeOff.data(), tap_a, tb, static_cast<int>(ntaps), oc4 / 4}, HW, 0, 1, sA, epi[b],
+        conv_run(tk, lb.nv[b], {dpn, planeOff.data(), tap_a, tb, static_cast<int>(ntaps), oc4 / 4, g.w, oc4}, HW, 0, 1, sA, epi[b],
                  dx + (s * g.c + lb.l0[b]) * HW, HW, buf);
       }
       return;
@@ -292,7 +292,7 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
         for (size_t b = 0; b < nb; b++) {
           const int64_t width = lb.nv[b] * L, l0 = lb.l0[b];
           for (int64_t k = 0; k < ntaps; k++) tb[k] = panels.data() + block_off[b] + ph.taps[static_cast<size_t>(k)] * (oc4 / 4) * width * 4;
-          conv_run(tk, lb.nv[b], {dpn, step.data(), tap_a, tb, static_cast<int>(ntaps), oc4 / 4}, count, iy * g.w + rxp, st, sA, epi[phi * nb + b],
+          conv_run(tk, lb.nv[b], {dpn, step.data(), tap_a, tb, static_cast<int>(ntaps), oc4 / 4, count, oc4}, count, iy * g.w + rxp, st, sA, epi[phi * nb + b],
                    dx + (s * g.c + l0) * HW, HW, buf);
         }
       }

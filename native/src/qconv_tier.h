@@ -10,13 +10,26 @@ static void run(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t 
   const bool one_chunk = w.ntaps <= chunk;
   int32_t* t32 = buf + qconv::kMaxMr * width;
   double* acc = reinterpret_cast<double*>(buf + 2 * qconv::kMaxMr * qconv::kMaxNv * VI::L);
-  // Balanced tiles: 28 outputs run as 14 + 14, not 24 + 4.
-  const int64_t mrMax = tk.conv_mr[nv], tiles = (count + mrMax - 1) / mrMax, mrBal = tiles > 0 ? (count + tiles - 1) / tiles : 1;
-  for (int64_t r0 = 0; r0 < count; r0 += mrBal) {
-    const int mr = static_cast<int>(std::min<int64_t>(mrBal, count - r0));
+  // Row micro-kernels when the walk has rows with a stride they are compiled for.
+  int rsi = -1;
+  if (w.row_len > 0)
+    for (int i = 0; i < qconv::kNumRowStrides; i++)
+      if (w.row_stride == qconv::kRowStrides[i] && tk.row_mr[nv] > 0) rsi = i;
+  // Balanced tiles (28 outputs run as 14 + 14, not 24 + 4), within one row on the row kernels. Tile boundaries do
+  // not change any output: each is its own exact integer sum.
+  const int64_t mrMax = rsi >= 0 ? tk.row_mr[nv] : tk.conv_mr[nv], seg = rsi >= 0 ? w.row_len : count;
+  int64_t segEnd = 0, mrBal = 1;
+  for (int64_t r0 = 0, mr = 0; r0 < count; r0 += mr) {
+    if (r0 == segEnd) {
+      const int64_t len = std::min<int64_t>(seg, count - r0), tiles = (len + mrMax - 1) / mrMax;
+      mrBal = (len + tiles - 1) / tiles;
+      segEnd = r0 + len;
+    }
+    mr = std::min<int64_t>(mrBal, segEnd - r0);
     for (int t0 = 0; t0 < std::max(1, w.ntaps); t0 += static_cast<int>(chunk)) {
       const int nt = static_cast<int>(std::min<int64_t>(chunk, w.ntaps - t0));
-      if (nt > 0) tk.conv[nv][mr](w.a, w.off + r0, w.tap_a + t0, w.tap_b + t0, nt, w.nq, buf);
+      if (nt > 0 && rsi >= 0) tk.conv_row[rsi][nv][mr](w.a + w.off[r0], w.tap_a + t0, w.tap_b + t0, nt, w.nq, buf);
+      else if (nt > 0) tk.conv[nv][mr](w.a, w.off + r0, w.tap_a + t0, w.tap_b + t0, nt, w.nq, buf);
       else std::fill(buf, buf + mr * width, 0);
       if (!one_chunk) {  // sums past the int32 range: accumulate the chunks in float64 (exact integers)
         for (int64_t x = 0; x < mr * width; x++) acc[x] = (t0 == 0 ? 0.0 : acc[x]) + static_cast<double>(buf[x]);
@@ -26,7 +39,7 @@ static void run(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t 
       for (int64_t x = 0; x < mr * width; x++) buf[x] = 0;  // R is in acc; buf only feeds the transpose below
     }
     const double* __restrict s = sA + r0;
-    if (one_chunk && !e.generic && step == 1 && mr <= 16 &&
+    if (one_chunk && !e.generic && step == 1 &&
         VI::epilogue_tile(buf, mr, width, lanes, e.alpha, e.c, e.zb, s, e.beta, e.beta ? e.ubt + (pos0 + r0) * e.ubt_stride : nullptr,
                           e.ubt_stride, out + pos0 + r0, plane))
       continue;

@@ -72,6 +72,9 @@ struct Walk {
   const uint8_t* const* tap_b;  // B panel per tap (of this lane block)
   int ntaps;
   int64_t nq;                   // quads of K per tap
+  // Optional: the outputs form rows of row_len (the last may be shorter) within which off grows by row_stride bytes
+  // per output; tiles then stay within a row and run on the row micro-kernels. 0: no such structure.
+  int64_t row_len = 0, row_stride = 0;
 };
 
 // The epilogue constants of one lane block for one run of outputs of a forward or grad-input pass (qconv.h): with

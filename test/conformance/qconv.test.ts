@@ -22,6 +22,12 @@ const GEOS: Geo[] = [
   [2, 70, 4, 4, 6, 1, 1, 1, 0],
   [2, 0, 4, 4, 3, 3, 3, 1, 1],      // no input channels: every sum is empty
   [2, 3, 4, 4, 0, 3, 3, 1, 1],      // no output channels
+  // Row micro-kernels (A strides 16, 32, 64, 128 bytes per output of a row), forward and grad-input:
+  [3, 16, 10, 10, 16, 3, 3, 1, 1],  // stride 16 both ways, one 10-output tile per row
+  [2, 12, 5, 30, 32, 3, 3, 1, 1],   // grad-input stride 32 on rows of 30 (three tiles), 12 of 16 lanes real
+  [2, 16, 7, 7, 64, 3, 3, 1, 1],    // forward on 4 vectors (64 lanes), grad-input stride 64
+  [2, 32, 9, 9, 64, 3, 3, 2, 1],    // forward stride 2 (64 bytes), grad-input stride-2 phases on 64-byte rows
+  [2, 64, 6, 6, 8, 3, 3, 2, 1],     // forward stride 128
 ];
 
 interface Case { what: string; run(b: Backend): Float32Array }

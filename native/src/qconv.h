@@ -29,12 +29,12 @@ struct Operand {
 };
 
 // Micro-kernels of one ISA tier (qconv_micro.h). conv: MR outputs (A data of output r at a + off[r]) × NV vectors of
-// L lanes over a list of taps, each tap nq quads of K; writes int32 R to out[MR][NV·L]. gw: MR rows × NV vectors over nq quads of samples at
-// one pixel; adds into out when `accumulate`.
+// L lanes over a list of taps, each tap nq quads of K; writes int32 R to out[MR][NV·L]. gw: MR rows (4 bytes apart in A) × NV vectors
+// over nq quads of samples at one pixel; adds into out when `accumulate`.
 using ConvMicro = void (*)(const int8_t* a, const int64_t* off, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps,
                            int64_t nq, int32_t* out);
-using GwMicro = void (*)(const int8_t* a, int64_t a_row_stride, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride,
-                         int64_t nq, int32_t* out, bool accumulate);
+using GwMicro = void (*)(const int8_t* a, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride, int64_t nq, int32_t* out,
+                         bool accumulate);
 // conv for MR outputs of one output row whose A data lie a compile-time stride apart (output r at a + r·stride): the
 // rows need one address register, not MR of them. Same sums as ConvMicro.
 using ConvRowMicro = void (*)(const int8_t* a, const int64_t* tap_a, const uint8_t* const* tap_b, int ntaps, int64_t nq, int32_t* out);

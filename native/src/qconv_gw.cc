@@ -69,7 +69,7 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
       for (int64_t ox = oxLo; ox < oxHi; ox++) {
         const int64_t p = oy * g.ow + ox, pix = (oy * st - g.pad + ky) * g.w + (ox * st - g.pad + kx);
         const int32_t* sB = sumB.data() + pix * cl + l0;
-        tk.gw[nv][rows](reinterpret_cast<const int8_t*>(dgr.data()) + (p * nq * g.oc + o0) * 4, 4, g.oc * 4,
+        tk.gw[nv][rows](reinterpret_cast<const int8_t*>(dgr.data()) + (p * nq * g.oc + o0) * 4, g.oc * 4,
                         xg.data() + pix * nq * cl * 4 + l0 * 4, cl * 4, nq, acc.data(), !feature && sinceFlush > 0);
         pixels++;
         if (feature) {

@@ -68,8 +68,8 @@ static void conv_row_micro(const int8_t* a, const int64_t* tap_a, const uint8_t*
 }
 
 template <int MR, int NV>
-static void gw_micro(const int8_t* a, int64_t a_row_stride, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride,
-                     int64_t nq, int32_t* out, bool accumulate) {
+static void gw_micro(const int8_t* a, int64_t a_quad_stride, const uint8_t* b, int64_t b_quad_stride, int64_t nq, int32_t* out,
+                     bool accumulate) {
   typename VI::V acc[MR][NV];
 #pragma GCC unroll 24
   for (int r = 0; r < MR; r++)
@@ -82,7 +82,7 @@ static void gw_micro(const int8_t* a, int64_t a_row_stride, int64_t a_quad_strid
 #pragma GCC unroll 24
     for (int r = 0; r < MR; r++) {
       int32_t av;
-      std::memcpy(&av, a + r * a_row_stride + q * a_quad_stride, 4);
+      std::memcpy(&av, a + q * a_quad_stride + 4 * r, 4);  // rows 4 bytes apart: one address register
       const typename VI::PA pa = VI::prep_a(av);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) acc[r][v] = VI::dp(acc[r][v], bv[v], pa);

@@ -19,20 +19,34 @@ namespace {
 template <class Valid, class Term>
 void position_sums(int64_t positions, int64_t taps, int64_t lanes, int64_t padded, int64_t per_tap, Valid valid, Term term,
                    std::vector<double>* ub, std::vector<double>* ubt, std::vector<double>* kv) {
-  std::vector<double> tt(static_cast<size_t>(lanes * taps));
+  // Per tap, lane-contiguous; an output with every tap valid (the interior) takes the sum over all taps. The
+  // values are exact integers in doubles, so the order of the additions does not matter.
+  std::vector<double> tt(static_cast<size_t>(taps * lanes)), full(static_cast<size_t>(lanes), 0.0);
   for (int64_t l = 0; l < lanes; l++)
-    for (int64_t t = 0; t < taps; t++) tt[static_cast<size_t>(l * taps + t)] = term(l, t);
-  ub->assign(static_cast<size_t>(lanes * positions), 0.0);
-  kv->assign(static_cast<size_t>(positions), 0.0);
-  for (int64_t p = 0; p < positions; p++)
     for (int64_t t = 0; t < taps; t++) {
-      if (!valid(p, t)) continue;
-      (*kv)[static_cast<size_t>(p)] += static_cast<double>(per_tap);
-      for (int64_t l = 0; l < lanes; l++) (*ub)[static_cast<size_t>(l * positions + p)] += tt[static_cast<size_t>(l * taps + t)];
+      tt[static_cast<size_t>(t * lanes + l)] = term(l, t);
+      full[static_cast<size_t>(l)] += tt[static_cast<size_t>(t * lanes + l)];
     }
   ubt->assign(static_cast<size_t>(padded * positions), 0.0);
+  kv->assign(static_cast<size_t>(positions), 0.0);
+  for (int64_t p = 0; p < positions; p++) {
+    double* __restrict u = ubt->data() + p * padded;
+    int64_t nvalid = 0;
+    for (int64_t t = 0; t < taps; t++) nvalid += valid(p, t) ? 1 : 0;
+    (*kv)[static_cast<size_t>(p)] = static_cast<double>(nvalid * per_tap);
+    if (nvalid == taps) {
+      std::copy(full.begin(), full.end(), u);
+      continue;
+    }
+    for (int64_t t = 0; t < taps; t++) {
+      if (!valid(p, t)) continue;
+      const double* __restrict tv = tt.data() + t * lanes;
+      for (int64_t l = 0; l < lanes; l++) u[l] += tv[l];
+    }
+  }
+  ub->resize(static_cast<size_t>(lanes * positions));
   for (int64_t l = 0; l < lanes; l++)
-    for (int64_t p = 0; p < positions; p++) (*ubt)[static_cast<size_t>(p * padded + l)] = (*ub)[static_cast<size_t>(l * positions + p)];
+    for (int64_t p = 0; p < positions; p++) (*ub)[static_cast<size_t>(l * positions + p)] = (*ubt)[static_cast<size_t>(p * padded + l)];
 }
 
 // One pass's per-lane B data: groups per lane, and which fix-ups the plane epilogue needs.
@@ -119,12 +133,15 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
     const int64_t iy = (p / g.ow) * g.stride - g.pad + t / g.kw, ix = (p % g.ow) * g.stride - g.pad + t % g.kw;
     return iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
   }, [&](int64_t o, int64_t t) {
-    double v = 0;
-    for (int64_t ci = 0; ci < g.c; ci++) v += wcode(o, t, ci) - bl.zb[static_cast<size_t>(o)];
-    return v;
+    int64_t v = 0;  // Σ (b' − zb') as exact integers
+    for (int64_t ci = 0; ci < g.c; ci++) v += wcode(o, t, ci);
+    return static_cast<double>(v) - static_cast<double>(g.c) * bl.zb[static_cast<size_t>(o)];
   }, &ub, &ubt, &kv);
-  for (int64_t o = 0; o < g.oc; o++)
-    for (int64_t k = 0; k < K; k++) sbAll[static_cast<size_t>(o)] += code(w, o * K + k) + sb;
+  for (int64_t o = 0; o < g.oc; o++) {  // an integer accumulator: no store per term (sbAll may alias the codes)
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; k++) sum += code(w, o * K + k) + sb;
+    sbAll[static_cast<size_t>(o)] = static_cast<double>(sum);
+  }
   std::vector<int64_t> tap_a(static_cast<size_t>(T)), tap_pix(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; t++) {
     tap_pix[static_cast<size_t>(t)] = (t / g.kw) * wp + t % g.kw;
@@ -194,9 +211,9 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
   std::vector<double> ub, ubt, kv;
   position_sums(HW, T, g.c, lb.padded, g.oc, [&](int64_t p, int64_t t) { return valid_tap(p / g.w, t / g.kw, g.oh) && valid_tap(p % g.w, t % g.kw, g.ow); },
                 [&](int64_t ci, int64_t t) {
-                  double v = 0;
-                  for (int64_t o = 0; o < g.oc; o++) v += wcode(o, t, ci) - gw.zero[0];
-                  return v;
+                  int64_t v = 0;  // Σ (b' − zb') as exact integers
+                  for (int64_t o = 0; o < g.oc; o++) v += wcode(o, t, ci);
+                  return static_cast<double>(v) - static_cast<double>(g.oc) * gw.zero[0];
                 }, &ub, &ubt, &kv);
   // Per phase ((iy + pad) mod stride, (ix + pad) mod stride): its taps and Σ b' over them per input channel.
   struct Phase {
@@ -210,9 +227,12 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
       for (int64_t t = 0; t < T; t++)
         if ((t / g.kw) % st == py && (t % g.kw) % st == px) ph.taps.push_back(t);
       ph.sb.assign(static_cast<size_t>(lb.padded), 0.0);
-      for (int64_t ci = 0; ci < g.c; ci++)
+      for (int64_t ci = 0; ci < g.c; ci++) {
+        int64_t sum = 0;
         for (const int64_t t : ph.taps)
-          for (int64_t o = 0; o < g.oc; o++) ph.sb[static_cast<size_t>(ci)] += wcode(o, t, ci);
+          for (int64_t o = 0; o < g.oc; o++) sum += wcode(o, t, ci);
+        ph.sb[static_cast<size_t>(ci)] = static_cast<double>(sum);
+      }
     }
   const bool anyEmpty = std::find(kv.begin(), kv.end(), 0.0) != kv.end();
   // A run of a phase steps one dY pixel per output; with stride 1 one run covers the whole plane (tiles across rows).

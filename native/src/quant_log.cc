@@ -51,10 +51,66 @@ Moments chunk_moments(const float* x, int64_t n) {
 }
 }  // namespace
 
+#if FQT_X86
+#pragma GCC push_options
+#pragma GCC target("avx2")
+// chunk_moments with lane l of the eight float64 partial sums in lane l of two 4-double vectors: the same
+// additions in the same order. max / min keep their second operand unless the first is strictly greater / less
+// (a NaN never replaces them: the flag reports it), as the scalar comparisons do.
+Moments chunk_moments_avx2(const float* x, int64_t n) {
+  __m256d p0 = _mm256_setzero_pd(), p1 = p0, q0 = p0, q1 = p0;
+  __m256 mx8 = _mm256_setzero_ps(), mn8 = _mm256_set1_ps(std::numeric_limits<float>::infinity()), nan8 = _mm256_setzero_ps();
+  const __m256 absF = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256d absD = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffff));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    p0 = _mm256_add_pd(p0, _mm256_mul_pd(d0, d0));
+    p1 = _mm256_add_pd(p1, _mm256_mul_pd(d1, d1));
+    q0 = _mm256_add_pd(q0, _mm256_and_pd(d0, absD));
+    q1 = _mm256_add_pd(q1, _mm256_and_pd(d1, absD));
+    mx8 = _mm256_max_ps(_mm256_and_ps(v, absF), mx8);
+    mn8 = _mm256_min_ps(v, mn8);
+    nan8 = _mm256_or_ps(nan8, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+  alignas(32) double p[8], q[8];
+  alignas(32) float mxs[8], mns[8];
+  _mm256_store_pd(p, p0), _mm256_store_pd(p + 4, p1), _mm256_store_pd(q, q0), _mm256_store_pd(q + 4, q1);
+  _mm256_store_ps(mxs, mx8), _mm256_store_ps(mns, mn8);
+  float mx = 0, mn = std::numeric_limits<float>::infinity();
+  for (int l = 0; l < 8; l++) {
+    mx = mxs[l] > mx ? mxs[l] : mx;
+    mn = mns[l] < mn ? mns[l] : mn;
+  }
+  bool nan = _mm256_movemask_ps(nan8) != 0;
+  for (int l = 0; i < n; i++, l++) {  // the tail, lanes 0.. as in chunk_moments
+    const float v = x[i];
+    const double d = v;
+    p[l] += d * d;
+    q[l] += std::fabs(d);
+    mx = std::fabs(v) > mx ? std::fabs(v) : mx;
+    mn = v < mn ? v : mn;
+    nan = nan || v != v;
+  }
+  Moments m;
+  m.sq = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+  m.ab = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+  m.mx = mx, m.mn = mn, m.nan = nan;
+  return m;
+}
+#pragma GCC pop_options
+#endif
+
 void moment_sums(const float* x, int64_t n, double* out) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<Moments> part(static_cast<size_t>(chunks));
-  parallel_for(chunks, [&](int64_t c, int) { part[static_cast<size_t>(c)] = chunk_moments(x + c * kChunk, std::min(kChunk, n - c * kChunk)); });
+#if FQT_X86
+  Moments (*chunk)(const float*, int64_t) = active_tier() >= Tier::Avx2 ? chunk_moments_avx2 : chunk_moments;
+#else
+  Moments (*chunk)(const float*, int64_t) = chunk_moments;
+#endif
+  parallel_for(chunks, [&](int64_t c, int) { part[static_cast<size_t>(c)] = chunk(x + c * kChunk, std::min(kChunk, n - c * kChunk)); });
   Moments t;
   for (const Moments& m : part) {
     t.sq += m.sq, t.ab += m.ab;

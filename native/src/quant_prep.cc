@@ -113,18 +113,44 @@ void pack_nibbles(const uint8_t* codes, int64_t n, uint8_t* out) {
   const int64_t bytes = (n + 1) / 2;
   parallel_range(bytes, kGrain, [=](int64_t lo, int64_t hi) {
     const int64_t full = std::min(hi, n / 2);
-    for (int64_t i = lo; i < full; i++) out[i] = static_cast<uint8_t>((codes[2 * i] & 15) | ((codes[2 * i + 1] & 15) << 4));
+    int64_t i = lo;
+#if FQT_X86
+    // 32 codes → 16 bytes: each 16-bit lane (odd code << 8 | even code) becomes one byte.
+    const __m128i m15 = _mm_set1_epi16(0x000f), mf0 = _mm_set1_epi16(0x00f0);
+    const auto pack8 = [&](__m128i v) { return _mm_or_si128(_mm_and_si128(v, m15), _mm_and_si128(_mm_srli_epi16(v, 4), mf0)); };
+    for (; i + 16 <= full; i += 16) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 2 * i));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 2 * i + 16));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(pack8(a), pack8(b)));
+    }
+#endif
+    for (; i < full; i++) out[i] = static_cast<uint8_t>((codes[2 * i] & 15) | ((codes[2 * i + 1] & 15) << 4));
     if (hi > full && full >= lo) out[full] = codes[2 * full] & 15;  // the odd last code
   });
 }
 
+// Branch-free over the full bytes (signed: (c ^ 8) − 8 sign-extends a 4-bit code), so the loops vectorise.
 void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* out) {
+  const uint8_t flip = is_signed ? 8 : 0;
   parallel_range((n + 1) / 2, kGrain, [=](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-      const int lo4 = packed[i] & 15, hi4 = packed[i] >> 4;
-      out[2 * i] = static_cast<uint8_t>(is_signed && lo4 >= 8 ? lo4 - 16 : lo4);
-      if (2 * i + 1 < n) out[2 * i + 1] = static_cast<uint8_t>(is_signed && hi4 >= 8 ? hi4 - 16 : hi4);
+    const int64_t full = std::min(hi, n / 2);
+    int64_t i = lo;
+#if FQT_X86
+    // 16 bytes → 32 codes: low nibbles to even positions, high to odd (explicit: out may alias packed for the compiler).
+    const __m128i m15 = _mm_set1_epi8(15), f = _mm_set1_epi8(static_cast<char>(flip));
+    for (; i + 16 <= full; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + i));
+      const __m128i l4 = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(v, m15), f), f);
+      const __m128i h4 = _mm_sub_epi8(_mm_xor_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m15), f), f);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), _mm_unpacklo_epi8(l4, h4));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i + 16), _mm_unpackhi_epi8(l4, h4));
     }
+#endif
+    for (; i < full; i++) {
+      out[2 * i] = static_cast<uint8_t>(((packed[i] & 15) ^ flip) - flip);
+      out[2 * i + 1] = static_cast<uint8_t>(((packed[i] >> 4) ^ flip) - flip);
+    }
+    if (hi > full && full >= lo) out[2 * full] = static_cast<uint8_t>(((packed[full] & 15) ^ flip) - flip);  // the odd last code
   });
 }
 

@@ -10,6 +10,7 @@ import { savedValues } from '../../src/autograd/saved.js';
 import { grad } from '../../src/autograd/graph.js';
 import { BatchNorm, Conv2d } from '../../src/nn/layers.js';
 import { makeQGemm } from '../../src/quant/gemm/index.js';
+import { RECOMPUTE_MAX_K } from '../../src/quant/gemm/fused.js';
 import { preset, type PresetName } from '../../src/quant/presets.js';
 import type { RecipeSlots } from '../../src/quant/recipe.js';
 import { mul } from '../../src/ops/elementwise.js';
@@ -21,8 +22,8 @@ import { normals } from '../quant/helpers.js';
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-function quantizedConv(name: PresetName): Conv2d {
-  const conv = new Conv2d(3, 4, 3, new Rng(2), { padding: 1 });
+function quantizedConv(name: PresetName, inChannels = 3): Conv2d {
+  const conv = new Conv2d(inChannels, 4, 3, new Rng(2), { padding: 1 });
   const r = preset(name);
   conv.gemm = makeQGemm({ slots: { forward: r.forward, gradInput: r.gradInput, gradWeight: r.gradWeight } as RecipeSlots,
     backwardDraws: r.backwardDraws, rng: new Rng(3) });
@@ -41,6 +42,14 @@ test('a fused quantized conv output recomputes to the same bits', () => {
     assert.notEqual(again, y.data, `${name}: recomputed, not the kept array`);
     assert.deepEqual(Array.from(again), Array.from(y.data), `${name}: bit-identical recomputation`);
   }
+});
+
+test('a fused quantized conv whose recomputation costs RECOMPUTE_MAX_K or more multiply-adds per value keeps its output', () => {
+  const c = Math.ceil(RECOMPUTE_MAX_K / 9); // a 3×3 window: K = 9·c ≥ RECOMPUTE_MAX_K
+  const y = quantizedConv('psq4', c).forward(parameter(normals(1, 2 * c * 6 * 6), [2, c, 6, 6], 'x'));
+  assert.equal(savedValues(y)(), y.data, 'kept, not recomputed');
+  const below = quantizedConv('psq4', c - 1).forward(parameter(normals(1, 2 * (c - 1) * 6 * 6), [2, c - 1, 6, 6], 'x'));
+  assert.notEqual(savedValues(below)(), below.data, `K = ${9 * (c - 1)}: recomputed`);
 });
 
 test('batch norm after a quantized conv lets the conv output go and still gives the same gradients', async () => {

@@ -167,15 +167,15 @@ struct VI {
   }
   // The common epilogue of a whole tile, vectorised across lanes while R is still lane-major: row i, lane j of R
   // (r[i·width + j]) becomes f32(alpha_j·((R + c_j) − zb_j·s_i) [+ beta_j·ubt[i·ubt_stride + j]]), the operations of
-  // epilogue_span in the same order, then the float tile is transposed into the planes out[j·plane + i] for the real
-  // lanes j < lanes.
+  // epilogue_span in the same order, then the float tile is transposed into the planes out[j·plane + i·step] for the
+  // real lanes j < lanes.
   static bool epilogue_tile(const int32_t* r, int rows, int64_t width, int64_t lanes, const double* alpha, const double* c,
                             const double* zb, const double* s, const double* beta, const double* ubt, int64_t ubt_stride, float* out,
-                            int64_t plane) {
+                            int64_t plane, int64_t step) {
     if (rows > 16) {  // 16 rows at a time
       for (int i0 = 0; i0 < rows; i0 += 16)
         epilogue_tile(r + i0 * width, rows - i0 < 16 ? rows - i0 : 16, width, lanes, alpha, c, zb, s + i0, beta,
-                      ubt != nullptr ? ubt + i0 * ubt_stride : nullptr, ubt_stride, out + i0, plane);
+                      ubt != nullptr ? ubt + i0 * ubt_stride : nullptr, ubt_stride, out + i0 * step, plane, step);
       return true;
     }
     alignas(64) float tile[16 * 16];
@@ -196,9 +196,16 @@ struct VI {
         _mm256_store_ps(tile + 16 * i, _mm512_cvtpd_ps(lo));
         _mm256_store_ps(tile + 16 * i + 8, _mm512_cvtpd_ps(hi));
       }
-      const int64_t left = lanes - 16 * v;
-      transpose16(reinterpret_cast<const int32_t*>(tile), rows, 16, reinterpret_cast<int32_t*>(out + 16 * v * plane), plane,
-                  static_cast<int>(left < 16 ? left : 16));
+      const int64_t left = lanes - 16 * v, real = left < 16 ? left : 16;
+      if (step == 1) {
+        transpose16(reinterpret_cast<const int32_t*>(tile), rows, 16, reinterpret_cast<int32_t*>(out + 16 * v * plane), plane,
+                    static_cast<int>(real));
+      } else {  // outputs step apart (a stride-s grad-input phase): scattered
+        for (int64_t m = 0; m < real; m++) {
+          float* o = out + (16 * v + m) * plane;
+          for (int i = 0; i < rows; i++) o[i * step] = tile[16 * i + m];
+        }
+      }
     }
     return true;
   }

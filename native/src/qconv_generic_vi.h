@@ -15,6 +15,6 @@ static void epilogue_span(const int32_t* __restrict r, const double* __restrict 
 }
 // No whole-tile epilogue on the plain-loop tiers: run() takes the transpose + epilogue_span path.
 static bool epilogue_tile(const int32_t*, int, int64_t, int64_t, const double*, const double*, const double*, const double*, const double*,
-                          const double*, int64_t, float*, int64_t) {
+                          const double*, int64_t, float*, int64_t, int64_t) {
   return false;
 }

@@ -234,7 +234,10 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
         ph.sb[static_cast<size_t>(ci)] = static_cast<double>(sum);
       }
     }
-  const bool anyEmpty = std::find(kv.begin(), kv.end(), 0.0) != kv.end();
+  // Per phase: does some input pixel of it have no valid tap (its gradient is an exact 0 from the scalar epilogue)?
+  std::vector<char> phaseEmpty(phases.size(), 0);
+  for (int64_t p = 0; p < HW; p++)
+    if (kv[static_cast<size_t>(p)] == 0) phaseEmpty[static_cast<size_t>((((p / g.w) + g.pad) % st) * st + ((p % g.w) + g.pad) % st)] = 1;
   // A run of a phase steps one dY pixel per output; with stride 1 one run covers the whole plane (tiles across rows).
   std::vector<int64_t> step(static_cast<size_t>(std::max<int64_t>(g.w, HW)));
   for (size_t i = 0; i < step.size(); i++) step[i] = static_cast<int64_t>(i) * oc4;
@@ -267,7 +270,8 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
       for (size_t b = 0; b < nb; b++) {
         const int64_t width = lb.nv[b] * L, l0 = lb.l0[b];
         epi.push_back(tile_epi(lc[phi * nb + b], bl, l0, width, std::min<int64_t>(width, g.c - l0), oa, sa, za, phases[phi].sb.data() + l0,
-                               static_cast<double>(g.oc * static_cast<int64_t>(phases[phi].taps.size())), ub, HW, ubt, lb.padded, kv, anyEmpty));
+                               static_cast<double>(g.oc * static_cast<int64_t>(phases[phi].taps.size())), ub, HW, ubt, lb.padded, kv,
+                               phaseEmpty[phi] != 0));
       }
     if (st == 1) {
       // One phase: the taps read at a fixed offset from each input pixel's dY window origin (iy − oy0 + pad − ky, ...).
@@ -297,6 +301,13 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
         const size_t phi = static_cast<size_t>(((iy + g.pad) % st) * st + (rxp + g.pad) % st);
         const Phase& ph = phases[phi];
         const int64_t ntaps = static_cast<int64_t>(ph.taps.size()), count = (g.w - rxp + st - 1) / st;
+        if (ntaps == 0) {  // no tap reaches these pixels (e.g. a 1×1 stride-2 conv): every sum is empty, dX = 0
+          for (int64_t ci = 0; ci < g.c; ci++) {
+            float* o = dx + (s * g.c + ci) * HW + iy * g.w + rxp;
+            for (int64_t j = 0; j < count; j++) o[j * st] = 0.0f;
+          }
+          continue;
+        }
         // The dY pixel each tap reads for the run's first input pixel; the run then steps one dY pixel at a time.
         for (int64_t k = 0; k < ntaps; k++) {
           const int64_t t = ph.taps[static_cast<size_t>(k)];

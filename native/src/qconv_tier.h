@@ -39,9 +39,10 @@ static void run(const qconv::Kernels& tk, int nv, const qconv::Walk& w, int64_t 
       for (int64_t x = 0; x < mr * width; x++) buf[x] = 0;  // R is in acc; buf only feeds the transpose below
     }
     const double* __restrict s = sA + r0;
-    if (one_chunk && !e.generic && step == 1 &&
-        VI::epilogue_tile(buf, mr, width, lanes, e.alpha, e.c, e.zb, s, e.beta, e.beta ? e.ubt + (pos0 + r0) * e.ubt_stride : nullptr,
-                          e.ubt_stride, out + pos0 + r0, plane))
+    if (one_chunk && !e.generic &&
+        VI::epilogue_tile(buf, static_cast<int>(mr), width, lanes, e.alpha, e.c, e.zb, s, e.beta,
+                          e.beta ? e.ubt + (pos0 + r0 * step) * e.ubt_stride : nullptr, e.ubt_stride * step, out + pos0 + r0 * step, plane,
+                          step))
       continue;
     VI::transpose(buf, mr, width, t32, mr);
     for (int64_t j = 0; j < lanes; j++) {

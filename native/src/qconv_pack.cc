@@ -8,7 +8,7 @@
 #include "thread_pool.h"
 
 #if FQT_X86
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 namespace fqt {
@@ -118,12 +118,50 @@ void add_rows(const uint8_t* const* rows, int real, int64_t ch, uint8_t x, bool 
   }
 }
 
+#if FQT_X86
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vnni")
+// The whole quads of one pixel when ch is a multiple of 16, 16 channels of 4 samples per zmm: one dword permute
+// (sample-major words → channel-group lanes), one byte shuffle within lanes (→ channel-major, sample-minor), and
+// the per-channel sums of the 4 shifted samples as one vpdpbusd against bytes of 1 (signed or unsigned reading).
+// Returns the quads it packed (the others, a partial last quad, go through the portable loop).
+int64_t pack_pixel_vnni(const Operand& src, int64_t p, int64_t n, int64_t pixels, int64_t ch, int64_t chl, bool flip, bool as_signed,
+                        uint8_t* o, int32_t* sm) {
+  if (ch % 16 != 0 || chl != ch) return 0;
+  const __m512i perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i shuf = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  const __m512i x80 = _mm512_set1_epi8(static_cast<char>(flip ? 0x80 : 0)), ones = _mm512_set1_epi8(1);
+  const int64_t whole = n / 4, stride = pixels * ch;
+  for (int64_t c0 = 0; c0 < ch; c0 += 16) {
+    __m512i sum = _mm512_setzero_si512();
+    const uint8_t* r = src.codes + p * ch + c0;
+    for (int64_t q = 0; q < whole; q++, r += 4 * stride) {
+      __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r)));
+      v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + stride)), 1);
+      v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 2 * stride)), 2);
+      v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 3 * stride)), 3);
+      v = _mm512_xor_si512(_mm512_shuffle_epi8(_mm512_permutexvar_epi32(perm, v), shuf), x80);
+      _mm512_storeu_si512(o + q * chl * 4 + 4 * c0, v);
+      sum = as_signed ? _mm512_dpbusd_epi32(sum, ones, v) : _mm512_dpbusd_epi32(sum, v, ones);
+    }
+    _mm512_storeu_si512(sm + c0, _mm512_add_epi32(_mm512_loadu_si512(sm + c0), sum));
+  }
+  return whole;
+}
+#pragma GCC pop_options
+#endif
+
 // One pixel's sample quads (see pack_quads).
 void pack_pixel(const Operand& src, int64_t p, int64_t n, int64_t pixels, int64_t ch, int64_t nq, int64_t chl, bool flip, bool as_signed,
-                uint8_t* o, int32_t* sm) {
+                bool vnni, uint8_t* o, int32_t* sm) {
   std::fill(sm, sm + chl, 0);
   const uint8_t x = flip ? 0x80 : 0;
-  for (int64_t q = 0; q < nq; q++) {
+  int64_t q0 = 0;
+#if FQT_X86
+  if (vnni) q0 = pack_pixel_vnni(src, p, n, pixels, ch, chl, flip, as_signed, o, sm);
+#endif
+  (void)vnni;
+  for (int64_t q = q0; q < nq; q++) {
     const uint8_t* rows[4];
     int real = 0;
     for (int i = 0; i < 4; i++) {
@@ -150,8 +188,14 @@ void pack_quads(const Operand& src, int shift, int64_t n, int64_t pixels, int64_
   // signed for the A domain (shift −128 or 0 on unsigned / signed codes), unsigned for B (0 or +128).
   const bool flip = shift != 0, asSigned = (shift == -128) || (shift == 0 && src.is_signed);
   const int64_t nq = n4 / 4;
+#if FQT_X86
+  const bool vnni = active_tier() >= Tier::Avx512 && cpu().avx512vnni;
+#else
+  const bool vnni = false;
+#endif
   parallel_range(pixels, 16, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; p++) pack_pixel(src, p, n, pixels, ch, nq, chl, flip, asSigned, out + p * nq * chl * 4, sums + p * chl);
+    for (int64_t p = p0; p < p1; p++)
+      pack_pixel(src, p, n, pixels, ch, nq, chl, flip, asSigned, vnni, out + p * nq * chl * 4, sums + p * chl);
   });
 }
 

@@ -91,13 +91,7 @@ KERNEL(Col2im) {
 KERNEL(ReluMasked) {
   size_t len = 0;
   const float* x = data<float>(info, 0, &len);
-  fqt::relu_masked(x, data<float>(info, 1), data<uint8_t>(info, 2), static_cast<int64_t>(len));
-  return info.Env().Undefined();
-}
-KERNEL(MaskGrad) {
-  size_t len = 0;
-  const float* g = data<float>(info, 0, &len);
-  fqt::mask_grad(g, data<uint8_t>(info, 1), data<float>(info, 2), static_cast<int64_t>(len));
+  fqt::relu_masked(x, data<float>(info, 1), data<uint32_t>(info, 2), static_cast<int64_t>(len));
   return info.Env().Undefined();
 }
 KERNEL(PreluForward) {
@@ -320,7 +314,7 @@ KERNEL(QconvGradWeight) {
 
 const Entry kKernels[] = {
     {"sgemm", Sgemm}, {"sgemmT", SgemmT}, {"conv2dForward", Conv2dForward}, {"conv2dBackward", Conv2dBackward}, {"gemmI8", GemmI8}, {"gemmB1", GemmB1}, {"copyStrided", CopyStrided},
-    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"maskGrad", MaskGrad}, {"preluForward", PreluForward}, {"preluBackward", PreluBackward}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
+    {"transpose", Transpose}, {"transposeCodes", TransposeCodes}, {"im2col", Im2col}, {"col2im", Col2im}, {"unary", Unary}, {"reluMasked", ReluMasked}, {"preluForward", PreluForward}, {"preluBackward", PreluBackward}, {"firstNonFinite", FirstNonFinite}, {"binary", Binary},
     {"reduce", Reduce}, {"channelMoments", ChannelMoments}, {"batchNormForward", BatchNormForward},
     {"batchNormBackward", BatchNormBackward}, {"maxPoolForward", MaxPoolForward},
     {"maxPoolBackward", MaxPoolBackward}, {"avgPoolForward", AvgPoolForward},

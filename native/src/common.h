@@ -102,8 +102,7 @@ int unary_op_code(const char* name);
 int binary_op_code(const char* name);
 void unary(int op, const float* x, float* out, int64_t len, double p0, double p1);
 // ReLU with its backward mask as bytes, and the masked gradient (src/backend/float-kernels.ts).
-void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len);
-void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len);
+void relu_masked(const float* x, float* out, uint32_t* mask, int64_t len);
 void prelu_forward(const float* x, int64_t n, int64_t c, int64_t hw, const float* a, float* y);
 void prelu_backward(const float* g, const float* x, int64_t n, int64_t c, int64_t hw, const float* a, float* dx, float* da);
 // Index of the first NaN or ±∞ of x, or −1 (the per-step divergence check, src/train/guard.ts).

@@ -142,28 +142,29 @@ void unary(int op, const float* x, float* out, int64_t len, double p0, double p1
   }
 }
 
-// ReLU's byte mask: the select between a loaded value and 0, and the widening of mask bytes to float lanes,
-// are otherwise compiled to a branch or a scalar loop per element; SSE2 (every x86-64) does 16 elements a step.
-// The scalar tails work on the float bits, so results are identical (x ≤ 0 and −0 give +0 and mask 0; NaN stays NaN
-// with mask 1: PyTorch's relu backward passes the gradient at a NaN input, see ref/elementwise.ts).
-void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
+// ReLU with its 1-bit mask (bit i & 31 of word i >> 5, the layout of mask_bits with one row): SSE2 (every x86-64)
+// selects 4 lanes at a time and movemask gathers their bits, 32 elements per mask word. Task bounds are multiples of
+// kGrain, so every word belongs to one task. The scalar tail works on the float bits, so results are identical (x ≤ 0
+// and −0 give +0 and bit 0; NaN stays NaN with bit 1: PyTorch's relu backward passes the gradient at a NaN input, see
+// ref/elementwise.ts).
+static_assert(kGrain % 32 == 0, "relu_masked: a mask word must not straddle two tasks");
+void relu_masked(const float* x, float* out, uint32_t* mask, int64_t len) {
   parallel_range(len, kGrain, [x, out, mask](int64_t lo, int64_t hi) {
     int64_t i = lo;
 #if FQT_X86
     const __m128 zero = _mm_setzero_ps();
-    const __m128i ones = _mm_set1_epi8(1);
-    for (; i + 16 <= hi; i += 16) {
-      __m128 v[4], c[4];
-      for (int q = 0; q < 4; q++) {
-        v[q] = _mm_loadu_ps(x + i + 4 * q);
-        c[q] = _mm_or_ps(_mm_cmpgt_ps(v[q], zero), _mm_cmpunord_ps(v[q], v[q]));
-        _mm_storeu_ps(out + i + 4 * q, _mm_and_ps(v[q], c[q]));
+    for (; i + 32 <= hi; i += 32) {
+      uint32_t bits = 0;
+      for (int q = 0; q < 8; q++) {
+        const __m128 v = _mm_loadu_ps(x + i + 4 * q);
+        const __m128 c = _mm_or_ps(_mm_cmpgt_ps(v, zero), _mm_cmpunord_ps(v, v));
+        _mm_storeu_ps(out + i + 4 * q, _mm_and_ps(v, c));
+        bits |= static_cast<uint32_t>(_mm_movemask_ps(c)) << (4 * q);
       }
-      const __m128i w01 = _mm_packs_epi32(_mm_castps_si128(c[0]), _mm_castps_si128(c[1]));
-      const __m128i w23 = _mm_packs_epi32(_mm_castps_si128(c[2]), _mm_castps_si128(c[3]));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(mask + i), _mm_and_si128(_mm_packs_epi16(w01, w23), ones));
+      mask[i >> 5] = bits;
     }
 #endif
+    if (i < hi) mask[i >> 5] = 0;  // the last, partial word
     for (; i < hi; i++) {
       const float v = x[i];
       uint32_t bits;
@@ -171,7 +172,7 @@ void relu_masked(const float* x, float* out, uint8_t* mask, int64_t len) {
       const uint32_t pos = v > 0.0f || v != v ? 1u : 0u;
       bits &= 0u - pos;
       std::memcpy(out + i, &bits, sizeof bits);
-      mask[i] = static_cast<uint8_t>(pos);
+      mask[i >> 5] |= pos << (i & 31);
     }
   });
 }
@@ -233,31 +234,6 @@ void prelu_backward(const float* g, const float* x, int64_t n, int64_t c, int64_
       sum += (p[0] + p[1]) + (p[2] + p[3]);
     }
     da[ch] = static_cast<float>(sum);
-  });
-}
-
-void mask_grad(const float* g, const uint8_t* mask, float* out, int64_t len) {
-  parallel_range(len, kGrain, [g, mask, out](int64_t lo, int64_t hi) {
-    int64_t i = lo;
-#if FQT_X86
-    const __m128i zero = _mm_setzero_si128();
-    for (; i + 16 <= hi; i += 16) {
-      // 0xFF per kept byte, widened to 32-bit lanes by unpacking each byte with itself twice.
-      const __m128i keep8 = _mm_xor_si128(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mask + i)), zero),
-                                          _mm_set1_epi8(-1));
-      const __m128i lo16 = _mm_unpacklo_epi8(keep8, keep8), hi16 = _mm_unpackhi_epi8(keep8, keep8);
-      const __m128i k[4] = {_mm_unpacklo_epi16(lo16, lo16), _mm_unpackhi_epi16(lo16, lo16),
-                            _mm_unpacklo_epi16(hi16, hi16), _mm_unpackhi_epi16(hi16, hi16)};
-      for (int q = 0; q < 4; q++)
-        _mm_storeu_ps(out + i + 4 * q, _mm_and_ps(_mm_loadu_ps(g + i + 4 * q), _mm_castsi128_ps(k[q])));
-    }
-#endif
-    for (; i < hi; i++) {
-      uint32_t bits;
-      std::memcpy(&bits, g + i, sizeof bits);
-      bits &= 0u - static_cast<uint32_t>(mask[i] != 0);
-      std::memcpy(out + i, &bits, sizeof bits);
-    }
   });
 }
 

@@ -36,8 +36,7 @@ const SignatureEntry kSignatures[] = {
     {"conv2dBackward", "x:f32 n:int c:int h:int w:int weight:f32 oc:int " CONV " dy:f32[n*oc*oh*ow] dx:f32?[n*c*h*w] dw:f32?[oc*c*kh*kw] "
                        "{#dw==0||#x>=n*c*h*w} {#dx==0||#weight>=oc*c*kh*kw}"},
     {"unary", "op:" UNARY " x:f32 out:f32[#x] p0:num p1:num"},
-    {"reluMasked", "x:f32 out:f32[#x] mask:u8[#x]"},
-    {"maskGrad", "g:f32 mask:u8[#g] out:f32[#g]"},
+    {"reluMasked", "x:f32 out:f32[#x] mask:u32[cdiv(#x,32)]"},
     {"preluForward", "x:f32[n*c*hw] n:int c:int hw:int a:f32[c] y:f32[n*c*hw]"},
     {"preluBackward", "g:f32[n*c*hw] x:f32[n*c*hw] n:int c:int hw:int a:f32[c] dx:f32[n*c*hw] da:f32[c]"},
     {"firstNonFinite", "x:f32 out:f64[1]"},

@@ -72,14 +72,12 @@ export interface FloatKernels {
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, p0: number, p1: number): void;
 
   /**
-   * ReLU's forward with its backward mask as bytes: out[i] = max(x[i], 0), mask[i] = x[i] > 0 ? 1 : 0, except that a
-   * NaN input gives out = NaN and mask = 1 (PyTorch: relu(NaN) = NaN and relu'(NaN) passes the gradient). The op keeps
-   * the 1-byte mask instead of an fp32 tensor, so neither its input nor its output stays alive for its sake.
+   * ReLU's forward with its backward mask as bits: out[i] = max(x[i], 0), bit i of the mask (bit i & 31 of word i >> 5,
+   * the layout of maskBits with one row) = x[i] > 0, except that a NaN input gives out = NaN and bit 1 (PyTorch:
+   * relu(NaN) = NaN and relu'(NaN) passes the gradient). The op keeps the 1-bit mask instead of an fp32 tensor (1/32 of
+   * its size), so neither its input nor its output stays alive for its sake; its backward is maskBits(1, n, …).
    */
-  reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void;
-
-  /** out[i] = mask[i] ≠ 0 ? g[i] : 0 (masked entries are 0 even when g is NaN or ±∞, as PyTorch's threshold_backward). */
-  maskGrad(g: Float32Array, mask: Uint8Array, out: Float32Array): void;
+  reluMasked(x: Float32Array, out: Float32Array, mask: Uint32Array): void;
 
   /**
    * PReLU on planes: x is [n, c, hw] and channel ch has the slope a[ch]; y = x > 0 ? x : f32(a·x) (a NaN x gives NaN).

@@ -4,6 +4,7 @@
  */
 import { backend } from '../backend/index.js';
 import { record } from '../autograd/graph.js';
+import { setRecompute } from '../autograd/saved.js';
 import { Tensor } from '../tensor/tensor.js';
 import { check } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
@@ -67,6 +68,13 @@ export interface ConvGeometry {
 }
 
 /**
+ * An fp32 conv recomputes its output for the backward when K = c·kh·kw is at most this: a stem conv on a 1- or
+ * 3-channel image (K = 9 or 27), whose output is among the largest tensors of a CNN and costs few multiply-adds per
+ * value. (Quantized layers recompute up to K = 256 on integer kernels: quant/gemm/fused.ts RECOMPUTE_MAX_K.)
+ */
+export const FP32_RECOMPUTE_MAX_K = 27;
+
+/**
  * fp32 convolution as one op on the backend's fused kernels (no batch-sized column matrix, output written in
  * NCHW): what `conv2d` runs for a layer whose GEMM is plain fp32 `linearRows`.
  */
@@ -76,8 +84,15 @@ function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor 
   const oh = convOutSize(h, kh, stride, pad), ow = convOutSize(wd, kw, stride, pad);
   check(oh > 0 && ow > 0, () => `conv2d: a ${kh}×${kw} kernel with stride ${stride} and padding ${pad} does not fit input ${fmtShape(x.shape)}`);
   // The fused kernels write every element of y, dx and dw.
-  const y = uninit([n, oc, oh, ow]);
-  backend().conv2dForward(x.data, n, c, h, wd, w.data, oc, kh, kw, stride, pad, oh, ow, y.data);
+  const forward = (): Float32Array => {
+    const y = uninit([n, oc, oh, ow]).data;
+    backend().conv2dForward(x.data, n, c, h, wd, w.data, oc, kh, kw, stride, pad, oh, ow, y);
+    return y;
+  };
+  const y = new Tensor(forward(), [n, oc, oh, ow]);
+  // The backward keeps x and w anyway: a consumer that needs y in its backward (batch norm) recomputes a stem conv's
+  // y instead of holding its float32 values (the kernel is deterministic, so the values are the forward's).
+  if (c * kh * kw <= FP32_RECOMPUTE_MAX_K) setRecompute(y, forward);
   return record(y, 'conv2d', [x, w], (g) => {
     const dx = x.requiresGrad ? uninit(x.shape) : null;
     const dw = w.requiresGrad ? uninit(w.shape) : null;

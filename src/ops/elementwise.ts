@@ -86,12 +86,12 @@ export const abs = (x: Tensor): Tensor =>
  * while the next op needs it (the fused fp32 conv keeps it, a quantized conv keeps its int8 codes instead).
  */
 export function relu(x: Tensor): Tensor {
-  const out = uninit(x.shape), mask = new Uint8Array(x.size); // both written in full
+  const out = uninit(x.shape), mask = new Uint32Array((x.size + 31) >>> 5); // 1 bit per element; both written in full
   backend().reluMasked(x.data, out.data, mask);
   const shape = x.shape;
   return record(out, 'relu', [x], (g) => {
     const dx = uninit(shape);
-    backend().maskGrad(g.data, mask, dx.data);
+    backend().maskBits(1, g.size, g.data, mask, dx.data);
     return [dx];
   });
 }

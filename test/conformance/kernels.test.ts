@@ -111,19 +111,23 @@ if (typeof nut === 'string') {
         }
       });
 
-      it('reluMasked and maskGrad are bit-exact (signed zeros, NaN, ±∞; masked NaN gradients give 0)', () => {
+      it('reluMasked (1-bit mask) and maskBits are bit-exact (signed zeros, NaN, ±∞; masked NaN gradients give 0)', () => {
         addon.setIsa(tier);
         const r = rng(16);
-        const x = randn(r, 5003, 3), g = randn(r, 5003, 2);
+        // 70 001 elements: several pool tasks and a partial last mask word
+        const x = randn(r, 70_001, 3), g = randn(r, 70_001, 2);
         x[0] = 0; x[1] = -0; x[2] = NaN; x[3] = Infinity; x[4] = -Infinity; x[5] = 1e-40; x[6] = -1e-40;
         g[0] = NaN; g[4] = Infinity; g[5] = NaN;
-        const [got, want] = both(nb, () => [new Float32Array(x.length), new Uint8Array(x.length)] as [Float32Array, Uint8Array],
+        const words = Math.ceil(x.length / 32);
+        const [got, want] = both(nb, () => [new Float32Array(x.length), new Uint32Array(words).fill(0xdeadbeef)] as [Float32Array, Uint32Array],
           (b, [o, m]) => b.reluMasked(x, o, m));
         assertBitExact(got[0], want[0], `reluMasked out ${tier}`);
         assertBitExact(got[1], want[1], `reluMasked mask ${tier}`);
         const mask = want[1];
-        const [gd, wd] = both(nb, () => [new Float32Array(x.length)] as [Float32Array], (b, [o]) => b.maskGrad(g, mask, o));
-        assertBitExact(gd[0], wd[0], `maskGrad ${tier}`);
+        assert.equal(mask[0] & 0b1111111, 0b0101100, 'bits of 0, −0, NaN, ∞, −∞, 1e−40, −1e−40');
+        assert.equal(mask[words - 1] >>> (x.length % 32), 0, 'bits past the end are 0');
+        const [gd, wd] = both(nb, () => [new Float32Array(x.length)] as [Float32Array], (b, [o]) => b.maskBits(1, x.length, g, mask, o));
+        assertBitExact(gd[0], wd[0], `maskBits ${tier}`);
         assert.equal(wd[0][0], 0, 'a masked NaN gradient is 0');
         assert.ok(Number.isNaN(wd[0][5]), 'an unmasked NaN gradient stays NaN');
       });

@@ -39,16 +39,13 @@ export function firstNonFinite(x: Float32Array, out: Float64Array): void {
  * relu(NaN) = NaN, and its mask is 1: PyTorch's relu backward (threshold_backward on the output, zero where
  * out ≤ 0) passes the gradient at a NaN input, so NaN keeps flowing backward (checked against torch 1.13).
  */
-export function reluMasked(x: Float32Array, out: Float32Array, mask: Uint8Array): void {
+export function reluMasked(x: Float32Array, out: Float32Array, mask: Uint32Array): void {
+  mask.fill(0, 0, (x.length + 31) >>> 5);
   for (let i = 0; i < x.length; i++) {
     const pos = x[i] > 0 || x[i] !== x[i];
     out[i] = pos ? x[i] : 0;
-    mask[i] = pos ? 1 : 0;
+    if (pos) mask[i >>> 5] |= 1 << (i & 31);
   }
-}
-
-export function maskGrad(g: Float32Array, mask: Uint8Array, out: Float32Array): void {
-  for (let i = 0; i < g.length; i++) out[i] = mask[i] !== 0 ? g[i] : 0;
 }
 
 export function preluForward(x: Float32Array, n: number, c: number, hw: number, a: Float32Array, y: Float32Array): void {

@@ -3,7 +3,7 @@ import type { Backend } from '../backend.js';
 import { gemmB1, gemmBitplane, gemmI8, packPlanes, packSigns, sgemm, sgemmT, signCodes } from './gemm.js';
 import { col2im, copyStrided, im2col, transpose, transposeCodes } from './layout.js';
 import { conv2dBackward, conv2dForward } from './conv.js';
-import { binary, firstNonFinite, maskGrad, preluBackward, preluForward, reduce, reluMasked, unary } from './elementwise.js';
+import { binary, firstNonFinite, preluBackward, preluForward, reduce, reluMasked, unary } from './elementwise.js';
 import { batchNormBackward, batchNormForward, channelMoments } from './norm.js';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from './pool.js';
 import { dropoutMask, softmaxCrossEntropy } from './loss.js';
@@ -20,7 +20,7 @@ export const refBackend: Backend = {
   supports: () => true,
   sgemm, sgemmT, gemmI8, gemmB1, packSigns, signCodes, packPlanes, gemmBitplane,
   copyStrided, transpose, transposeCodes, im2col, col2im, conv2dForward, conv2dBackward,
-  unary, binary, reduce, reluMasked, maskGrad, preluForward, preluBackward, firstNonFinite,
+  unary, binary, reduce, reluMasked, preluForward, preluBackward, firstNonFinite,
   channelMoments, batchNormForward, batchNormBackward,
   maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,
   softmaxCrossEntropy, dropoutMask,

@@ -28,10 +28,12 @@ import { GEMM_PATHS, planConvPass } from './run.js';
 
 /**
  * Recomputing one value of Y costs K = c·kh·kw multiply-adds and saves its 4 bytes. Layers with K at or above this
- * keep Y instead: in ResNet-20 the 64-channel stage (K = 576), whose Y is the smallest, keeps 9.2 MiB at batch 128
- * (memory kept for the backward 0.27 → 0.33× fp32's) and skips 6 of the 19 recomputed conv passes.
+ * keep Y instead. In ResNet-20 at batch 128 every stage's 3×3 convs cost the same multiply-adds per layer, but a
+ * stage-2 Y (K = 288) is half a stage-1 Y (K = 144): stages 2 and 3 keep Y (27.6 MiB); stage 1, the 1×1 shortcuts and the fp32
+ * stem (K = 9) recompute theirs: 9 conv forward passes run twice per step instead of all 21. With
+ * ReLU's 1-bit masks the 8-bit-forward recipes keep 0.33× fp32's memory for the backward.
  */
-export const RECOMPUTE_MAX_K = 512;
+export const RECOMPUTE_MAX_K = 256;
 
 /** The plans of a fused layer, or null when some pass has no conv-level runner (the layer then runs on rows). */
 export function planFusedLayer(slots: RecipeSlots, shape: { oc: number; k: number; rowsPerSample: number }): LayerPlans | null {

@@ -18,10 +18,25 @@ const allocUnsafeSlow: UnsafeAlloc | undefined =
  * multi-MiB activations and gradients cost ~90 ms of a ~0.9 s ResNet-20 training step.
  */
 export function uninit(shape: Shape): Tensor {
-  const n = shapeSize(shape);
-  if (allocUnsafeSlow === undefined || n < 4096) return new Tensor(new Float32Array(n), shape);
-  const b = allocUnsafeSlow(n * 4);
-  return new Tensor(new Float32Array(b.buffer, b.byteOffset, n), shape);
+  return new Tensor(uninitF32(shapeSize(shape)), shape);
+}
+
+/** Uninitialised storage of `bytes` (null: allocate a zeroed array instead), for the helpers below. */
+function unsafeBytes(bytes: number): { buffer: ArrayBuffer; byteOffset: number } | null {
+  return allocUnsafeSlow === undefined || bytes < 16384 ? null : allocUnsafeSlow(bytes);
+}
+
+/** `uninit`'s storage as a bare Float32Array of n elements (same rule: only for outputs a kernel writes in full). */
+export function uninitF32(n: number): Float32Array {
+  const b = unsafeBytes(n * 4);
+  return b ? new Float32Array(b.buffer, b.byteOffset, n) : new Float32Array(n);
+}
+
+/** n 1-byte integer codes, not zero-filled (same rule as `uninit`): Int8Array when signed, else Uint8Array. */
+export function uninitCodes(n: number, signed: boolean): Int8Array | Uint8Array {
+  const b = unsafeBytes(n);
+  if (signed) return b ? new Int8Array(b.buffer, b.byteOffset, n) : new Int8Array(n);
+  return b ? new Uint8Array(b.buffer, b.byteOffset, n) : new Uint8Array(n);
 }
 
 export function contiguousStrides(shape: Shape): Int32Array {

@@ -9,6 +9,7 @@ import { check } from '../tensor/errors.js';
 import type { Granularity, IntFormat, Rounding } from './spec.js';
 import { affineParams } from './params.js';
 import { e4m3Value } from '../backend/ref/lowp.js';
+import { uninitCodes } from '../ops/util.js';
 
 /** group(r, c) = (floor(r / rowDiv) mod rowMod)·colGroups + floor(c / colDiv) (backend/quant-kernels.ts). */
 export interface Grouping {
@@ -123,7 +124,7 @@ export function quantParams(mins: Float32Array, maxs: Float32Array, opts: Quanti
 
 /** The codes of x[rows, cols] under given parameters (quantizeAffine). */
 export function quantizeWithParams(x: Float32Array, rows: number, cols: number, p: QuantParams): QTensor {
-  const codes = p.signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
+  const codes = uninitCodes(rows * cols, p.signed);
   const g = p.grouping;
   if (rows > 0 && cols > 0) {
     backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax,

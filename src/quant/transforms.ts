@@ -4,6 +4,7 @@
  * permutation + group sizes + per-row scales and applied in O(N·D) by the blockHouseholder kernel.
  */
 import { backend } from '../backend/index.js';
+import { uninitF32 } from '../ops/util.js';
 
 export const BHQ_RANGE_EPS = 1e-8;
 
@@ -82,7 +83,7 @@ export function buildBhqTransform(ranges: ArrayLike<number>): BhqTransform {
 
 /** out = T·x (inverse = false) or T⁻¹·x for x viewed as [t.n, d]. */
 export function applyBhq(t: BhqTransform, x: Float32Array, d: number, inverse: boolean): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = uninitF32(x.length);
   if (x.length > 0) backend().blockHouseholder(x, t.n, d, t.order, t.groupSizes, t.rowScale, inverse ? 1 : 0, out);
   return out;
 }

@@ -11,6 +11,7 @@ import type { QuantSpec } from '../spec.js';
 import { convInputKind } from './int8-conv.js';
 import { type ConvGrad, type ConvInput, type LayerGeometry, materialize } from './operand.js';
 import type { ConvRunners, LayerPass, PlanAnswer } from './plan.js';
+import { uninitCodes, uninitF32 } from '../../ops/util.js';
 
 const EMPTY = new Float32Array(0);
 
@@ -19,7 +20,7 @@ function xValues(x: ConvInput, g: LayerGeometry): Float32Array {
   if (x.kind === 'fp32') return x.data;
   const hw = g.h * g.w, codes = x.q.codes;
   if (hw === 1 || g.c === 1 || codes.length === 0) return dequantize(x.q);
-  const nchw = codes instanceof Int8Array ? new Int8Array(codes.length) : new Uint8Array(codes.length);
+  const nchw = uninitCodes(codes.length, codes instanceof Int8Array);
   backend().transposeCodes(g.n, hw, g.c, codes, nchw);
   return dequantize({ ...x.q, codes: nchw });
 }
@@ -28,7 +29,7 @@ function xValues(x: ConvInput, g: LayerGeometry): Float32Array {
 function dyNchw(dy: ConvGrad, g: LayerGeometry): Float32Array {
   if (dy.kind === 'fp32') return dy.nchw;
   const rows = materialize(dy.rows, false);
-  const out = new Float32Array(rows.length);
+  const out = uninitF32(rows.length);
   const P = g.oh * g.ow;
   if (out.length > 0) backend().transpose(g.n, P, g.oc, rows, out);
   return out;
@@ -52,13 +53,13 @@ function runners(path: 'fp32' | 'fp32-dequant'): ConvRunners {
   return {
     plan: plan(path),
     forward(x, w, g) {
-      const y = new Float32Array(g.n * g.oc * g.oh * g.ow);
+      const y = uninitF32(g.n * g.oc * g.oh * g.ow);
       if (isLinear(g)) backend().sgemm(g.n, g.oc, g.c, xValues(x, g), materialize(w, false), y);
       else backend().conv2dForward(xValues(x, g), g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, y);
       return y;
     },
     gradInput(dy, w, g) {
-      const dx = new Float32Array(g.n * g.c * g.h * g.w);
+      const dx = uninitF32(g.n * g.c * g.h * g.w);
       if (isLinear(g)) backend().sgemmT(g.n, g.c, g.oc, dyNchw(dy, g), 0, materialize(w, false), 1, dx);
       else backend().conv2dBackward(EMPTY, g.n, g.c, g.h, g.w, materialize(w, false), g.oc, g.kh, g.kw, g.stride, g.pad, g.oh, g.ow, dyNchw(dy, g), dx, EMPTY);
       return dx;

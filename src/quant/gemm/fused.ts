@@ -25,6 +25,7 @@ import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type Q
 import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.js';
 import type { ConvRunners, GemmPlan } from './plan.js';
 import { GEMM_PATHS, planConvPass } from './run.js';
+import { uninitCodes, uninitF32 } from '../../ops/util.js';
 
 /**
  * Recomputing one value of Y costs K = c·kh·kw multiply-adds and saves its 4 bytes. Layers with K at or above this
@@ -60,7 +61,7 @@ function convInput(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, x: Fl
   const q = quantizeConvInputWith(spec, x, g.n, chw);
   check(q !== null, 'internal: the fused plan admitted an X quantizer that cannot quantize a conv input');
   if (hw > 1 && g.c > 1 && x.length > 0) {
-    const nhwc = q.codes instanceof Int8Array ? new Int8Array(q.codes.length) : new Uint8Array(q.codes.length);
+    const nhwc = uninitCodes(q.codes.length, q.codes instanceof Int8Array);
     backend().transposeCodes(g.n, g.c, hw, q.codes, nhwc);
     const out = { ...q, codes: nhwc };
     cfg.trace?.(where[0], where[1], { q: out, transform: null });
@@ -121,7 +122,7 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
     // dY in layer layout, made once per backward (a linear layer's [n, oc] already is).
     const rows = (): Float32Array => {
       if (rowsData === null) {
-        rowsData = P === 1 ? grad.data : new Float32Array(grad.size);
+        rowsData = P === 1 ? grad.data : uninitF32(grad.size);
         if (P !== 1 && grad.size > 0) backend().transpose(g.n, g.oc, P, grad.data, rowsData);
       }
       return rowsData;

@@ -16,6 +16,7 @@ import type { QTensor } from '../qtensor.js';
 import { applyBhq } from '../transforms.js';
 import { type ConvGrad, type ConvInput, type GemmOperand, geometryArray, type LayerGeometry } from './operand.js';
 import { type ConvRunners, groupKind, type GroupKind, type LayerPass, type PlanAnswer } from './plan.js';
+import { uninitF32 } from '../../ops/util.js';
 
 /** Why a quantized operand's codes cannot feed an int8 kernel (null: they can). */
 function notInt8(spec: QuantSpec): string | null {
@@ -71,14 +72,14 @@ export const int8ConvRunners: ConvRunners = {
   forward(x: ConvInput, w: GemmOperand, g: LayerGeometry): Float32Array {
     check(x.kind === 'codes', 'internal: the fused int8 forward needs X codes');
     const xq = x.q, wq = codesOf(w, 'forward');
-    const y = new Float32Array(g.n * g.oc * g.oh * g.ow);
+    const y = uninitF32(g.n * g.oc * g.oh * g.ow);
     backend().qconvForward(geometryArray(g), xq.codes, xq.offset, xq.scale, xq.zeroPoint, wq.codes, wq.offset, wq.scale, wq.zeroPoint, y);
     return y;
   },
 
   gradInput(dy: ConvGrad, w: GemmOperand, g: LayerGeometry): Float32Array {
     const dq = codesOf(dy, 'grad-input'), wq = codesOf(w, 'grad-input');
-    let dx: Float32Array = new Float32Array(g.n * g.c * g.h * g.w);
+    let dx: Float32Array = uninitF32(g.n * g.c * g.h * g.w);
     backend().qconvGradInput(geometryArray(g), dq.codes, dq.offset, dq.scale, dq.zeroPoint, wq.codes, wq.offset, wq.scale, wq.zeroPoint, dx);
     // BHQ: the operand is T⁻¹·x̂(T·dY); T mixes whole samples, so it commutes with the GEMM and col2im (METHODS §1.5).
     const t = dy.kind === 'quant' ? dy.rows.value.transform : null;

@@ -172,7 +172,9 @@ __attribute__((always_inline)) inline void bhq_chunk(const float* x, int64_t d, 
       const float s = row_scale[order[s0 + j]];
       const float* __restrict src = x + r;
       float* __restrict dst = out + r;
-      if (inverse) std::copy(src, src + w, dst);
+      if (inverse) {
+        if (src != dst) std::copy(src, src + w, dst);  // out may be x (in place)
+      }
       else
         for (int64_t c = 0; c < w; c++) dst[c] = s * src[c];
     }

@@ -56,7 +56,7 @@ export interface QuantKernels {
    * group by group (leader first), `groupSizes` the consecutive group sizes (Σ = n), `rowScale` one
    * scale per original row. inverse = 0: out = T·x = P·blockdiag(H_G)·Pᵀ·diag(s)·x;
    * inverse = 1: out = T⁻¹·x = diag(1/s)·P·blockdiag(H_G)·Pᵀ·x (H_G is symmetric and involutive).
-   * Float32 arithmetic as specified in quant/rounding.ts. `out` must not alias `x`.
+   * Float32 arithmetic as specified in quant/rounding.ts. `out` may be `x` itself (in place).
    */
   blockHouseholder(x: Float32Array, n: number, d: number, order: Int32Array, groupSizes: Int32Array,
     rowScale: Float32Array, inverse: number, out: Float32Array): void;

@@ -81,9 +81,9 @@ export function buildBhqTransform(ranges: ArrayLike<number>): BhqTransform {
   return { n, order, groupSizes, rowScale, helpers: z };
 }
 
-/** out = T·x (inverse = false) or T⁻¹·x for x viewed as [t.n, d]. */
-export function applyBhq(t: BhqTransform, x: Float32Array, d: number, inverse: boolean): Float32Array {
-  const out = uninitF32(x.length);
+/** out = T·x (inverse = false) or T⁻¹·x for x viewed as [t.n, d]; inPlace overwrites x (a buffer the caller owns). */
+export function applyBhq(t: BhqTransform, x: Float32Array, d: number, inverse: boolean, inPlace = false): Float32Array {
+  const out = inPlace ? x : uninitF32(x.length);
   if (x.length > 0) backend().blockHouseholder(x, t.n, d, t.order, t.groupSizes, t.rowScale, inverse ? 1 : 0, out);
   return out;
 }

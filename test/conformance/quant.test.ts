@@ -216,7 +216,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
-  it('blockHouseholder is bit-exact forward and inverse (group sizes 1…17, > 64 groups, d across the column chunk)', () => {
+  it('blockHouseholder is bit-exact forward and inverse, also in place (group sizes 1…17, > 64 groups, d across the column chunk)', () => {
     addon.setIsa(tier);
     const r = rng(16);
     for (const [n, d] of [[1, 1], [2, 5], [9, 300], [40, 33], [200, 7], [300, 600]]) {
@@ -233,6 +233,12 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
         refBackend.blockHouseholder(x, n, d, order, groupSizes, rowScale, inverse, want);
         nb.blockHouseholder(x, n, d, order, groupSizes, rowScale, inverse, got);
         assertBitExact(got, want, `blockHouseholder ${tier} ${n}x${d} inverse ${inverse}`);
+        // in place (out = x): the same values on both backends
+        const refIn = x.slice(), natIn = x.slice();
+        refBackend.blockHouseholder(refIn, n, d, order, groupSizes, rowScale, inverse, refIn);
+        nb.blockHouseholder(natIn, n, d, order, groupSizes, rowScale, inverse, natIn);
+        assertBitExact(refIn, want, `blockHouseholder in place (reference) ${n}x${d} inverse ${inverse}`);
+        assertBitExact(natIn, want, `blockHouseholder in place ${tier} ${n}x${d} inverse ${inverse}`);
       }
     }
   });

@@ -79,11 +79,11 @@ export const int8ConvRunners: ConvRunners = {
 
   gradInput(dy: ConvGrad, w: GemmOperand, g: LayerGeometry): Float32Array {
     const dq = codesOf(dy, 'grad-input'), wq = codesOf(w, 'grad-input');
-    let dx: Float32Array = uninitF32(g.n * g.c * g.h * g.w);
+    const dx = uninitF32(g.n * g.c * g.h * g.w);
     backend().qconvGradInput(geometryArray(g), dq.codes, dq.offset, dq.scale, dq.zeroPoint, wq.codes, wq.offset, wq.scale, wq.zeroPoint, dx);
     // BHQ: the operand is T⁻¹·x̂(T·dY); T mixes whole samples, so it commutes with the GEMM and col2im (METHODS §1.5).
     const t = dy.kind === 'quant' ? dy.rows.value.transform : null;
-    if (t && dx.length > 0) dx = applyBhq(t, dx, g.c * g.h * g.w, true);
+    if (t && dx.length > 0) applyBhq(t, dx, g.c * g.h * g.w, true, true);
     return dx;
   },
 

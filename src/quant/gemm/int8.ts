@@ -119,7 +119,7 @@ function runInt8(a: GemmOperand, aT: boolean, b: GemmOperand, bT: boolean, plan:
   const kBlock = plan.kBlock === null ? Math.max(1, k) : plan.kBlock;
   let c = int8Gemm(a.value.q, aT, b.value.q, bT, m, n, k, kBlock);
   const t = a.value.transform; // the plan guarantees: only on A, not transposed → undo it on C's rows
-  if (t && c.length > 0) c = applyBhq(t, c, (m * n) / t.n, true);
+  if (t && c.length > 0) c = applyBhq(t, c, (m * n) / t.n, true, true);
   return c;
 }
 

@@ -66,7 +66,7 @@ export function materialize(op: GemmOperand, transpose: boolean): Float32Array {
   else {
     x = dequantize(op.value.q);
     const t = op.value.transform;
-    if (t) x = applyBhq(t, x, t.n > 0 ? (rows * cols) / t.n : 0, true);
+    if (t) x = applyBhq(t, x, t.n > 0 ? (rows * cols) / t.n : 0, true, true);
     const pad = op.pad;
     if (pad && x.length > 0) {
       // Zero the padded entries: x[n, p, k] · (1 − pad[p, k]).

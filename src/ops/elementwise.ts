@@ -82,7 +82,7 @@ export const abs = (x: Tensor): Tensor =>
   unaryOp('abs', x, (g) => binaryRaw('mul', g, binaryRaw('sub', unaryRaw('step', x), unaryRaw('step', unaryRaw('neg', x)), 'abs'), 'abs'));
 
 /**
- * max(x, 0). The backward keeps a 1-byte mask (x > 0), not x or the output: an fp32 activation stays alive only
+ * max(x, 0). The backward keeps a 1-bit mask (x > 0), not x or the output: an fp32 activation stays alive only
  * while the next op needs it (the fused fp32 conv keeps it, a quantized conv keeps its int8 codes instead).
  */
 export function relu(x: Tensor): Tensor {

@@ -11,12 +11,21 @@
 // Absent taps (zero padding) hold the zero point (a' = za' or b' = zb'), so they add nothing to U.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common.h"
 
 namespace fqt {
 namespace qconv {
+
+// n elements that are NOT value-initialised, for the packed operands and their sums: the packing writes every
+// element, and clearing them first (std::vector<T>(n)) was a serial memset of ~2 MiB per stage-1 call while the
+// pool's threads waited.
+template <class T>
+std::unique_ptr<T[]> packed_buffer(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);
+}
 
 // One operand: codes (bytes of an Int8Array or Uint8Array) and its affine groups.
 struct Operand {

@@ -37,12 +37,12 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
   const LaneBlocks lb = lane_blocks(g.c, L);
   const int64_t cl = lb.padded;
   // Both operands as sample quads: dY [pixel][quad][oc][4] (broadcast rows o are 4 bytes apart), X [pixel][quad][cl][4].
-  std::vector<uint8_t> dgr(static_cast<size_t>(P * nq * g.oc * 4));
-  std::vector<int32_t> sumA(static_cast<size_t>(P * g.oc));
-  std::vector<uint8_t> xg(static_cast<size_t>(g.h * g.w * nq * cl * 4));
-  std::vector<int32_t> sumB(static_cast<size_t>(g.h * g.w * cl));
-  pack_quads(dy, shift_a(dy), g.n, P, g.oc, n4, g.oc, dgr.data(), sumA.data());
-  pack_quads(x, shift_b(x), g.n, g.h * g.w, g.c, n4, cl, xg.data(), sumB.data());
+  const auto dgr = packed_buffer<uint8_t>(P * nq * g.oc * 4);
+  const auto sumA = packed_buffer<int32_t>(P * g.oc);
+  const auto xg = packed_buffer<uint8_t>(g.h * g.w * nq * cl * 4);
+  const auto sumB = packed_buffer<int32_t>(g.h * g.w * cl);
+  pack_quads(dy, shift_a(dy), g.n, P, g.oc, n4, g.oc, dgr.get(), sumA.get());
+  pack_quads(x, shift_b(x), g.n, g.h * g.w, g.c, n4, cl, xg.get(), sumB.get());
   const Groups gd = groups_of(dy, shift_a(dy)), gx = groups_of(x, shift_b(x));
   const double zb = gx.zero[0], sb = gx.scale[0], ob = gx.offset[0], n = static_cast<double>(g.n);
   int nvMax = 1;
@@ -68,13 +68,13 @@ void qconv_grad_weight(const ConvGeom& g, const Operand& dy, const Operand& x, f
     for (int64_t oy = oyLo; oy < oyHi; oy++) {
       for (int64_t ox = oxLo; ox < oxHi; ox++) {
         const int64_t p = oy * g.ow + ox, pix = (oy * st - g.pad + ky) * g.w + (ox * st - g.pad + kx);
-        const int32_t* sB = sumB.data() + pix * cl + l0;
-        tk.gw[nv][rows](reinterpret_cast<const int8_t*>(dgr.data()) + (p * nq * g.oc + o0) * 4, g.oc * 4,
-                        xg.data() + pix * nq * cl * 4 + l0 * 4, cl * 4, nq, acc.data(), !feature && sinceFlush > 0);
+        const int32_t* sB = sumB.get() + pix * cl + l0;
+        tk.gw[nv][rows](reinterpret_cast<const int8_t*>(dgr.get()) + (p * nq * g.oc + o0) * 4, g.oc * 4,
+                        xg.get() + pix * nq * cl * 4 + l0 * 4, cl * 4, nq, acc.data(), !feature && sinceFlush > 0);
         pixels++;
         if (feature) {
           const size_t gi = static_cast<size_t>(p * g.oc + o0);
-          tk.flush(acc.data(), width, rows, sB, lanes, sumA.data() + p * g.oc + o0, 1, gd.offset.data() + gi, gd.scale.data() + gi,
+          tk.flush(acc.data(), width, rows, sB, lanes, sumA.get() + p * g.oc + o0, 1, gd.offset.data() + gi, gd.scale.data() + gi,
                    gd.zero.data() + gi, 1, n, ob, sb, zb, total.data());
           continue;
         }

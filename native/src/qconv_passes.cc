@@ -111,9 +111,9 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
     return;
   }
   const int64_t c4 = round_up(g.c, 4), hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
-  std::vector<int8_t> xp(static_cast<size_t>(g.n * hp * wp * c4));
-  std::vector<int32_t> cs(static_cast<size_t>(g.n * hp * wp));
-  pack_nhwc(x, shift_a(x), g.n, g.h, g.w, g.c, c4, hp, wp, g.pad, g.pad, xp.data(), cs.data());
+  const auto xp = packed_buffer<int8_t>(g.n * hp * wp * c4);
+  const auto cs = packed_buffer<int32_t>(g.n * hp * wp);
+  pack_nhwc(x, shift_a(x), g.n, g.h, g.w, g.c, c4, hp, wp, g.pad, g.pad, xp.get(), cs.get());
   const Groups gx = groups_of(x, shift_a(x)), gw = groups_of(w, shift_b(w));
   const int sb = shift_b(w);
   const auto wcode = [&](int64_t o, int64_t t, int64_t ci) { return code(w, o * K + ci * T + t) + sb; };
@@ -158,7 +158,7 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
   parallel_for(g.n, [&](int64_t s, int) {
     const size_t xg = static_cast<size_t>(x.groups == 1 ? 0 : s);
     const double oa = gx.offset[xg], sa = gx.scale[xg], za = gx.zero[xg];
-    const int32_t* csn = cs.data() + s * hp * wp;
+    const int32_t* csn = cs.get() + s * hp * wp;
     int32_t* buf = scratch<int32_t>(1, 4 * kMaxMr * kMaxNv * L);
     double* sA = scratch<double>(2, P);
     // SA per output: the channel sums of its window (all taps; absent ones hold the zero point).
@@ -169,7 +169,7 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
     for (size_t b = 0; b < lb.nv.size(); b++)
       epi.push_back(tile_epi(lc[b], bl, lb.l0[b], lb.nv[b] * L, std::min<int64_t>(lb.nv[b] * L, g.oc - lb.l0[b]), oa, sa, za,
                              sbAll.data() + lb.l0[b], static_cast<double>(K), ub, P, ubt, lb.padded, kv, anyEmpty));
-    const int8_t* xs = xp.data() + s * hp * wp * c4;
+    const int8_t* xs = xp.get() + s * hp * wp * c4;
     for (size_t b = 0; b < lb.nv.size(); b++)
       conv_run(tk, lb.nv[b], {xs, off.data(), tap_a.data(), tap_b[b].data(), static_cast<int>(T), c4 / 4, g.ow, g.stride * c4}, P, 0, 1, sA, epi[b],
                y + (s * g.oc + lb.l0[b]) * P, P, buf);
@@ -190,9 +190,9 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
   const int64_t oy0 = std::min<int64_t>(0, floor_div(g.pad - (g.kh - 1))), ox0 = std::min<int64_t>(0, floor_div(g.pad - (g.kw - 1)));
   const int64_t oyHi = std::max<int64_t>(g.oh - 1, floor_div(g.h - 1 + g.pad)), oxHi = std::max<int64_t>(g.ow - 1, floor_div(g.w - 1 + g.pad));
   const int64_t ohp = oyHi - oy0 + 1, owp = oxHi - ox0 + 1, oc4 = round_up(g.oc, 4);
-  std::vector<int8_t> dp(static_cast<size_t>(g.n * ohp * owp * oc4));
-  std::vector<int32_t> cs(static_cast<size_t>(g.n * ohp * owp));
-  pack_nhwc(dy, shift_a(dy), g.n, g.oh, g.ow, g.oc, oc4, ohp, owp, -oy0, -ox0, dp.data(), cs.data());
+  const auto dp = packed_buffer<int8_t>(g.n * ohp * owp * oc4);
+  const auto cs = packed_buffer<int32_t>(g.n * ohp * owp);
+  pack_nhwc(dy, shift_a(dy), g.n, g.oh, g.ow, g.oc, oc4, ohp, owp, -oy0, -ox0, dp.get(), cs.get());
   const Groups gd = groups_of(dy, shift_a(dy)), gw = groups_of(w, shift_b(w));
   const int sb = shift_b(w);
   const auto wcode = [&](int64_t o, int64_t t, int64_t ci) { return code(w, o * K + ci * T + t) + sb; };
@@ -250,8 +250,8 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
   parallel_for(g.n, [&](int64_t s, int) {
     const size_t dgi = static_cast<size_t>(dy.groups == 1 ? 0 : s);
     const double oa = gd.offset[dgi], sa = gd.scale[dgi], za = gd.zero[dgi];
-    const int8_t* dpn = dp.data() + s * ohp * owp * oc4;
-    const int32_t* csn = cs.data() + s * ohp * owp;
+    const int8_t* dpn = dp.get() + s * ohp * owp * oc4;
+    const int32_t* csn = cs.get() + s * ohp * owp;
     int32_t* buf = scratch<int32_t>(1, 4 * kMaxMr * kMaxNv * L);
     double* sA = scratch<double>(2, HW);
     thread_local std::vector<int64_t> tapBuf;

@@ -252,8 +252,14 @@ struct Q16 {
   __m512d qmin, qmax;
   __m512i key;
   bool sr;
+  // The float32 path (quant16_f32) needs integer bounds; qminI / qmaxI are them as int32 lanes.
+  bool int_bounds;
+  __m512i qminI, qmaxI;
   explicit Q16(const QArgs& a)
-      : qmin(_mm512_set1_pd(a.qmin)), qmax(_mm512_set1_pd(a.qmax)), key(_mm512_set1_epi32(static_cast<int>(a.key))), sr(a.sr) {}
+      : qmin(_mm512_set1_pd(a.qmin)), qmax(_mm512_set1_pd(a.qmax)), key(_mm512_set1_epi32(static_cast<int>(a.key))), sr(a.sr),
+        int_bounds(a.qmin == std::floor(a.qmin) && a.qmax == std::floor(a.qmax)),
+        qminI(_mm512_set1_epi32(int_bounds ? static_cast<int32_t>(a.qmin) : 0)),
+        qmaxI(_mm512_set1_epi32(int_bounds ? static_cast<int32_t>(a.qmax) : 0)) {}
 };
 
 // clamp(q, qmin, qmax) with NaN → 0, as int32 (vmaxpd returns its second operand, qmin, for a NaN q).
@@ -285,6 +291,50 @@ inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, __m512i idx
   return _mm512_cvtepi32_epi8(q);  // the low byte of each int32, i.e. the JS store
 }
 
+// The same codes as quant16 on 16 float32 lanes, without float64 (twice the lanes, no conversions), for the lanes
+// where that is provably the reference's arithmetic; `ok` returns them (the caller redoes a vector with any other
+// lane on quant16). With t = f32((x − off)·inv) and an integer zp, the reference computes q = floor(f64(t + zp) + u)
+// (or round-half-even(t + zp)). For t = 0 or 2^-16 ≤ |t| ≤ 2^20 and |zp| ≤ 512 both float64 sums are exact, so
+// q = zp + floor(t + u) exactly (zp = 0 needs no lower bound on |t|: the rounding of t + u cannot cross an integer
+// then). floor(t + u) = fl + carry with fl = floor(t) and carry = [t + u ≥ fl + 1], u = k·2^-24:
+//   fl ≠ −1: carry = [2^24·(t − fl) ≥ 2^24 − k]   (t − fl is exact by Sterbenz for t ≥ 0 and t ≤ −1, and so is the
+//            scaling by 2^24; 2^24 − k ≤ 2^24 is an exact float)
+//   fl = −1: carry = [2^24·t ≥ −k]                 (t + 1 may be inexact for tiny negative t, so compare t ≥ −u)
+// Round half to even of t + zp likewise: fl + 1 when t − fl > 1/2 (t > −1/2 for fl = −1), or = 1/2 and fl + zp is odd.
+// The clamp is on int32 and needs integer qmin / qmax.
+inline __m128i quant16_f32(__m512 x, __m512 off, __m512 inv, __m512i zp, __mmask16 zp_small, __mmask16 zp_zero, __m512i idx16,
+                           const Q16& c, __mmask16* ok) {
+  const __m512 t = _mm512_mul_ps(_mm512_sub_ps(x, off), inv);
+  const __m512 at = _mm512_abs_ps(t);
+  const __mmask16 in_range = _mm512_cmp_ps_mask(at, _mm512_set1_ps(0x1p20f), _CMP_LE_OQ);  // false for NaN
+  const __mmask16 not_tiny = _mm512_cmp_ps_mask(at, _mm512_set1_ps(0x1p-16f), _CMP_GE_OQ) |
+                             _mm512_cmp_ps_mask(at, _mm512_setzero_ps(), _CMP_EQ_OQ) | zp_zero;
+  *ok = in_range & not_tiny & zp_small;
+  const __m512 fl = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __mmask16 m1 = _mm512_cmp_ps_mask(fl, _mm512_set1_ps(-1.0f), _CMP_EQ_OQ);
+  const __m512 d = _mm512_mask_mov_ps(_mm512_sub_ps(t, fl), m1, t);  // t − fl, or t itself when fl = −1: exact
+  const __m512i fli = _mm512_cvttps_epi32(fl);
+  __mmask16 up;
+  if (c.sr) {
+    const __m512i k = _mm512_srli_epi32(rng_fmix16(_mm512_xor_si512(c.key, idx16)), 8);
+    const __m512i base = _mm512_mask_mov_epi32(_mm512_set1_epi32(1 << 24), m1, _mm512_setzero_si512());
+    const __m512 rhs = _mm512_cvtepi32_ps(_mm512_sub_epi32(base, k));  // |.| ≤ 2^24: exact
+    up = _mm512_cmp_ps_mask(_mm512_mul_ps(d, _mm512_set1_ps(0x1p24f)), rhs, _CMP_GE_OQ);
+  } else {
+    // Round half to even of t + zp: above the half-way point, or on it when fl + zp is odd (zp shifts the parity).
+    const __m512 half = _mm512_mask_mov_ps(_mm512_set1_ps(0.5f), m1, _mm512_set1_ps(-0.5f));
+    const __mmask16 odd = _mm512_test_epi32_mask(_mm512_add_epi32(fli, zp), _mm512_set1_epi32(1));
+    up = _mm512_cmp_ps_mask(d, half, _CMP_GT_OQ) | (_mm512_cmp_ps_mask(d, half, _CMP_EQ_OQ) & odd);
+  }
+  __m512i q = _mm512_mask_sub_epi32(fli, up, fli, _mm512_set1_epi32(-1));
+  q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), c.qminI), c.qmaxI);
+  return _mm512_cvtepi32_epi8(q);
+}
+
+inline __mmask16 lanes_of(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+}
+
 void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint32_t step,
                uint8_t* out) {
   const Q16 c(a);
@@ -292,19 +342,33 @@ void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, cons
   const __m512i z = _mm512_set1_epi32(zp);
   const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(static_cast<int>(step)));
+  const bool fast = c.int_bounds && zp >= -512 && zp <= 512;
+  const __mmask16 zp_zero = zp == 0 ? 0xffff : 0;
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), o, iv, z, index16(idx0 + static_cast<uint32_t>(i) * step, steps), c);
+    const __mmask16 m = lanes_of(n - i);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512i idx = index16(idx0 + static_cast<uint32_t>(i) * step, steps);
+    __mmask16 ok = 0;
+    __m128i q = fast ? quant16_f32(xv, o, iv, z, 0xffff, zp_zero, idx, c, &ok) : _mm_setzero_si128();
+    if ((ok & m) != m) q = quant16(xv, o, iv, z, idx, c);
     _mm_mask_storeu_epi8(out + i, m, q);
   }
 }
 void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
                 uint32_t idx0, uint8_t* out) {
   const Q16 c(a);
+  const __m512i lim = _mm512_set1_epi32(512);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, off + i), _mm512_maskz_loadu_ps(m, inv + i),
-                              _mm512_maskz_loadu_epi32(m, zp + i), index16(idx0 + static_cast<uint32_t>(i)), c);
+    const __mmask16 m = lanes_of(n - i);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i), ov = _mm512_maskz_loadu_ps(m, off + i), iv = _mm512_maskz_loadu_ps(m, inv + i);
+    const __m512i z = _mm512_maskz_loadu_epi32(m, zp + i), idx = index16(idx0 + static_cast<uint32_t>(i));
+    __mmask16 ok = 0;
+    __m128i q = _mm_setzero_si128();
+    if (c.int_bounds) {
+      const __mmask16 small = _mm512_cmple_epi32_mask(_mm512_abs_epi32(z), lim), zero = _mm512_cmpeq_epi32_mask(z, _mm512_setzero_si512());
+      q = quant16_f32(xv, ov, iv, z, small, zero, idx, c, &ok);
+    }
+    if ((ok & m) != m) q = quant16(xv, ov, iv, z, idx, c);
     _mm_mask_storeu_epi8(out + i, m, q);
   }
 }

@@ -160,6 +160,40 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
+  it('quantizeAffine near rounding boundaries: fractions ½ ± ulp, 1 − ulp, tiny ± values, t in (−1, 0), |t| near 2^20, zero points of both parities', () => {
+    addon.setIsa(tier);
+    const r = rng(23);
+    const fracs = [0, 2 ** -30, -(2 ** -30), 2 ** -17, -(2 ** -17), 0.5, 0.5 - 2 ** -24, 0.5 + 2 ** -23, 1 - 2 ** -24, 0.25, 0.75];
+    const bases = [0, -1, 1, -2, 5, -6, 2 ** 20 - 1, -(2 ** 20), 2 ** 20 + 2, 100, -129];
+    const t: number[] = [];
+    for (const b of bases) for (const f of fracs) t.push(b + f, -(b + f));
+    const u = new Float32Array(800);
+    r.fillUniform(u);
+    for (let i = 0; i < 400; i++) t.push((u[2 * i] - 0.5) * 2 ** (Math.floor(u[2 * i + 1] * 50) - 30));
+    const n = t.length;
+    for (const zp of [0, 1, -3, 8, 511, 513, -1000]) {
+      for (const inv of [1, 3]) {
+        const x = Float32Array.from(t, (v) => v / inv); // t = f32(x·inv) lands near the chosen values
+        for (const sr of [0, 1]) {
+          for (const [qmin, qmax, signed] of [[-128, 127, true], [0, 255, false], [-7, 7, true]] as const) {
+            const off = new Float32Array([0]), iv = new Float32Array([inv]), z = new Int32Array([zp]);
+            const make = () => (signed ? new Int8Array(n) : new Uint8Array(n)).fill(5);
+            const want = make(), got = make();
+            refBackend.quantizeAffine(x, 1, n, 1, 1, n, off, iv, z, qmin, qmax, sr, 9, 2, want);
+            nb.quantizeAffine(x, 1, n, 1, 1, n, off, iv, z, qmin, qmax, sr, 9, 2, got);
+            assertBitExact(got, want, `boundaries ${tier} zp ${zp} inv ${inv} sr ${sr} [${qmin}, ${qmax}]`);
+            // per-column parameters (the quant_cols kernels): the same zero point on every column
+            const wantC = make(), gotC = make();
+            const offC = new Float32Array(n), ivC = new Float32Array(n).fill(inv), zC = new Int32Array(n).fill(zp);
+            refBackend.quantizeAffine(x, 1, n, 1, 1, 1, offC, ivC, zC, qmin, qmax, sr, 9, 2, wantC);
+            nb.quantizeAffine(x, 1, n, 1, 1, 1, offC, ivC, zC, qmin, qmax, sr, 9, 2, gotC);
+            assertBitExact(gotC, wantC, `boundaries per column ${tier} zp ${zp} inv ${inv} sr ${sr} [${qmin}, ${qmax}]`);
+          }
+        }
+      }
+    }
+  });
+
   it('dequantizeAffine is bit-exact for extreme zero points and signed codes', () => {
     addon.setIsa(tier);
     const r = rng(13);

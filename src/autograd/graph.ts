@@ -29,25 +29,17 @@ export class GradStore {
     this.map = map;
   }
 
-  get(t: Tensor): Tensor | undefined {
-    return this.map.get(t);
-  }
+  get(t: Tensor): Tensor | undefined { return this.map.get(t); }
 
-  has(t: Tensor): boolean {
-    return this.map.has(t);
-  }
+  has(t: Tensor): boolean { return this.map.has(t); }
 
   set(t: Tensor, g: Tensor): void {
     this.map.set(t, g);
   }
 
-  entries(): IterableIterator<[Tensor, Tensor]> {
-    return this.map.entries();
-  }
+  entries(): IterableIterator<[Tensor, Tensor]> { return this.map.entries(); }
 
-  get size(): number {
-    return this.map.size;
-  }
+  get size(): number { return this.map.size; }
 }
 
 /** Nodes reachable from `root`, every node after the nodes that consume its output. */

@@ -98,9 +98,7 @@ export class DataLoader {
     this.augSeed = root.fork().seed;
   }
 
-  get augmenting(): boolean {
-    return this.cropPadding > 0 || this.hflip;
-  }
+  get augmenting(): boolean { return this.cropPadding > 0 || this.hflip; }
 
   /** The sample order of `epoch` (identity when not shuffling). Depends only on (seed, epoch). */
   order(epoch: number): Int32Array {

@@ -108,9 +108,7 @@ export class BatchNorm extends Module {
     this.runningVar = this.addBuffer('running_var', new Float32Array(channels).fill(1), [channels]);
   }
 
-  get eps(): number {
-    return this.opts.eps ?? 1e-5;
-  }
+  get eps(): number { return this.opts.eps ?? 1e-5; }
 
   forward(x: Tensor): Tensor {
     const state = { runningMean: this.runningMean.data, runningVar: this.runningVar.data, momentum: this.opts.momentum ?? 0.1, eps: this.eps };
@@ -122,9 +120,7 @@ export class BatchNorm extends Module {
 }
 
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
-    return relu(x);
-  }
+  forward(x: Tensor): Tensor { return relu(x); }
 }
 
 /** PReLU with one learnable slope per channel (init 0.25, as PyTorch). */
@@ -136,48 +132,34 @@ export class PReLU extends Module {
     this.weight = this.addParameter('weight', new Float32Array(channels).fill(0.25), [channels]);
   }
 
-  forward(x: Tensor): Tensor {
-    return prelu(x, this.weight);
-  }
+  forward(x: Tensor): Tensor { return prelu(x, this.weight); }
 }
 
 export class MaxPool2d extends Module {
   constructor(readonly k: number, readonly stride = k, readonly padding = 0) { super(); }
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, this.k, this.stride, this.padding);
-  }
+  forward(x: Tensor): Tensor { return maxPool2d(x, this.k, this.stride, this.padding); }
 }
 
 export class AvgPool2d extends Module {
   constructor(readonly k: number, readonly stride = k, readonly padding = 0) { super(); }
-  forward(x: Tensor): Tensor {
-    return avgPool2d(x, this.k, this.stride, this.padding);
-  }
+  forward(x: Tensor): Tensor { return avgPool2d(x, this.k, this.stride, this.padding); }
 }
 
 export class GlobalAvgPool extends Module {
-  forward(x: Tensor): Tensor {
-    return globalAvgPool(x);
-  }
+  forward(x: Tensor): Tensor { return globalAvgPool(x); }
 }
 
 export class Flatten extends Module {
-  forward(x: Tensor): Tensor {
-    return flatten(x, 1);
-  }
+  forward(x: Tensor): Tensor { return flatten(x, 1); }
 }
 
 export class Identity extends Module {
-  forward(x: Tensor): Tensor {
-    return x;
-  }
+  forward(x: Tensor): Tensor { return x; }
 }
 
 export class Dropout extends Module {
   constructor(readonly p: number, private readonly rng: Rng) { super(); }
-  forward(x: Tensor): Tensor {
-    return dropout(x, this.p, this.training, this.rng);
-  }
+  forward(x: Tensor): Tensor { return dropout(x, this.p, this.training, this.rng); }
 }
 
 export class Sequential extends Module {
@@ -189,7 +171,5 @@ export class Sequential extends Module {
     layers.forEach((m, i) => this.addModule(String(i), m));
   }
 
-  forward(x: Tensor): Tensor {
-    return this.layers.reduce((h, m) => m.forward(h), x);
-  }
+  forward(x: Tensor): Tensor { return this.layers.reduce((h, m) => m.forward(h), x); }
 }

@@ -32,9 +32,7 @@ export abstract class Module {
     return m;
   }
 
-  children(): [string, Module][] {
-    return [...this._children.entries()];
-  }
+  children(): [string, Module][] { return [...this._children.entries()]; }
 
   /** All modules below and including this one, with dotted names ('' for this one). */
   namedModules(prefix = ''): [string, Module][] {
@@ -43,17 +41,11 @@ export abstract class Module {
     return out;
   }
 
-  namedParameters(): [string, Tensor][] {
-    return this.namedTensors((m) => m._params);
-  }
+  namedParameters(): [string, Tensor][] { return this.namedTensors((m) => m._params); }
 
-  parameters(): Tensor[] {
-    return this.namedParameters().map(([, p]) => p);
-  }
+  parameters(): Tensor[] { return this.namedParameters().map(([, p]) => p); }
 
-  namedBuffers(): [string, Tensor][] {
-    return this.namedTensors((m) => m._buffers);
-  }
+  namedBuffers(): [string, Tensor][] { return this.namedTensors((m) => m._buffers); }
 
   private namedTensors(pick: (m: Module) => Map<string, Tensor>): [string, Tensor][] {
     return this.namedModules().flatMap(([prefix, m]) =>
@@ -65,14 +57,10 @@ export abstract class Module {
     return this;
   }
 
-  eval(): this {
-    return this.train(false);
-  }
+  eval(): this { return this.train(false); }
 
   /** Parameters and buffers by dotted name (the tensors themselves, not copies). */
-  stateDict(): Map<string, Tensor> {
-    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
-  }
+  stateDict(): Map<string, Tensor> { return new Map([...this.namedParameters(), ...this.namedBuffers()]); }
 
   /**
    * Copy values from `state` into this module's tensors. With `strict`, every name must match both
@@ -97,7 +85,5 @@ export abstract class Module {
     return { missing, unexpected };
   }
 
-  parameterCount(): number {
-    return this.parameters().reduce((acc, p) => acc + p.size, 0);
-  }
+  parameterCount(): number { return this.parameters().reduce((acc, p) => acc + p.size, 0); }
 }

@@ -30,9 +30,7 @@ export class Embedding extends Module {
     this.weight = this.addParameter('weight', normalInit(rng, vocab * dim, 0.02), [vocab, dim]);
   }
   /** x holds token ids as floats (exact integers); output [...x.shape, dim]. */
-  forward(x: Tensor): Tensor {
-    return embedding(Int32Array.from(x.data), x.shape, this.weight);
-  }
+  forward(x: Tensor): Tensor { return embedding(Int32Array.from(x.data), x.shape, this.weight); }
 }
 
 export class LayerNorm extends Module {
@@ -43,9 +41,7 @@ export class LayerNorm extends Module {
     this.weight = this.addParameter('weight', new Float32Array(dim).fill(1), [dim]);
     this.bias = this.addParameter('bias', new Float32Array(dim), [dim]);
   }
-  forward(x: Tensor): Tensor {
-    return layerNorm(x, this.weight, this.bias, this.eps);
-  }
+  forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
 }
 
 export class RMSNorm extends Module {
@@ -54,9 +50,7 @@ export class RMSNorm extends Module {
     super();
     this.weight = this.addParameter('weight', new Float32Array(dim).fill(1), [dim]);
   }
-  forward(x: Tensor): Tensor {
-    return rmsNorm(x, this.weight, this.eps);
-  }
+  forward(x: Tensor): Tensor { return rmsNorm(x, this.weight, this.eps); }
 }
 
 /** A batched NT product C[b] = A[b]·B[b]ᵀ ([batch, m, k] × [batch, n, k]). */
@@ -70,9 +64,7 @@ export type BatchedGemm = (a: Tensor, b: Tensor) => Tensor;
 export class AttentionGemm extends Module {
   bmm: BatchedGemm = bmm;
   constructor(readonly role: 'scores' | 'context') { super(); }
-  product(a: Tensor, b: Tensor): Tensor {
-    return this.bmm(a, b);
-  }
+  product(a: Tensor, b: Tensor): Tensor { return this.bmm(a, b); }
   forward(): Tensor {
     throw new FqtError(`AttentionGemm '${this.role}' multiplies two tensors: call product(a, b)`);
   }

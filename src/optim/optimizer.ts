@@ -109,9 +109,7 @@ export abstract class Optimizer {
     });
   }
 
-  get lr(): number {
-    return this.currentLr;
-  }
+  get lr(): number { return this.currentLr; }
 
   /** Set the base learning rate (each group uses lr · lrScale); schedules call this every iteration. */
   setLr(lr: number): void {
@@ -149,9 +147,7 @@ export abstract class Optimizer {
   }
 
   /** Number of updates applied to parameter `name` so far (0 if it never had a gradient). */
-  stepsOf(name: string): number {
-    return this.state.get(name)?.step ?? 0;
-  }
+  stepsOf(name: string): number { return this.state.get(name)?.step ?? 0; }
 
   /** A snapshot (copies) of the optimizer's buffers and settings. */
   stateDict(): OptimizerState {

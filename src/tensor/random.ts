@@ -72,13 +72,9 @@ export class Rng {
   }
 
   /** A child generator whose streams are disjoint from this one's (used for per-purpose generators). */
-  fork(): Rng {
-    return new Rng(bitsAt(streamKey(this.seed, this.next()), 0));
-  }
+  fork(): Rng { return new Rng(bitsAt(streamKey(this.seed, this.next()), 0)); }
 
-  state(): RngState {
-    return { seed: this.seed, stream: this.stream };
-  }
+  state(): RngState { return { seed: this.seed, stream: this.stream }; }
 
   setState(s: RngState): void {
     this.seed = s.seed >>> 0;
@@ -116,7 +112,5 @@ export class Rng {
   }
 
   /** One uniform integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(uniform(this.seed, this.next(), 0) * n);
-  }
+  int(n: number): number { return Math.floor(uniform(this.seed, this.next(), 0) * n); }
 }

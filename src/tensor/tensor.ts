@@ -50,17 +50,11 @@ export class Tensor {
     this.requiresGrad = requiresGrad;
   }
 
-  get size(): number {
-    return this.data.length;
-  }
+  get size(): number { return this.data.length; }
 
-  get rank(): number {
-    return this.shape.length;
-  }
+  get rank(): number { return this.shape.length; }
 
-  toString(): string {
-    return `Tensor${fmtShape(this.shape)}${this.name ? ` '${this.name}'` : ''}`;
-  }
+  toString(): string { return `Tensor${fmtShape(this.shape)}${this.name ? ` '${this.name}'` : ''}`; }
 
   /** The single value of a one-element tensor. */
   item(): number {
@@ -68,9 +62,7 @@ export class Tensor {
     return this.data[0];
   }
 
-  toArray(): number[] {
-    return Array.from(this.data);
-  }
+  toArray(): number[] { return Array.from(this.data); }
 }
 
 /** 'Float64Array', 'a plain array', 'null', 'string' ... for error messages about a value of the wrong type. */

@@ -110,13 +110,9 @@ export class BnMonitor {
   }
 
   /** Number of BN layers watched (0: nothing to do). */
-  get layerCount(): number {
-    return this.probe.layers.length;
-  }
+  get layerCount(): number { return this.probe.layers.length; }
 
-  due(globalStep: number): boolean {
-    return this.layerCount > 0 && globalStep % this.every === 0;
-  }
+  due(globalStep: number): boolean { return this.layerCount > 0 && globalStep % this.every === 0; }
 
   /**
    * Start a sampled step. `lossOf` runs the step's forward and returns its total loss; it is called once

@@ -28,9 +28,7 @@ export class BnRectifier {
     for (const l of this.layers) l.taps.push(this.tap);
   }
 
-  get layerCount(): number {
-    return this.layers.length;
-  }
+  get layerCount(): number { return this.layers.length; }
 
   clear(): void {
     this.terms = [];

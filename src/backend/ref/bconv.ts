@@ -108,9 +108,7 @@ class DyCodes {
     return (Math.floor(r / this.rowDiv) % this.rowMod) * this.colGroups + Math.floor(o / this.colDiv);
   }
 
-  pruned(grp: number): boolean {
-    return this.offset[grp] === 0 && this.qscale[grp] === 0;
-  }
+  pruned(grp: number): boolean { return this.offset[grp] === 0 && this.qscale[grp] === 0; }
 
   /** lo = f32(offset − f32(zeroPoint·scale)) and Δ = scale of a group. */
   affine(grp: number): [number, number] {

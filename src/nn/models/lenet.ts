@@ -30,7 +30,5 @@ export class LeNet5 extends Module {
     ));
   }
 
-  forward(x: Tensor): Tensor {
-    return this.classifier.forward(this.features.forward(x));
-  }
+  forward(x: Tensor): Tensor { return this.classifier.forward(this.features.forward(x)); }
 }

@@ -20,7 +20,5 @@ export class MLP extends Module {
     this.body = this.addModule('layers', new Sequential(...layers));
   }
 
-  forward(x: Tensor): Tensor {
-    return this.body.forward(x);
-  }
+  forward(x: Tensor): Tensor { return this.body.forward(x); }
 }

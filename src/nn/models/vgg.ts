@@ -38,7 +38,5 @@ export class VGG extends Module {
     this.classifier = this.addModule('classifier', new Sequential(new GlobalAvgPool(), new Flatten(), new Linear(c, spec.classes, rng)));
   }
 
-  forward(x: Tensor): Tensor {
-    return this.classifier.forward(this.features.forward(x));
-  }
+  forward(x: Tensor): Tensor { return this.classifier.forward(this.features.forward(x)); }
 }

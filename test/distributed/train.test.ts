@@ -75,7 +75,10 @@ test('a language model (gpt-tiny, one target per token) trains alike on 1 and 2 
   const d = maxWeightDifference(path.join(dir, 'w1'), path.join(dir, 'w2'));
   assert.ok(d <= 1e-5, `max |Δw| = ${d}`);
   const [one] = metrics(path.join(dir, 'w1')), [two] = metrics(path.join(dir, 'w2'));
-  for (const k of ['train_loss', 'test_loss', 'test_ppl']) assert.ok(Math.abs((one[k] as number) - (two[k] as number)) < 1e-5, `${k}: ${one[k]} vs ${two[k]}`);
+  for (const k of ['train_loss', 'test_loss']) assert.ok(Math.abs((one[k] as number) - (two[k] as number)) < 1e-5, `${k}: ${one[k]} vs ${two[k]}`);
+  // perplexity = exp(loss): the loss tolerance is a relative one on it (the corpus is README.md, whose edits move ppl)
+  const [p1, p2] = [one.test_ppl as number, two.test_ppl as number];
+  assert.ok(Math.abs(p1 - p2) <= 1e-5 * p1, `test_ppl: ${p1} vs ${p2}`);
 });
 
 test('a killed worker stops the other within seconds; --resume with 3 workers ends where one process ends', { skip: NO_GLOO, timeout: 120_000 }, async () => {

@@ -27,6 +27,7 @@
         "src/bconv_gi.cc",
         "src/bconv_gw.cc",
         "src/quant.cc",
+        "src/quant_planes.cc",
         "src/quant_prep.cc",
         "src/quant_log.cc",
         "src/layout.cc",

@@ -238,6 +238,21 @@ KERNEL(QuantizeAffine) {
                        data<uint8_t>(info, 14));
   return info.Env().Undefined();
 }
+KERNEL(QuantRangePlanes) {
+  size_t nmin = 0, nmax = 0;
+  float* mins = data<float>(info, 7, &nmin);
+  float* maxs = data<float>(info, 8, &nmax);
+  fqt::quant_range_planes(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6), mins,
+                          static_cast<int64_t>(nmin), maxs, static_cast<int64_t>(nmax));
+  return info.Env().Undefined();
+}
+KERNEL(QuantizeAffinePlanes) {
+  fqt::quantize_affine_planes(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4), I(info, 5), I(info, 6),
+                              data<float>(info, 7), data<float>(info, 8), data<int32_t>(info, 9), D(info, 10), D(info, 11),
+                              D(info, 12) != 0, static_cast<uint32_t>(I(info, 13)), static_cast<uint32_t>(I(info, 14)),
+                              data<uint8_t>(info, 15));
+  return info.Env().Undefined();
+}
 KERNEL(DequantizeAffine) {
   fqt::dequantize_affine(data<uint8_t>(info, 0), is_int8_array(info, 0), I(info, 1), I(info, 2), I(info, 3), I(info, 4),
                          I(info, 5), data<float>(info, 6), data<float>(info, 7), data<int32_t>(info, 8),
@@ -321,7 +336,7 @@ const Entry kKernels[] = {
     {"avgPoolBackward", AvgPoolBackward}, {"sgdUpdate", SgdUpdate}, {"adamUpdate", AdamUpdate},
     {"dropoutMask", DropoutMask},
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
-    {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"dequantizeAffine", DequantizeAffine},
+    {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"quantRangePlanes", QuantRangePlanes}, {"quantizeAffinePlanes", QuantizeAffinePlanes}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
     {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},

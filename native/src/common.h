@@ -79,6 +79,17 @@ void quantize_run(const float* x, int64_t n, float offset, float inv, int32_t ze
                   bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes);
 // One run of quant_range's update rule on the calling thread: *lo / *hi updated by x[0..n) (NaN sticks).
 void range_run(const float* x, int64_t n, float* lo, float* hi);
+// The per-element-parameter twins (element i of group i): quantize_run with offset[i], inv[i], zero_point[i]; range_run
+// updating lo[i], hi[i] by x[i].
+void quantize_cols_run(const float* x, int64_t n, const float* offset, const float* inv, const int32_t* zero_point, double qmin,
+                       double qmax, bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes);
+void range_cols_run(const float* x, int64_t n, float* lo, float* hi);
+// quant_range / quantize_affine of the [n·hw, c] layer-layout matrix given as NCHW planes x[n][c][hw] (quant_planes.cc).
+void quant_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, int64_t row_div, int64_t row_mod, int64_t col_div,
+                        float* mins, int64_t mins_len, float* maxs, int64_t maxs_len);
+void quantize_affine_planes(const float* x, int64_t n, int64_t c, int64_t hw, int64_t row_div, int64_t row_mod,
+                            int64_t col_div, const float* offset, const float* inv, const int32_t* zero_point, double qmin,
+                            double qmax, bool stochastic, uint32_t seed, uint32_t stream, uint8_t* codes);
 void pack_nibbles(const uint8_t* codes, int64_t n, uint8_t* out);
 void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* out);
 // LUQ (src/backend/quant-kernels.ts momentSums / quantizeLuq).
@@ -92,6 +103,7 @@ void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides,
 void transpose(int64_t batch, int64_t rows, int64_t cols, const float* x, float* out);
 void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out);  // one matrix, calling thread
 void transpose_bytes(int64_t batch, int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out);
+void transpose_bytes_serial(int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out);  // one matrix, calling thread
 void im2col(const float* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
             int64_t stride, int64_t pad, int64_t oh, int64_t ow, float* out);
 void col2im(const float* cols, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,

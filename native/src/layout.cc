@@ -231,27 +231,37 @@ void transpose16x16_bytes(const uint8_t* src, int64_t cols, uint8_t* dst, int64_
 #endif
 }  // namespace
 
+namespace {
+// Rows [i0, i1) of one [rows, cols] byte matrix transposed, in 64 × 64 blocks (16 × 16 in registers inside).
+void transpose_bytes_rows(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t cols, int64_t i0, int64_t i1) {
+  constexpr int64_t B = 64;
+  for (int64_t j0 = 0; j0 < cols; j0 += B) {
+    const int64_t j1 = std::min(cols, j0 + B);
+    int64_t i16 = i0, j16 = j0;
+#if FQT_X86
+    i16 = i0 + (i1 - i0) / 16 * 16;
+    j16 = j0 + (j1 - j0) / 16 * 16;
+    for (int64_t i = i0; i < i16; i += 16)
+      for (int64_t j = j0; j < j16; j += 16) transpose16x16_bytes(src + i * cols + j, cols, dst + j * rows + i, rows);
+#endif
+    transpose_bytes_block(src, dst, rows, cols, i16, i1, j0, j1);  // bottom rows
+    transpose_bytes_block(src, dst, rows, cols, i0, i16, j16, j1);  // right columns
+  }
+}
+}  // namespace
+
 void transpose_bytes(int64_t batch, int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out) {
   if (batch <= 0 || rows <= 0 || cols <= 0) return;
   constexpr int64_t B = 64;
   const int64_t rb = (rows + B - 1) / B;
   parallel_for(batch * rb, [=](int64_t t, int) {
-    const int64_t bt = t / rb, i0 = (t % rb) * B, i1 = std::min(rows, i0 + B);
-    const uint8_t* src = x + bt * rows * cols;
-    uint8_t* dst = out + bt * rows * cols;
-    for (int64_t j0 = 0; j0 < cols; j0 += B) {
-      const int64_t j1 = std::min(cols, j0 + B);
-      int64_t i16 = i0, j16 = j0;
-#if FQT_X86
-      i16 = i0 + (i1 - i0) / 16 * 16;
-      j16 = j0 + (j1 - j0) / 16 * 16;
-      for (int64_t i = i0; i < i16; i += 16)
-        for (int64_t j = j0; j < j16; j += 16) transpose16x16_bytes(src + i * cols + j, cols, dst + j * rows + i, rows);
-#endif
-      transpose_bytes_block(src, dst, rows, cols, i16, i1, j0, j1);  // bottom rows
-      transpose_bytes_block(src, dst, rows, cols, i0, i16, j16, j1);  // right columns
-    }
+    const int64_t bt = t / rb, i0 = (t % rb) * B;
+    transpose_bytes_rows(x + bt * rows * cols, out + bt * rows * cols, rows, cols, i0, std::min(rows, i0 + B));
   });
+}
+
+void transpose_bytes_serial(int64_t rows, int64_t cols, const uint8_t* x, uint8_t* out) {
+  if (rows > 0 && cols > 0) transpose_bytes_rows(x, out, rows, cols, 0, rows);
 }
 
 void transpose_serial(int64_t rows, int64_t cols, const float* x, float* out) {

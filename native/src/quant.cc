@@ -73,8 +73,8 @@ void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, cons
   for (int64_t i = 0; i < n; i++) out[i] = quant1(x[i], off, inv, zp, a, idx0 + static_cast<uint32_t>(i) * step);
 }
 void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
-                uint32_t idx0, uint8_t* out) {
-  for (int64_t i = 0; i < n; i++) out[i] = quant1(x[i], off[i], inv[i], zp[i], a, idx0 + static_cast<uint32_t>(i));
+                uint32_t idx0, uint32_t step, uint8_t* out) {
+  for (int64_t i = 0; i < n; i++) out[i] = quant1(x[i], off[i], inv[i], zp[i], a, idx0 + static_cast<uint32_t>(i) * step);
 }
 void dequant_seg(const uint8_t* c, bool sgn, int64_t n, float off, float sc, int32_t zp, float* out) {
   for (int64_t i = 0; i < n; i++) out[i] = dequant1(code_at(c, sgn, i), off, sc, zp);
@@ -145,16 +145,17 @@ void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, cons
   for (; i < n; i++) out[i] = scalar::quant1(x[i], off, inv, zp, a, idx0 + static_cast<uint32_t>(i) * step);
 }
 void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
-                uint32_t idx0, uint8_t* out) {
+                uint32_t idx0, uint32_t step, uint8_t* out) {
   const Q8 c(a);
+  const __m256i steps = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(step)));
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zp + i));
     const __m128i q = quant8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(off + i), _mm256_loadu_ps(inv + i), z,
-                             index8(idx0 + static_cast<uint32_t>(i)), c);
+                             index8(idx0 + static_cast<uint32_t>(i) * step, steps), c);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q);
   }
-  for (; i < n; i++) out[i] = scalar::quant1(x[i], off[i], inv[i], zp[i], a, idx0 + static_cast<uint32_t>(i));
+  for (; i < n; i++) out[i] = scalar::quant1(x[i], off[i], inv[i], zp[i], a, idx0 + static_cast<uint32_t>(i) * step);
 }
 
 inline __m256i load_codes8(const uint8_t* c, bool sgn) {
@@ -252,7 +253,7 @@ struct Q16 {
   __m512d qmin, qmax;
   __m512i key;
   bool sr;
-  // The float32 path (quant16_f32) needs integer bounds; qminI / qmaxI are them as int32 lanes.
+  // The float32 stochastic path (sr16_f32) needs integer bounds; qminI / qmaxI are them as int32 lanes.
   bool int_bounds;
   __m512i qminI, qmaxI;
   explicit Q16(const QArgs& a)
@@ -291,19 +292,19 @@ inline __m128i quant16(__m512 x, __m512 off, __m512 inv, __m512i zp, __m512i idx
   return _mm512_cvtepi32_epi8(q);  // the low byte of each int32, i.e. the JS store
 }
 
-// The same codes as quant16 on 16 float32 lanes, without float64 (twice the lanes, no conversions), for the lanes
-// where that is provably the reference's arithmetic; `ok` returns them (the caller redoes a vector with any other
-// lane on quant16). With t = f32((x − off)·inv) and an integer zp, the reference computes q = floor(f64(t + zp) + u)
-// (or round-half-even(t + zp)). For t = 0 or 2^-16 ≤ |t| ≤ 2^20 and |zp| ≤ 512 both float64 sums are exact, so
-// q = zp + floor(t + u) exactly (zp = 0 needs no lower bound on |t|: the rounding of t + u cannot cross an integer
-// then). floor(t + u) = fl + carry with fl = floor(t) and carry = [t + u ≥ fl + 1], u = k·2^-24:
+// Stochastic rounding as quant16 computes it, on 16 float32 lanes without float64 (no conversions, twice the lanes),
+// for the lanes where that is provably the reference's arithmetic; `ok` returns them (the caller redoes a vector with
+// any other lane on quant16). With t = f32((x − off)·inv) and an integer zp the reference computes
+// q = floor(f64(t + zp) + u), u = k·2^-24. For t = 0 or 2^-16 ≤ |t| ≤ 2^20 and |zp| ≤ 512 both float64 sums are
+// exact, so q = zp + floor(t + u) exactly (zp = 0 needs no lower bound on |t|: the rounding of t + u cannot cross an
+// integer then). floor(t + u) = fl + carry with fl = floor(t) and carry = [t + u ≥ fl + 1]:
 //   fl ≠ −1: carry = [2^24·(t − fl) ≥ 2^24 − k]   (t − fl is exact by Sterbenz for t ≥ 0 and t ≤ −1, and so is the
 //            scaling by 2^24; 2^24 − k ≤ 2^24 is an exact float)
 //   fl = −1: carry = [2^24·t ≥ −k]                 (t + 1 may be inexact for tiny negative t, so compare t ≥ −u)
-// Round half to even of t + zp likewise: fl + 1 when t − fl > 1/2 (t > −1/2 for fl = −1), or = 1/2 and fl + zp is odd.
-// The clamp is on int32 and needs integer qmin / qmax.
-inline __m128i quant16_f32(__m512 x, __m512 off, __m512 inv, __m512i zp, __mmask16 zp_small, __mmask16 zp_zero, __m512i idx16,
-                           const Q16& c, __mmask16* ok) {
+// The clamp is on int32 and needs integer qmin / qmax. (Nearest rounding stays on quant16: on float32 lanes it was
+// not faster here.)
+inline __m128i sr16_f32(__m512 x, __m512 off, __m512 inv, __m512i zp, __mmask16 zp_small, __mmask16 zp_zero, __m512i idx16,
+                        const Q16& c, __mmask16* ok) {
   const __m512 t = _mm512_mul_ps(_mm512_sub_ps(x, off), inv);
   const __m512 at = _mm512_abs_ps(t);
   const __mmask16 in_range = _mm512_cmp_ps_mask(at, _mm512_set1_ps(0x1p20f), _CMP_LE_OQ);  // false for NaN
@@ -313,20 +314,12 @@ inline __m128i quant16_f32(__m512 x, __m512 off, __m512 inv, __m512i zp, __mmask
   const __m512 fl = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   const __mmask16 m1 = _mm512_cmp_ps_mask(fl, _mm512_set1_ps(-1.0f), _CMP_EQ_OQ);
   const __m512 d = _mm512_mask_mov_ps(_mm512_sub_ps(t, fl), m1, t);  // t − fl, or t itself when fl = −1: exact
+  const __m512i k = _mm512_srli_epi32(rng_fmix16(_mm512_xor_si512(c.key, idx16)), 8);
+  const __m512i base = _mm512_mask_mov_epi32(_mm512_set1_epi32(1 << 24), m1, _mm512_setzero_si512());
+  const __m512 rhs = _mm512_cvtepi32_ps(_mm512_sub_epi32(base, k));  // |.| ≤ 2^24: exact
+  const __mmask16 carry = _mm512_cmp_ps_mask(_mm512_mul_ps(d, _mm512_set1_ps(0x1p24f)), rhs, _CMP_GE_OQ);
   const __m512i fli = _mm512_cvttps_epi32(fl);
-  __mmask16 up;
-  if (c.sr) {
-    const __m512i k = _mm512_srli_epi32(rng_fmix16(_mm512_xor_si512(c.key, idx16)), 8);
-    const __m512i base = _mm512_mask_mov_epi32(_mm512_set1_epi32(1 << 24), m1, _mm512_setzero_si512());
-    const __m512 rhs = _mm512_cvtepi32_ps(_mm512_sub_epi32(base, k));  // |.| ≤ 2^24: exact
-    up = _mm512_cmp_ps_mask(_mm512_mul_ps(d, _mm512_set1_ps(0x1p24f)), rhs, _CMP_GE_OQ);
-  } else {
-    // Round half to even of t + zp: above the half-way point, or on it when fl + zp is odd (zp shifts the parity).
-    const __m512 half = _mm512_mask_mov_ps(_mm512_set1_ps(0.5f), m1, _mm512_set1_ps(-0.5f));
-    const __mmask16 odd = _mm512_test_epi32_mask(_mm512_add_epi32(fli, zp), _mm512_set1_epi32(1));
-    up = _mm512_cmp_ps_mask(d, half, _CMP_GT_OQ) | (_mm512_cmp_ps_mask(d, half, _CMP_EQ_OQ) & odd);
-  }
-  __m512i q = _mm512_mask_sub_epi32(fli, up, fli, _mm512_set1_epi32(-1));
+  __m512i q = _mm512_mask_sub_epi32(fli, carry, fli, _mm512_set1_epi32(-1));
   q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), c.qminI), c.qmaxI);
   return _mm512_cvtepi32_epi8(q);
 }
@@ -342,33 +335,45 @@ void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, cons
   const __m512i z = _mm512_set1_epi32(zp);
   const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(static_cast<int>(step)));
-  const bool fast = c.int_bounds && zp >= -512 && zp <= 512;
+  if (!(c.sr && c.int_bounds && zp >= -512 && zp <= 512)) {
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = lanes_of(n - i);
+      const __m128i q = quant16(_mm512_maskz_loadu_ps(m, x + i), o, iv, z, index16(idx0 + static_cast<uint32_t>(i) * step, steps), c);
+      _mm_mask_storeu_epi8(out + i, m, q);
+    }
+    return;
+  }
   const __mmask16 zp_zero = zp == 0 ? 0xffff : 0;
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = lanes_of(n - i);
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
     const __m512i idx = index16(idx0 + static_cast<uint32_t>(i) * step, steps);
-    __mmask16 ok = 0;
-    __m128i q = fast ? quant16_f32(xv, o, iv, z, 0xffff, zp_zero, idx, c, &ok) : _mm_setzero_si128();
+    __mmask16 ok;
+    __m128i q = sr16_f32(xv, o, iv, z, 0xffff, zp_zero, idx, c, &ok);
     if ((ok & m) != m) q = quant16(xv, o, iv, z, idx, c);
     _mm_mask_storeu_epi8(out + i, m, q);
   }
 }
 void quant_cols(const float* x, int64_t n, const float* off, const float* inv, const int32_t* zp, const QArgs& a,
-                uint32_t idx0, uint8_t* out) {
+                uint32_t idx0, uint32_t step, uint8_t* out) {
   const Q16 c(a);
   const __m512i lim = _mm512_set1_epi32(512);
+  const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(step)));
+  const bool fast = c.sr && c.int_bounds;
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = lanes_of(n - i);
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + i), ov = _mm512_maskz_loadu_ps(m, off + i), iv = _mm512_maskz_loadu_ps(m, inv + i);
-    const __m512i z = _mm512_maskz_loadu_epi32(m, zp + i), idx = index16(idx0 + static_cast<uint32_t>(i));
+    const __m512i z = _mm512_maskz_loadu_epi32(m, zp + i), idx = index16(idx0 + static_cast<uint32_t>(i) * step, steps);
     __mmask16 ok = 0;
-    __m128i q = _mm_setzero_si128();
-    if (c.int_bounds) {
+    __m128i q;
+    if (fast) {
       const __mmask16 small = _mm512_cmple_epi32_mask(_mm512_abs_epi32(z), lim), zero = _mm512_cmpeq_epi32_mask(z, _mm512_setzero_si512());
-      q = quant16_f32(xv, ov, iv, z, small, zero, idx, c, &ok);
+      q = sr16_f32(xv, ov, iv, z, small, zero, idx, c, &ok);
+      if ((ok & m) != m) q = quant16(xv, ov, iv, z, idx, c);
+    } else {
+      q = quant16(xv, ov, iv, z, idx, c);
     }
-    if ((ok & m) != m) q = quant16(xv, ov, iv, z, idx, c);
     _mm_mask_storeu_epi8(out + i, m, q);
   }
 }
@@ -381,7 +386,7 @@ struct Fns {
   void (*range_seg)(const float*, int64_t, float*, float*);
   void (*range_cols)(const float*, int64_t, float*, float*);
   void (*quant_seg)(const float*, int64_t, float, float, int32_t, const QArgs&, uint32_t, uint32_t, uint8_t*);
-  void (*quant_cols)(const float*, int64_t, const float*, const float*, const int32_t*, const QArgs&, uint32_t, uint8_t*);
+  void (*quant_cols)(const float*, int64_t, const float*, const float*, const int32_t*, const QArgs&, uint32_t, uint32_t, uint8_t*);
   void (*dequant_seg)(const uint8_t*, bool, int64_t, float, float, int32_t, float*);
   void (*dequant_cols)(const uint8_t*, bool, int64_t, const float*, const float*, const int32_t*, float*);
 };
@@ -467,7 +472,7 @@ void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div
   for_row_chunks(G, [&](int64_t r0, int64_t r1) {
     if (col_div == 1) {
       G.for_col_runs(r0, r1, [&](int64_t o, int64_t len, int64_t b) {
-        f.quant_cols(x + o, len, offset + b, inv + b, zero_point + b, a, static_cast<uint32_t>(o), codes + o);
+        f.quant_cols(x + o, len, offset + b, inv + b, zero_point + b, a, static_cast<uint32_t>(o), 1, codes + o);
       });
     } else {
       G.for_runs(r0, r1, [&](int64_t o, int64_t len, int64_t g) {
@@ -504,5 +509,13 @@ void quantize_run(const float* x, int64_t n, float offset, float inv, int32_t ze
 }
 
 void range_run(const float* x, int64_t n, float* lo, float* hi) { fns_for(active_tier()).range_seg(x, n, lo, hi); }
+
+void quantize_cols_run(const float* x, int64_t n, const float* offset, const float* inv, const int32_t* zero_point, double qmin,
+                       double qmax, bool stochastic, uint32_t key, uint32_t idx0, uint32_t idx_step, uint8_t* codes) {
+  const QArgs a{qmin, qmax, stochastic, key};
+  fns_for(active_tier()).quant_cols(x, n, offset, inv, zero_point, a, idx0, idx_step, codes);
+}
+
+void range_cols_run(const float* x, int64_t n, float* lo, float* hi) { fns_for(active_tier()).range_cols(x, n, lo, hi); }
 
 }  // namespace fqt

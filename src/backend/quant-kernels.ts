@@ -27,6 +27,15 @@ export interface QuantKernels {
     offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
     stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void;
 
+  /** quantRange of the rows view [n·hw, c] (row s·hw + p, column ch) of NCHW planes x[n][c][hw], not transposing them. */
+  quantRangePlanes(x: Float32Array, n: number, c: number, hw: number, rowDiv: number, rowMod: number, colDiv: number,
+    mins: Float32Array, maxs: Float32Array): void;
+
+  /** quantizeAffine of the same rows view of NCHW planes: the same groups, RNG indices r·c + ch, codes in rows layout. */
+  quantizeAffinePlanes(x: Float32Array, n: number, c: number, hw: number, rowDiv: number, rowMod: number, colDiv: number,
+    offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
+    stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void;
+
   /** out[i] = f32(offset[g] + f32((codes[i] − zeroPoint[g]) · scale[g])). */
   dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
     colDiv: number, offset: Float32Array, scale: Float32Array, zeroPoint: Int32Array, out: Float32Array): void;

@@ -22,6 +22,9 @@ import type { KernelName } from './backend.js';
 /** Scale groups of quant-kernels.ts: min(rowMod, ceil(rows / rowDiv)) · ceil(cols / colDiv). */
 const G = 'min(rowMod,cdiv(rows,rowDiv))*cdiv(cols,colDiv)';
 const GROUPS = `rows:int cols:int rowDiv:pos rowMod:pos colDiv:pos`;
+/** The same groups on the rows view [n·hw, c] of NCHW planes (quantRangePlanes, quantizeAffinePlanes). */
+const GP = 'min(rowMod,cdiv(n*hw,rowDiv))*cdiv(c,colDiv)';
+const PGROUPS = 'n:int c:int hw:int rowDiv:pos rowMod:pos colDiv:pos';
 /** Convolution geometry as ops/conv.ts computes it (oh = ⌊(h + 2·pad − kh)/stride⌋ + 1 ≥ 1). */
 const CONV = 'kh:pos kw:pos stride:pos pad:int oh:int ow:int {kh<=h+2*pad} {kw<=w+2*pad} {oh==(h+2*pad-kh)/stride+1} {ow==(w+2*pad-kw)/stride+1}';
 /** Pooling geometry as ops/pool.ts checks it (padding at most half the window). */
@@ -82,6 +85,9 @@ export const KERNEL_SIGNATURES: { readonly [K in KernelName]: string } = {
   quantRange: `x:f32[rows*cols] ${GROUPS} mins:f32[${G}] maxs:f32[${G}]`,
   quantizeAffine: `x:f32[rows*cols] ${GROUPS} offset:f32[${G}] inv:f32[${G}] zeroPoint:i32[${G}] qmin:num(-128..255) ` +
     'qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[rows*cols]',
+  quantRangePlanes: `x:f32[n*c*hw] ${PGROUPS} mins:f32[${GP}] maxs:f32[${GP}]`,
+  quantizeAffinePlanes: `x:f32[n*c*hw] ${PGROUPS} offset:f32[${GP}] inv:f32[${GP}] zeroPoint:i32[${GP}] qmin:num(-128..255) ` +
+    'qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[n*c*hw]',
   dequantizeAffine: `codes:codes[rows*cols] ${GROUPS} offset:f32[${G}] scale:f32[${G}] zeroPoint:i32[${G}] out:f32[rows*cols]`,
   codesToI8: `codes:codes[rows*cols] ${GROUPS} shift:i32[${G}] transpose:0..1 out:i8[rows*cols]`,
   packNibbles: 'codes:codes out:u8[cdiv(#codes,2)]',

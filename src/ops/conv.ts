@@ -67,12 +67,8 @@ export interface ConvGeometry {
   c: number; h: number; w: number; kh: number; kw: number; stride: number; pad: number; oh: number; ow: number;
 }
 
-/**
- * An fp32 conv recomputes its output for the backward when K = c·kh·kw is at most this: a stem conv on a 1- or
- * 3-channel image (K = 9 or 27), whose output is among the largest tensors of a CNN and costs few multiply-adds per
- * value. (Quantized layers recompute up to K = 256 on integer kernels: quant/gemm/fused.ts RECOMPUTE_MAX_K.)
- */
-export const FP32_RECOMPUTE_MAX_K = 27;
+/** An fp32 conv recomputes its output for the backward when K = c·kh·kw ≤ this: a stem conv on a 1- or 3-channel image. */
+const FP32_RECOMPUTE_MAX_K = 27;
 
 /**
  * fp32 convolution as one op on the backend's fused kernels (no batch-sized column matrix, output written in
@@ -90,8 +86,7 @@ function conv2dFused(x: Tensor, w: Tensor, stride: number, pad: number): Tensor 
     return y;
   };
   const y = new Tensor(forward(), [n, oc, oh, ow]);
-  // The backward keeps x and w anyway: a consumer that needs y in its backward (batch norm) recomputes a stem conv's
-  // y instead of holding its float32 values (the kernel is deterministic, so the values are the forward's).
+  // x and w are kept anyway: batch norm recomputes a stem conv's y (deterministic kernel) instead of holding it.
   if (c * kh * kw <= FP32_RECOMPUTE_MAX_K) setRecompute(y, forward);
   return record(y, 'conv2d', [x, w], (g) => {
     const dx = x.requiresGrad ? uninit(x.shape) : null;

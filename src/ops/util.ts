@@ -21,23 +21,17 @@ export function uninit(shape: Shape): Tensor {
   return new Tensor(uninitF32(shapeSize(shape)), shape);
 }
 
-/** Uninitialised storage of `bytes` (null: allocate a zeroed array instead), for the helpers below. */
-function unsafeBytes(bytes: number): { buffer: ArrayBuffer; byteOffset: number } | null {
-  return allocUnsafeSlow === undefined || bytes < 16384 ? null : allocUnsafeSlow(bytes);
+/** A bare array of n elements, not zero-filled (the same rule as `uninit`: only for outputs a kernel writes in full). */
+function uninitArray<T>(n: number, bytesPer: number, make: (b: ArrayBuffer, offset: number, n: number) => T, zeroed: (n: number) => T): T {
+  if (allocUnsafeSlow === undefined || n * bytesPer < 16384) return zeroed(n);
+  const b = allocUnsafeSlow(n * bytesPer);
+  return make(b.buffer, b.byteOffset, n);
 }
-
-/** `uninit`'s storage as a bare Float32Array of n elements (same rule: only for outputs a kernel writes in full). */
-export function uninitF32(n: number): Float32Array {
-  const b = unsafeBytes(n * 4);
-  return b ? new Float32Array(b.buffer, b.byteOffset, n) : new Float32Array(n);
-}
-
-/** n 1-byte integer codes, not zero-filled (same rule as `uninit`): Int8Array when signed, else Uint8Array. */
-export function uninitCodes(n: number, signed: boolean): Int8Array | Uint8Array {
-  const b = unsafeBytes(n);
-  if (signed) return b ? new Int8Array(b.buffer, b.byteOffset, n) : new Int8Array(n);
-  return b ? new Uint8Array(b.buffer, b.byteOffset, n) : new Uint8Array(n);
-}
+export const uninitF32 = (n: number): Float32Array => uninitArray(n, 4, (b, o, k) => new Float32Array(b, o, k), (k) => new Float32Array(k));
+/** n 1-byte integer codes (Int8Array when signed, else Uint8Array), not zero-filled. */
+export const uninitCodes = (n: number, signed: boolean): Int8Array | Uint8Array => signed
+  ? uninitArray(n, 1, (b, o, k) => new Int8Array(b, o, k), (k) => new Int8Array(k))
+  : uninitArray(n, 1, (b, o, k) => new Uint8Array(b, o, k), (k) => new Uint8Array(k));
 
 export function contiguousStrides(shape: Shape): Int32Array {
   return Int32Array.from(stridesOf(shape));

@@ -85,11 +85,22 @@ export function groupCount(g: Grouping): number {
   return g.rowGroups * g.colGroups;
 }
 
+/**
+ * The layer-layout matrix [n·hw, c] (row s·hw + p, column ch) handed over as NCHW planes data[n][c][hw] — a conv
+ * layer's dY as autograd delivers it. The quantization functions below take it in place of the row-major array and
+ * give bit-identical results (same groups, same random draws, codes in rows layout) without transposing the floats.
+ */
+export interface Planes { readonly data: Float32Array; readonly n: number; readonly c: number; readonly hw: number }
+export type MatrixData = Float32Array | Planes;
+const isPlanes = (x: MatrixData): x is Planes => !(x instanceof Float32Array);
+
 /** Per-group min and max of x[rows, cols]. */
-export function rangeStats(x: Float32Array, rows: number, cols: number, grouping: Grouping): { mins: Float32Array; maxs: Float32Array } {
+export function rangeStats(x: MatrixData, rows: number, cols: number, grouping: Grouping): { mins: Float32Array; maxs: Float32Array } {
   const n = groupCount(grouping);
   const mins = new Float32Array(n), maxs = new Float32Array(n);
-  if (rows > 0 && cols > 0) backend().quantRange(x, rows, cols, grouping.rowDiv, grouping.rowMod, grouping.colDiv, mins, maxs);
+  const { rowDiv, rowMod, colDiv } = grouping;
+  if (rows > 0 && cols > 0 && isPlanes(x)) backend().quantRangePlanes(x.data, x.n, x.c, x.hw, rowDiv, rowMod, colDiv, mins, maxs);
+  else if (rows > 0 && cols > 0) backend().quantRange(x as Float32Array, rows, cols, rowDiv, rowMod, colDiv, mins, maxs);
   return { mins, maxs };
 }
 
@@ -123,12 +134,13 @@ export function quantParams(mins: Float32Array, maxs: Float32Array, opts: Quanti
 }
 
 /** The codes of x[rows, cols] under given parameters (quantizeAffine). */
-export function quantizeWithParams(x: Float32Array, rows: number, cols: number, p: QuantParams): QTensor {
+export function quantizeWithParams(x: MatrixData, rows: number, cols: number, p: QuantParams): QTensor {
   const codes = uninitCodes(rows * cols, p.signed);
   const g = p.grouping;
   if (rows > 0 && cols > 0) {
-    backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax,
-      p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes);
+    const rest = [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes] as const;
+    if (isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, g.rowDiv, g.rowMod, g.colDiv, ...rest);
+    else backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, ...rest);
   }
   return {
     rows, cols, bits: p.bits, format: p.format, signed: p.signed, rounding: p.rounding, grouping: g, codes,
@@ -137,8 +149,10 @@ export function quantizeWithParams(x: Float32Array, rows: number, cols: number, 
 }
 
 /** Quantize x[rows, cols] with min/max ranges per group (METHODS §0.3). */
-export function quantizeMatrix(x: Float32Array, rows: number, cols: number, opts: QuantizeOptions): QTensor {
-  check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
+export function quantizeMatrix(x: MatrixData, rows: number, cols: number, opts: QuantizeOptions): QTensor {
+  const len = isPlanes(x) ? x.data.length : x.length;
+  check(len === rows * cols && (!isPlanes(x) || (x.n * x.hw === rows && x.c === cols)),
+    () => `quantize: ${len} values for a [${rows}, ${cols}] matrix`);
   const { mins, maxs } = rangeStats(x, rows, cols, opts.grouping);
   return quantizeWithParams(x, rows, cols, quantParams(mins, maxs, opts));
 }

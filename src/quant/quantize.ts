@@ -3,7 +3,7 @@
  * code that uses recipes goes through this interface and never branches on the format.
  */
 import type { BhqTransform } from './transforms.js';
-import type { Draw, Grouping, QTensor, QuantParams } from './qtensor.js';
+import type { Draw, Grouping, Planes, QTensor, QuantParams } from './qtensor.js';
 import type { OperandRole, QuantKind, SpecOf } from './spec.js';
 
 export interface QuantContext {
@@ -39,6 +39,11 @@ export interface Quantizer<K extends QuantKind> {
   /** True when the quantizer mixes rows (its inverse must be applied after the GEMM or in fp32). */
   mixesRows(spec: SpecOf<K>): boolean;
   quantize(spec: SpecOf<K>, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand;
+  /**
+   * The same operand from the matrix handed over as NCHW planes (qtensor.ts Planes: a conv layer's dY), bit for bit,
+   * without a transposed copy. Absent = the caller transposes and calls quantize.
+   */
+  quantizePlanes?(spec: SpecOf<K>, x: Planes, ctx: QuantContext): QuantizedOperand;
   /**
    * Role in the bit GEMMs (METHODS §3.6): 'sign' = ±1 values (gemmB1, the binary side of gemmBitplane);
    * 'unsigned' = unsigned affine codes with one (offset, scale, zero point) per group (the bit-plane side).

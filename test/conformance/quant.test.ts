@@ -139,6 +139,50 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
+  it('quantRangePlanes and quantizeAffinePlanes (NCHW planes as the rows view) are bit-exact for every grouping', () => {
+    addon.setIsa(tier);
+    const r = rng(24);
+    // [n, c, hw]: ResNet stage shapes, odd sizes, one pixel, one channel, zero-size
+    for (const [n, c, hw] of [[4, 16, 49], [3, 5, 7], [2, 1, 9], [5, 3, 1], [1, 70, 13], [0, 4, 4], [32, 16, 196]] as const) {
+      const rows = n * hw;
+      const sets = datasets(r, n * c * hw);
+      for (const [gname, rd, rm, cd] of groupingsFor(rows, c, Math.max(1, hw))) {
+        for (const [dname, x] of n * c * hw > 20000 ? sets.slice(0, 3) : sets) {
+          const what = `${tier} ${n}x${c}x${hw} ${dname} ${gname}`;
+          const ng = groupCount(rows, c, rd, rm, cd);
+          const want = [new Float32Array(ng).fill(NaN), new Float32Array(ng).fill(NaN)];
+          const got = [new Float32Array(ng).fill(NaN), new Float32Array(ng).fill(NaN)];
+          refBackend.quantRangePlanes(x, n, c, hw, rd, rm, cd, want[0], want[1]);
+          nb.quantRangePlanes(x, n, c, hw, rd, rm, cd, got[0], got[1]);
+          assertBitExact(got[0], want[0], `quantRangePlanes mins ${what}`);
+          assertBitExact(got[1], want[1], `quantRangePlanes maxs ${what}`);
+          const p = affineParams('asymmetric', 4, want[0], want[1]);
+          for (const sr of [0, 1]) {
+            const codes = [new Uint8Array(rows * c).fill(99), new Uint8Array(rows * c).fill(99)];
+            refBackend.quantizeAffinePlanes(x, n, c, hw, rd, rm, cd, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 3, 77, codes[0]);
+            nb.quantizeAffinePlanes(x, n, c, hw, rd, rm, cd, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 3, 77, codes[1]);
+            assertBitExact(codes[1], codes[0], `quantizeAffinePlanes ${what} ${sr ? 'SR' : 'nearest'}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('quantRangePlanes gives a zero extreme the sign of the first zero in rows order, not in plane order', () => {
+    addon.setIsa(tier);
+    const n = 2, c = 3, hw = 4; // rows view [8, 3]; element (s, ch, p) sits at row s·hw + p, column ch
+    const x = new Float32Array(n * c * hw).fill(1);
+    x[(0 * c + 2) * hw + 1] = -0; // row 1, column 2: first in rows order
+    x[(0 * c + 0) * hw + 3] = 0; //  row 3, column 0: first in plane order
+    for (const [rd, rm, cd] of [[hw, n, c], [1, 1, c], [1, hw, 1]]) {
+      const ng = groupCount(n * hw, c, rd, rm, cd);
+      const want = new Float32Array(ng), got = new Float32Array(ng), hi = new Float32Array(ng);
+      refBackend.quantRangePlanes(x, n, c, hw, rd, rm, cd, want, hi);
+      nb.quantRangePlanes(x, n, c, hw, rd, rm, cd, got, hi);
+      assertBitExact(got, want, `first zero ${tier} ${rd}/${rm}/${cd}`);
+    }
+  });
+
   it('quantizeAffine: exact ties round half to even, NaN stores 0, ±Infinity clamps, extreme parameters', () => {
     addon.setIsa(tier);
     const n = 77;

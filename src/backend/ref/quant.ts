@@ -7,6 +7,7 @@ import { streamKey, uniformAt } from '../../tensor/random.js';
 import { roundHalfEven } from './quant-math.js';
 import { blockHouseholder } from './quant-transform.js';
 import { momentSums, quantizeLuq } from './quant-log.js';
+import { transpose } from './layout.js';
 
 const fr = Math.fround;
 
@@ -66,6 +67,16 @@ export function quantizeAffine(x: Float32Array, rows: number, cols: number, rowD
   });
 }
 
+/** [n][c][hw] planes → the rows view [n·hw, c]: the planes kernels are specified as the rows kernels on it. */
+function planesAsRows(x: Float32Array, n: number, c: number, hw: number): Float32Array {
+  const rows = new Float32Array(x.length);
+  transpose(n, c, hw, x, rows);
+  return rows;
+}
+export const quantRangePlanes: QuantKernels['quantRangePlanes'] = (x, n, c, hw, ...rest) => quantRange(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
+export const quantizeAffinePlanes: QuantKernels['quantizeAffinePlanes'] = (x, n, c, hw, ...rest) =>
+  quantizeAffine(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
+
 export function dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
   colDiv: number, offset: Float32Array, scale: Float32Array, zeroPoint: Int32Array, out: Float32Array): void {
   forEachBlock(rows, cols, rowDiv, rowMod, colDiv, (g, start, end) => {
@@ -111,6 +122,6 @@ export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): 
 }
 
 export const refQuantKernels: QuantKernels = {
-  quantRange, quantizeAffine, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, packNibbles, unpackNibbles,
+  quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, packNibbles, unpackNibbles,
   momentSums, quantizeLuq,
 };

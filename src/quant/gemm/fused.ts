@@ -21,7 +21,7 @@ import type { RecipeSlots } from '../recipe.js';
 import type { QuantSpec } from '../spec.js';
 import { fitsNibbles, type NibbleCodes, packNibbleCodes, unpackNibbleCodes } from '../nibbles.js';
 import { quantizeConvInputWith, specSteMask } from '../quantizers/index.js';
-import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type QGemmConfig, quantOperand, type Where } from './layer.js';
+import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type QGemmConfig, quantOperand, quantOperandPlanes, type Where } from './layer.js';
 import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.js';
 import type { ConvRunners, GemmPlan } from './plan.js';
 import { GEMM_PATHS, planConvPass } from './run.js';
@@ -84,12 +84,17 @@ function unpackOnRead(kept: NibbleCodes): () => ConvInput {
   return () => ({ kind: 'codes', q: unpackNibbleCodes(kept) });
 }
 
-/** dY of the backward pass for one GEMM slot: fp32 as given (NCHW), or quantized rows (a fresh draw). */
+/**
+ * dY of the backward pass for one GEMM slot: fp32 as given (NCHW), or quantized rows (a fresh draw) — read from the
+ * NCHW planes when the quantizer can (no transposed fp32 copy), else from `rows`.
+ */
 function convGrad(cfg: QGemmConfig, gemm: 'gradInput' | 'gradWeight', spec: QuantSpec | null, nchw: Float32Array, rows: () => Float32Array,
   g: LayerGeometry): ConvGrad {
   if (spec === null) return { kind: 'fp32', nchw };
   const P = g.oh * g.ow;
-  const op = quantOperand(cfg, [gemm, 'dy'], spec, rows(), g.n * P, g.oc, P) as Extract<GemmOperand, { kind: 'quant' }>;
+  // (a linear layer's dY, P = 1, already is its rows)
+  const planes = P > 1 ? quantOperandPlanes(cfg, [gemm, 'dy'], spec, { data: nchw, n: g.n, c: g.oc, hw: P }) : null;
+  const op = (planes ?? quantOperand(cfg, [gemm, 'dy'], spec, rows(), g.n * P, g.oc, P)) as Extract<GemmOperand, { kind: 'quant' }>;
   return { kind: 'quant', rows: op };
 }
 

@@ -4,9 +4,9 @@
  * asymmetric min/max codes; the operand is T⁻¹·x̂(Z). T is fixed given G, so E[T⁻¹ Q(TG)] = G (unbiased
  * under stochastic rounding).
  */
-import type { Quantizer } from '../quantize.js';
+import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { type BhqSpec, ROUNDINGS } from '../spec.js';
-import { groupingOf, quantizeMatrix, rangeStats } from '../qtensor.js';
+import { groupingOf, type MatrixData, type Planes, quantizeMatrix, rangeStats } from '../qtensor.js';
 import { applyBhq, buildBhqTransform } from '../transforms.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
 
@@ -28,14 +28,17 @@ export const bhqQuantizer: Quantizer<'bhq'> = {
   mixesRows: () => true,
   grouping: (_s, rows, cols, rps) => groupingOf('sample', rows, cols, rps),
 
-  quantize(s, x, rows, cols, ctx) {
-    const rps = ctx.rowsPerSample;
-    const sampleGroups = groupingOf('sample', rows, cols, rps);
-    const { mins, maxs } = rangeStats(x, rows, cols, sampleGroups);
-    const ranges = Array.from(mins, (m, i) => maxs[i] - m);
-    const transform = buildBhqTransform(ranges);
-    const z = applyBhq(transform, x, rps * cols, false);
-    const q = quantizeMatrix(z, rows, cols, { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping: sampleGroups });
-    return { q, transform };
-  },
+  quantize: (s, x, rows, cols, ctx) => quantizeBhq(s, x, x, rows, cols, ctx),
+  // T mixes whole sample vectors, so on NCHW planes (each sample's values permuted) it gives Z as planes, value for value.
+  quantizePlanes: (s, x, ctx) => quantizeBhq(s, x, x.data, x.n * x.hw, x.c, ctx),
 };
+
+function quantizeBhq(s: BhqSpec, x: MatrixData, values: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
+  const sampleGroups = groupingOf('sample', rows, cols, ctx.rowsPerSample);
+  const { mins, maxs } = rangeStats(x, rows, cols, sampleGroups);
+  const transform = buildBhqTransform(Array.from(mins, (m, i) => maxs[i] - m));
+  const z = applyBhq(transform, values, ctx.rowsPerSample * cols, false);
+  const zm: MatrixData = values === x ? z : { ...(x as Planes), data: z };
+  const q = quantizeMatrix(zm, rows, cols, { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping: sampleGroups });
+  return { q, transform };
+}

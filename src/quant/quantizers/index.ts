@@ -3,7 +3,7 @@
  * compiler rejects a kind without an entry. Everything else reaches quantizers through the helpers below.
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
-import type { Draw, Grouping, QTensor, QuantParams } from '../qtensor.js';
+import type { Draw, Grouping, Planes, QTensor, QuantParams } from '../qtensor.js';
 import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '../spec.js';
 import { expectObject, expectOneOf } from '../validate.js';
 import { uniformQuantizer } from './uniform.js';
@@ -72,3 +72,6 @@ export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, 
 export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   return of(s).quantize(s, x, rows, cols, ctx);
 }
+/** quantizeWith of the rows view of NCHW planes, read from the planes; null (and ctx not made) when the quantizer cannot. */
+export const quantizePlanesWith = (s: QuantSpec, x: Planes, ctx: () => QuantContext): QuantizedOperand | null =>
+  of(s).quantizePlanes?.(s, x, ctx()) ?? null;

@@ -1,7 +1,7 @@
 /** Uniform integer quantizers U_b / S_b (METHODS §0.3): PTQ, PSQ, per-column, per-row, K-block. */
-import type { Quantizer } from '../quantize.js';
+import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { GRANULARITY_NAMES, type Granularity, granularityLabel, INT_FORMATS, type OperandRole, ROUNDINGS, type UniformSpec } from '../spec.js';
-import { groupingOf, makeGrouping, quantizeMatrix, quantParams } from '../qtensor.js';
+import { groupingOf, makeGrouping, type MatrixData, quantizeMatrix, quantParams } from '../qtensor.js';
 import { checkKeys, expectInt, expectObject, expectOneOf, fail, show } from '../validate.js';
 
 export const MAX_BLOCK = 1 << 20;
@@ -26,6 +26,9 @@ function parseGranularity(v: unknown, path: string, role: OperandRole): Granular
 function granularityName(g: Granularity): string {
   return typeof g === 'object' ? `block${g.block}` : g;
 }
+
+const quantizeUniform = (s: UniformSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand => ({ transform: null,
+  q: quantizeMatrix(x, rows, cols, { format: s.format, bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping: groupingOf(s.granularity, rows, cols, ctx.rowsPerSample) }) });
 
 export const uniformQuantizer: Quantizer<'uniform'> = {
   kind: 'uniform',
@@ -52,13 +55,8 @@ export const uniformQuantizer: Quantizer<'uniform'> = {
   grouping: (s, rows, cols, rps) => groupingOf(s.granularity, rows, cols, rps),
   bitRole: (s) => (s.format === 'symmetric' ? null : 'unsigned'),
 
-  quantize(s, x, rows, cols, ctx) {
-    const q = quantizeMatrix(x, rows, cols, {
-      format: s.format, bits: s.bits, rounding: s.rounding, draw: ctx.draw,
-      grouping: groupingOf(s.granularity, rows, cols, ctx.rowsPerSample),
-    });
-    return { q, transform: null };
-  },
+  quantize: (s, x, rows, cols, ctx) => quantizeUniform(s, x, rows, cols, ctx),
+  quantizePlanes: (s, x, ctx) => quantizeUniform(s, x, x.n * x.hw, x.c, ctx),
   groupParams: (s, mins, maxs, grouping, draw) => quantParams(mins, maxs, { format: s.format, bits: s.bits, rounding: s.rounding, grouping, draw }),
   quantizeConvInput(s, x, n, perSample) {
     if (s.rounding !== 'nearest' || (s.granularity !== 'tensor' && s.granularity !== 'sample')) return null;

@@ -298,6 +298,11 @@ KERNEL(QuantizeLuq) {
                     static_cast<uint32_t>(I(info, 5)), data<int8_t>(info, 6));
   return info.Env().Undefined();
 }
+KERNEL(QuantizeLuqPlanes) {
+  fqt::quantize_luq_planes(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<float>(info, 4)[0], I(info, 5),
+                           static_cast<uint32_t>(I(info, 6)), static_cast<uint32_t>(I(info, 7)), data<int8_t>(info, 8));
+  return info.Env().Undefined();
+}
 // A quantized operand of the fused convs: codes (Int8Array or Uint8Array) at i, then offset, scale, zero point.
 fqt::qconv::Operand q_operand(const Napi::CallbackInfo& info, size_t i) {
   napi_typedarray_type type;
@@ -338,7 +343,7 @@ const Entry kKernels[] = {
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
     {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"quantRangePlanes", QuantRangePlanes}, {"quantizeAffinePlanes", QuantizeAffinePlanes}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
-    {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq},
+    {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq}, {"quantizeLuqPlanes", QuantizeLuqPlanes},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };
 

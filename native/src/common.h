@@ -95,6 +95,8 @@ void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* o
 // LUQ (src/backend/quant-kernels.ts momentSums / quantizeLuq).
 void moment_sums(const float* x, int64_t n, double* out);
 void quantize_luq(const float* x, int64_t n, float alpha, int64_t kmax, uint32_t seed, uint32_t stream, int8_t* codes);
+void quantize_luq_planes(const float* x, int64_t n, int64_t c, int64_t hw, float alpha, int64_t kmax, uint32_t seed,
+                         uint32_t stream, int8_t* codes);
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out);
 

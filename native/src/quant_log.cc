@@ -149,17 +149,19 @@ inline __m256d mag4(__m256d r, __m128i k, __m256d u, __m256d top) {
   const __m256d inv = _mm256_castsi256_pd(_mm256_sub_epi64(_mm256_castpd_si256(_mm256_set1_pd(1.0)), e));
   return _mm256_min_pd(_mm256_mul_pd(p2, _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(r, inv), u))), top);
 }
-void luq_avx2(const float* x, int64_t lo, int64_t hi, float alpha, int64_t kmax, double top, uint32_t key, int8_t* codes) {
+// Element i of the run has the RNG index idx0 + i·step (mod 2^32): step 1 on a row-major run, c on an NCHW plane.
+void luq_avx2(const float* x, int64_t n, float alpha, int64_t kmax, double top, uint32_t key, uint32_t idx0, uint32_t step, int8_t* codes) {
   const __m256 a = _mm256_set1_ps(alpha), absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256i kmx = _mm256_set1_epi32(static_cast<int>(kmax)), kk = _mm256_set1_epi32(static_cast<int>(key));
   const __m256d t = _mm256_set1_pd(top), ulp = _mm256_set1_pd(0x1p-24);
-  int64_t i = lo;
-  for (; i + 8 <= hi; i += 8) {
+  const __m256i steps = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(step)));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
     const __m256 r = _mm256_div_ps(_mm256_and_ps(v, absMask), a);
     __m256i k = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(r), 23), _mm256_set1_epi32(0xff)), _mm256_set1_epi32(127));
     k = _mm256_min_epi32(_mm256_max_epi32(k, _mm256_setzero_si256()), kmx);
-    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(i))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(idx0 + static_cast<uint32_t>(i) * step)), steps);
     const __m256i ub = _mm256_srli_epi32(rng_fmix8(_mm256_xor_si256(kk, idx)), 8);
     const __m256d m0 = mag4(_mm256_cvtps_pd(_mm256_castps256_ps128(r)), _mm256_castsi256_si128(k),
                             _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(ub)), ulp), t);
@@ -174,29 +176,39 @@ void luq_avx2(const float* x, int64_t lo, int64_t hi, float alpha, int64_t kmax,
     const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(mag), _mm256_extracti128_si256(mag, 1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + i), _mm_packs_epi16(w, w));
   }
-  for (; i < hi; i++) codes[i] = luq1(x[i], alpha, kmax, top, key, static_cast<uint32_t>(i));
+  for (; i < n; i++) codes[i] = luq1(x[i], alpha, kmax, top, key, idx0 + static_cast<uint32_t>(i) * step);
 }
 #pragma GCC pop_options
 #endif
+
+// One run (see luq_avx2) on the calling thread, on the tier's kernel.
+void luq_run(const float* x, int64_t n, float alpha, int64_t kmax, uint32_t key, uint32_t idx0, uint32_t step, int8_t* codes) {
+  const double top = std::ldexp(1.0, static_cast<int>(kmax));
+#if FQT_X86
+  if (active_tier() >= Tier::Avx2) return luq_avx2(x, n, alpha, kmax, top, key, idx0, step, codes);
+#endif
+  for (int64_t i = 0; i < n; i++) codes[i] = luq1(x[i], alpha, kmax, top, key, idx0 + static_cast<uint32_t>(i) * step);
+}
 }  // namespace
 
 void quantize_luq(const float* x, int64_t n, float alpha, int64_t kmax, uint32_t seed, uint32_t stream, int8_t* codes) {
   const uint32_t key = rng_stream_key(seed, stream);
-  const double top = std::ldexp(1.0, static_cast<int>(kmax));
-#if FQT_X86
-  const bool vec = active_tier() >= Tier::Avx2;
-#else
-  const bool vec = false;
-#endif
   parallel_range(n, 1 << 15, [&](int64_t lo, int64_t hi) {
-#if FQT_X86
-    if (vec) {
-      luq_avx2(x, lo, hi, alpha, kmax, top, key, codes);
-      return;
-    }
-#endif
-    (void)vec;
-    for (int64_t i = lo; i < hi; i++) codes[i] = luq1(x[i], alpha, kmax, top, key, static_cast<uint32_t>(i));
+    luq_run(x + lo, hi - lo, alpha, kmax, key, static_cast<uint32_t>(lo), 1, codes + lo);
+  });
+}
+
+void quantize_luq_planes(const float* x, int64_t n, int64_t c, int64_t hw, float alpha, int64_t kmax, uint32_t seed,
+                         uint32_t stream, int8_t* codes) {
+  const uint32_t key = rng_stream_key(seed, stream);
+  parallel_for(n, [&](int64_t s, int) {
+    // element (row s·hw + p, column ch) of the rows view has RNG index (s·hw + p)·c + ch: step c along a plane
+    thread_local std::vector<int8_t> buf;
+    buf.resize(static_cast<size_t>(c * hw));
+    for (int64_t ch = 0; ch < c; ch++)
+      luq_run(x + (s * c + ch) * hw, hw, alpha, kmax, key, static_cast<uint32_t>(s * hw * c + ch), static_cast<uint32_t>(c),
+              buf.data() + ch * hw);
+    transpose_bytes_serial(c, hw, reinterpret_cast<const uint8_t*>(buf.data()), reinterpret_cast<uint8_t*>(codes + s * hw * c));
   });
 }
 

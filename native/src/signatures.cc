@@ -79,6 +79,7 @@ const SignatureEntry kSignatures[] = {
                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
     {"momentSums", "x:f32[n] n:int out:f64[4]"},
     {"quantizeLuq", "x:f32[n] n:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n]"},
+    {"quantizeLuqPlanes", "x:f32[n*c*hw] n:int c:int hw:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n*c*hw]"},
     {"qconvForward", "geo:i32[11] x:codes[" QX "] xOffset:f32 xScale:f32[#xOffset] xZero:i32[#xOffset] w:codes[" QW "] "
                      "wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] y:f32[" QY "] " QGEO " {#xOffset==1||#xOffset>=geo[0]||geo[0]==0} "
                      "{#wOffset==1||#wOffset>=geo[4]}"},

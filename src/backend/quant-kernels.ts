@@ -85,4 +85,7 @@ export interface QuantKernels {
    * k = clamp(⌊log2 r⌋, 0, kmax), magnitude capped at 2^kmax; x = 0 or NaN → 0. kmax ≤ 6 (int8 codes).
    */
   quantizeLuq(x: Float32Array, n: number, alpha: Float32Array, kmax: number, seed: number, stream: number, codes: Int8Array): void;
+  /** quantizeLuq of the rows view [n·hw, c] of NCHW planes x[n][c][hw] (as quantizeAffinePlanes): codes in rows layout. */
+  quantizeLuqPlanes(x: Float32Array, n: number, c: number, hw: number, alpha: Float32Array, kmax: number, seed: number, stream: number,
+    codes: Int8Array): void;
 }

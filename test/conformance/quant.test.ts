@@ -139,7 +139,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
-  it('quantRangePlanes and quantizeAffinePlanes (NCHW planes as the rows view) are bit-exact for every grouping', () => {
+  it('quantRangePlanes, quantizeAffinePlanes and quantizeLuqPlanes (NCHW planes as the rows view) are bit-exact for every grouping', () => {
     addon.setIsa(tier);
     const r = rng(24);
     // [n, c, hw]: ResNet stage shapes, odd sizes, one pixel, one channel, zero-size
@@ -162,6 +162,13 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
             refBackend.quantizeAffinePlanes(x, n, c, hw, rd, rm, cd, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 3, 77, codes[0]);
             nb.quantizeAffinePlanes(x, n, c, hw, rd, rm, cd, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 3, 77, codes[1]);
             assertBitExact(codes[1], codes[0], `quantizeAffinePlanes ${what} ${sr ? 'SR' : 'nearest'}`);
+          }
+          if (gname === 'tensor') { // LUQ: one per-tensor scale
+            const alpha = Float32Array.of(Math.max(-want[0][0], want[1][0], 1e-30) / 8);
+            const luq = [new Int8Array(rows * c).fill(99), new Int8Array(rows * c).fill(99)];
+            refBackend.quantizeLuqPlanes(x, n, c, hw, alpha, 3, 5, 11, luq[0]);
+            nb.quantizeLuqPlanes(x, n, c, hw, alpha, 3, 5, 11, luq[1]);
+            assertBitExact(luq[1], luq[0], `quantizeLuqPlanes ${what}`);
           }
         }
       }

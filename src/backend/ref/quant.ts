@@ -76,6 +76,7 @@ function planesAsRows(x: Float32Array, n: number, c: number, hw: number): Float3
 export const quantRangePlanes: QuantKernels['quantRangePlanes'] = (x, n, c, hw, ...rest) => quantRange(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
 export const quantizeAffinePlanes: QuantKernels['quantizeAffinePlanes'] = (x, n, c, hw, ...rest) =>
   quantizeAffine(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
+export const quantizeLuqPlanes: QuantKernels['quantizeLuqPlanes'] = (x, n, c, hw, ...rest) => quantizeLuq(planesAsRows(x, n, c, hw), n * hw * c, ...rest);
 
 export function dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
   colDiv: number, offset: Float32Array, scale: Float32Array, zeroPoint: Int32Array, out: Float32Array): void {
@@ -123,5 +124,5 @@ export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): 
 
 export const refQuantKernels: QuantKernels = {
   quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, packNibbles, unpackNibbles,
-  momentSums, quantizeLuq,
+  momentSums, quantizeLuq, quantizeLuqPlanes,
 };

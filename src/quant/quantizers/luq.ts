@@ -20,11 +20,12 @@
  */
 import { backend } from '../../backend/index.js';
 import { streamKey, uniformAt } from '../../tensor/random.js';
-import type { Quantizer } from '../quantize.js';
+import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import type { LuqSpec } from '../spec.js';
-import { groupingOf, type QTensor, rangeStats } from '../qtensor.js';
+import { groupingOf, type MatrixData, type QTensor, rangeStats } from '../qtensor.js';
 import { check } from '../../tensor/errors.js';
 import { checkKeys, expectInt, fail, show } from '../validate.js';
+import { uninitCodes } from '../../ops/util.js';
 
 /** Largest exponent of the format: 2^e − 2 with e = bits − 1 exponent bits (2^e magnitude codes incl. 0). */
 export function luqKmax(bits: number): number {
@@ -88,22 +89,29 @@ export const luqQuantizer: Quantizer<'luq'> = {
   mixesRows: () => false,
   grouping: (_s, rows, cols, rps) => groupingOf('tensor', rows, cols, rps),
 
-  quantize(s, x, rows, cols, ctx) {
-    check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
-    check(ctx.draw !== null, 'internal: LUQ needs a (seed, stream) draw');
-    if (s.paperCompat) return { q: quantizePaper(s, x, rows, cols, ctx.draw), transform: null };
-    const grouping = groupingOf('tensor', rows, cols, ctx.rowsPerSample);
-    const kmax = luqKmax(s.bits);
-    const n = rows * cols;
-    const { mins, maxs } = rangeStats(x, rows, cols, grouping);
-    const alpha = n > 0 ? luqAlpha(Math.max(-mins[0], maxs[0]), kmax) : 0;
-    const codes = new Int8Array(n);
-    if (n > 0) backend().quantizeLuq(x, n, Float32Array.of(alpha), kmax, ctx.draw.seed, ctx.draw.stream, codes);
-    const q: QTensor = {
-      rows, cols, bits: s.bits, format: 'symmetric', signed: true, rounding: 'stochastic', grouping, codes,
-      offset: new Float32Array(1), scale: Float32Array.of(alpha), zeroPoint: new Int32Array(1), qmin: -(2 ** kmax), qmax: 2 ** kmax,
-      draw: ctx.draw,
-    };
-    return { q, transform: null };
-  },
+  quantize: (s, x, rows, cols, ctx) => quantizeLuqMatrix(s, x, rows, cols, ctx),
+  quantizePlanes: (s, x, ctx) => quantizeLuqMatrix(s, x, x.n * x.hw, x.c, ctx),
 };
+
+function quantizeLuqMatrix(s: LuqSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
+  const planes = x instanceof Float32Array ? null : x, n = rows * cols;
+  check((planes?.data ?? (x as Float32Array)).length === n, () => `quantize: ${n} values expected for a [${rows}, ${cols}] matrix`);
+  check(ctx.draw !== null, 'internal: LUQ needs a (seed, stream) draw');
+  if (s.paperCompat) {
+    const values = planes ? new Float32Array(n) : (x as Float32Array);
+    if (planes) backend().transpose(planes.n, planes.c, planes.hw, planes.data, values);
+    return { q: quantizePaper(s, values, rows, cols, ctx.draw), transform: null };
+  }
+  const grouping = groupingOf('tensor', rows, cols, ctx.rowsPerSample);
+  const kmax = luqKmax(s.bits);
+  const { mins, maxs } = rangeStats(x, rows, cols, grouping);
+  const alpha = Float32Array.of(n > 0 ? luqAlpha(Math.max(-mins[0], maxs[0]), kmax) : 0);
+  const codes = uninitCodes(n, true) as Int8Array, { seed, stream } = ctx.draw;
+  if (n > 0 && planes) backend().quantizeLuqPlanes(planes.data, planes.n, planes.c, planes.hw, alpha, kmax, seed, stream, codes);
+  else if (n > 0) backend().quantizeLuq(x as Float32Array, n, alpha, kmax, seed, stream, codes);
+  const q: QTensor = {
+    rows, cols, bits: s.bits, format: 'symmetric', signed: true, rounding: 'stochastic', grouping, codes,
+    offset: new Float32Array(1), scale: alpha, zeroPoint: new Int32Array(1), qmin: -(2 ** kmax), qmax: 2 ** kmax, draw: ctx.draw,
+  };
+  return { q, transform: null };
+}

@@ -103,9 +103,13 @@ struct Q8 {
   __m256d qmin, qmax;
   __m256i key;
   bool sr;
+  bool int_bounds;  // sr8_f32 needs integer bounds: qminI / qmaxI
+  __m256i qminI, qmaxI;
   explicit Q8(const QArgs& a)
       : qmin(_mm256_set1_pd(a.qmin)), qmax(_mm256_set1_pd(a.qmax)), key(_mm256_set1_epi32(static_cast<int>(a.key))),
-        sr(a.sr) {}
+        sr(a.sr), int_bounds(a.qmin == std::floor(a.qmin) && a.qmax == std::floor(a.qmax)),
+        qminI(_mm256_set1_epi32(int_bounds ? static_cast<int32_t>(a.qmin) : 0)),
+        qmaxI(_mm256_set1_epi32(int_bounds ? static_cast<int32_t>(a.qmax) : 0)) {}
 };
 
 // clamp(q, qmin, qmax) with NaN → 0, as int32 (vmaxpd returns its second operand, qmin, for a NaN q).
@@ -131,6 +135,26 @@ inline __m128i quant8(__m256 x, __m256 off, __m256 inv, __m256i zp, __m256i idx,
   return _mm_unpacklo_epi32(_mm_shuffle_epi8(clamp_i32(s0, c), pick), _mm_shuffle_epi8(clamp_i32(s1, c), pick));
 }
 
+// Stochastic rounding on 8 float32 lanes: the arithmetic and the exactness argument of avx512::sr16_f32. The lanes
+// where it holds are the bits of *ok (with those of zp_ok, all-ones where |zp| ≤ 512; zp_zero, all-ones where zp = 0).
+inline __m128i sr8_f32(__m256 x, __m256 off, __m256 inv, __m256i zp, __m256 zp_ok, __m256 zp_zero, __m256i idx, const Q8& c, int* ok) {
+  const __m256 t = _mm256_mul_ps(_mm256_sub_ps(x, off), inv);
+  const __m256 at = _mm256_and_ps(t, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+  const __m256 tiny_ok = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(at, _mm256_set1_ps(0x1p-16f), _CMP_GE_OQ),
+                                                   _mm256_cmp_ps(at, _mm256_setzero_ps(), _CMP_EQ_OQ)), zp_zero);
+  *ok = _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(at, _mm256_set1_ps(0x1p20f), _CMP_LE_OQ), tiny_ok), zp_ok));
+  const __m256 fl = _mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m256 m1 = _mm256_cmp_ps(fl, _mm256_set1_ps(-1.0f), _CMP_EQ_OQ);
+  const __m256 d = _mm256_blendv_ps(_mm256_sub_ps(t, fl), t, m1);
+  const __m256i k = _mm256_srli_epi32(rng_fmix8(_mm256_xor_si256(c.key, idx)), 8);
+  const __m256i base = _mm256_andnot_si256(_mm256_castps_si256(m1), _mm256_set1_epi32(1 << 24));
+  const __m256 carry = _mm256_cmp_ps(_mm256_mul_ps(d, _mm256_set1_ps(0x1p24f)), _mm256_cvtepi32_ps(_mm256_sub_epi32(base, k)), _CMP_GE_OQ);
+  __m256i q = _mm256_sub_epi32(_mm256_cvttps_epi32(fl), _mm256_castps_si256(carry));  // carry lanes are −1
+  q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, zp), c.qminI), c.qmaxI);
+  const __m128i pick = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  return _mm_unpacklo_epi32(_mm_shuffle_epi8(_mm256_castsi256_si128(q), pick), _mm_shuffle_epi8(_mm256_extracti128_si256(q, 1), pick));
+}
+
 void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, const QArgs& a, uint32_t idx0, uint32_t step,
                uint8_t* out) {
   const Q8 c(a);
@@ -138,6 +162,17 @@ void quant_seg(const float* x, int64_t n, float off, float inv, int32_t zp, cons
   const __m256i z = _mm256_set1_epi32(zp);
   const __m256i steps = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(step)));
   int64_t i = 0;
+  if (c.sr && c.int_bounds && zp >= -512 && zp <= 512) {
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1)), zp_zero = zp == 0 ? all : _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + i);
+      const __m256i idx = index8(idx0 + static_cast<uint32_t>(i) * step, steps);
+      int ok;
+      __m128i q = sr8_f32(xv, o, iv, z, all, zp_zero, idx, c, &ok);
+      if (ok != 0xff) q = quant8(xv, o, iv, z, idx, c);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q);
+    }
+  }
   for (; i + 8 <= n; i += 8) {
     const __m128i q = quant8(_mm256_loadu_ps(x + i), o, iv, z, index8(idx0 + static_cast<uint32_t>(i) * step, steps), c);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q);
@@ -148,11 +183,21 @@ void quant_cols(const float* x, int64_t n, const float* off, const float* inv, c
                 uint32_t idx0, uint32_t step, uint8_t* out) {
   const Q8 c(a);
   const __m256i steps = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(step)));
+  const bool fast = c.sr && c.int_bounds;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zp + i));
-    const __m128i q = quant8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(off + i), _mm256_loadu_ps(inv + i), z,
-                             index8(idx0 + static_cast<uint32_t>(i) * step, steps), c);
+    const __m256 xv = _mm256_loadu_ps(x + i), ov = _mm256_loadu_ps(off + i), iv = _mm256_loadu_ps(inv + i);
+    const __m256i idx = index8(idx0 + static_cast<uint32_t>(i) * step, steps);
+    int ok = 0;
+    __m128i q;
+    if (fast) {
+      // −512 ≤ zp ≤ 512 (not via |zp|: abs(INT32_MIN) is negative)
+      const __m256 zp_ok = _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(513), z), _mm256_cmpgt_epi32(z, _mm256_set1_epi32(-513))));
+      const __m256 zp_zero = _mm256_castsi256_ps(_mm256_cmpeq_epi32(z, _mm256_setzero_si256()));
+      q = sr8_f32(xv, ov, iv, z, zp_ok, zp_zero, idx, c, &ok);
+    }
+    if (ok != 0xff) q = quant8(xv, ov, iv, z, idx, c);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q);
   }
   for (; i < n; i++) out[i] = scalar::quant1(x[i], off[i], inv[i], zp[i], a, idx0 + static_cast<uint32_t>(i) * step);
@@ -368,7 +413,9 @@ void quant_cols(const float* x, int64_t n, const float* off, const float* inv, c
     __mmask16 ok = 0;
     __m128i q;
     if (fast) {
-      const __mmask16 small = _mm512_cmple_epi32_mask(_mm512_abs_epi32(z), lim), zero = _mm512_cmpeq_epi32_mask(z, _mm512_setzero_si512());
+      // −512 ≤ zp ≤ 512 as one unsigned compare (not via |zp|: abs(INT32_MIN) is negative)
+      const __mmask16 small = _mm512_cmple_epu32_mask(_mm512_add_epi32(z, lim), _mm512_set1_epi32(1024));
+      const __mmask16 zero = _mm512_cmpeq_epi32_mask(z, _mm512_setzero_si512());
       q = sr16_f32(xv, ov, iv, z, small, zero, idx, c, &ok);
       if ((ok & m) != m) q = quant16(xv, ov, iv, z, idx, c);
     } else {

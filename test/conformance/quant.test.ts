@@ -222,7 +222,7 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     r.fillUniform(u);
     for (let i = 0; i < 400; i++) t.push((u[2 * i] - 0.5) * 2 ** (Math.floor(u[2 * i + 1] * 50) - 30));
     const n = t.length;
-    for (const zp of [0, 1, -3, 8, 511, 513, -1000]) {
+    for (const zp of [0, 1, -3, 8, 511, 513, -1000, -2147483648, 2147483647]) {
       for (const inv of [1, 3]) {
         const x = Float32Array.from(t, (v) => v / inv); // t = f32(x·inv) lands near the chosen values
         for (const sr of [0, 1]) {

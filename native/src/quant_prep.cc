@@ -159,7 +159,7 @@ namespace {
 // Groups [g0, g1) of the block Householder transform on columns [c0, c0 + w) (w ≤ kBhqCols): the float32
 // operations of rounding.ts §3 in the reference's order (plain float C++, no contraction). Always inlined
 // into a baseline and an AVX2 wrapper, so the same source is vectorized 4 and 8 lanes wide.
-constexpr int64_t kBhqCols = 256;
+constexpr int64_t kBhqCols = 1024;  // the widest column chunk (block_householder picks the width per call)
 template <int Tier>
 __attribute__((always_inline)) inline void bhq_chunk(const float* x, int64_t d, const int32_t* order, const int64_t* st,
                                                      int64_t g0, int64_t g1, const float* row_scale, bool inverse,
@@ -226,15 +226,19 @@ void block_householder(const float* x, int64_t n, int64_t d, const int32_t* orde
   std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
   for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
   constexpr int64_t GC = 64;  // groups per task
-  const int64_t tc = (d + kBhqCols - 1) / kBhqCols, tg = (ngroups + GC - 1) / GC;
+  // Column chunks of 1 KiB per row scatter the first writes of `out` over rows 4·d bytes apart, which the prefetchers
+  // follow poorly: long rows (a stage-1 conv's dY, d = 12544) take 4 KiB chunks (forward and inverse 0.8-0.87× the
+  // time), short ones keep 1 KiB so that two threads still get enough tasks.
+  const int64_t cols = d >= 8192 ? kBhqCols : 256;
+  const int64_t tc = (d + cols - 1) / cols, tg = (ngroups + GC - 1) / GC;
   const int64_t* st = start.data();
   BhqFn fn = &bhq_scalar;
 #if FQT_X86
   if (active_tier() >= Tier::Avx2) fn = &bhq_avx2;
 #endif
   parallel_for(tg * tc, [=](int64_t t, int) {
-    const int64_t c0 = (t % tc) * kBhqCols, g0 = (t / tc) * GC;
-    fn(x, d, order, st, g0, std::min(ngroups, g0 + GC), row_scale, inverse, c0, std::min(d, c0 + kBhqCols) - c0, out);
+    const int64_t c0 = (t % tc) * cols, g0 = (t / tc) * GC;
+    fn(x, d, order, st, g0, std::min(ngroups, g0 + GC), row_scale, inverse, c0, std::min(d, c0 + cols) - c0, out);
   });
 }
 

@@ -56,14 +56,14 @@ struct LaneB {
 };
 
 // sA[oy·ow + ox] = Σ over the taps of the window sums cs of padded pixel (oy·stride, ox·stride) + tap_pix[t].
-void window_sums(const int32_t* cs, int64_t wp, int64_t oh, int64_t ow, int64_t stride, const std::vector<int64_t>& tap_pix, double* sA) {
+void window_sums(const int32_t* cs, int64_t wp, int64_t oh, int64_t ow, int64_t stride, const int64_t* tap_pix, int64_t ntaps, double* sA) {
   const int64_t st = stride;
   for (int64_t oy = 0; oy < oh; oy++) {
     double* __restrict sr = sA + oy * ow;
     const int32_t* crow = cs + oy * st * wp;
     std::fill(sr, sr + ow, 0.0);
-    for (const int64_t tp : tap_pix) {
-      const int32_t* __restrict ct = crow + tp;
+    for (int64_t k = 0; k < ntaps; k++) {
+      const int32_t* __restrict ct = crow + tap_pix[k];
       if (st == 1)
         for (int64_t ox = 0; ox < ow; ox++) sr[ox] += ct[ox];
       else
@@ -162,7 +162,7 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
     int32_t* buf = scratch<int32_t>(1, 4 * kMaxMr * kMaxNv * L);
     double* sA = scratch<double>(2, P);
     // SA per output: the channel sums of its window (all taps; absent ones hold the zero point).
-    window_sums(csn, wp, g.oh, g.ow, g.stride, tap_pix, sA);
+    window_sums(csn, wp, g.oh, g.ow, g.stride, tap_pix.data(), T, sA);
     thread_local std::vector<LaneConsts> lc;
     lc.resize(lb.nv.size());
     std::vector<TileEpi> epi;
@@ -282,12 +282,8 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
         tap_p[k] = (g.pad - t / g.kw - oy0) * owp + (g.pad - t % g.kw - ox0);
         tap_a[k] = tap_p[k] * oc4;
       }
-      for (int64_t p = 0; p < HW; p++) {
-        const int64_t base = planeOff[static_cast<size_t>(p)] / oc4;
-        int64_t a = 0;
-        for (int64_t k = 0; k < ntaps; k++) a += csn[base + tap_p[k]];
-        sA[p] = static_cast<double>(a);
-      }
+      // input pixel (iy, ix) has its window origin at dY pixel iy·owp + ix: the forward's window sums with stride 1
+      window_sums(csn, owp, g.h, g.w, 1, tap_p, ntaps, sA);
       for (size_t b = 0; b < nb; b++) {
         const int64_t width = lb.nv[b] * L;
         for (int64_t k = 0; k < ntaps; k++) tb[k] = panels.data() + block_off[b] + ph.taps[static_cast<size_t>(k)] * (oc4 / 4) * width * 4;

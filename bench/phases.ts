@@ -47,9 +47,11 @@ export async function phaseBreakdown(body: () => void): Promise<Record<string, n
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const micros = new Map<string, number>();
   profile.samples.forEach((id, i) => {
-    // A native (N-API) function is a frame without name and url: charge it to the JavaScript function that called it.
+    // A native (N-API) function is a frame without a url — nameless, or named after some binding (V8 has been seen to
+    // label every addon call 'stopSignals'): charge it to the JavaScript function that called it. V8's own pseudo
+    // frames ('(garbage collector)', '(program)', ...) keep their names.
     let frame = byId.get(id)!.callFrame;
-    for (let at = id; frame.url === '' && frame.functionName === '' && parent.has(at);) {
+    for (let at = id; frame.url === '' && !frame.functionName.startsWith('(') && parent.has(at);) {
       at = parent.get(at)!;
       frame = byId.get(at)!.callFrame;
     }

@@ -9,7 +9,7 @@ import { check } from '../tensor/errors.js';
 import type { Granularity, IntFormat, Rounding } from './spec.js';
 import { affineParams } from './params.js';
 import { e4m3Value } from '../backend/ref/lowp.js';
-import { uninitCodes } from '../ops/util.js';
+import { uninitCodes, uninitF32 } from '../ops/util.js';
 
 /** group(r, c) = (floor(r / rowDiv) mod rowMod)·colGroups + floor(c / colDiv) (backend/quant-kernels.ts). */
 export interface Grouping {
@@ -92,7 +92,16 @@ export function groupCount(g: Grouping): number {
  */
 export interface Planes { readonly data: Float32Array; readonly n: number; readonly c: number; readonly hw: number }
 export type MatrixData = Float32Array | Planes;
-const isPlanes = (x: MatrixData): x is Planes => !(x instanceof Float32Array);
+export const isPlanes = (x: MatrixData): x is Planes => !(x instanceof Float32Array);
+/** x's values as they lie: the row-major array, or the planes' NCHW array. */
+export const valuesOf = (x: MatrixData): Float32Array => (isPlanes(x) ? x.data : x);
+/** x as the row-major [rows, cols] array (planes are transposed; [n, c, 1] planes already are it). */
+export function rowsOf(x: MatrixData): Float32Array {
+  if (!isPlanes(x) || x.hw === 1) return valuesOf(x);
+  const rows = uninitF32(x.data.length);
+  if (rows.length > 0) backend().transpose(x.n, x.c, x.hw, x.data, rows);
+  return rows;
+}
 
 /** Per-group min and max of x[rows, cols]. */
 export function rangeStats(x: MatrixData, rows: number, cols: number, grouping: Grouping): { mins: Float32Array; maxs: Float32Array } {
@@ -150,7 +159,7 @@ export function quantizeWithParams(x: MatrixData, rows: number, cols: number, p:
 
 /** Quantize x[rows, cols] with min/max ranges per group (METHODS §0.3). */
 export function quantizeMatrix(x: MatrixData, rows: number, cols: number, opts: QuantizeOptions): QTensor {
-  const len = isPlanes(x) ? x.data.length : x.length;
+  const len = valuesOf(x).length;
   check(len === rows * cols && (!isPlanes(x) || (x.n * x.hw === rows && x.c === cols)),
     () => `quantize: ${len} values for a [${rows}, ${cols}] matrix`);
   const { mins, maxs } = rangeStats(x, rows, cols, opts.grouping);

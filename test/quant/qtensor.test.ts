@@ -4,8 +4,8 @@
  * by Monte Carlo. Scale shapes per granularity (METHODS §8.2.5).
  */
 import assert from 'node:assert/strict';
-import { dequantize, groupCount, groupingOf, quantizeMatrix, type QTensor } from '../../src/quant/qtensor.js';
-import type { Granularity, IntFormat } from '../../src/quant/spec.js';
+import { dequantize, groupCount, groupingOf, quantizeMatrix, type QTensor, rowsOf } from '../../src/quant/qtensor.js';
+import type { Granularity, IntFormat, QuantSpec } from '../../src/quant/spec.js';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import { assertUnbiased, codeCoordinate, normals, Welford, zTest } from './helpers.js';
 import { forEachBackend } from '../helpers/backends.js';
@@ -135,4 +135,29 @@ forEachBackend('scale shapes for dY [N·H·W, C] (METHODS §8.2.5): PTQ 1, PSQ N
   assert.equal(b.transform.order.length, N);
   assert.equal(b.transform.rowScale.length, N);
   assert.equal(b.transform.groupSizes.reduce((a, v) => a + v, 0), N);
+});
+
+forEachBackend('a conv dY given as NCHW planes quantizes to the operand of its transposed rows (PTQ, PSQ, per-feature, BHQ, LUQ, LUQ paper)', () => {
+  const [n, c, hw] = [6, 5, 7];
+  const data = normals(9, n * c * hw);
+  data[3] = 0; data[4] = -0; // zero extremes take the sign of the first zero in rows order
+  const planes = { data, n, c, hw };
+  const rows = rowsOf(planes);
+  const specs: QuantSpec[] = [
+    { kind: 'uniform', bits: 4, format: 'zeroAligned', granularity: 'tensor', rounding: 'stochastic' },
+    { kind: 'uniform', bits: 4, format: 'asymmetric', granularity: 'sample', rounding: 'stochastic' },
+    { kind: 'uniform', bits: 8, format: 'asymmetric', granularity: 'feature', rounding: 'stochastic' },
+    { kind: 'uniform', bits: 4, format: 'symmetric', granularity: 'row', rounding: 'nearest' }, // a grouping the planes kernels transpose for
+    { kind: 'bhq', bits: 4, rounding: 'stochastic' },
+    { kind: 'luq', bits: 4 },
+    { kind: 'luq', bits: 4, paperCompat: true },
+  ];
+  for (const spec of specs) {
+    const ctx = { rowsPerSample: hw, draw: { seed: 5, stream: 17 } };
+    const fromPlanes = quantizeWith(spec, planes, n * hw, c, ctx), fromRows = quantizeWith(spec, rows, n * hw, c, ctx);
+    const what = JSON.stringify(spec);
+    assert.deepEqual(fromPlanes.q.codes, fromRows.q.codes, `codes ${what}`);
+    assert.deepEqual([fromPlanes.q.offset, fromPlanes.q.scale, fromPlanes.q.zeroPoint], [fromRows.q.offset, fromRows.q.scale, fromRows.q.zeroPoint], `parameters ${what}`);
+    assert.deepEqual(fromPlanes.transform, fromRows.transform, `BHQ transform ${what}`);
+  }
 });

@@ -21,18 +21,18 @@ import type { RecipeSlots } from '../recipe.js';
 import type { QuantSpec } from '../spec.js';
 import { fitsNibbles, type NibbleCodes, packNibbleCodes, unpackNibbleCodes } from '../nibbles.js';
 import { quantizeConvInputWith, specSteMask } from '../quantizers/index.js';
-import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type QGemmConfig, quantOperand, quantOperandPlanes, type Where } from './layer.js';
+import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type QGemmConfig, quantOperand, type Where } from './layer.js';
 import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.js';
 import type { ConvRunners, GemmPlan } from './plan.js';
 import { GEMM_PATHS, planConvPass } from './run.js';
-import { uninitCodes, uninitF32 } from '../../ops/util.js';
+import { uninitCodes } from '../../ops/util.js';
 
 /**
  * Recomputing one value of Y costs K = c·kh·kw multiply-adds and saves its 4 bytes. Layers with K at or above this
  * keep Y instead. In ResNet-20 at batch 128 every stage's 3×3 convs cost the same multiply-adds per layer, but a
  * stage-2 Y (K = 288) is half a stage-1 Y (K = 144): stages 2 and 3 keep Y (27.6 MiB); stage 1, the 1×1 shortcuts and the fp32
  * stem (K = 9) recompute theirs: 9 conv forward passes run twice per step instead of all 21. With
- * ReLU's 1-bit masks the 8-bit-forward recipes keep 0.33× fp32's memory for the backward.
+ * ReLU's 1-bit masks the 8-bit-forward recipes keep 0.34× fp32's memory for the backward (46.5 of 137.0 MiB).
  */
 export const RECOMPUTE_MAX_K = 256;
 
@@ -84,18 +84,12 @@ function unpackOnRead(kept: NibbleCodes): () => ConvInput {
   return () => ({ kind: 'codes', q: unpackNibbleCodes(kept) });
 }
 
-/**
- * dY of the backward pass for one GEMM slot: fp32 as given (NCHW), or quantized rows (a fresh draw) — read from the
- * NCHW planes when the quantizer can (no transposed fp32 copy), else from `rows`.
- */
-function convGrad(cfg: QGemmConfig, gemm: 'gradInput' | 'gradWeight', spec: QuantSpec | null, nchw: Float32Array, rows: () => Float32Array,
-  g: LayerGeometry): ConvGrad {
+/** dY of the backward pass for one GEMM slot: fp32 as given (NCHW), or quantized rows (a fresh draw) read from the planes. */
+function convGrad(cfg: QGemmConfig, gemm: 'gradInput' | 'gradWeight', spec: QuantSpec | null, nchw: Float32Array, g: LayerGeometry): ConvGrad {
   if (spec === null) return { kind: 'fp32', nchw };
   const P = g.oh * g.ow;
-  // (a linear layer's dY, P = 1, already is its rows)
-  const planes = P > 1 ? quantOperandPlanes(cfg, [gemm, 'dy'], spec, { data: nchw, n: g.n, c: g.oc, hw: P }) : null;
-  const op = (planes ?? quantOperand(cfg, [gemm, 'dy'], spec, rows(), g.n * P, g.oc, P)) as Extract<GemmOperand, { kind: 'quant' }>;
-  return { kind: 'quant', rows: op };
+  const planes = { data: nchw, n: g.n, c: g.oc, hw: P };
+  return { kind: 'quant', rows: quantOperand(cfg, [gemm, 'dy'], spec, planes, g.n * P, g.oc, P) as Extract<GemmOperand, { kind: 'quant' }> };
 }
 
 /**
@@ -123,17 +117,8 @@ export function fusedLayer(x: Tensor, w: Tensor, cfg: QGemmConfig, g: LayerGeome
   const giSpec = effectiveSpec(slots.gradInput.dy, 'fp32'), gwSpec = effectiveSpec(slots.gradWeight.dy, 'fp32');
 
   const out = record(new Tensor(y, yShape), 'qlayer', [x, w], (grad) => {
-    let rowsData: Float32Array | null = null;
-    // dY in layer layout, made once per backward (a linear layer's [n, oc] already is).
-    const rows = (): Float32Array => {
-      if (rowsData === null) {
-        rowsData = P === 1 ? grad.data : uninitF32(grad.size);
-        if (P !== 1 && grad.size > 0) backend().transpose(g.n, g.oc, P, grad.data, rowsData);
-      }
-      return rowsData;
-    };
     const { dx, dw } = layerBackward<ConvGrad>(cfg, {
-      quantizeDy: (gemm) => convGrad(cfg, gemm, gemm === 'gradInput' ? giSpec : gwSpec, grad.data, rows, g),
+      quantizeDy: (gemm) => convGrad(cfg, gemm, gemm === 'gradInput' ? giSpec : gwSpec, grad.data, g),
       gradInput: needDx ? (dy) => {
         wForDx ??= quantOperand(cfg, ['gradInput', 'w'], effectiveSpec(wSlot, 'fp32'), wData, g.oc, K, P);
         return runners(plans.gradInput).gradInput(dy, wForDx, g);

@@ -13,8 +13,8 @@ import type { Rng } from '../../tensor/random.js';
 import type { BackwardSlot, GemmName, RecipeSlots, Slot } from '../recipe.js';
 import type { QuantSpec } from '../spec.js';
 import type { QuantizedOperand } from '../quantize.js';
-import type { Draw, Planes } from '../qtensor.js';
-import { quantizePlanesWith, quantizeWith, specIsStochastic, specZeroNotExact } from '../quantizers/index.js';
+import { type Draw, type MatrixData, rowsOf } from '../qtensor.js';
+import { quantizeWith, specIsStochastic, specZeroNotExact } from '../quantizers/index.js';
 import type { GemmOperand, PadInfo } from './operand.js';
 import type { GemmPlan } from './plan.js';
 import { planGemm } from './run.js';
@@ -95,21 +95,17 @@ export function nextDraw(cfg: QGemmConfig, spec: QuantSpec): Draw | null {
   return specIsStochastic(spec) ? { seed: cfg.rng.seed, stream: cfg.rng.next() } : null;
 }
 
-/** One operand of a layer GEMM, quantized with `spec` (a fresh RNG stream when stochastic), or fp32 when null. */
-export function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: Float32Array, rows: number, cols: number, rps: number,
+/**
+ * One operand of a layer GEMM, quantized with `spec` (a fresh RNG stream when stochastic), or fp32 when null. `data`
+ * is the row-major [rows, cols] array, or NCHW planes of it (a conv layer's dY, quantized without a transposed copy).
+ */
+export function quantOperand(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, data: MatrixData, rows: number, cols: number, rps: number,
   pad: PadInfo | null = null): GemmOperand {
-  if (spec === null) return { kind: 'fp32', data, rows, cols };
+  if (spec === null) return { kind: 'fp32', data: rowsOf(data), rows, cols };
   const draw = nextDraw(cfg, spec);
   const value = quantizeWith(spec, data, rows, cols, { rowsPerSample: rps, draw });
   cfg.trace?.(where[0], where[1], value);
   return pad && specZeroNotExact(spec) ? { kind: 'quant', value, pad } : { kind: 'quant', value };
-}
-
-/** quantOperand of a conv layer's dY as NCHW planes (the same operand and draw), or null when the quantizer needs rows. */
-export function quantOperandPlanes(cfg: QGemmConfig, where: Where, spec: QuantSpec, x: Planes): GemmOperand | null {
-  const value = quantizePlanesWith(spec, x, () => ({ rowsPerSample: x.hw, draw: nextDraw(cfg, spec) }));
-  if (value) cfg.trace?.(where[0], where[1], value);
-  return value && { kind: 'quant', value };
 }
 
 /** a ⊙= mask (same length), or a unchanged when there is no mask. */

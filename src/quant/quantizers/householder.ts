@@ -6,7 +6,7 @@
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { type BhqSpec, ROUNDINGS } from '../spec.js';
-import { groupingOf, type MatrixData, type Planes, quantizeMatrix, rangeStats } from '../qtensor.js';
+import { groupingOf, isPlanes, type MatrixData, quantizeMatrix, rangeStats, valuesOf } from '../qtensor.js';
 import { applyBhq, buildBhqTransform } from '../transforms.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
 
@@ -28,17 +28,17 @@ export const bhqQuantizer: Quantizer<'bhq'> = {
   mixesRows: () => true,
   grouping: (_s, rows, cols, rps) => groupingOf('sample', rows, cols, rps),
 
-  quantize: (s, x, rows, cols, ctx) => quantizeBhq(s, x, x, rows, cols, ctx),
+  quantize: (s, x, rows, cols, ctx) => quantizeBhq(s, x, rows, cols, ctx),
   // T mixes whole sample vectors, so on NCHW planes (each sample's values permuted) it gives Z as planes, value for value.
-  quantizePlanes: (s, x, ctx) => quantizeBhq(s, x, x.data, x.n * x.hw, x.c, ctx),
+  quantizePlanes: (s, x, ctx) => quantizeBhq(s, x, x.n * x.hw, x.c, ctx),
 };
 
-function quantizeBhq(s: BhqSpec, x: MatrixData, values: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
+function quantizeBhq(s: BhqSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   const sampleGroups = groupingOf('sample', rows, cols, ctx.rowsPerSample);
   const { mins, maxs } = rangeStats(x, rows, cols, sampleGroups);
   const transform = buildBhqTransform(Array.from(mins, (m, i) => maxs[i] - m));
-  const z = applyBhq(transform, values, ctx.rowsPerSample * cols, false);
-  const zm: MatrixData = values === x ? z : { ...(x as Planes), data: z };
+  const z = applyBhq(transform, valuesOf(x), ctx.rowsPerSample * cols, false);
+  const zm: MatrixData = isPlanes(x) ? { ...x, data: z } : z;
   const q = quantizeMatrix(zm, rows, cols, { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping: sampleGroups });
   return { q, transform };
 }

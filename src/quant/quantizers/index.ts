@@ -3,7 +3,7 @@
  * compiler rejects a kind without an entry. Everything else reaches quantizers through the helpers below.
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
-import type { Draw, Grouping, Planes, QTensor, QuantParams } from '../qtensor.js';
+import { type Draw, type Grouping, isPlanes, type MatrixData, type QTensor, type QuantParams, rowsOf } from '../qtensor.js';
 import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '../spec.js';
 import { expectObject, expectOneOf } from '../validate.js';
 import { uniformQuantizer } from './uniform.js';
@@ -69,9 +69,8 @@ export const specQuantizesConvInput = (s: QuantSpec): boolean => of(s).quantizeC
 /** X's codes for a conv that quantizes its input before im2col, or null when the spec cannot (quantize.ts). */
 export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number): QTensor | null =>
   of(s).quantizeConvInput?.(s, x, n, perSample) ?? null;
-export function quantizeWith(s: QuantSpec, x: Float32Array, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
-  return of(s).quantize(s, x, rows, cols, ctx);
+/** The operand of x[rows, cols]; given as NCHW planes, x is read as it lies when the quantizer can (else transposed). */
+export function quantizeWith(s: QuantSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
+  const q = of(s);
+  return isPlanes(x) && x.hw > 1 && q.quantizePlanes ? q.quantizePlanes(s, x, ctx) : q.quantize(s, rowsOf(x), rows, cols, ctx);
 }
-/** quantizeWith of the rows view of NCHW planes, read from the planes; null (and ctx not made) when the quantizer cannot. */
-export const quantizePlanesWith = (s: QuantSpec, x: Planes, ctx: () => QuantContext): QuantizedOperand | null =>
-  of(s).quantizePlanes?.(s, x, ctx()) ?? null;

@@ -22,7 +22,7 @@ import { backend } from '../../backend/index.js';
 import { streamKey, uniformAt } from '../../tensor/random.js';
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import type { LuqSpec } from '../spec.js';
-import { groupingOf, type MatrixData, type QTensor, rangeStats } from '../qtensor.js';
+import { groupingOf, isPlanes, type MatrixData, type QTensor, rangeStats, rowsOf, valuesOf } from '../qtensor.js';
 import { check } from '../../tensor/errors.js';
 import { checkKeys, expectInt, fail, show } from '../validate.js';
 import { uninitCodes } from '../../ops/util.js';
@@ -94,21 +94,17 @@ export const luqQuantizer: Quantizer<'luq'> = {
 };
 
 function quantizeLuqMatrix(s: LuqSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
-  const planes = x instanceof Float32Array ? null : x, n = rows * cols;
-  check((planes?.data ?? (x as Float32Array)).length === n, () => `quantize: ${n} values expected for a [${rows}, ${cols}] matrix`);
+  const n = rows * cols;
+  check(valuesOf(x).length === n, () => `quantize: ${valuesOf(x).length} values for a [${rows}, ${cols}] matrix`);
   check(ctx.draw !== null, 'internal: LUQ needs a (seed, stream) draw');
-  if (s.paperCompat) {
-    const values = planes ? new Float32Array(n) : (x as Float32Array);
-    if (planes) backend().transpose(planes.n, planes.c, planes.hw, planes.data, values);
-    return { q: quantizePaper(s, values, rows, cols, ctx.draw), transform: null };
-  }
+  if (s.paperCompat) return { q: quantizePaper(s, rowsOf(x), rows, cols, ctx.draw), transform: null };
   const grouping = groupingOf('tensor', rows, cols, ctx.rowsPerSample);
   const kmax = luqKmax(s.bits);
   const { mins, maxs } = rangeStats(x, rows, cols, grouping);
   const alpha = Float32Array.of(n > 0 ? luqAlpha(Math.max(-mins[0], maxs[0]), kmax) : 0);
   const codes = uninitCodes(n, true) as Int8Array, { seed, stream } = ctx.draw;
-  if (n > 0 && planes) backend().quantizeLuqPlanes(planes.data, planes.n, planes.c, planes.hw, alpha, kmax, seed, stream, codes);
-  else if (n > 0) backend().quantizeLuq(x as Float32Array, n, alpha, kmax, seed, stream, codes);
+  if (n > 0 && isPlanes(x)) backend().quantizeLuqPlanes(x.data, x.n, x.c, x.hw, alpha, kmax, seed, stream, codes);
+  else if (n > 0) backend().quantizeLuq(valuesOf(x), n, alpha, kmax, seed, stream, codes);
   const q: QTensor = {
     rows, cols, bits: s.bits, format: 'symmetric', signed: true, rounding: 'stochastic', grouping, codes,
     offset: new Float32Array(1), scale: alpha, zeroPoint: new Int32Array(1), qmin: -(2 ** kmax), qmax: 2 ** kmax, draw: ctx.draw,

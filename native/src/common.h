@@ -99,6 +99,13 @@ void quantize_luq_planes(const float* x, int64_t n, int64_t c, int64_t hw, float
                          uint32_t stream, int8_t* codes);
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out);
+// Per-sample range and codes of Z = T·x (T as block_householder's, on the n sample vectors of NCHW planes), not storing Z.
+void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
+                      int64_t ngroups, const float* row_scale, float* mins, float* maxs);
+void quantize_bhq_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
+                         int64_t ngroups, const float* row_scale, const float* offset, const float* inv,
+                         const int32_t* zero_point, double qmin, double qmax, bool stochastic, uint32_t seed, uint32_t stream,
+                         uint8_t* codes);
 
 void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides, const int32_t* shape,
                   int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);

@@ -1,11 +1,8 @@
-// GEMM operand preparation from quantized codes and the block Householder transform; bit-exact twins
-// of src/backend/ref/quant.ts (codesToI8, codeBlockSums) and ref/quant-transform.ts (blockHouseholder,
-// the float32 arithmetic of src/quant/rounding.ts §3, METHODS §1.5).
+// GEMM operand preparation from quantized codes; bit-exact twins of src/backend/ref/quant.ts (codesToI8,
+// codeBlockSums, packNibbles, unpackNibbles).
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
 #include "common.h"
 #include "quant_groups.h"
@@ -151,94 +148,6 @@ void unpack_nibbles(const uint8_t* packed, int64_t n, bool is_signed, uint8_t* o
       out[2 * i + 1] = static_cast<uint8_t>(((packed[i] >> 4) ^ flip) - flip);
     }
     if (hi > full && full >= lo) out[2 * full] = static_cast<uint8_t>(((packed[full] & 15) ^ flip) - flip);  // the odd last code
-  });
-}
-
-namespace {
-
-// Groups [g0, g1) of the block Householder transform on columns [c0, c0 + w) (w ≤ kBhqCols): the float32
-// operations of rounding.ts §3 in the reference's order (plain float C++, no contraction). Always inlined
-// into a baseline and an AVX2 wrapper, so the same source is vectorized 4 and 8 lanes wide.
-constexpr int64_t kBhqCols = 1024;  // the widest column chunk (block_householder picks the width per call)
-template <int Tier>
-__attribute__((always_inline)) inline void bhq_chunk(const float* x, int64_t d, const int32_t* order, const int64_t* st,
-                                                     int64_t g0, int64_t g1, const float* row_scale, bool inverse,
-                                                     int64_t c0, int64_t w, float* out) {
-  float dot[kBhqCols];
-  for (int64_t gi = g0; gi < g1; gi++) {
-    const int64_t s0 = st[gi], size = st[gi + 1] - s0;
-    for (int64_t j = 0; j < size; j++) {
-      const int64_t r = static_cast<int64_t>(order[s0 + j]) * d + c0;
-      const float s = row_scale[order[s0 + j]];
-      const float* __restrict src = x + r;
-      float* __restrict dst = out + r;
-      if (inverse) {
-        if (src != dst) std::copy(src, src + w, dst);  // out may be x (in place)
-      }
-      else
-        for (int64_t c = 0; c < w; c++) dst[c] = s * src[c];
-    }
-    if (size > 1) {
-      const float a = static_cast<float>(1.0 / std::sqrt(static_cast<double>(size)));
-      const float wl = a - 1.0f, coef = 1.0f / (1.0f - a);
-      float* __restrict lead = out + static_cast<int64_t>(order[s0]) * d + c0;
-      for (int64_t c = 0; c < w; c++) dot[c] = wl * lead[c];
-      for (int64_t j = 1; j < size; j++) {
-        const float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
-        for (int64_t c = 0; c < w; c++) dot[c] = dot[c] + a * y[c];
-      }
-      for (int64_t c = 0; c < w; c++) dot[c] = dot[c] * coef;
-      for (int64_t c = 0; c < w; c++) lead[c] = lead[c] - wl * dot[c];
-      for (int64_t j = 1; j < size; j++) {
-        float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
-        for (int64_t c = 0; c < w; c++) y[c] = y[c] - a * dot[c];
-      }
-    }
-    if (inverse) {
-      for (int64_t j = 0; j < size; j++) {
-        float* __restrict y = out + static_cast<int64_t>(order[s0 + j]) * d + c0;
-        const float s = row_scale[order[s0 + j]];
-        for (int64_t c = 0; c < w; c++) y[c] = y[c] / s;
-      }
-    }
-  }
-}
-using BhqFn = void (*)(const float*, int64_t, const int32_t*, const int64_t*, int64_t, int64_t, const float*, bool,
-                       int64_t, int64_t, float*);
-void bhq_scalar(const float* x, int64_t d, const int32_t* order, const int64_t* st, int64_t g0, int64_t g1,
-                const float* rs, bool inverse, int64_t c0, int64_t w, float* out) {
-  bhq_chunk<0>(x, d, order, st, g0, g1, rs, inverse, c0, w, out);
-}
-#if FQT_X86
-__attribute__((target("avx2"))) void bhq_avx2(const float* x, int64_t d, const int32_t* order, const int64_t* st,
-                                              int64_t g0, int64_t g1, const float* rs, bool inverse, int64_t c0,
-                                              int64_t w, float* out) {
-  bhq_chunk<1>(x, d, order, st, g0, g1, rs, inverse, c0, w, out);
-}
-#endif
-
-}  // namespace
-
-// Columns are independent, so tasks are (chunk of groups) × (chunk of columns).
-void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
-                       int64_t ngroups, const float* row_scale, bool inverse, float* out) {
-  if (n <= 0 || d <= 0 || ngroups <= 0) return;
-  std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
-  for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
-  constexpr int64_t GC = 64;  // groups per task
-  // Column chunks of 1 KiB per row scatter the first writes of `out` over rows 4·d bytes apart, which the prefetchers
-  // follow poorly: long rows (a stage-1 conv's dY, d = 12544) take 4 KiB chunks (forward and inverse 0.8-0.87× the
-  // time), short ones keep 1 KiB so that two threads still get enough tasks.
-  const int64_t cols = d >= 8192 ? kBhqCols : 256;
-  const int64_t tc = (d + cols - 1) / cols, tg = (ngroups + GC - 1) / GC;
-  const int64_t* st = start.data();
-  BhqFn fn = &bhq_scalar;
-#if FQT_X86
-  if (active_tier() >= Tier::Avx2) fn = &bhq_avx2;
-#endif
-  parallel_for(tg * tc, [=](int64_t t, int) {
-    const int64_t c0 = (t % tc) * cols, g0 = (t / tc) * GC;
-    fn(x, d, order, st, g0, std::min(ngroups, g0 + GC), row_scale, inverse, c0, std::min(d, c0 + cols) - c0, out);
   });
 }
 

@@ -69,6 +69,17 @@ export interface QuantKernels {
    */
   blockHouseholder(x: Float32Array, n: number, d: number, order: Int32Array, groupSizes: Int32Array,
     rowScale: Float32Array, inverse: number, out: Float32Array): void;
+  /**
+   * Per-sample min and max of Z = T·x, T as blockHouseholder's on the n sample vectors (c·hw values) of NCHW planes x, as
+   * blockHouseholder into a scratch array and quantRangePlanes per sample (rowDiv = hw, rowMod = n, colDiv = c) would give
+   * them, but a zero extreme is +0 (its sign never changes quantization parameters). Z is not stored. Empty x: no writes.
+   */
+  bhqRangePlanes(x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array,
+    mins: Float32Array, maxs: Float32Array): void;
+  /** quantizeAffinePlanes per sample (one group per sample) of the same Z = T·x, not storing Z: codes in rows layout. */
+  quantizeBhqPlanes(x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array,
+    offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
+    stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void;
 
   /**
    * Whole-array statistics for SAWB clipping (METHODS §2.2), accumulated in float64 in index order:

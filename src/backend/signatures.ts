@@ -25,6 +25,8 @@ const GROUPS = `rows:int cols:int rowDiv:pos rowMod:pos colDiv:pos`;
 /** The same groups on the rows view [n·hw, c] of NCHW planes (quantRangePlanes, quantizeAffinePlanes). */
 const GP = 'min(rowMod,cdiv(n*hw,rowDiv))*cdiv(c,colDiv)';
 const PGROUPS = 'n:int c:int hw:int rowDiv:pos rowMod:pos colDiv:pos';
+/** BHQ's transform T (quant/transforms.ts BhqTransform) over n rows: a permutation and group sizes that add up to n. */
+const BHQ = 'order:i32[n] groupSizes:i32 rowScale:f32[n]', BHQ_OK = '@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}';
 /** Convolution geometry as ops/conv.ts computes it (oh = ⌊(h + 2·pad − kh)/stride⌋ + 1 ≥ 1). */
 const CONV = 'kh:pos kw:pos stride:pos pad:int oh:int ow:int {kh<=h+2*pad} {kw<=w+2*pad} {oh==(h+2*pad-kh)/stride+1} {ow==(w+2*pad-kw)/stride+1}';
 /** Pooling geometry as ops/pool.ts checks it (padding at most half the window). */
@@ -93,8 +95,10 @@ export const KERNEL_SIGNATURES: { readonly [K in KernelName]: string } = {
   packNibbles: 'codes:codes out:u8[cdiv(#codes,2)]',
   unpackNibbles: 'packed:u8 out:codes {cdiv(#out,2)<=#packed}',
   codeBlockSums: 'm:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]',
-  blockHouseholder: 'x:f32[n*d] n:int d:int order:i32[n] groupSizes:i32 rowScale:f32[n] inverse:0..1 out:f32[n*d] ' +
-    '@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}',
+  blockHouseholder: `x:f32[n*d] n:int d:int ${BHQ} inverse:0..1 out:f32[n*d] ${BHQ_OK}`,
+  bhqRangePlanes: `x:f32[n*c*hw] n:int c:int hw:int ${BHQ} mins:f32[n] maxs:f32[n] ${BHQ_OK}`,
+  quantizeBhqPlanes: `x:f32[n*c*hw] n:int c:int hw:int ${BHQ} offset:f32[n] inv:f32[n] zeroPoint:i32[n] qmin:num(-128..255) ` +
+    `qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[n*c*hw] ${BHQ_OK}`,
   momentSums: 'x:f32[n] n:int out:f64[4]',
   quantizeLuq: 'x:f32[n] n:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n]',
   quantizeLuqPlanes: 'x:f32[n*c*hw] n:int c:int hw:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n*c*hw]',

@@ -147,12 +147,20 @@ export function quantizeWithParams(x: MatrixData, rows: number, cols: number, p:
   const codes = uninitCodes(rows * cols, p.signed);
   const g = p.grouping;
   if (rows > 0 && cols > 0) {
-    const rest = [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes] as const;
-    if (isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, g.rowDiv, g.rowMod, g.colDiv, ...rest);
-    else backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, ...rest);
+    if (isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, g.rowDiv, g.rowMod, g.colDiv, ...kernelArgs(p, codes));
+    else backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, ...kernelArgs(p, codes));
   }
+  return qtensorOf(p, rows, cols, codes);
+}
+
+/** The trailing arguments of the quantizeAffine kernels for parameters p, writing `codes`. */
+export const kernelArgs = (p: QuantParams, codes: Uint8Array | Int8Array) =>
+  [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes] as const;
+
+/** The QTensor of `codes` quantized with parameters p. */
+export function qtensorOf(p: QuantParams, rows: number, cols: number, codes: Uint8Array | Int8Array): QTensor {
   return {
-    rows, cols, bits: p.bits, format: p.format, signed: p.signed, rounding: p.rounding, grouping: g, codes,
+    rows, cols, bits: p.bits, format: p.format, signed: p.signed, rounding: p.rounding, grouping: p.grouping, codes,
     offset: p.offset, scale: p.scale, zeroPoint: p.zeroPoint, qmin: p.qmin, qmax: p.qmax, draw: p.draw,
   };
 }

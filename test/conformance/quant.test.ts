@@ -2,7 +2,7 @@
  * Native quantization kernels against the reference backend on every ISA tier of this machine, all
  * bit-exact (quant/rounding.ts is written in float32 steps and float64 steps JavaScript and C++ evaluate
  * identically): quantRange, quantizeAffine (nearest and stochastic rounding: same counter RNG), dequantizeAffine,
- * codesToI8, codeBlockSums, blockHouseholder. Every scale grouping of quant/qtensor.ts, awkward shapes (one row,
+ * codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes. Every scale grouping of quant/qtensor.ts, awkward shapes (one row,
  * one column, empty, lengths that are not multiples of the vector width), all-zero groups with signed zeros,
  * constant groups, huge and infinite ranges, exact rounding ties, and thread-count independence.
  */
@@ -328,6 +328,40 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
+  it('bhqRangePlanes and quantizeBhqPlanes equal blockHouseholder + the per-sample planes kernels (zero extremes +0, hw 1, planes across chunks)', () => {
+    addon.setIsa(tier);
+    const r = rng(29);
+    for (const [n, c, hw] of [[1, 1, 1], [2, 3, 5], [9, 4, 75], [40, 33, 1], [130, 16, 49], [20, 3, 700]]) {
+      const sizes: number[] = [];
+      for (let left = n, s = 1; left > 0; s = (s % 5) + 1) { const g = Math.min(left, s); sizes.push(g); left -= g; }
+      const order = r.permutation(n), groupSizes = Int32Array.from(sizes), rowScale = Float32Array.from(randn(r, n), (v) => 0.5 + Math.abs(v));
+      for (const [data, x] of datasets(r, n * c * hw).filter(([name]) => ['normal', 'relu', 'zeros', 'inf'].includes(name))) {
+        const what = `${tier} ${n}x${c}x${hw} ${data}`;
+        const want = [new Float32Array(n).fill(NaN), new Float32Array(n).fill(NaN)], got = [new Float32Array(n).fill(NaN), new Float32Array(n).fill(NaN)];
+        refBackend.bhqRangePlanes(x, n, c, hw, order, groupSizes, rowScale, want[0], want[1]);
+        nb.bhqRangePlanes(x, n, c, hw, order, groupSizes, rowScale, got[0], got[1]);
+        assertBitExact(got[0], want[0], `bhqRangePlanes mins ${what}`);
+        assertBitExact(got[1], want[1], `bhqRangePlanes maxs ${what}`);
+        const z = new Float32Array(x.length), zm = new Float32Array(n), zM = new Float32Array(n);
+        refBackend.blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z);
+        refBackend.quantRangePlanes(z, n, c, hw, hw, n, c, zm, zM);
+        assert.deepEqual(Array.from(want[0]), Array.from(zm, (v) => v + 0), `reference bhqRangePlanes = ranges of Z ${what}`);
+        for (const [format, bits] of [['asymmetric', 4], ['symmetric', 8], ['zeroAligned', 2]] as const) {
+          const p = affineParams(format, bits, want[0], want[1]);
+          for (const sr of [0, 1]) {
+            const codes = [0, 1, 2].map(() => (p.signed ? new Int8Array(x.length) : new Uint8Array(x.length)).fill(99));
+            const args = [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 7, 8] as const;
+            refBackend.quantizeBhqPlanes(x, n, c, hw, order, groupSizes, rowScale, ...args, codes[0]);
+            nb.quantizeBhqPlanes(x, n, c, hw, order, groupSizes, rowScale, ...args, codes[1]);
+            refBackend.quantizeAffinePlanes(z, n, c, hw, hw, n, c, ...args, codes[2]);
+            assertBitExact(codes[1], codes[0], `quantizeBhqPlanes ${what} ${format}${bits} ${sr ? 'SR' : 'nearest'}`);
+            assertBitExact(codes[0], codes[2], `reference quantizeBhqPlanes = quantizeAffinePlanes of Z ${what}`);
+          }
+        }
+      }
+    }
+  });
+
   it('momentSums and quantizeLuq are bit-exact (signed zeros, NaN, exact powers of two, kmax 0…6)', () => {
     addon.setIsa(tier);
     const r = rng(19);
@@ -388,6 +422,12 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
         nb.codesToI8(codes, rows, cols, rd, rm, cd, p.zeroPoint, 1, i8);
         outs.push(mins, maxs, codes, back, i8);
       }
+      const order = Int32Array.from({ length: 64 }, (_, i) => (i * 37) % 64), sizes = Int32Array.from({ length: 16 }, () => 4);
+      const scale = new Float32Array(64).fill(1.5), mins = new Float32Array(64), maxs = new Float32Array(64), codes = new Uint8Array(rows * cols);
+      nb.bhqRangePlanes(x, 64, cols, hw, order, sizes, scale, mins, maxs);
+      const p = affineParams('asymmetric', 4, mins, maxs);
+      nb.quantizeBhqPlanes(x, 64, cols, hw, order, sizes, scale, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, 1, 5, 6, codes);
+      outs.push(mins, maxs, codes);
       return outs;
     };
     try {
@@ -408,7 +448,7 @@ if (typeof nut === 'string') {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
   it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', async () => {
     const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
-      'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
+      'bhqRangePlanes', 'quantizeBhqPlanes', 'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
     const run = (be: Backend, recipe: PresetName) =>
@@ -421,7 +461,8 @@ if (typeof nut === 'string') {
   });
 
   it('the native backend implements every quantization kernel (no silent reference fallback)', () => {
-    for (const k of ['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'momentSums',
+    for (const k of ['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'bhqRangePlanes',
+      'quantizeBhqPlanes', 'momentSums',
       'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight'] as const) {
       assert.ok(nut.backend.supports(k), `${k} is native`);
     }

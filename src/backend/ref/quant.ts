@@ -76,6 +76,17 @@ function planesAsRows(x: Float32Array, n: number, c: number, hw: number): Float3
 export const quantRangePlanes: QuantKernels['quantRangePlanes'] = (x, n, c, hw, ...rest) => quantRange(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
 export const quantizeAffinePlanes: QuantKernels['quantizeAffinePlanes'] = (x, n, c, hw, ...rest) =>
   quantizeAffine(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
+/** Z = T·x of planes x (quant-kernels.ts bhqRangePlanes / quantizeBhqPlanes), stored here: the reference spells them out. */
+const bhqOfPlanes = (x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array) =>
+  ((z) => (blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z), z))(new Float32Array(x.length));
+export const bhqRangePlanes: QuantKernels['bhqRangePlanes'] = (x, n, c, hw, order, groupSizes, rowScale, mins, maxs) => {
+  if (x.length === 0) return;
+  quantRangePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, mins, maxs);
+  for (let s = 0; s < n; s++) mins[s] += 0, maxs[s] += 0; // −0 + 0 = +0
+};
+export const quantizeBhqPlanes: QuantKernels['quantizeBhqPlanes'] = (x, n, c, hw, order, groupSizes, rowScale, ...rest) => {
+  if (x.length > 0) quantizeAffinePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, ...rest);
+};
 export const quantizeLuqPlanes: QuantKernels['quantizeLuqPlanes'] = (x, n, c, hw, ...rest) => quantizeLuq(planesAsRows(x, n, c, hw), n * hw * c, ...rest);
 
 export function dequantizeAffine(codes: Int8Array | Uint8Array, rows: number, cols: number, rowDiv: number, rowMod: number,
@@ -123,6 +134,6 @@ export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): 
 }
 
 export const refQuantKernels: QuantKernels = {
-  quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, packNibbles, unpackNibbles,
+  quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes, packNibbles, unpackNibbles,
   momentSums, quantizeLuq, quantizeLuqPlanes,
 };

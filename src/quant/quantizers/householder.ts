@@ -6,8 +6,11 @@
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { type BhqSpec, ROUNDINGS } from '../spec.js';
-import { groupingOf, isPlanes, type MatrixData, quantizeMatrix, rangeStats, valuesOf } from '../qtensor.js';
-import { applyBhq, buildBhqTransform } from '../transforms.js';
+import { backend } from '../../backend/index.js';
+import { uninitCodes } from '../../ops/util.js';
+import { groupingOf, isPlanes, kernelArgs, type MatrixData, type Planes, type QTensor, qtensorOf, quantizeMatrix, quantParams, type QuantizeOptions,
+  rangeStats, valuesOf } from '../qtensor.js';
+import { applyBhq, type BhqTransform, buildBhqTransform } from '../transforms.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
 
 export const bhqQuantizer: Quantizer<'bhq'> = {
@@ -34,11 +37,20 @@ export const bhqQuantizer: Quantizer<'bhq'> = {
 };
 
 function quantizeBhq(s: BhqSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
-  const sampleGroups = groupingOf('sample', rows, cols, ctx.rowsPerSample);
-  const { mins, maxs } = rangeStats(x, rows, cols, sampleGroups);
+  const grouping = groupingOf('sample', rows, cols, ctx.rowsPerSample);
+  const { mins, maxs } = rangeStats(x, rows, cols, grouping);
   const transform = buildBhqTransform(Array.from(mins, (m, i) => maxs[i] - m));
+  const opts = { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping } as const;
+  if (isPlanes(x) && x.hw === ctx.rowsPerSample && x.data.length > 0) return { q: quantizeTransformedPlanes(x, transform, opts), transform };
   const z = applyBhq(transform, valuesOf(x), ctx.rowsPerSample * cols, false);
-  const zm: MatrixData = isPlanes(x) ? { ...x, data: z } : z;
-  const q = quantizeMatrix(zm, rows, cols, { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping: sampleGroups });
-  return { q, transform };
+  return { q: quantizeMatrix(isPlanes(x) ? { ...x, data: z } : z, rows, cols, opts), transform };
+}
+
+/** quantizeMatrix of the planes' Z = T·x per sample, bit for bit, by kernels that compute Z in cache twice rather than store it. */
+function quantizeTransformedPlanes(x: Planes, t: BhqTransform, opts: QuantizeOptions): QTensor {
+  const be = backend(), mins = new Float32Array(x.n), maxs = new Float32Array(x.n);
+  be.bhqRangePlanes(x.data, x.n, x.c, x.hw, t.order, t.groupSizes, t.rowScale, mins, maxs);
+  const p = quantParams(mins, maxs, opts), codes = uninitCodes(x.data.length, p.signed);
+  be.quantizeBhqPlanes(x.data, x.n, x.c, x.hw, t.order, t.groupSizes, t.rowScale, ...kernelArgs(p, codes));
+  return qtensorOf(p, x.n * x.hw, x.c, codes);
 }

@@ -20,7 +20,7 @@ function codes(r: Rng, n: number, max: number): Uint8Array {
   return Uint8Array.from(u, (v) => Math.floor(v * (max + 1)));
 }
 
-const f32 = (...v: number[]) => Float32Array.from(v);
+const f32 = (...v: number[]) => Float32Array.from(v), NO_I32 = new Int32Array(0);
 
 export function qconvBenches(be: Backend, base: Record<string, unknown>, int8Peak: number, repeats: number, stages: number[]): void {
   const r = new Rng(4);
@@ -39,7 +39,7 @@ export function qconvBenches(be: Backend, base: Record<string, unknown>, int8Pea
         () => be.qconvForward(geo, x, f32(0), f32(0.004), Int32Array.of(0), w, f32(0), f32(0.003), Int32Array.of(128), y),
         () => be.conv2dForward(xf, n, c, hw, hw, wf, oc, k, k, 1, 1, hw, hw, y)],
       ['grad-input',
-        () => be.qconvGradInput(geo, dyS, perSample.off, perSample.scale, perSample.zero, w, f32(0), f32(0.003), Int32Array.of(128), dx),
+        () => be.qconvGradInput(geo, dyS, perSample.off, perSample.scale, perSample.zero, w, f32(0), f32(0.003), Int32Array.of(128), dx, NO_I32, NO_I32, f32()),
         () => be.conv2dBackward(new Float32Array(0), n, c, hw, hw, wf, oc, k, k, 1, 1, hw, hw, dyf, dx, new Float32Array(0))],
       ['grad-weight',
         () => be.qconvGradWeight(geo, dyF, perFeature.off, perFeature.scale, perFeature.zero, x, f32(0), f32(0.004), Int32Array.of(0), dw),

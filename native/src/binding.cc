@@ -340,7 +340,10 @@ KERNEL(QconvForward) {
   return info.Env().Undefined();
 }
 KERNEL(QconvGradInput) {
-  fqt::qconv_grad_input(q_geom(info), q_operand(info, 1), q_operand(info, 5), data<float>(info, 9));
+  size_t ngroups = 0;
+  const int32_t* sizes = data<int32_t>(info, 11, &ngroups);
+  const fqt::BhqGroups bhq{data<int32_t>(info, 10), sizes, static_cast<int64_t>(ngroups), data<float>(info, 12)};
+  fqt::qconv_grad_input(q_geom(info), q_operand(info, 1), q_operand(info, 5), bhq, data<float>(info, 9));
   return info.Env().Undefined();
 }
 KERNEL(QconvGradWeight) {

@@ -99,6 +99,14 @@ void quantize_luq_planes(const float* x, int64_t n, int64_t c, int64_t hw, float
                          uint32_t stream, int8_t* codes);
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out);
+// BHQ's T⁻¹ in place on the rows order[s0 … s0 + size) of x[·, d]: one group of block_householder's inverse, bit for bit.
+struct BhqGroups {
+  const int32_t* order;
+  const int32_t* group_sizes;
+  int64_t ngroups;
+  const float* row_scale;
+};
+void bhq_inverse_group(float* x, int64_t d, const int32_t* order, int64_t s0, int64_t size, const float* row_scale);
 // Per-sample range and codes of Z = T·x (T as block_householder's, on the n sample vectors of NCHW planes), not storing Z.
 void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
                       int64_t ngroups, const float* row_scale, float* mins, float* maxs);

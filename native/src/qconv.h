@@ -101,7 +101,8 @@ void pack_quads(const Operand& src, int shift, int64_t n, int64_t pixels, int64_
 }  // namespace qconv
 
 void qconv_forward(const ConvGeom& g, const qconv::Operand& x, const qconv::Operand& w, float* y);
-void qconv_grad_input(const ConvGeom& g, const qconv::Operand& dy, const qconv::Operand& w, float* dx);
+// bhq (ngroups 0: none): dY's codes are of Z = T·dY (BHQ), and T⁻¹ is applied to dX group by group while it is in cache.
+void qconv_grad_input(const ConvGeom& g, const qconv::Operand& dy, const qconv::Operand& w, const BhqGroups& bhq, float* dx);
 void qconv_grad_weight(const ConvGeom& g, const qconv::Operand& dy, const qconv::Operand& x, float* dw);
 
 }  // namespace fqt

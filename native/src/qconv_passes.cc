@@ -176,7 +176,7 @@ void qconv_forward(const ConvGeom& g, const Operand& x, const Operand& w, float*
   });
 }
 
-void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, float* dx) {
+void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, const BhqGroups& bhq, float* dx) {
   const Kernels& tk = tier_kernels();
   const int L = tk.lanes;
   const int64_t T = g.kh * g.kw, K = g.c * T, st = g.stride, HW = g.h * g.w;
@@ -247,7 +247,7 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
     for (int64_t p = 0; p < HW; p++) planeOff[static_cast<size_t>(p)] = ((p / g.w) * owp + p % g.w) * oc4;
   }
 
-  parallel_for(g.n, [&](int64_t s, int) {
+  const auto sample = [&](int64_t s) {
     const size_t dgi = static_cast<size_t>(dy.groups == 1 ? 0 : s);
     const double oa = gd.offset[dgi], sa = gd.scale[dgi], za = gd.zero[dgi];
     const int8_t* dpn = dp.get() + s * ohp * owp * oc4;
@@ -324,6 +324,14 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, fl
         }
       }
     }
+  };
+  if (bhq.ngroups == 0) return parallel_for(g.n, [&](int64_t s, int) { sample(s); });
+  // BHQ (METHODS §1.5): T mixes whole samples, so T⁻¹ of one group needs only its samples' dX, just written and in cache.
+  std::vector<int64_t> start(static_cast<size_t>(bhq.ngroups) + 1, 0);
+  for (int64_t gi = 0; gi < bhq.ngroups; gi++) start[gi + 1] = start[gi] + bhq.group_sizes[gi];
+  parallel_for(bhq.ngroups, [&](int64_t gi, int) {
+    for (int64_t j = start[gi]; j < start[gi + 1]; j++) sample(bhq.order[j]);
+    bhq_inverse_group(dx, g.c * HW, bhq.order, start[gi], start[gi + 1] - start[gi], bhq.row_scale);
   });
 }
 

@@ -145,6 +145,16 @@ void block_householder(const float* x, int64_t n, int64_t d, const int32_t* orde
   });
 }
 
+void bhq_inverse_group(float* x, int64_t d, const int32_t* order, int64_t s0, int64_t size, const float* row_scale) {
+  thread_local GroupRows rows;
+  float dot[kBhqCols];
+  const GroupFn fn = group_fn();
+  for (int64_t c0 = 0; c0 < d; c0 += kBhqCols) {
+    rows.gather(x, x, 0, d, order, s0, size, row_scale, c0);
+    fn(rows.src.data(), rows.dst.data(), rows.scale.data(), size, true, std::min(kBhqCols, d - c0), dot);
+  }
+}
+
 // One task per group: Z's rows chunk by chunk in cache, each sample's min and max updated by range_run (NaN sticks).
 void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
                       int64_t ngroups, const float* row_scale, float* mins, float* maxs) {

@@ -22,7 +22,8 @@
  * sum (Kv = 0, e.g. a batch of zero samples) is 0 whatever the groups' parameters.
  *   forward      y[n, o, oy, ox]  = f32(epi over (ci, ky, kx) valid)
  *   grad-input   dx[n, ci, iy, ix] = f32(epi over (o, ky, kx) with oy = (iy + pad − ky)/stride, ox likewise, integral
- *                                    and in range)
+ *                                    and in range); then, when `order` is not empty, dx ← T⁻¹·dx in place: the
+ *                                    blockHouseholder inverse (quant-kernels.ts) of dY's BHQ transform over the n samples
  *   grad-weight  dw[o, (ci·kh + ky)·kw + kx] = f32(epi over (s, oy, ox) with (iy, ix) in range) when dy has one group
  *                per o (tensor or column); per feature group (o, p) instead f32(Σ_p epi_p), one epi per output pixel
  *                p in increasing p (terms: the n samples), summed in float64 in that order.
@@ -34,7 +35,8 @@ export interface QconvKernels {
     w: Uint8Array | Int8Array, wOffset: Float32Array, wScale: Float32Array, wZero: Int32Array, y: Float32Array): void;
 
   qconvGradInput(geo: Int32Array, dy: Uint8Array | Int8Array, dyOffset: Float32Array, dyScale: Float32Array, dyZero: Int32Array,
-    w: Uint8Array | Int8Array, wOffset: Float32Array, wScale: Float32Array, wZero: Int32Array, dx: Float32Array): void;
+    w: Uint8Array | Int8Array, wOffset: Float32Array, wScale: Float32Array, wZero: Int32Array, dx: Float32Array,
+    order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array): void;
 
   qconvGradWeight(geo: Int32Array, dy: Uint8Array | Int8Array, dyOffset: Float32Array, dyScale: Float32Array, dyZero: Int32Array,
     x: Uint8Array | Int8Array, xOffset: Float32Array, xScale: Float32Array, xZero: Int32Array, dw: Float32Array): void;

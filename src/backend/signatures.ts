@@ -106,8 +106,9 @@ export const KERNEL_SIGNATURES: { readonly [K in KernelName]: string } = {
     `wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] y:f32[${QY}] ${QGEO} {#xOffset==1||#xOffset>=geo[0]||geo[0]==0} ` +
     '{#wOffset==1||#wOffset>=geo[4]}',
   qconvGradInput: `geo:i32[11] dy:codes[${QY}] dyOffset:f32 dyScale:f32[#dyOffset] dyZero:i32[#dyOffset] w:codes[${QW}] ` +
-    `wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] dx:f32[${QX}] ${QGEO} {#dyOffset==1||#dyOffset>=geo[0]||geo[0]==0} ` +
-    '{#wOffset==1||#wOffset>=geo[4]}',
+    `wOffset:f32 wScale:f32[#wOffset] wZero:i32[#wOffset] dx:f32[${QX}] order:i32 groupSizes:i32 rowScale:f32[#order] ${QGEO} ` +
+    '{#dyOffset==1||#dyOffset>=geo[0]||geo[0]==0} {#wOffset==1||#wOffset>=geo[4]} {#order==0||#order==geo[0]} ' +
+    '@in(order,0,geo[0]) @in(groupSizes,1,geo[0]+1) {sum(groupSizes)==#order}',
   qconvGradWeight: `geo:i32[11] dy:codes[${QY}] dyOffset:f32 dyScale:f32[#dyOffset] dyZero:i32[#dyOffset] x:codes[${QX}] ` +
     `xOffset:f32 xScale:f32[#xOffset] xZero:i32[#xOffset] dw:f32[${QW}] ${QGEO} {#dyOffset==1||#dyOffset>=geo[4]||geo[0]==0} ` +
     '{#xOffset==1||#xOffset>=geo[0]||geo[0]==0}',

@@ -60,7 +60,7 @@ describe('reference fused integer convs = float64 conv of the dequantized operan
       for (const [dKind, dg, off] of [['u4', n, true], ['s8', 1, false], ['u8', 1, true]] as const) {
         const dy = codeOperand(r, n * P * oc, Math.max(1, dg), dKind, off), wt = codeOperand(r, oc * K, 1, 'u8', false);
         const dx = new Float32Array(n * c * h * w).fill(NaN);
-        refBackend.qconvGradInput(g, dy.codes, dy.offset, dy.scale, dy.zero, wt.codes, wt.offset, wt.scale, wt.zero, dx);
+        refBackend.qconvGradInput(g, dy.codes, dy.offset, dy.scale, dy.zero, wt.codes, wt.offset, wt.scale, wt.zero, dx, new Int32Array(0), new Int32Array(0), new Float32Array(0));
         const want = new Float64Array(dx.length), mag = new Float64Array(dx.length);
         for (let b = 0; b < n; b++) for (let o = 0; o < oc; o++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
           const d = value(dy, (b * P + oy * ow + ox) * oc + o, dg === 1 ? 0 : b);

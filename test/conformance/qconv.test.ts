@@ -2,7 +2,7 @@
  * Native fused integer convs (native/src/qconv*.cc) against the reference (backend/ref/qconv.ts), bit for bit, on
  * every ISA tier of this machine and with 1 and 2 threads: code kinds, every group granularity, offsets zero and
  * non-zero, and shapes that cross the micro-kernels' row and lane blocks (outputs per row past 24, channel counts
- * that need 3 or more vectors, strides 2 and 3, padding up to 2, 1×1, empty batches).
+ * that need 3 or more vectors, strides 2 and 3, padding up to 2, 1×1, empty batches), and grad-input's BHQ inverse.
  */
 import { describe, it } from 'node:test';
 import { refBackend } from '../../src/backend/ref/index.js';
@@ -32,6 +32,15 @@ const GEOS: Geo[] = [
 
 interface Case { what: string; run(b: Backend): Float32Array }
 
+/** A BHQ transform over n samples (quant/transforms.ts BhqTransform): a permutation in groups of 1, 2 and 3, scales in [0.5, 2). */
+function bhqTransform(r: Rng, n: number) {
+  const sizes: number[] = [];
+  for (let left = n, k = 1; left > 0; k = (k % 3) + 1) { sizes.push(Math.min(left, k)); left -= Math.min(left, k); }
+  const u = new Float32Array(n);
+  r.fillUniform(u);
+  return { order: r.permutation(n), groupSizes: Int32Array.from(sizes), rowScale: Float32Array.from(u, (v) => 0.5 + 1.5 * v) };
+}
+
 function cases(seed: number): Case[] {
   const r = new Rng(seed);
   const out: Case[] = [];
@@ -51,9 +60,10 @@ function cases(seed: number): Case[] {
       } });
       const dy = codeOperand(r, n * P * oc, i % 2 === 0 ? Math.max(1, n) : 1, kind, off);
       const w1 = codeOperand(r, oc * K, 1, other, i === 3);
-      out.push({ what: `grad-input ${geo} ${kind}×${other}`, run: (b) => {
+      const t = i === 2 ? bhqTransform(r, n) : { order: new Int32Array(0), groupSizes: new Int32Array(0), rowScale: new Float32Array(0) };
+      out.push({ what: `grad-input ${geo} ${kind}×${other}${i === 2 ? ' with BHQ inverse' : ''}`, run: (b) => {
         const dx = new Float32Array(n * c * h * w).fill(NaN);
-        b.qconvGradInput(g, dy.codes, dy.offset, dy.scale, dy.zero, w1.codes, w1.offset, w1.scale, w1.zero, dx);
+        b.qconvGradInput(g, dy.codes, dy.offset, dy.scale, dy.zero, w1.codes, w1.offset, w1.scale, w1.zero, dx, t.order, t.groupSizes, t.rowScale);
         return dx;
       } });
       const dg = codeOperand(r, n * P * oc, [1, oc, oc * P, oc * P][i], kind, off);

@@ -3,6 +3,7 @@
  * bit-exactly. Plain loops; integer sums are exact in float64 (|U| < 2^53 for any layer that fits in memory).
  */
 import type { QconvKernels } from '../qconv-kernels.js';
+import { blockHouseholder } from './quant-transform.js';
 
 /** The epilogue of qconv-kernels.ts, in float64 (JavaScript numbers), before the float32 rounding. */
 export function qconvEpilogue(u: number, ua: number, ub: number, kv: number, oa: number, sa: number, ob: number, sb: number): number {
@@ -52,7 +53,7 @@ export const refQconvKernels: QconvKernels = {
     }
   },
 
-  qconvGradInput(geo, dy, dyo, dys, dyz, wc, wo, ws, wz, dx) {
+  qconvGradInput(geo, dy, dyo, dys, dyz, wc, wo, ws, wz, dx, order, groupSizes, rowScale) {
     const { n, c, h, w, oc, kh, kw, stride: s, pad: p, oh, ow } = convGeo(geo);
     const K = c * kh * kw, P = oh * ow;
     for (let b = 0; b < n; b++) {
@@ -79,6 +80,7 @@ export const refQconvKernels: QconvKernels = {
         }
       }
     }
+    if (order.length > 0 && dx.length > 0) blockHouseholder(dx, n, c * h * w, order, groupSizes, rowScale, 1, dx);
   },
 
   qconvGradWeight(geo, dy, dyo, dys, dyz, x, xo, xs, xz, dw) {

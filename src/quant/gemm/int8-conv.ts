@@ -13,7 +13,6 @@ import { check } from '../../tensor/errors.js';
 import { specCodeBits, specMixesRows, specQuantizesConvInput, specZeroNotExact } from '../quantizers/index.js';
 import type { QuantSpec } from '../spec.js';
 import type { QTensor } from '../qtensor.js';
-import { applyBhq } from '../transforms.js';
 import { type ConvGrad, type ConvInput, type GemmOperand, geometryArray, type LayerGeometry } from './operand.js';
 import { type ConvRunners, groupKind, type GroupKind, type LayerPass, type PlanAnswer } from './plan.js';
 import { uninitF32 } from '../../ops/util.js';
@@ -66,6 +65,8 @@ function codesOf(op: GemmOperand | ConvGrad, what: string): QTensor {
   return op.value.q;
 }
 
+const NO_I32 = new Int32Array(0), NO_F32 = new Float32Array(0);
+
 export const int8ConvRunners: ConvRunners = {
   plan: planInt8Conv,
 
@@ -80,10 +81,11 @@ export const int8ConvRunners: ConvRunners = {
   gradInput(dy: ConvGrad, w: GemmOperand, g: LayerGeometry): Float32Array {
     const dq = codesOf(dy, 'grad-input'), wq = codesOf(w, 'grad-input');
     const dx = uninitF32(g.n * g.c * g.h * g.w);
-    backend().qconvGradInput(geometryArray(g), dq.codes, dq.offset, dq.scale, dq.zeroPoint, wq.codes, wq.offset, wq.scale, wq.zeroPoint, dx);
-    // BHQ: the operand is T⁻¹·x̂(T·dY); T mixes whole samples, so it commutes with the GEMM and col2im (METHODS §1.5).
+    // BHQ: the operand is T⁻¹·x̂(T·dY); T mixes whole samples, so it commutes with the GEMM and col2im (METHODS §1.5):
+    // the kernel applies T⁻¹ to dX.
     const t = dy.kind === 'quant' ? dy.rows.value.transform : null;
-    if (t && dx.length > 0) applyBhq(t, dx, g.c * g.h * g.w, true, true);
+    backend().qconvGradInput(geometryArray(g), dq.codes, dq.offset, dq.scale, dq.zeroPoint, wq.codes, wq.offset, wq.scale, wq.zeroPoint, dx,
+      t?.order ?? NO_I32, t?.groupSizes ?? NO_I32, t?.rowScale ?? NO_F32);
     return dx;
   },
 

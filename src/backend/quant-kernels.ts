@@ -69,11 +69,8 @@ export interface QuantKernels {
    */
   blockHouseholder(x: Float32Array, n: number, d: number, order: Int32Array, groupSizes: Int32Array,
     rowScale: Float32Array, inverse: number, out: Float32Array): void;
-  /**
-   * Per-sample min and max of Z = T·x, T as blockHouseholder's on the n sample vectors (c·hw values) of NCHW planes x, as
-   * blockHouseholder into a scratch array and quantRangePlanes per sample (rowDiv = hw, rowMod = n, colDiv = c) would give
-   * them, but a zero extreme is +0 (its sign never changes quantization parameters). Z is not stored. Empty x: no writes.
-   */
+  /** quantRangePlanes per sample of Z = T·x (blockHouseholder on the n sample vectors of planes x), not storing Z; a zero
+   *  extreme is +0 (its sign never changes quantization parameters). Empty x: no writes. */
   bhqRangePlanes(x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array,
     mins: Float32Array, maxs: Float32Array): void;
   /** quantizeAffinePlanes per sample (one group per sample) of the same Z = T·x, not storing Z: codes in rows layout. */

@@ -105,8 +105,7 @@ export function rowsOf(x: MatrixData): Float32Array {
 
 /** Per-group min and max of x[rows, cols]. */
 export function rangeStats(x: MatrixData, rows: number, cols: number, grouping: Grouping): { mins: Float32Array; maxs: Float32Array } {
-  const n = groupCount(grouping);
-  const mins = new Float32Array(n), maxs = new Float32Array(n);
+  const mins = new Float32Array(groupCount(grouping)), maxs = new Float32Array(mins.length);
   const { rowDiv, rowMod, colDiv } = grouping;
   if (rows > 0 && cols > 0 && isPlanes(x)) backend().quantRangePlanes(x.data, x.n, x.c, x.hw, rowDiv, rowMod, colDiv, mins, maxs);
   else if (rows > 0 && cols > 0) backend().quantRange(x as Float32Array, rows, cols, rowDiv, rowMod, colDiv, mins, maxs);
@@ -144,8 +143,7 @@ export function quantParams(mins: Float32Array, maxs: Float32Array, opts: Quanti
 
 /** The codes of x[rows, cols] under given parameters (quantizeAffine). */
 export function quantizeWithParams(x: MatrixData, rows: number, cols: number, p: QuantParams): QTensor {
-  const codes = uninitCodes(rows * cols, p.signed);
-  const g = p.grouping;
+  const codes = uninitCodes(rows * cols, p.signed), g = p.grouping;
   if (rows > 0 && cols > 0) {
     if (isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, g.rowDiv, g.rowMod, g.colDiv, ...kernelArgs(p, codes));
     else backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, ...kernelArgs(p, codes));

@@ -81,8 +81,7 @@ export const int8ConvRunners: ConvRunners = {
   gradInput(dy: ConvGrad, w: GemmOperand, g: LayerGeometry): Float32Array {
     const dq = codesOf(dy, 'grad-input'), wq = codesOf(w, 'grad-input');
     const dx = uninitF32(g.n * g.c * g.h * g.w);
-    // BHQ: the operand is T⁻¹·x̂(T·dY); T mixes whole samples, so it commutes with the GEMM and col2im (METHODS §1.5):
-    // the kernel applies T⁻¹ to dX.
+    // BHQ: the operand is T⁻¹·x̂(T·dY); T mixes whole samples, so it commutes with the GEMM: the kernel applies T⁻¹ to dX.
     const t = dy.kind === 'quant' ? dy.rows.value.transform : null;
     backend().qconvGradInput(geometryArray(g), dq.codes, dq.offset, dq.scale, dq.zeroPoint, wq.codes, wq.offset, wq.scale, wq.zeroPoint, dx,
       t?.order ?? NO_I32, t?.groupSizes ?? NO_I32, t?.rowScale ?? NO_F32);

@@ -8,8 +8,7 @@ import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { type BhqSpec, ROUNDINGS } from '../spec.js';
 import { backend } from '../../backend/index.js';
 import { uninitCodes } from '../../ops/util.js';
-import { groupingOf, isPlanes, kernelArgs, type MatrixData, type Planes, type QTensor, qtensorOf, quantizeMatrix, quantParams, type QuantizeOptions,
-  rangeStats, valuesOf } from '../qtensor.js';
+import { groupingOf, isPlanes, kernelArgs, type MatrixData, type Planes, type QTensor, qtensorOf, quantizeMatrix, quantParams, type QuantizeOptions, rangeStats, valuesOf } from '../qtensor.js';
 import { applyBhq, type BhqTransform, buildBhqTransform } from '../transforms.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
 

@@ -106,8 +106,8 @@ export function grad(loss: Tensor, seed?: Tensor): GradStore {
         } else if (owned.has(prev)) {
           accumulate(prev, gi);
         } else {
-          const sum = new Tensor(new Float32Array(prev.data), prev.shape);
-          accumulate(sum, gi);
+          const sum = new Tensor(new Float32Array(prev.data.length), prev.shape);
+          accumulate(sum, gi, prev); // prev + gi in one pass, not a copy of prev and then an add
           grads.set(target, sum);
           owned.add(sum);
         }
@@ -128,9 +128,10 @@ export function grad(loss: Tensor, seed?: Tensor): GradStore {
   return leaves;
 }
 
-function accumulate(into: Tensor, g: Tensor): void {
+/** into = from + g (from: into itself unless given). */
+function accumulate(into: Tensor, g: Tensor, from = into): void {
   const strides = new Int32Array(into.rank);
   let acc = 1;
   for (let d = into.rank - 1; d >= 0; d--) { strides[d] = acc; acc *= into.shape[d]; }
-  backend().binary('add', into.data, strides, g.data, strides, Int32Array.from(into.shape), into.data);
+  backend().binary('add', from.data, strides, g.data, strides, Int32Array.from(into.shape), into.data);
 }

@@ -30,6 +30,7 @@
         "src/quant_planes.cc",
         "src/quant_prep.cc",
         "src/quant_bhq.cc",
+        "src/quant_params.cc",
         "src/quant_log.cc",
         "src/layout.cc",
         "src/conv.cc",

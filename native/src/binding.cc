@@ -238,6 +238,13 @@ KERNEL(QuantizeAffine) {
                        data<uint8_t>(info, 14));
   return info.Env().Undefined();
 }
+KERNEL(AffineParams) {
+  size_t n = 0;
+  const float* mins = data<float>(info, 2, &n);
+  fqt::affine_params(I(info, 0), I(info, 1), mins, data<float>(info, 3), static_cast<int64_t>(n), data<float>(info, 4),
+                     data<float>(info, 5), data<float>(info, 6), data<int32_t>(info, 7), data<int32_t>(info, 8));
+  return info.Env().Undefined();
+}
 KERNEL(QuantRangePlanes) {
   size_t nmin = 0, nmax = 0;
   float* mins = data<float>(info, 7, &nmin);
@@ -360,7 +367,7 @@ const Entry kKernels[] = {
     {"avgPoolBackward", AvgPoolBackward}, {"sgdUpdate", SgdUpdate}, {"adamUpdate", AdamUpdate},
     {"dropoutMask", DropoutMask},
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
-    {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"quantRangePlanes", QuantRangePlanes}, {"quantizeAffinePlanes", QuantizeAffinePlanes}, {"dequantizeAffine", DequantizeAffine},
+    {"affineParams", AffineParams}, {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"quantRangePlanes", QuantRangePlanes}, {"quantizeAffinePlanes", QuantizeAffinePlanes}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
     {"bhqRangePlanes", BhqRangePlanes}, {"quantizeBhqPlanes", QuantizeBhqPlanes},
     {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq}, {"quantizeLuqPlanes", QuantizeLuqPlanes},

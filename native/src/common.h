@@ -62,6 +62,8 @@ void sign_codes(int64_t n, const float* x, uint8_t* codes, int32_t* nan);
 void pack_planes(int64_t rows, int64_t k, int64_t bits, const uint8_t* codes, uint32_t* out);
 
 // quantization kernels (src/backend/quant-kernels.ts); codes are the bytes of an Int8Array or Uint8Array
+void affine_params(int64_t format, int64_t bits, const float* mins, const float* maxs, int64_t n, float* offset, float* scale,
+                   float* inv, int32_t* zero_point, int32_t* unaligned);
 void quant_range(const float* x, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,
                  float* mins, int64_t mins_len, float* maxs, int64_t maxs_len);
 void quantize_affine(const float* x, int64_t rows, int64_t cols, int64_t row_div, int64_t row_mod, int64_t col_div,

@@ -67,6 +67,8 @@ const SignatureEntry kSignatures[] = {
     {"quantRange", "x:f32[rows*cols] " GROUPS " mins:f32[" G "] maxs:f32[" G "]"},
     {"quantizeAffine", "x:f32[rows*cols] " GROUPS " offset:f32[" G "] inv:f32[" G "] zeroPoint:i32[" G "] qmin:num(-128..255) "
                        "qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[rows*cols]"},
+    {"affineParams", "format:0..2 bits:1..8 mins:f32 maxs:f32[#mins] offset:f32[#mins] scale:f32[#mins] inv:f32[#mins] zeroPoint:i32[#mins] "
+                     "unaligned:i32[1]"},
     {"quantRangePlanes", "x:f32[n*c*hw] " PGROUPS " mins:f32[" GP "] maxs:f32[" GP "]"},
     {"quantizeAffinePlanes", "x:f32[n*c*hw] " PGROUPS " offset:f32[" GP "] inv:f32[" GP "] zeroPoint:i32[" GP "] qmin:num(-128..255) "
                              "qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[n*c*hw]"},

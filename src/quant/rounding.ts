@@ -14,7 +14,7 @@
  *    Dequantization (kernel dequantizeAffine):  x̂ = f32(offset[g] + f32((code − zp[g]) · scale[g])).
  *    With zp integer and offset 0, x = 0 gives s = zp exactly, so zeros survive SR exactly (zero-aligned).
  *
- * 2. Parameters per group (quant/params.ts, TypeScript only; computed in float64 from the group's float32
+ * 2. Parameters per group (kernel affineParams, quant/params.ts; computed in float64 from the group's float32
  *    min m and max M, then rounded: ↓ = largest float32 ≤ v, ↑ = smallest float32 ≥ v, inv = f32(1/scale)),
  *    B = 2^b − 1 (METHODS §0.3, ε = 1e-8):
  *    asymmetric:   lo = m − ε, hi = M + ε; offset = ↓lo; scale = ↑((hi − offset)/B); zp = 0; codes [0, B]
@@ -79,28 +79,4 @@
  *    stochastic scale rules of quantizers/minifloat.ts guarantee (up to the float32 rounding of t).
  */
 
-export { roundHalfEven } from '../backend/ref/quant-math.js';
-
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-function nextFloat32(v: number, up: boolean): number {
-  f32buf[0] = v;
-  const x = f32buf[0];
-  if (x === 0) return up ? 1.401298464324817e-45 : -1.401298464324817e-45;
-  const positive = x > 0;
-  u32buf[0] += positive === up ? 1 : -1;
-  return f32buf[0];
-}
-
-/** Smallest float32 ≥ v. */
-export function roundUpF32(v: number): number {
-  const f = Math.fround(v);
-  return f >= v || Number.isNaN(v) ? f : nextFloat32(f, true);
-}
-
-/** Largest float32 ≤ v. */
-export function roundDownF32(v: number): number {
-  const f = Math.fround(v);
-  return f <= v || Number.isNaN(v) ? f : nextFloat32(f, false);
-}
+export { roundDownF32, roundHalfEven, roundUpF32 } from '../backend/ref/quant-math.js';

@@ -1,7 +1,7 @@
 /**
  * Native quantization kernels against the reference backend on every ISA tier of this machine, all
  * bit-exact (quant/rounding.ts is written in float32 steps and float64 steps JavaScript and C++ evaluate
- * identically): quantRange, quantizeAffine (nearest and stochastic rounding: same counter RNG), dequantizeAffine,
+ * identically): affineParams, quantRange, quantizeAffine (nearest and stochastic rounding: same counter RNG), dequantizeAffine,
  * codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes. Every scale grouping of quant/qtensor.ts, awkward shapes (one row,
  * one column, empty, lengths that are not multiples of the vector width), all-zero groups with signed zeros,
  * constant groups, huge and infinite ranges, exact rounding ties, and thread-count independence.
@@ -93,6 +93,28 @@ function quantCase(nb: Backend, what: string, x: Float32Array, rows: number, col
 }
 
 function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void {
+  it('affineParams is bit-exact for every format and bit width (signed zeros, NaN, ±Infinity, subnormal, huge and equal ranges)', () => {
+    addon.setIsa(tier);
+    const r = rng(31);
+    const specials = [0, -0, 1e-45, -1e-45, 1e-9, -1e-9, 3.4e38, -3.4e38, Infinity, -Infinity, NaN, 1, -1, 0.75, -2.5e-8];
+    const n = 4000, mins = new Float32Array(n), maxs = new Float32Array(n), u = new Float32Array(2 * n);
+    r.fillUniform(u);
+    for (let g = 0; g < n; g++) {
+      const a = g < specials.length ** 2 ? specials[g % specials.length] : (u[g] - 0.5) * 10 ** Math.floor(u[n + g] * 12 - 8);
+      const b = g < specials.length ** 2 ? specials[Math.floor(g / specials.length)] : a + Math.abs(u[n + g] - 0.3) * 10 ** (g % 9 - 6);
+      mins[g] = a, maxs[g] = b;
+    }
+    for (const format of [0, 1, 2]) {
+      for (let bits = 1; bits <= 8; bits++) {
+        const out = () => [new Float32Array(n).fill(7), new Float32Array(n).fill(7), new Float32Array(n).fill(7), new Int32Array(n).fill(7), new Int32Array(1).fill(7)] as const;
+        const want = out(), got = out();
+        refBackend.affineParams(format, bits, mins, maxs, ...want);
+        nb.affineParams(format, bits, mins, maxs, ...got);
+        want.forEach((w, i) => assertBitExact(got[i], w, `affineParams ${tier} format ${format} bits ${bits} output ${i}`));
+      }
+    }
+  });
+
   it('quantRange is bit-exact for every grouping (signed zeros keep the reference sign, whole arrays are filled)', () => {
     addon.setIsa(tier);
     const r = rng(11);
@@ -447,7 +469,7 @@ if (typeof nut === 'string') {
 } else {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
   it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', async () => {
-    const QUANT = new Set<KernelName>(['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
+    const QUANT = new Set<KernelName>(['affineParams', 'quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
       'bhqRangePlanes', 'quantizeBhqPlanes', 'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
@@ -461,7 +483,7 @@ if (typeof nut === 'string') {
   });
 
   it('the native backend implements every quantization kernel (no silent reference fallback)', () => {
-    for (const k of ['quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'bhqRangePlanes',
+    for (const k of ['affineParams', 'quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'bhqRangePlanes',
       'quantizeBhqPlanes', 'momentSums',
       'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight'] as const) {
       assert.ok(nut.backend.supports(k), `${k} is native`);

@@ -4,7 +4,7 @@
  */
 import type { QuantKernels } from '../quant-kernels.js';
 import { streamKey, uniformAt } from '../../tensor/random.js';
-import { roundHalfEven } from './quant-math.js';
+import { affineParams, roundHalfEven } from './quant-math.js';
 import { blockHouseholder } from './quant-transform.js';
 import { momentSums, quantizeLuq } from './quant-log.js';
 import { transpose } from './layout.js';
@@ -133,6 +133,6 @@ export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): 
 }
 
 export const refQuantKernels: QuantKernels = {
-  quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes, packNibbles, unpackNibbles,
+  affineParams, quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes, packNibbles, unpackNibbles,
   momentSums, quantizeLuq, quantizeLuqPlanes,
 };

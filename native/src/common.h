@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define FQT_X86 1
@@ -109,6 +110,8 @@ struct BhqGroups {
   const float* row_scale;
 };
 void bhq_inverse_group(float* x, int64_t d, const int32_t* order, int64_t s0, int64_t size, const float* row_scale);
+// start[g] = the first position of group g in `order` (start[ngroups] = n).
+std::vector<int64_t> bhq_group_starts(const int32_t* group_sizes, int64_t ngroups);
 // Per-sample range and codes of Z = T·x (T as block_householder's, on the n sample vectors of NCHW planes), not storing Z.
 void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
                       int64_t ngroups, const float* row_scale, float* mins, float* maxs);

@@ -327,8 +327,7 @@ void qconv_grad_input(const ConvGeom& g, const Operand& dy, const Operand& w, co
   };
   if (bhq.ngroups == 0) return parallel_for(g.n, [&](int64_t s, int) { sample(s); });
   // BHQ (METHODS §1.5): T mixes whole samples, so T⁻¹ of one group needs only its samples' dX, just written and in cache.
-  std::vector<int64_t> start(static_cast<size_t>(bhq.ngroups) + 1, 0);
-  for (int64_t gi = 0; gi < bhq.ngroups; gi++) start[gi + 1] = start[gi] + bhq.group_sizes[gi];
+  const std::vector<int64_t> start = bhq_group_starts(bhq.group_sizes, bhq.ngroups);
   parallel_for(bhq.ngroups, [&](int64_t gi, int) {
     for (int64_t j = start[gi]; j < start[gi + 1]; j++) sample(bhq.order[j]);
     bhq_inverse_group(dx, g.c * HW, bhq.order, start[gi], start[gi + 1] - start[gi], bhq.row_scale);

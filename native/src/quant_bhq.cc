@@ -96,12 +96,6 @@ struct GroupRows {
   }
 };
 
-std::vector<int64_t> group_starts(const int32_t* group_sizes, int64_t ngroups) {
-  std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
-  for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
-  return start;
-}
-
 // Z = T·x of one group, column chunk by column chunk, into `z` (size rows of kBhqCols); visit(j, z_j, c0, w) sees row
 // j's chunk. Chunks hold whole planes of hw ≤ kBhqCols values, so that the planes kernels run whole planes.
 template <class Visit>
@@ -121,11 +115,17 @@ void for_group_chunks(const float* x, int64_t hw, int64_t d, const int32_t* orde
 
 }  // namespace
 
+std::vector<int64_t> bhq_group_starts(const int32_t* group_sizes, int64_t ngroups) {
+  std::vector<int64_t> start(static_cast<size_t>(ngroups) + 1, 0);
+  for (int64_t g = 0; g < ngroups; g++) start[g + 1] = start[g] + group_sizes[g];
+  return start;
+}
+
 // Columns are independent, so tasks are (chunk of groups) × (chunk of columns).
 void block_householder(const float* x, int64_t n, int64_t d, const int32_t* order, const int32_t* group_sizes,
                        int64_t ngroups, const float* row_scale, bool inverse, float* out) {
   if (n <= 0 || d <= 0 || ngroups <= 0) return;
-  const std::vector<int64_t> start = group_starts(group_sizes, ngroups);
+  const std::vector<int64_t> start = bhq_group_starts(group_sizes, ngroups);
   constexpr int64_t GC = 64;  // groups per task
   // Column chunks of 1 KiB per row scatter the first writes of `out` over rows 4·d bytes apart, which the prefetchers
   // follow poorly: long rows (a stage-1 conv's dY, d = 12544) take 4 KiB chunks (forward and inverse 0.8-0.87× the
@@ -160,7 +160,7 @@ void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const in
                       int64_t ngroups, const float* row_scale, float* mins, float* maxs) {
   const int64_t d = c * hw;
   if (n <= 0 || d <= 0 || ngroups <= 0) return;
-  const std::vector<int64_t> start = group_starts(group_sizes, ngroups);
+  const std::vector<int64_t> start = bhq_group_starts(group_sizes, ngroups);
   const GroupFn fn = group_fn();
   parallel_for(ngroups, [&](int64_t g, int) {
     const int64_t s0 = start[g], size = start[g + 1] - s0;
@@ -185,7 +185,7 @@ void quantize_bhq_planes(const float* x, int64_t n, int64_t c, int64_t hw, const
                          uint8_t* codes) {
   const int64_t d = c * hw;
   if (n <= 0 || d <= 0 || ngroups <= 0) return;
-  const std::vector<int64_t> start = group_starts(group_sizes, ngroups);
+  const std::vector<int64_t> start = bhq_group_starts(group_sizes, ngroups);
   const GroupFn fn = group_fn();
   const uint32_t key = rng_stream_key(seed, stream);
   parallel_for(ngroups, [&](int64_t g, int) {

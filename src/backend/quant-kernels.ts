@@ -27,8 +27,8 @@ export interface QuantKernels {
     offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
     stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void;
 
-  /** Per-group parameters (quant/rounding.ts §2) from the groups' min and max: format 0 asymmetric, 1 zeroAligned, 2 symmetric;
-   *  unaligned[0] = the zeroAligned groups that fell back to the asymmetric grid. */
+  /** Per-group parameters (quant/rounding.ts §2) from the groups' min and max: format 0 asymmetric, 1 zeroAligned, 2 symmetric
+   *  (the order of quant/spec.ts INT_FORMATS); unaligned[0] = the zeroAligned groups that fell back to the asymmetric grid. */
   affineParams(format: number, bits: number, mins: Float32Array, maxs: Float32Array, offset: Float32Array, scale: Float32Array,
     inv: Float32Array, zeroPoint: Int32Array, unaligned: Int32Array): void;
 

@@ -2,9 +2,8 @@
  * Per-group quantization parameters from range statistics (quant/rounding.ts §2, METHODS §0.3).
  * Works on per-group arrays only (no loops over data).
  */
-import type { IntFormat } from './spec.js';
+import { type IntFormat, INT_FORMATS } from './spec.js';
 import { backend } from '../backend/index.js';
-import { AFFINE_FORMATS } from '../backend/ref/quant-math.js';
 
 export interface AffineParams {
   offset: Float32Array;
@@ -28,6 +27,6 @@ export function codeRange(format: IntFormat, bits: number): { qmin: number; qmax
 export function affineParams(format: IntFormat, bits: number, mins: Float32Array, maxs: Float32Array): AffineParams {
   const n = mins.length, unaligned = new Int32Array(1);
   const p = { offset: new Float32Array(n), scale: new Float32Array(n), inv: new Float32Array(n), zeroPoint: new Int32Array(n), ...codeRange(format, bits) };
-  if (n > 0) backend().affineParams(AFFINE_FORMATS.indexOf(format), bits, mins, maxs, p.offset, p.scale, p.inv, p.zeroPoint, unaligned);
+  if (n > 0) backend().affineParams(INT_FORMATS.indexOf(format), bits, mins, maxs, p.offset, p.scale, p.inv, p.zeroPoint, unaligned);
   return { ...p, unaligned: unaligned[0] };
 }

@@ -34,8 +34,6 @@ export function roundDownF32(v: number): number {
   return f <= v || Number.isNaN(v) ? f : nextFloat32(f, false);
 }
 
-/** Format codes of the affineParams kernel (quant-kernels.ts). */
-export const AFFINE_FORMATS = ['asymmetric', 'zeroAligned', 'symmetric'] as const;
 const RANGE_EPS = 1e-8;
 
 /** The per-group parameters of quant/rounding.ts §2 from each group's float32 min and max (quant-kernels.ts affineParams). */

@@ -80,8 +80,9 @@ export const quantizeAffinePlanes: QuantKernels['quantizeAffinePlanes'] = (x, n,
 const bhqOfPlanes = (x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array) =>
   ((z) => (blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z), z))(new Float32Array(x.length));
 export const bhqRangePlanes: QuantKernels['bhqRangePlanes'] = (x, n, c, hw, order, groupSizes, rowScale, mins, maxs) => {
-  if (x.length > 0) quantRangePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, mins, maxs);
-  for (let s = 0; s < n && x.length > 0; s++) mins[s] += 0, maxs[s] += 0; // −0 + 0 = +0
+  if (x.length === 0) return;
+  quantRangePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, mins, maxs);
+  for (let s = 0; s < n; s++) mins[s] += 0, maxs[s] += 0; // −0 + 0 = +0: a zero extreme is +0
 };
 export const quantizeBhqPlanes: QuantKernels['quantizeBhqPlanes'] = (x, n, c, hw, order, groupSizes, rowScale, ...rest) => {
   if (x.length > 0) quantizeAffinePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, ...rest);

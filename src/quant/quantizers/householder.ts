@@ -8,8 +8,9 @@ import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { type BhqSpec, ROUNDINGS } from '../spec.js';
 import { backend } from '../../backend/index.js';
 import { uninitCodes } from '../../ops/util.js';
-import { groupingOf, isPlanes, kernelArgs, type MatrixData, type Planes, type QTensor, qtensorOf, quantizeMatrix, quantParams, type QuantizeOptions, rangeStats, valuesOf } from '../qtensor.js';
-import { applyBhq, type BhqTransform, buildBhqTransform } from '../transforms.js';
+import { check } from '../../tensor/errors.js';
+import { groupingOf, isPlanes, kernelArgs, type MatrixData, type Planes, qtensorOf, quantParams, rangeStats } from '../qtensor.js';
+import { buildBhqTransform } from '../transforms.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
 
 export const bhqQuantizer: Quantizer<'bhq'> = {
@@ -30,26 +31,25 @@ export const bhqQuantizer: Quantizer<'bhq'> = {
   mixesRows: () => true,
   grouping: (_s, rows, cols, rps) => groupingOf('sample', rows, cols, rps),
 
-  quantize: (s, x, rows, cols, ctx) => quantizeBhq(s, x, rows, cols, ctx),
-  // T mixes whole sample vectors, so on NCHW planes (each sample's values permuted) it gives Z as planes, value for value.
+  quantize: quantizeBhq,
   quantizePlanes: (s, x, ctx) => quantizeBhq(s, x, x.n * x.hw, x.c, ctx),
 };
 
+/**
+ * T mixes whole sample vectors, so planes (each sample's values permuted) and rows (a sample's rows·cols values as the
+ * channels of a 1×1 plane: the same order, groups and RNG indices) run the same kernels, which never store Z = T·x.
+ */
 function quantizeBhq(s: BhqSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   const grouping = groupingOf('sample', rows, cols, ctx.rowsPerSample);
   const { mins, maxs } = rangeStats(x, rows, cols, grouping);
-  const transform = buildBhqTransform(Array.from(mins, (m, i) => maxs[i] - m));
-  const opts = { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping } as const;
-  if (isPlanes(x) && x.hw === ctx.rowsPerSample && x.data.length > 0) return { q: quantizeTransformedPlanes(x, transform, opts), transform };
-  const z = applyBhq(transform, valuesOf(x), ctx.rowsPerSample * cols, false);
-  return { q: quantizeMatrix(isPlanes(x) ? { ...x, data: z } : z, rows, cols, opts), transform };
-}
-
-/** quantizeMatrix of the planes' Z = T·x per sample, bit for bit, by kernels that compute Z in cache twice rather than store it. */
-function quantizeTransformedPlanes(x: Planes, t: BhqTransform, opts: QuantizeOptions): QTensor {
-  const be = backend(), mins = new Float32Array(x.n), maxs = new Float32Array(x.n);
-  be.bhqRangePlanes(x.data, x.n, x.c, x.hw, t.order, t.groupSizes, t.rowScale, mins, maxs);
-  const p = quantParams(mins, maxs, opts), codes = uninitCodes(x.data.length, p.signed);
-  be.quantizeBhqPlanes(x.data, x.n, x.c, x.hw, t.order, t.groupSizes, t.rowScale, ...kernelArgs(p, codes));
-  return qtensorOf(p, x.n * x.hw, x.c, codes);
+  const t = buildBhqTransform(Array.from(mins, (m, i) => maxs[i] - m));
+  const v: Planes = isPlanes(x) ? x : { data: x, n: t.n, c: ctx.rowsPerSample * cols, hw: 1 };
+  check(v.data.length === rows * cols && v.n * v.c * v.hw === rows * cols,
+    () => `BHQ: ${v.data.length} values for a [${rows}, ${cols}] matrix of whole ${ctx.rowsPerSample}-row samples`);
+  const be = backend(), zMins = new Float32Array(t.n), zMaxs = new Float32Array(t.n);
+  if (rows * cols > 0) be.bhqRangePlanes(v.data, v.n, v.c, v.hw, t.order, t.groupSizes, t.rowScale, zMins, zMaxs);
+  const p = quantParams(zMins, zMaxs, { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping });
+  const codes = uninitCodes(rows * cols, p.signed);
+  if (rows * cols > 0) be.quantizeBhqPlanes(v.data, v.n, v.c, v.hw, t.order, t.groupSizes, t.rowScale, ...kernelArgs(p, codes));
+  return { q: qtensorOf(p, rows, cols, codes), transform: t };
 }

@@ -294,20 +294,13 @@ KERNEL(BlockHouseholder) {
                          static_cast<int64_t>(ngroups), data<float>(info, 5), D(info, 6) != 0, data<float>(info, 7));
   return info.Env().Undefined();
 }
-KERNEL(BhqRangePlanes) {
-  size_t ngroups = 0;
-  const int32_t* sizes = data<int32_t>(info, 5, &ngroups);
-  fqt::bhq_range_planes(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<int32_t>(info, 4), sizes,
-                        static_cast<int64_t>(ngroups), data<float>(info, 6), data<float>(info, 7), data<float>(info, 8));
-  return info.Env().Undefined();
-}
 KERNEL(QuantizeBhqPlanes) {
   size_t ngroups = 0;
   const int32_t* sizes = data<int32_t>(info, 5, &ngroups);
   fqt::quantize_bhq_planes(data<float>(info, 0), I(info, 1), I(info, 2), I(info, 3), data<int32_t>(info, 4), sizes,
-                           static_cast<int64_t>(ngroups), data<float>(info, 6), data<float>(info, 7), data<float>(info, 8),
-                           data<int32_t>(info, 9), D(info, 10), D(info, 11), D(info, 12) != 0,
-                           static_cast<uint32_t>(I(info, 13)), static_cast<uint32_t>(I(info, 14)), data<uint8_t>(info, 15));
+                           static_cast<int64_t>(ngroups), data<float>(info, 6), I(info, 7), D(info, 8) != 0,
+                           static_cast<uint32_t>(I(info, 9)), static_cast<uint32_t>(I(info, 10)), data<float>(info, 11),
+                           data<float>(info, 12), data<float>(info, 13), data<int32_t>(info, 14), data<uint8_t>(info, 15));
   return info.Env().Undefined();
 }
 
@@ -369,7 +362,7 @@ const Entry kKernels[] = {
     {"gemmBitplane", GemmBitplane}, {"packSigns", PackSigns}, {"signCodes", SignCodes}, {"packPlanes", PackPlanes},
     {"affineParams", AffineParams}, {"quantRange", QuantRange}, {"quantizeAffine", QuantizeAffine}, {"quantRangePlanes", QuantRangePlanes}, {"quantizeAffinePlanes", QuantizeAffinePlanes}, {"dequantizeAffine", DequantizeAffine},
     {"codesToI8", CodesToI8}, {"codeBlockSums", CodeBlockSums}, {"packNibbles", PackNibbles}, {"unpackNibbles", UnpackNibbles}, {"blockHouseholder", BlockHouseholder},
-    {"bhqRangePlanes", BhqRangePlanes}, {"quantizeBhqPlanes", QuantizeBhqPlanes},
+    {"quantizeBhqPlanes", QuantizeBhqPlanes},
     {"momentSums", MomentSums}, {"quantizeLuq", QuantizeLuq}, {"quantizeLuqPlanes", QuantizeLuqPlanes},
     {"qconvForward", QconvForward}, {"qconvGradInput", QconvGradInput}, {"qconvGradWeight", QconvGradWeight},
 };

@@ -112,13 +112,11 @@ struct BhqGroups {
 void bhq_inverse_group(float* x, int64_t d, const int32_t* order, int64_t s0, int64_t size, const float* row_scale);
 // start[g] = the first position of group g in `order` (start[ngroups] = n).
 std::vector<int64_t> bhq_group_starts(const int32_t* group_sizes, int64_t ngroups);
-// Per-sample range and codes of Z = T·x (T as block_householder's, on the n sample vectors of NCHW planes), not storing Z.
-void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
-                      int64_t ngroups, const float* row_scale, float* mins, float* maxs);
+// Per-sample ranges, asymmetric parameters and codes of Z = T·x (T as block_householder's, on the n sample vectors of
+// NCHW planes), not storing Z.
 void quantize_bhq_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
-                         int64_t ngroups, const float* row_scale, const float* offset, const float* inv,
-                         const int32_t* zero_point, double qmin, double qmax, bool stochastic, uint32_t seed, uint32_t stream,
-                         uint8_t* codes);
+                         int64_t ngroups, const float* row_scale, int64_t bits, bool stochastic, uint32_t seed, uint32_t stream,
+                         float* offset, float* scale, float* inv, int32_t* zero_point, uint8_t* codes);
 
 void copy_strided(const float* src, int64_t src_off, const int32_t* src_strides, const int32_t* shape,
                   int rank, float* dst, int64_t dst_off, const int32_t* dst_strides);

@@ -1,7 +1,7 @@
-// BHQ (METHODS §1.5): the block Householder transform T and the two planes kernels that quantize Z = T·x per sample
-// without storing Z. Bit-exact twins of src/backend/ref/quant-transform.ts (blockHouseholder: the float32 arithmetic of
-// src/quant/rounding.ts §3) and of ref/quant.ts's bhqRangePlanes / quantizeBhqPlanes (blockHouseholder followed by the
-// per-sample planes kernels of quant_planes.cc).
+// BHQ (METHODS §1.5): the block Householder transform T and the planes kernel that quantizes Z = T·x per sample without
+// storing Z. Bit-exact twins of src/backend/ref/quant-transform.ts (blockHouseholder: the float32 arithmetic of
+// src/quant/rounding.ts §3) and of ref/quant.ts's quantizeBhqPlanes (blockHouseholder, then the per-sample ranges,
+// asymmetric parameters and codes of quant_planes.cc and quant_params.cc).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -96,20 +96,23 @@ struct GroupRows {
   }
 };
 
-// Z = T·x of one group, column chunk by column chunk, into `z` (size rows of kBhqCols); visit(j, z_j, c0, w) sees row
-// j's chunk. Chunks hold whole planes of hw ≤ kBhqCols values, so that the planes kernels run whole planes.
+// Z = T·x of one group, column chunk by column chunk, into a per-thread `z` (size rows of kBhqCols), or into `rows_out`
+// (size rows of d) when given; visit(j, z_j, c0, w) sees row j's chunk. Chunks hold whole planes of hw ≤ kBhqCols values,
+// so that the planes kernels run whole planes.
 template <class Visit>
 void for_group_chunks(const float* x, int64_t hw, int64_t d, const int32_t* order, int64_t s0, int64_t size,
-                      const float* row_scale, GroupFn fn, Visit visit) {
+                      const float* row_scale, GroupFn fn, Visit visit, float* rows_out = nullptr) {
   thread_local GroupRows rows;
   thread_local std::vector<float> z, dot;
-  z.resize(static_cast<size_t>(size * kBhqCols)), dot.resize(kBhqCols);
+  if (rows_out == nullptr) z.resize(static_cast<size_t>(size * kBhqCols));
+  dot.resize(kBhqCols);
   const int64_t width = hw <= kBhqCols ? kBhqCols / hw * hw : kBhqCols;
   for (int64_t c0 = 0; c0 < d; c0 += width) {
-    const int64_t w = std::min(width, d - c0);
-    rows.gather(x, z.data(), kBhqCols, d, order, s0, size, row_scale, c0);
+    const int64_t w = std::min(width, d - c0), stride = rows_out ? d : kBhqCols;
+    float* to = rows_out ? rows_out + c0 : z.data();
+    rows.gather(x, to, stride, d, order, s0, size, row_scale, c0);
     fn(rows.src.data(), rows.dst.data(), rows.scale.data(), size, false, w, dot.data());
-    for (int64_t j = 0; j < size; j++) visit(j, z.data() + j * kBhqCols, c0, w);
+    for (int64_t j = 0; j < size; j++) visit(j, to + j * stride, c0, w);
   }
 }
 
@@ -155,59 +158,68 @@ void bhq_inverse_group(float* x, int64_t d, const int32_t* order, int64_t s0, in
   }
 }
 
-// One task per group: Z's rows chunk by chunk in cache, each sample's min and max updated by range_run (NaN sticks).
-void bhq_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
-                      int64_t ngroups, const float* row_scale, float* mins, float* maxs) {
-  const int64_t d = c * hw;
-  if (n <= 0 || d <= 0 || ngroups <= 0) return;
-  const std::vector<int64_t> start = bhq_group_starts(group_sizes, ngroups);
-  const GroupFn fn = group_fn();
-  parallel_for(ngroups, [&](int64_t g, int) {
-    const int64_t s0 = start[g], size = start[g + 1] - s0;
-    thread_local std::vector<float> lo, hi;
-    lo.assign(static_cast<size_t>(size), std::numeric_limits<float>::infinity());
-    hi.assign(static_cast<size_t>(size), -std::numeric_limits<float>::infinity());
-    for_group_chunks(x, hw, d, order, s0, size, row_scale, fn,
-                     [&](int64_t j, const float* z, int64_t, int64_t w) { range_run(z, w, &lo[j], &hi[j]); });
-    for (int64_t j = 0; j < size; j++) {
-      // + 0 turns a zero extreme into +0, the kernel's contract (its sign never changes quantization parameters).
-      mins[order[s0 + j]] = lo[j] + 0.0f;
-      maxs[order[s0 + j]] = hi[j] + 0.0f;
-    }
-  });
-}
-
-// One task per group: Z's rows chunk by chunk in cache, quantized plane segment by plane segment with the rows view's
-// RNG index (s·hw + p)·c + ch into the sample's channel-major codes, then transposed into rows layout [hw][c].
+// One task per group, one pass over the group's samples of x: Z = T·x chunk by chunk in cache, each sample's min and max
+// updated by range_run (NaN sticks; a zero extreme becomes +0), Z's rows kept in a per-thread scratch when they fit
+// (else computed a second time), the samples' asymmetric parameters (affine_params), then their codes plane segment by
+// plane segment with the rows view's RNG index (s·hw + p)·c + ch into the sample's channel-major bytes, transposed into
+// rows layout [hw][c].
 void quantize_bhq_planes(const float* x, int64_t n, int64_t c, int64_t hw, const int32_t* order, const int32_t* group_sizes,
-                         int64_t ngroups, const float* row_scale, const float* offset, const float* inv,
-                         const int32_t* zero_point, double qmin, double qmax, bool stochastic, uint32_t seed, uint32_t stream,
-                         uint8_t* codes) {
+                         int64_t ngroups, const float* row_scale, int64_t bits, bool stochastic, uint32_t seed, uint32_t stream,
+                         float* offset, float* scale, float* inv, int32_t* zero_point, uint8_t* codes) {
   const int64_t d = c * hw;
-  if (n <= 0 || d <= 0 || ngroups <= 0) return;
+  if (n <= 0) return;
+  int32_t unaligned = 0;
+  if (d <= 0) {  // samples without values: the range [0, 0]
+    const std::vector<float> zero(static_cast<size_t>(n), 0.0f);
+    return affine_params(0, bits, zero.data(), zero.data(), n, offset, scale, inv, zero_point, &unaligned);
+  }
+  constexpr int64_t kKeptFloats = 1 << 18;  // 1 MiB of Z per thread: a ResNet stage-1 group of up to 20 samples
   const std::vector<int64_t> start = bhq_group_starts(group_sizes, ngroups);
   const GroupFn fn = group_fn();
   const uint32_t key = rng_stream_key(seed, stream);
+  const double qmax = std::ldexp(1.0, static_cast<int>(bits)) - 1.0;
   parallel_for(ngroups, [&](int64_t g, int) {
     const int64_t s0 = start[g], size = start[g + 1] - s0;
+    const bool keep = size * d <= kKeptFloats;
+    thread_local std::vector<float> lo, hi, kept;
     thread_local std::vector<uint8_t> buf;
+    lo.assign(static_cast<size_t>(size), std::numeric_limits<float>::infinity());
+    hi.assign(static_cast<size_t>(size), -std::numeric_limits<float>::infinity());
+    if (keep) kept.resize(static_cast<size_t>(size * d));
+    for_group_chunks(x, hw, d, order, s0, size, row_scale, fn,
+                     [&](int64_t j, const float* z, int64_t, int64_t w) { range_run(z, w, &lo[j], &hi[j]); },
+                     keep ? kept.data() : nullptr);
+    std::vector<float> p(static_cast<size_t>(3 * size));
+    std::vector<int32_t> zp(static_cast<size_t>(size));
+    for (int64_t j = 0; j < size; j++) lo[j] += 0.0f, hi[j] += 0.0f;
+    int32_t group_unaligned = 0;
+    affine_params(0, bits, lo.data(), hi.data(), size, p.data(), p.data() + size, p.data() + 2 * size, zp.data(), &group_unaligned);
     buf.resize(static_cast<size_t>(size * d));
-    for_group_chunks(x, hw, d, order, s0, size, row_scale, fn, [&](int64_t j, const float* z, int64_t c0, int64_t w) {
+    const auto quantize = [&](int64_t j, const float* z, int64_t c0, int64_t w) {
       const int64_t s = order[s0 + j];
+      const float off = p[j], iv = p[2 * size + j];
       uint8_t* out = buf.data() + j * d;
-      if (hw == 1) {  // the chunk is one run of consecutive channels: indices s·c + ch
-        quantize_run(z, w, offset[s], inv[s], zero_point[s], qmin, qmax, stochastic, key, static_cast<uint32_t>(s * c + c0), 1,
-                     out + c0);
+      if (hw == 1) {  // consecutive channels: indices s·c + ch
+        quantize_run(z, w, off, iv, zp[j], 0.0, qmax, stochastic, key, static_cast<uint32_t>(s * c + c0), 1, out + c0);
         return;
       }
       for (int64_t i = c0; i < c0 + w;) {
-        const int64_t ch = i / hw, p = i % hw, len = std::min(hw - p, c0 + w - i);
-        quantize_run(z + (i - c0), len, offset[s], inv[s], zero_point[s], qmin, qmax, stochastic, key,
-                     static_cast<uint32_t>((s * hw + p) * c + ch), static_cast<uint32_t>(c), out + i);
+        const int64_t ch = i / hw, px = i % hw, len = std::min(hw - px, c0 + w - i);
+        quantize_run(z + (i - c0), len, off, iv, zp[j], 0.0, qmax, stochastic, key, static_cast<uint32_t>((s * hw + px) * c + ch),
+                     static_cast<uint32_t>(c), out + i);
         i += len;
       }
-    });
-    for (int64_t j = 0; j < size; j++) transpose_bytes_serial(c, hw, buf.data() + j * d, codes + order[s0 + j] * d);
+    };
+    if (keep) {
+      for (int64_t j = 0; j < size; j++) quantize(j, kept.data() + j * d, 0, d);
+    } else {
+      for_group_chunks(x, hw, d, order, s0, size, row_scale, fn, quantize);
+    }
+    for (int64_t j = 0; j < size; j++) {
+      const int64_t s = order[s0 + j];
+      offset[s] = p[j], scale[s] = p[size + j], inv[s] = p[2 * size + j], zero_point[s] = zp[j];
+      transpose_bytes_serial(c, hw, buf.data() + j * d, codes + s * d);
+    }
   });
 }
 

@@ -79,11 +79,9 @@ const SignatureEntry kSignatures[] = {
     {"codeBlockSums", "m:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]"},
     {"blockHouseholder", "x:f32[n*d] n:int d:int order:i32[n] groupSizes:i32 rowScale:f32[n] inverse:0..1 out:f32[n*d] "
                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
-    {"bhqRangePlanes", "x:f32[n*c*hw] n:int c:int hw:int order:i32[n] groupSizes:i32 rowScale:f32[n] mins:f32[n] maxs:f32[n] "
-                       "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
-    {"quantizeBhqPlanes", "x:f32[n*c*hw] n:int c:int hw:int order:i32[n] groupSizes:i32 rowScale:f32[n] offset:f32[n] inv:f32[n] "
-                          "zeroPoint:i32[n] qmin:num(-128..255) qmax:num(-128..255) stochastic:num seed:u32 stream:u32 "
-                          "codes:codes[n*c*hw] @in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
+    {"quantizeBhqPlanes", "x:f32[n*c*hw] n:int c:int hw:int order:i32[n] groupSizes:i32 rowScale:f32[n] bits:1..8 stochastic:num "
+                          "seed:u32 stream:u32 offset:f32[n] scale:f32[n] inv:f32[n] zeroPoint:i32[n] codes:u8[n*c*hw] "
+                          "@in(order,0,n) @in(groupSizes,1,n+1) {sum(groupSizes)==n}"},
     {"momentSums", "x:f32[n] n:int out:f64[4]"},
     {"quantizeLuq", "x:f32[n] n:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n]"},
     {"quantizeLuqPlanes", "x:f32[n*c*hw] n:int c:int hw:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n*c*hw]"},

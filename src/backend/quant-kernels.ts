@@ -74,14 +74,12 @@ export interface QuantKernels {
    */
   blockHouseholder(x: Float32Array, n: number, d: number, order: Int32Array, groupSizes: Int32Array,
     rowScale: Float32Array, inverse: number, out: Float32Array): void;
-  /** quantRangePlanes per sample of Z = T·x (blockHouseholder on the n sample vectors of planes x), not storing Z; a zero
-   *  extreme is +0 (its sign never changes quantization parameters). Empty x: no writes. */
-  bhqRangePlanes(x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array,
-    mins: Float32Array, maxs: Float32Array): void;
-  /** quantizeAffinePlanes per sample (one group per sample) of the same Z = T·x, not storing Z: codes in rows layout. */
+  /** BHQ's codes of planes x in one pass, not storing Z = T·x (blockHouseholder on the n sample vectors): per sample of Z its
+   *  range (quantRangePlanes; a zero extreme is +0, whose sign changes no parameter; no values: [0, 0]), the asymmetric
+   *  parameters affineParams(format 0, bits) gives, and the codes of quantizeAffinePlanes (qmin 0, qmax 2^bits − 1, rows layout). */
   quantizeBhqPlanes(x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array,
-    offset: Float32Array, inv: Float32Array, zeroPoint: Int32Array, qmin: number, qmax: number,
-    stochastic: number, seed: number, stream: number, codes: Int8Array | Uint8Array): void;
+    bits: number, stochastic: number, seed: number, stream: number, offset: Float32Array, scale: Float32Array, inv: Float32Array,
+    zeroPoint: Int32Array, codes: Uint8Array): void;
 
   /**
    * Whole-array statistics for SAWB clipping (METHODS §2.2), accumulated in float64 in index order:

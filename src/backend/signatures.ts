@@ -97,9 +97,8 @@ export const KERNEL_SIGNATURES: { readonly [K in KernelName]: string } = {
   unpackNibbles: 'packed:u8 out:codes {cdiv(#out,2)<=#packed}',
   codeBlockSums: 'm:int k:int kBlock:pos a:i8[m*k] out:i32[m*cdiv(k,kBlock)]',
   blockHouseholder: `x:f32[n*d] n:int d:int ${BHQ} inverse:0..1 out:f32[n*d] ${BHQ_OK}`,
-  bhqRangePlanes: `x:f32[n*c*hw] n:int c:int hw:int ${BHQ} mins:f32[n] maxs:f32[n] ${BHQ_OK}`,
-  quantizeBhqPlanes: `x:f32[n*c*hw] n:int c:int hw:int ${BHQ} offset:f32[n] inv:f32[n] zeroPoint:i32[n] qmin:num(-128..255) ` +
-    `qmax:num(-128..255) stochastic:num seed:u32 stream:u32 codes:codes[n*c*hw] ${BHQ_OK}`,
+  quantizeBhqPlanes: `x:f32[n*c*hw] n:int c:int hw:int ${BHQ} bits:1..8 stochastic:num seed:u32 stream:u32 offset:f32[n] scale:f32[n] ` +
+    `inv:f32[n] zeroPoint:i32[n] codes:u8[n*c*hw] ${BHQ_OK}`,
   momentSums: 'x:f32[n] n:int out:f64[4]',
   quantizeLuq: 'x:f32[n] n:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n]',
   quantizeLuqPlanes: 'x:f32[n*c*hw] n:int c:int hw:int alpha:f32[1] kmax:0..6 seed:u32 stream:u32 codes:i8[n*c*hw]',

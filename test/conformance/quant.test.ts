@@ -2,7 +2,7 @@
  * Native quantization kernels against the reference backend on every ISA tier of this machine, all
  * bit-exact (quant/rounding.ts is written in float32 steps and float64 steps JavaScript and C++ evaluate
  * identically): affineParams, quantRange, quantizeAffine (nearest and stochastic rounding: same counter RNG), dequantizeAffine,
- * codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes. Every scale grouping of quant/qtensor.ts, awkward shapes (one row,
+ * codesToI8, codeBlockSums, blockHouseholder, quantizeBhqPlanes. Every scale grouping of quant/qtensor.ts, awkward shapes (one row,
  * one column, empty, lengths that are not multiples of the vector width), all-zero groups with signed zeros,
  * constant groups, huge and infinite ranges, exact rounding ties, and thread-count independence.
  */
@@ -350,34 +350,34 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
     }
   });
 
-  it('bhqRangePlanes and quantizeBhqPlanes equal blockHouseholder + the per-sample planes kernels (zero extremes +0, hw 1, planes across chunks)', () => {
+  it('quantizeBhqPlanes equals blockHouseholder + the per-sample planes kernels and affineParams (zero extremes +0, hw 1, planes across chunks, groups too large to keep Z)', () => {
     addon.setIsa(tier);
     const r = rng(29);
-    for (const [n, c, hw] of [[1, 1, 1], [2, 3, 5], [9, 4, 75], [40, 33, 1], [130, 16, 49], [20, 3, 700]]) {
+    for (const [n, c, hw] of [[1, 1, 1], [2, 3, 5], [9, 4, 75], [40, 33, 1], [130, 16, 49], [20, 3, 700], [6, 8, 8200], [3, 0, 4]]) {
       const sizes: number[] = [];
       for (let left = n, s = 1; left > 0; s = (s % 5) + 1) { const g = Math.min(left, s); sizes.push(g); left -= g; }
       const order = r.permutation(n), groupSizes = Int32Array.from(sizes), rowScale = Float32Array.from(randn(r, n), (v) => 0.5 + Math.abs(v));
       for (const [data, x] of datasets(r, n * c * hw).filter(([name]) => ['normal', 'relu', 'zeros', 'inf'].includes(name))) {
-        const what = `${tier} ${n}x${c}x${hw} ${data}`;
-        const want = [new Float32Array(n).fill(NaN), new Float32Array(n).fill(NaN)], got = [new Float32Array(n).fill(NaN), new Float32Array(n).fill(NaN)];
-        refBackend.bhqRangePlanes(x, n, c, hw, order, groupSizes, rowScale, want[0], want[1]);
-        nb.bhqRangePlanes(x, n, c, hw, order, groupSizes, rowScale, got[0], got[1]);
-        assertBitExact(got[0], want[0], `bhqRangePlanes mins ${what}`);
-        assertBitExact(got[1], want[1], `bhqRangePlanes maxs ${what}`);
+        // The composition the kernel promises: Z stored, its +0-normalised per-sample ranges, affineParams, quantizeAffinePlanes.
         const z = new Float32Array(x.length), zm = new Float32Array(n), zM = new Float32Array(n);
-        refBackend.blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z);
-        refBackend.quantRangePlanes(z, n, c, hw, hw, n, c, zm, zM);
-        assert.deepEqual(Array.from(want[0]), Array.from(zm, (v) => v + 0), `reference bhqRangePlanes = ranges of Z ${what}`);
-        for (const [format, bits] of [['asymmetric', 4], ['symmetric', 8], ['zeroAligned', 2]] as const) {
-          const p = affineParams(format, bits, want[0], want[1]);
+        if (x.length > 0) {
+          refBackend.blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z);
+          refBackend.quantRangePlanes(z, n, c, hw, hw, n, c, zm, zM);
+        }
+        for (const bits of [1, 2, 4, 8]) {
+          const p = affineParams('asymmetric', bits, Float32Array.from(zm, (v) => v + 0), Float32Array.from(zM, (v) => v + 0));
           for (const sr of [0, 1]) {
-            const codes = [0, 1, 2].map(() => (p.signed ? new Int8Array(x.length) : new Uint8Array(x.length)).fill(99));
-            const args = [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 7, 8] as const;
-            refBackend.quantizeBhqPlanes(x, n, c, hw, order, groupSizes, rowScale, ...args, codes[0]);
-            nb.quantizeBhqPlanes(x, n, c, hw, order, groupSizes, rowScale, ...args, codes[1]);
-            refBackend.quantizeAffinePlanes(z, n, c, hw, hw, n, c, ...args, codes[2]);
-            assertBitExact(codes[1], codes[0], `quantizeBhqPlanes ${what} ${format}${bits} ${sr ? 'SR' : 'nearest'}`);
-            assertBitExact(codes[0], codes[2], `reference quantizeBhqPlanes = quantizeAffinePlanes of Z ${what}`);
+            const what = `${tier} ${n}x${c}x${hw} ${data} ${bits} bits ${sr ? 'SR' : 'nearest'}`;
+            const outs = [0, 1].map(() => ({ offset: new Float32Array(n).fill(NaN), scale: new Float32Array(n).fill(NaN), inv: new Float32Array(n).fill(NaN),
+              zeroPoint: new Int32Array(n).fill(-1), codes: new Uint8Array(x.length).fill(99) }));
+            [refBackend, nb].forEach((be, i) => be.quantizeBhqPlanes(x, n, c, hw, order, groupSizes, rowScale, bits, sr, 7, 8,
+              outs[i].offset, outs[i].scale, outs[i].inv, outs[i].zeroPoint, outs[i].codes));
+            const composed = new Uint8Array(x.length);
+            if (x.length > 0) refBackend.quantizeAffinePlanes(z, n, c, hw, hw, n, c, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, sr, 7, 8, composed);
+            for (const k of ['offset', 'scale', 'inv', 'zeroPoint', 'codes'] as const) assertBitExact(outs[1][k], outs[0][k], `quantizeBhqPlanes ${k} ${what}`);
+            assertBitExact(outs[0].offset, p.offset, `reference quantizeBhqPlanes offset = affineParams of Z's ranges ${what}`);
+            assertBitExact(outs[0].scale, p.scale, `reference quantizeBhqPlanes scale = affineParams of Z's ranges ${what}`);
+            assertBitExact(outs[0].codes, composed, `reference quantizeBhqPlanes = quantizeAffinePlanes of Z ${what}`);
           }
         }
       }
@@ -445,11 +445,10 @@ function tierSuite({ addon, backend: nb }: NativeUnderTest, tier: IsaTier): void
         outs.push(mins, maxs, codes, back, i8);
       }
       const order = Int32Array.from({ length: 64 }, (_, i) => (i * 37) % 64), sizes = Int32Array.from({ length: 16 }, () => 4);
-      const scale = new Float32Array(64).fill(1.5), mins = new Float32Array(64), maxs = new Float32Array(64), codes = new Uint8Array(rows * cols);
-      nb.bhqRangePlanes(x, 64, cols, hw, order, sizes, scale, mins, maxs);
-      const p = affineParams('asymmetric', 4, mins, maxs);
-      nb.quantizeBhqPlanes(x, 64, cols, hw, order, sizes, scale, p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, 1, 5, 6, codes);
-      outs.push(mins, maxs, codes);
+      const scale = new Float32Array(64).fill(1.5), codes = new Uint8Array(rows * cols);
+      const bhq = { offset: new Float32Array(64), scale: new Float32Array(64), inv: new Float32Array(64), zeroPoint: new Int32Array(64) };
+      nb.quantizeBhqPlanes(x, 64, cols, hw, order, sizes, scale, 4, 1, 5, 6, bhq.offset, bhq.scale, bhq.inv, bhq.zeroPoint, codes);
+      outs.push(bhq.offset, bhq.scale, bhq.inv, codes);
       return outs;
     };
     try {
@@ -470,7 +469,7 @@ if (typeof nut === 'string') {
   for (const tier of nut.tiers) describe(`native quantization kernels, ISA tier ${tier}`, () => tierSuite(nut, tier));
   it('psq4, bhq4 and luq4 LeNet training steps are bit-identical with native and with reference quantization kernels', async () => {
     const QUANT = new Set<KernelName>(['affineParams', 'quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder',
-      'bhqRangePlanes', 'quantizeBhqPlanes', 'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
+      'quantizeBhqPlanes', 'momentSums', 'quantizeLuq', 'packNibbles', 'unpackNibbles', 'qconvForward', 'qconvGradInput', 'qconvGradWeight']);
     const raw = nut.backend;
     const noQuant = Object.create(raw, { supports: { value: (k: KernelName) => !QUANT.has(k) && raw.supports(k) } }) as Backend;
     const run = (be: Backend, recipe: PresetName) =>
@@ -483,8 +482,7 @@ if (typeof nut === 'string') {
   });
 
   it('the native backend implements every quantization kernel (no silent reference fallback)', () => {
-    for (const k of ['affineParams', 'quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'bhqRangePlanes',
-      'quantizeBhqPlanes', 'momentSums',
+    for (const k of ['affineParams', 'quantRange', 'quantizeAffine', 'dequantizeAffine', 'codesToI8', 'codeBlockSums', 'blockHouseholder', 'quantizeBhqPlanes', 'momentSums',
       'quantizeLuq', 'qconvForward', 'qconvGradInput', 'qconvGradWeight'] as const) {
       assert.ok(nut.backend.supports(k), `${k} is native`);
     }

@@ -76,16 +76,17 @@ function planesAsRows(x: Float32Array, n: number, c: number, hw: number): Float3
 export const quantRangePlanes: QuantKernels['quantRangePlanes'] = (x, n, c, hw, ...rest) => quantRange(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
 export const quantizeAffinePlanes: QuantKernels['quantizeAffinePlanes'] = (x, n, c, hw, ...rest) =>
   quantizeAffine(planesAsRows(x, n, c, hw), n * hw, c, ...rest);
-/** Z = T·x of planes x (quant-kernels.ts bhqRangePlanes / quantizeBhqPlanes), stored here: the reference spells them out. */
-const bhqOfPlanes = (x: Float32Array, n: number, c: number, hw: number, order: Int32Array, groupSizes: Int32Array, rowScale: Float32Array) =>
-  ((z) => (blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z), z))(new Float32Array(x.length));
-export const bhqRangePlanes: QuantKernels['bhqRangePlanes'] = (x, n, c, hw, order, groupSizes, rowScale, mins, maxs) => {
-  if (x.length === 0) return;
-  quantRangePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, mins, maxs);
-  for (let s = 0; s < n; s++) mins[s] += 0, maxs[s] += 0; // −0 + 0 = +0: a zero extreme is +0
-};
-export const quantizeBhqPlanes: QuantKernels['quantizeBhqPlanes'] = (x, n, c, hw, order, groupSizes, rowScale, ...rest) => {
-  if (x.length > 0) quantizeAffinePlanes(bhqOfPlanes(x, n, c, hw, order, groupSizes, rowScale), n, c, hw, hw, n, c, ...rest);
+/** BHQ's one-pass kernel (quant-kernels.ts), spelled out: Z = T·x stored, its per-sample ranges, parameters and codes. */
+export const quantizeBhqPlanes: QuantKernels['quantizeBhqPlanes'] = (x, n, c, hw, order, groupSizes, rowScale, bits, stochastic, seed, stream,
+  offset, scale, inv, zeroPoint, codes) => {
+  const mins = new Float32Array(n), maxs = new Float32Array(n), z = new Float32Array(x.length); // no values: the range [0, 0]
+  if (x.length > 0) {
+    blockHouseholder(x, n, c * hw, order, groupSizes, rowScale, 0, z);
+    quantRangePlanes(z, n, c, hw, hw, n, c, mins, maxs);
+    for (let s = 0; s < n; s++) mins[s] += 0, maxs[s] += 0; // −0 + 0 = +0: a zero extreme is +0
+  }
+  affineParams(0, bits, mins, maxs, offset, scale, inv, zeroPoint, new Int32Array(1));
+  if (x.length > 0) quantizeAffinePlanes(z, n, c, hw, hw, n, c, offset, inv, zeroPoint, 0, 2 ** bits - 1, stochastic, seed, stream, codes);
 };
 export const quantizeLuqPlanes: QuantKernels['quantizeLuqPlanes'] = (x, n, c, hw, ...rest) => quantizeLuq(planesAsRows(x, n, c, hw), n * hw * c, ...rest);
 
@@ -134,6 +135,6 @@ export function unpackNibbles(packed: Uint8Array, out: Int8Array | Uint8Array): 
 }
 
 export const refQuantKernels: QuantKernels = {
-  affineParams, quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, bhqRangePlanes, quantizeBhqPlanes, packNibbles, unpackNibbles,
+  affineParams, quantRange, quantizeAffine, quantRangePlanes, quantizeAffinePlanes, dequantizeAffine, codesToI8, codeBlockSums, blockHouseholder, quantizeBhqPlanes, packNibbles, unpackNibbles,
   momentSums, quantizeLuq, quantizeLuqPlanes,
 };

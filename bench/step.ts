@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--rounds R] [--phases R|none] [--no-torch]`: one training
+ * `npm run bench -- step [--model M] [--steps N] [--batch B] [--recipes fp32,qat8,…] [--rounds R] [--phases R|none] [--no-torch]
+ *   [--no-interleave]`: one training
  * step (1×28×28 inputs, 10 classes, forward + backward + optimizer) on the active backend: median ms/step, peak
  * RSS and the number of layer GEMMs on each path, per recipe, with ratios to the fp32 step of the same model.
  * Each recipe runs in its own child process (`--recipe R`), because peak RSS is per process; with --rounds R every recipe
@@ -9,7 +10,10 @@
  * depends on when the garbage collector runs). The optimizer is
  * SGD with momentum, or Adam for recipes whose preset trains with Adam (1-bit FQT, METHODS §3.5). For the
  * default model (resnet20) bench/torch_step.py then runs PyTorch (fp32 channels_last and bf16 autocast) in the
- * same run and the fqt/PyTorch ratios are printed. 1-bit FQT vs fp32 (METHODS §3.6):
+ * same run and the fqt/PyTorch ratios are printed. After the per-recipe children, one more child runs all the recipes
+ * with their steps alternating (`--interleave`, `--no-interleave` skips it): its `step-interleaved` records give each
+ * recipe's median ratio to the fp32 step timed next to it, the number to trust on a machine whose load drifts (the
+ * ratio of medians from separate processes moves by ±10 % there). 1-bit FQT vs fp32 (METHODS §3.6):
  * `--model preact-resnet18-w16 --recipes fp32,bin-qat,fqt1-psq,fqt1-agp-scq`. Last, one more child profiles the step of
  * the first quantized recipe (or those of --phases) and prints where its time goes (bench/phases.ts).
  */
@@ -76,8 +80,20 @@ function recipesInChildren(args: string[], model: string, steps: number, batch: 
       } : {}),
     });
   }
+  if (!flag(args, 'no-interleave') && recipes.length > 1) interleavedInChild(recipes, model, Math.max(10, steps * rounds), batch);
   phasesInChildren(args, recipes, model, steps, batch);
   return results.get('fp32')?.msPerStep ?? NaN;
+}
+
+/** The same recipes once more, all in one child with their steps alternating (interleaved below): paired ratios. */
+function interleavedInChild(recipes: string[], model: string, steps: number, batch: number): void {
+  const child = spawnSync(process.execPath, [mainJs, 'step', '--model', model, '--interleave', recipes.join(','), '--steps', String(steps),
+    '--batch', String(batch)], { encoding: 'utf8', env: process.env });
+  if (child.status !== 0) {
+    emit({ bench: 'step-interleaved', error: (child.stderr || 'failed').trim().split('\n').slice(-2).join(' | ') });
+    return;
+  }
+  for (const line of child.stdout.trim().split('\n')) process.stdout.write(`${line}\n`);
 }
 
 /**
@@ -93,16 +109,8 @@ function phasesInChildren(args: string[], recipes: string[], model: string, step
   }
 }
 
-export async function main(args: string[]): Promise<void> {
-  const steps = Number(option(args, 'steps', '5'));
-  const batch = Number(option(args, 'batch', '128'));
-  const modelName = option(args, 'model', 'resnet20');
-  const recipeName = option(args, 'recipe', '');
-  if (recipeName === '') {
-    const ms = recipesInChildren(args, modelName, steps, batch);
-    if (!flag(args, 'no-torch') && modelName === 'resnet20') torchSideBySide(steps, batch, ms);
-    return;
-  }
+/** One recipe's training step on fixed data: the model, its optimizer and the step function. */
+function buildStep(modelName: string, recipeName: string, batch: number) {
   const rng = new Rng(0);
   const model = createModel(modelName as ModelName, { inChannels: 1, inputSize: 28, classes: 10 }, rng);
   const recipe = resolveRecipe(recipeName);
@@ -114,12 +122,64 @@ export async function main(args: string[]): Promise<void> {
   rng.fillNormal(xs);
   const x = new Tensor(xs, [batch, 1, 28, 28]);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
-
   const step = (): number => {
     const loss = crossEntropy(model.forward(x), labels);
     opt.step(grad(loss));
     return loss.data[0];
   };
+  return { recipe, resolved, adam, step, forwardLoss: () => crossEntropy(model.forward(x), labels) };
+}
+
+const msOf = (fn: () => unknown): number => {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+
+/**
+ * `--interleave fp32,qat8,…`: every recipe's model in this one process, their steps alternating (fp32 first in each
+ * cycle, the others in rotating order), so each recipe's step is timed within a second of an fp32 step. Per recipe:
+ * the median ms/step and the median over cycles of (its step / that cycle's fp32 step), a ratio that load drifting
+ * over seconds to minutes (other tenants of a VM) does not move, unlike the ratio of medians from separate processes.
+ */
+function interleaved(args: string[], modelName: string, steps: number, batch: number): void {
+  const recipes = option(args, 'interleave', 'fp32').split(',').filter((r) => r !== '' && r !== 'fp32');
+  const runs = ['fp32', ...recipes].map((name) => ({ name, ...buildStep(modelName, name, batch), ms: [] as number[], ratio: [] as number[] }));
+  for (const r of runs) r.step(); // warm-up (allocations, JIT)
+  const [base, ...rest] = runs;
+  for (let s = 0; s < steps; s++) {
+    const fp32Ms = msOf(base.step);
+    base.ms.push(fp32Ms);
+    for (let i = 0; i < rest.length; i++) {
+      const r = rest[(s + i) % rest.length];
+      const ms = msOf(r.step);
+      r.ms.push(ms);
+      r.ratio.push(ms / fp32Ms);
+    }
+  }
+  for (const r of runs) {
+    emit({ bench: 'step-interleaved', impl: 'fqt', model: modelName, recipe: r.recipe.label, batch, steps, msPerStep: round(median(r.ms)),
+      ...(r === base ? {} : { overFp32: round(median(r.ratio)), overFp32Quartiles: [round(quantile(r.ratio, 0.25)), round(quantile(r.ratio, 0.75))] }) });
+  }
+}
+
+function quantile(v: number[], q: number): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+export async function main(args: string[]): Promise<void> {
+  const steps = Number(option(args, 'steps', '5'));
+  const batch = Number(option(args, 'batch', '128'));
+  const modelName = option(args, 'model', 'resnet20');
+  if (flag(args, 'interleave')) return interleaved(args, modelName, steps, batch);
+  const recipeName = option(args, 'recipe', '');
+  if (recipeName === '') {
+    const ms = recipesInChildren(args, modelName, steps, batch);
+    if (!flag(args, 'no-torch') && modelName === 'resnet20') torchSideBySide(steps, batch, ms);
+    return;
+  }
+  const { recipe, resolved, adam, step, forwardLoss } = buildStep(modelName, recipeName, batch);
   step(); // warm-up (allocations, JIT)
   if (flag(args, 'phases')) {
     const ms = await phaseBreakdown(() => { for (let s = 0; s < steps; s++) step(); });
@@ -129,16 +189,11 @@ export async function main(args: string[]): Promise<void> {
         msPerStep: round(v / steps), share: round(v / total, 2) }])) });
     return;
   }
-  const savedMiB = savedForBackward(() => crossEntropy(model.forward(x), labels));
+  const savedMiB = savedForBackward(forwardLoss);
   const times: number[] = [];
   let loss = 0;
-  for (let s = 0; s < steps; s++) {
-    const t0 = process.hrtime.bigint();
-    loss = step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  const ms = times[times.length >> 1];
+  for (let s = 0; s < steps; s++) times.push(msOf(() => { loss = step(); }));
+  const ms = median(times);
   const rssMiB = process.resourceUsage().maxRSS / 1024;
   const be = backend();
   const gemmPaths: Record<string, number> = {};

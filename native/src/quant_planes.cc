@@ -75,10 +75,28 @@ void quant_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, int64_
     const std::vector<float> rows = G.empty() ? std::vector<float>() : rows_of(x, n, c, hw);
     return quant_range(rows.data(), n * hw, c, row_div, row_mod, col_div, mins, mins_len, maxs, maxs_len);
   }
+  if (shape == Shape::PixelChannel) {
+    // Per (pixel, channel) groups: tasks are runs of the channel-major features [ch][p] of all samples, kept in L1 while
+    // the samples stream past (each feature sees the samples in order, as in the reference), then written as groups
+    // p·c + ch; a zero extreme takes the sign of the group's first zero in rows order.
+    constexpr int64_t kRun = 1024;
+    const int64_t chw = c * hw;
+    parallel_for((chw + kRun - 1) / kRun, [&](int64_t t, int) {
+      const int64_t f0 = t * kRun, len = std::min(kRun, chw - f0);
+      float lo[kRun], hi[kRun];
+      std::fill(lo, lo + len, inf), std::fill(hi, hi + len, -inf);
+      for (int64_t s = 0; s < n; s++) range_cols_run(x + s * chw + f0, len, lo, hi);
+      for (int64_t f = 0; f < len; f++) {
+        const int64_t g = ((f0 + f) % hw) * c + (f0 + f) / hw;
+        mins[g] = lo[f] == 0.0f ? first_zero_rows_order(x, n, c, hw, G, shape, g) : lo[f];
+        maxs[g] = hi[f] == 0.0f ? first_zero_rows_order(x, n, c, hw, G, shape, g) : hi[f];
+      }
+    });
+    return;
+  }
   const int64_t ng = G.count();
-  // Partial ranges per task over runs of samples, merged in task order with the reference's update rule (min and max
-  // are associative and a NaN sticks); per (pixel, channel) partials are kept channel-major, [ch][p], so each plane
-  // updates a contiguous run of groups.
+  // Groups constant over each plane: partial ranges per task over runs of samples, merged in task order with the
+  // reference's update rule (min and max are associative and a NaN sticks).
   const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(num_threads(), (n * c * hw + (1 << 15) - 1) >> 15)),
                 per = (n + tasks - 1) / tasks;
   std::vector<float> part(static_cast<size_t>(2 * tasks * ng));
@@ -89,20 +107,14 @@ void quant_range_planes(const float* x, int64_t n, int64_t c, int64_t hw, int64_
     float* hi = part.data() + (tasks + t) * ng;
     for (int64_t s = t * per; s < std::min(n, (t + 1) * per); s++)
       for (int64_t ch = 0; ch < c; ch++) {
-        const float* plane = x + (s * c + ch) * hw;
-        if (shape == Shape::Plane) {
-          const int64_t g = plane_group(G, s, hw, ch);
-          range_run(plane, hw, lo + g, hi + g);
-        } else {
-          range_cols_run(plane, hw, lo + ch * hw, hi + ch * hw);
-        }
+        const int64_t g = plane_group(G, s, hw, ch);
+        range_run(x + (s * c + ch) * hw, hw, lo + g, hi + g);
       }
   });
   for (int64_t g = 0; g < ng; g++) {
-    const int64_t at = shape == Shape::Plane ? g : (g % c) * hw + g / c;
     float l = inf, h = -inf;
     for (int64_t t = 0; t < tasks; t++) {
-      const float vl = part[static_cast<size_t>(t * ng + at)], vh = part[static_cast<size_t>((tasks + t) * ng + at)];
+      const float vl = part[static_cast<size_t>(t * ng + g)], vh = part[static_cast<size_t>((tasks + t) * ng + g)];
       if (vl < l || vl != vl) l = vl;
       if (vh > h || vh != vh) h = vh;
     }

@@ -61,12 +61,13 @@ export interface Quantizer<K extends QuantKind> {
    */
   zeroNotExact?(spec: SpecOf<K>): boolean;
   /**
-   * Quantize a layer input x[n, perSample] as a whole tensor (one row per sample, NCHW order), before any im2col,
-   * for the conv-level fused passes (quant/gemm/fused.ts: they keep these codes and pad with exact zeros). Null
+   * Quantize a layer input (NCHW planes; a linear layer's [n, c] is [n, c, 1]) as a whole tensor, before any im2col,
+   * for the conv-level fused passes (quant/gemm/fused.ts: they keep these codes and pad with exact zeros): codes in
+   * the rows layout [n·hw, c] (NHWC, the order the fused kernels read), one scale group per tensor or per sample. Null
    * when the spec cannot: stochastic rounding (an im2col'd window would repeat one draw), or scale groups other
    * than the tensor or the sample. Absent = the layer quantizes its im2col rows (the rows path).
    */
-  quantizeConvInput?(spec: SpecOf<K>, x: Float32Array, n: number, perSample: number): QTensor | null;
+  quantizeConvInput?(spec: SpecOf<K>, x: Planes): QTensor | null;
   /** Per-output-channel learnable scale on the layer output (sign 'channel' on the weight slot). */
   outputScale?(spec: SpecOf<K>): boolean;
   /**

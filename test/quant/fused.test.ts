@@ -114,7 +114,7 @@ forEachBackend('fused convs equal the float conv of their dequantized operands (
       const what = `${name} ${JSON.stringify(geo)}`;
       const r = runConv(name, geo, true);
       const xq = r.trace.find((t) => t.gemm === 'forward' && t.operand === 'x')!.q.q;
-      assert.deepEqual([xq.rows, xq.cols], [geo.n, geo.c * geo.h * geo.w], `${what}: X quantized as the conv input`);
+      assert.deepEqual([xq.rows, xq.cols], [geo.n * geo.h * geo.w, geo.c], `${what}: X quantized as the conv input, in rows layout`);
       const oh = convOutSize(geo.h, geo.k, geo.stride, geo.pad), ow = convOutSize(geo.w, geo.k, geo.stride, geo.pad);
       const o = floatOracle(r, geo, normals(3, geo.n * geo.oc * oh * ow), smpSamples(preset(name).addons));
       close(r.y, o.y, `${what} Y`);

@@ -12,7 +12,6 @@
 import { record } from '../../autograd/graph.js';
 import { setRecompute } from '../../autograd/saved.js';
 import { isGradEnabled } from '../../autograd/mode.js';
-import { backend } from '../../backend/index.js';
 import { mul } from '../../ops/elementwise.js';
 import { reshape } from '../../ops/movement.js';
 import { check } from '../../tensor/errors.js';
@@ -25,7 +24,6 @@ import { effectiveSpec, type LayerPlans, layerBackward, masked, plansFor, type Q
 import type { ConvGrad, ConvInput, GemmOperand, LayerGeometry } from './operand.js';
 import type { ConvRunners, GemmPlan } from './plan.js';
 import { GEMM_PATHS, planConvPass } from './run.js';
-import { uninitCodes } from '../../ops/util.js';
 
 /**
  * Recomputing one value of Y costs K = c·kh·kw multiply-adds and saves its 4 bytes. Layers with K at or above this
@@ -50,23 +48,11 @@ function runners(plan: GemmPlan): ConvRunners {
   return r;
 }
 
-/**
- * X as the fused passes take it: its codes as a conv input in NHWC order, or fp32 (NCHW). The groups (per tensor or
- * per sample) and the deterministic rounding do not depend on the order, so X is quantized as it lies (NCHW) and
- * only its 1-byte codes are transposed.
- */
+/** X as the fused passes take it: its codes as a conv input in NHWC order (quantizeConvInput), or fp32 (NCHW). */
 function convInput(cfg: QGemmConfig, where: Where, spec: QuantSpec | null, x: Float32Array, g: LayerGeometry): ConvInput {
   if (spec === null) return { kind: 'fp32', data: x };
-  const hw = g.h * g.w, chw = g.c * hw;
-  const q = quantizeConvInputWith(spec, x, g.n, chw);
+  const q = quantizeConvInputWith(spec, { data: x, n: g.n, c: g.c, hw: g.h * g.w });
   check(q !== null, 'internal: the fused plan admitted an X quantizer that cannot quantize a conv input');
-  if (hw > 1 && g.c > 1 && x.length > 0) {
-    const nhwc = uninitCodes(q.codes.length, q.codes instanceof Int8Array);
-    backend().transposeCodes(g.n, g.c, hw, q.codes, nhwc);
-    const out = { ...q, codes: nhwc };
-    cfg.trace?.(where[0], where[1], { q: out, transform: null });
-    return { kind: 'codes', q: out };
-  }
   cfg.trace?.(where[0], where[1], { q, transform: null });
   return { kind: 'codes', q };
 }

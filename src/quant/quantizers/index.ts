@@ -3,7 +3,7 @@
  * compiler rejects a kind without an entry. Everything else reaches quantizers through the helpers below.
  */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
-import { type Draw, type Grouping, isPlanes, type MatrixData, type QTensor, type QuantParams, rowsOf } from '../qtensor.js';
+import { type Draw, type Grouping, isPlanes, type MatrixData, type Planes, type QTensor, type QuantParams, rowsOf } from '../qtensor.js';
 import { type OperandRole, QUANT_KINDS, type QuantKind, type QuantSpec } from '../spec.js';
 import { expectObject, expectOneOf } from '../validate.js';
 import { uniformQuantizer } from './uniform.js';
@@ -67,8 +67,7 @@ export const specGroupParams = (s: QuantSpec, mins: Float32Array, maxs: Float32A
  */
 export const specQuantizesConvInput = (s: QuantSpec): boolean => of(s).quantizeConvInput !== undefined && !of(s).stochastic(s);
 /** X's codes for a conv that quantizes its input before im2col, or null when the spec cannot (quantize.ts). */
-export const quantizeConvInputWith = (s: QuantSpec, x: Float32Array, n: number, perSample: number): QTensor | null =>
-  of(s).quantizeConvInput?.(s, x, n, perSample) ?? null;
+export const quantizeConvInputWith = (s: QuantSpec, x: Planes): QTensor | null => of(s).quantizeConvInput?.(s, x) ?? null;
 /** The operand of x[rows, cols]; given as NCHW planes, x is read as it lies when the quantizer can (else transposed). */
 export function quantizeWith(s: QuantSpec, x: MatrixData, rows: number, cols: number, ctx: QuantContext): QuantizedOperand {
   const q = of(s);

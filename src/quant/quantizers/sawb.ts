@@ -15,7 +15,7 @@ import { backend } from '../../backend/index.js';
 import { check } from '../../tensor/errors.js';
 import type { Quantizer } from '../quantize.js';
 import type { SawbSpec } from '../spec.js';
-import { groupingOf, type QTensor } from '../qtensor.js';
+import { type Grouping, groupingOf, isPlanes, type MatrixData, type QTensor, valuesOf } from '../qtensor.js';
 import { roundUpF32 } from '../rounding.js';
 import { checkKeys, expectInt, expectOneOf, fail, show } from '../validate.js';
 
@@ -78,24 +78,27 @@ export const sawbQuantizer: Quantizer<'sawb'> = {
 
   quantize(s, x, rows, cols, ctx) {
     check(x.length === rows * cols, () => `quantize: ${x.length} values for a [${rows}, ${cols}] matrix`);
-    const grouping = groupingOf('tensor', rows, cols, ctx.rowsPerSample);
-    const { clip, min, maxAbs } = rows * cols > 0 ? sawbClip(s, x) : { clip: 0, min: 0, maxAbs: 0 };
-    const { qn, qp } = sawbRange(s, min);
-    let scale = maxAbs === 0 && Number.isFinite(clip) ? 1 : roundUpF32((2 * clip) / (qp - qn));
-    if (!Number.isFinite(scale)) scale = NaN; // non-finite data propagates NaN
-    const signed = qn < 0;
-    const codes = signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
-    const offset = new Float32Array(1), inv = Float32Array.of(1 / scale), zp = new Int32Array(1);
-    if (rows * cols > 0) backend().quantizeAffine(x, rows, cols, 1, 1, cols, offset, inv, zp, qn, qp, 0, 0, 0, codes);
-    const q: QTensor = {
-      rows, cols, bits: s.bits, format: signed ? 'symmetric' : 'zeroAligned', signed, rounding: 'nearest', grouping, codes,
-      offset, scale: Float32Array.of(scale), zeroPoint: zp, qmin: qn, qmax: qp, draw: null,
-    };
-    return { q, transform: null };
+    return { q: sawbQuantize(s, x, rows, cols, groupingOf('tensor', rows, cols, ctx.rowsPerSample)), transform: null };
   },
-  // The clip statistics come from the conv input X itself, as in the paper's code (SAWB_INT4(X), METHODS §2.6),
-  // not from its im2col rows (which repeat interior pixels kh·kw times and add padding zeros). 0 is code 0.
-  quantizeConvInput(s, x, n, perSample) {
-    return sawbQuantizer.quantize(s, x, n, perSample, { rowsPerSample: 1, draw: null }).q;
-  },
+  // The clip statistics come from the conv input X itself, in NCHW order, as in the paper's code (SAWB_INT4(X),
+  // METHODS §2.6), not from its im2col rows (which repeat interior pixels kh·kw times and add padding zeros). 0 is code 0.
+  quantizeConvInput: (s, x) => sawbQuantize(s, x, x.n * x.hw, x.c, groupingOf('tensor', x.n * x.hw, x.c, x.hw)),
 };
+
+/** x's codes per tensor (the file comment); clip statistics over x's values as they lie, codes in rows layout. */
+function sawbQuantize(s: SawbSpec, x: MatrixData, rows: number, cols: number, grouping: Grouping): QTensor {
+  const { clip, min, maxAbs } = rows * cols > 0 ? sawbClip(s, valuesOf(x)) : { clip: 0, min: 0, maxAbs: 0 };
+  const { qn, qp } = sawbRange(s, min);
+  let scale = maxAbs === 0 && Number.isFinite(clip) ? 1 : roundUpF32((2 * clip) / (qp - qn));
+  if (!Number.isFinite(scale)) scale = NaN; // non-finite data propagates NaN
+  const signed = qn < 0;
+  const codes = signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
+  const offset = new Float32Array(1), inv = Float32Array.of(1 / scale), zp = new Int32Array(1);
+  const args = [offset, inv, zp, qn, qp, 0, 0, 0, codes] as const;
+  if (rows * cols > 0 && isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, 1, 1, cols, ...args);
+  else if (rows * cols > 0) backend().quantizeAffine(x as Float32Array, rows, cols, 1, 1, cols, ...args);
+  return {
+    rows, cols, bits: s.bits, format: signed ? 'symmetric' : 'zeroAligned', signed, rounding: 'nearest', grouping, codes,
+    offset, scale: Float32Array.of(scale), zeroPoint: zp, qmin: qn, qmax: qp, draw: null,
+  };
+}

@@ -1,7 +1,7 @@
 /** Uniform integer quantizers U_b / S_b (METHODS §0.3): PTQ, PSQ, per-column, per-row, K-block. */
 import type { QuantContext, QuantizedOperand, Quantizer } from '../quantize.js';
 import { GRANULARITY_NAMES, type Granularity, granularityLabel, INT_FORMATS, type OperandRole, ROUNDINGS, type UniformSpec } from '../spec.js';
-import { groupingOf, makeGrouping, type MatrixData, quantizeMatrix, quantParams } from '../qtensor.js';
+import { groupingOf, type MatrixData, quantizeMatrix, quantParams } from '../qtensor.js';
 import { checkKeys, expectInt, expectObject, expectOneOf, fail, show } from '../validate.js';
 
 export const MAX_BLOCK = 1 << 20;
@@ -58,10 +58,9 @@ export const uniformQuantizer: Quantizer<'uniform'> = {
   quantize: (s, x, rows, cols, ctx) => quantizeUniform(s, x, rows, cols, ctx),
   quantizePlanes: (s, x, ctx) => quantizeUniform(s, x, x.n * x.hw, x.c, ctx),
   groupParams: (s, mins, maxs, grouping, draw) => quantParams(mins, maxs, { format: s.format, bits: s.bits, rounding: s.rounding, grouping, draw }),
-  quantizeConvInput(s, x, n, perSample) {
+  quantizeConvInput(s, x) {
     if (s.rounding !== 'nearest' || (s.granularity !== 'tensor' && s.granularity !== 'sample')) return null;
-    // One row per sample: 'sample' = one group per row.
-    const grouping = s.granularity === 'tensor' ? makeGrouping(n, perSample, 1, 1, perSample) : makeGrouping(n, perSample, 1, n, perSample);
-    return quantizeMatrix(x, n, perSample, { format: s.format, bits: s.bits, rounding: 'nearest', grouping });
+    const rows = x.n * x.hw, grouping = groupingOf(s.granularity, rows, x.c, x.hw);
+    return quantizeMatrix(x, rows, x.c, { format: s.format, bits: s.bits, rounding: 'nearest', grouping });
   },
 };

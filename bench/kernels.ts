@@ -101,7 +101,7 @@ export function main(args: string[]): void {
       sgemmMs: round(sf * 1e3), vsSgemm: round(sf / sp) });
   }
 
-  qconvBenches(be, base, peak.int8, repeats, quick ? [1] : [1, 2, 3]);
+  qconvBenches(be, base, peak.int8, repeats, quick ? [1] : [1, 2, 3], () => addon.peak('int8', tier, quick ? 0.05 : 0.1));
   quantBenches(be, r, base, repeats, quick);
 
   // Memory-bound kernels at ResNet-20 / 28×28 / batch 128 sizes: GB/s moved and speed-up over ref.

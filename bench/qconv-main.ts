@@ -12,5 +12,6 @@ export function main(args: string[]): void {
   const peak = addon.peak('int8', tier, 0.5);
   emit({ ...base, kernel: 'peak', kind: 'int8', gops: round(peak / 1e9) });
   const stage = option(args, 'stage', '');
-  qconvBenches(addon.createBackend(), base, peak, Number(option(args, 'repeats', '5')), stage ? [Number(stage)] : [1, 2, 3]);
+  qconvBenches(addon.createBackend(), base, peak, Number(option(args, 'repeats', '5')), stage ? [Number(stage)] : [1, 2, 3],
+    () => addon.peak('int8', tier, 0.1));
 }

@@ -44,10 +44,11 @@ function runChild(model: string, recipe: string, steps: number, batch: number, p
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as StepRecord & Record<string, unknown>;
 }
 
-function median(v: number[]): number {
+function quantile(v: number[], q: number): number {
   const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1];
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
+const median = (v: number[]): number => quantile(v, 0.5);
 
 /** The fp32 step and every recipe of --recipes, each in child processes, round by round; returns the fp32 ms/step. */
 function recipesInChildren(args: string[], model: string, steps: number, batch: number): number {
@@ -161,11 +162,6 @@ function interleaved(args: string[], modelName: string, steps: number, batch: nu
     emit({ bench: 'step-interleaved', impl: 'fqt', model: modelName, recipe: r.recipe.label, batch, steps, msPerStep: round(median(r.ms)),
       ...(r === base ? {} : { overFp32: round(median(r.ratio)), overFp32Quartiles: [round(quantile(r.ratio, 0.25)), round(quantile(r.ratio, 0.75))] }) });
   }
-}
-
-function quantile(v: number[], q: number): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -7,7 +7,7 @@
 import { backend } from '../backend/index.js';
 import { check } from '../tensor/errors.js';
 import type { Granularity, IntFormat, Rounding } from './spec.js';
-import { affineParams } from './params.js';
+import { affineParams, type AffineParams } from './params.js';
 import { e4m3Value } from '../backend/ref/lowp.js';
 import { uninitCodes, uninitF32 } from '../ops/util.js';
 
@@ -131,7 +131,11 @@ export interface QuantParams extends QuantFields {
 
 /** The min/max parameters of every group from its range (METHODS §0.3). */
 export function quantParams(mins: Float32Array, maxs: Float32Array, opts: QuantizeOptions): QuantParams {
-  const p = affineParams(opts.format, opts.bits, mins, maxs);
+  return paramsWith(affineParams(opts.format, opts.bits, mins, maxs), opts);
+}
+
+/** QuantParams of per-group parameters already computed for opts (by affineParams or a kernel that fuses it). */
+export function paramsWith(p: Omit<AffineParams, 'unaligned'>, opts: QuantizeOptions): QuantParams {
   const stochastic = opts.rounding === 'stochastic';
   const draw = stochastic ? opts.draw ?? null : null;
   check(!stochastic || draw !== null, 'internal: stochastic rounding needs a (seed, stream) draw');

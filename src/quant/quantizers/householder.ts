@@ -9,7 +9,7 @@ import { type BhqSpec, ROUNDINGS } from '../spec.js';
 import { backend } from '../../backend/index.js';
 import { uninitCodes } from '../../ops/util.js';
 import { check } from '../../tensor/errors.js';
-import { groupingOf, isPlanes, type MatrixData, type Planes, qtensorOf, rangeStats } from '../qtensor.js';
+import { groupingOf, isPlanes, type MatrixData, type Planes, paramsWith, qtensorOf, rangeStats } from '../qtensor.js';
 import { codeRange } from '../params.js';
 import { buildBhqTransform } from '../transforms.js';
 import { checkKeys, expectInt, expectOneOf, fail } from '../validate.js';
@@ -47,11 +47,10 @@ function quantizeBhq(s: BhqSpec, x: MatrixData, rows: number, cols: number, ctx:
   const v: Planes = isPlanes(x) ? x : { data: x, n: t.n, c: ctx.rowsPerSample * cols, hw: 1 };
   check(v.data.length === rows * cols && v.n * v.c * v.hw === rows * cols,
     () => `BHQ: ${v.data.length} values for a [${rows}, ${cols}] matrix of whole ${ctx.rowsPerSample}-row samples`);
-  const n = t.n, p = { offset: new Float32Array(n), scale: new Float32Array(n), inv: new Float32Array(n), zeroPoint: new Int32Array(n) };
-  const codes = uninitCodes(rows * cols, false) as Uint8Array, draw = s.rounding === 'stochastic' ? ctx.draw : null;
-  check(draw !== null || s.rounding !== 'stochastic', 'internal: stochastic rounding needs a (seed, stream) draw');
-  backend().quantizeBhqPlanes(v.data, v.n, v.c, v.hw, t.order, t.groupSizes, t.rowScale, s.bits, draw ? 1 : 0, draw?.seed ?? 0, draw?.stream ?? 0,
-    p.offset, p.scale, p.inv, p.zeroPoint, codes);
-  const params = { ...p, ...codeRange('asymmetric', s.bits), bits: s.bits, format: 'asymmetric' as const, rounding: s.rounding, grouping, draw };
-  return { q: qtensorOf(params, rows, cols, codes), transform: t };
+  const n = t.n, f = { offset: new Float32Array(n), scale: new Float32Array(n), inv: new Float32Array(n), zeroPoint: new Int32Array(n) };
+  const p = paramsWith({ ...f, ...codeRange('asymmetric', s.bits) }, { format: 'asymmetric', bits: s.bits, rounding: s.rounding, draw: ctx.draw, grouping });
+  const codes = uninitCodes(rows * cols, false) as Uint8Array;
+  backend().quantizeBhqPlanes(v.data, v.n, v.c, v.hw, t.order, t.groupSizes, t.rowScale, s.bits, p.draw ? 1 : 0, p.draw?.seed ?? 0,
+    p.draw?.stream ?? 0, f.offset, f.scale, f.inv, f.zeroPoint, codes);
+  return { q: qtensorOf(p, rows, cols, codes), transform: t };
 }

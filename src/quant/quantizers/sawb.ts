@@ -17,6 +17,7 @@ import type { Quantizer } from '../quantize.js';
 import type { SawbSpec } from '../spec.js';
 import { type Grouping, groupingOf, isPlanes, type MatrixData, type QTensor, valuesOf } from '../qtensor.js';
 import { roundUpF32 } from '../rounding.js';
+import { uninitCodes } from '../../ops/util.js';
 import { checkKeys, expectInt, expectOneOf, fail, show } from '../validate.js';
 
 export const SAWB_C1_4BIT = 12.1;
@@ -92,7 +93,7 @@ function sawbQuantize(s: SawbSpec, x: MatrixData, rows: number, cols: number, gr
   let scale = maxAbs === 0 && Number.isFinite(clip) ? 1 : roundUpF32((2 * clip) / (qp - qn));
   if (!Number.isFinite(scale)) scale = NaN; // non-finite data propagates NaN
   const signed = qn < 0;
-  const codes = signed ? new Int8Array(rows * cols) : new Uint8Array(rows * cols);
+  const codes = uninitCodes(rows * cols, signed); // both kernels write every code
   const offset = new Float32Array(1), inv = Float32Array.of(1 / scale), zp = new Int32Array(1);
   const args = [offset, inv, zp, qn, qp, 0, 0, 0, codes] as const;
   if (rows * cols > 0 && isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, 1, 1, cols, ...args);

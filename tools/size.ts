@@ -20,11 +20,11 @@ export interface Budget {
 
 /**
  * DESIGN's budget ("Layout"). The total was 14 000 when the four methods and the native backend were all of fqt; it
- * stands at 17 100 since data-parallel training (src/distributed/), transformers with block formats and the fused
- * binary layers landed and a review removed the repeated code it found (17 051 lines on 2026-12-04). 14 000 remains
+ * stands at 17 060 since data-parallel training (src/distributed/), transformers with block formats and the fused
+ * binary layers landed and reviews removed the repeated and test-only code they found (17 055 lines on 2026-12-05). 14 000 remains
  * the target: lower this as code is consolidated, never raise it to make a change fit.
  */
-export const BUDGET: Readonly<Budget> = { total: 17_100, perFile: 400, perFunction: 80 };
+export const BUDGET: Readonly<Budget> = { total: 17_060, perFile: 400, perFunction: 80 };
 
 export interface FunctionSize {
   name: string;

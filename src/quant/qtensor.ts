@@ -148,16 +148,11 @@ export function paramsWith(p: Omit<AffineParams, 'unaligned'>, opts: QuantizeOpt
 /** The codes of x[rows, cols] under given parameters (quantizeAffine). */
 export function quantizeWithParams(x: MatrixData, rows: number, cols: number, p: QuantParams): QTensor {
   const codes = uninitCodes(rows * cols, p.signed), g = p.grouping;
-  if (rows > 0 && cols > 0) {
-    if (isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, g.rowDiv, g.rowMod, g.colDiv, ...kernelArgs(p, codes));
-    else backend().quantizeAffine(x, rows, cols, g.rowDiv, g.rowMod, g.colDiv, ...kernelArgs(p, codes));
-  }
+  const args = [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes] as const;
+  if (rows > 0 && cols > 0 && isPlanes(x)) backend().quantizeAffinePlanes(x.data, x.n, x.c, x.hw, g.rowDiv, g.rowMod, g.colDiv, ...args);
+  else if (rows > 0 && cols > 0) backend().quantizeAffine(x as Float32Array, rows, cols, g.rowDiv, g.rowMod, g.colDiv, ...args);
   return qtensorOf(p, rows, cols, codes);
 }
-
-/** The trailing arguments of the quantizeAffine kernels for parameters p, writing `codes`. */
-export const kernelArgs = (p: QuantParams, codes: Uint8Array | Int8Array) =>
-  [p.offset, p.inv, p.zeroPoint, p.qmin, p.qmax, p.rounding === 'stochastic' ? 1 : 0, p.draw?.seed ?? 0, p.draw?.stream ?? 0, codes] as const;
 
 /** The QTensor of `codes` quantized with parameters p. */
 export function qtensorOf(p: QuantParams, rows: number, cols: number, codes: Uint8Array | Int8Array): QTensor {

@@ -28,16 +28,6 @@ export function householderMaxAbs(g: number): number {
   return Math.max(a, Math.abs(1 - off), g >= 3 ? off : 0);
 }
 
-/** Dense H_G (float64) — for tests and documentation; the kernel never forms it. */
-export function householderMatrix(g: number): Float64Array {
-  const h = new Float64Array(g * g);
-  if (g === 1) { h[0] = 1; return h; }
-  const a = 1 / Math.sqrt(g);
-  const w = Array.from({ length: g }, (_, j) => (j === 0 ? a - 1 : a));
-  for (let i = 0; i < g; i++) for (let j = 0; j < g; j++) h[i * g + j] = (i === j ? 1 : 0) - (w[i] * w[j]) / (1 - a);
-  return h;
-}
-
 /**
  * Build T from per-row ranges r_i = max − min (ε is added here). Steps 2–7 of METHODS §1.5:
  * sort descending; grow the helper count z until z·v_{N−z−1}/S > 1 (at most N−1); allocate helpers to
@@ -87,23 +77,3 @@ export function applyBhq(t: BhqTransform, x: Float32Array, d: number, inverse: b
   if (x.length > 0) backend().blockHouseholder(x, t.n, d, t.order, t.groupSizes, t.rowScale, inverse ? 1 : 0, out);
   return out;
 }
-
-/** Dense T and T⁻¹ in float64 (N×N; tests and small diagnostics only). */
-export function bhqDense(t: BhqTransform): { T: Float64Array; Tinv: Float64Array } {
-  const n = t.n;
-  const T = new Float64Array(n * n), Tinv = new Float64Array(n * n);
-  let start = 0;
-  for (const G of t.groupSizes) {
-    const H = householderMatrix(G);
-    for (let a = 0; a < G; a++) {
-      for (let b = 0; b < G; b++) {
-        const ra = t.order[start + a], rb = t.order[start + b];
-        T[ra * n + rb] = H[a * G + b] * t.rowScale[rb];
-        Tinv[ra * n + rb] = H[a * G + b] / t.rowScale[ra];
-      }
-    }
-    start += G;
-  }
-  return { T, Tinv };
-}
-

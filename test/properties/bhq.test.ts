@@ -1,7 +1,8 @@
 /** METHODS §8.2.4: BHQ structure — T·T⁻¹ = I, group sizes, stopping rule, H_G properties, O(N·D) == dense. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyBhq, BHQ_RANGE_EPS, bhqDense, buildBhqTransform, householderMatrix, householderMaxAbs } from '../../src/quant/transforms.js';
+import { applyBhq, BHQ_RANGE_EPS, buildBhqTransform, householderMaxAbs } from '../../src/quant/transforms.js';
+import { bhqDense, householderMatrix } from '../helpers/bhq-dense.js';
 import { normals } from '../quant/helpers.js';
 import { forEachBackend } from '../helpers/backends.js';
 

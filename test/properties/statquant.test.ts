@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { quantizeWith } from '../../src/quant/quantizers/index.js';
 import { materialize } from '../../src/quant/gemm/index.js';
-import { applyBhq, bhqDense } from '../../src/quant/transforms.js';
+import { applyBhq } from '../../src/quant/transforms.js';
+import { bhqDense } from '../helpers/bhq-dense.js';
 import type { QuantSpec } from '../../src/quant/spec.js';
 import { assertUnbiased, codeCoordinate, normals, outlierRows, scaledRows, sqErr, srVariance, Welford, zTest } from '../quant/helpers.js';
 import { forEachBackend } from '../helpers/backends.js';
